@@ -1,0 +1,81 @@
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { AUTH_CONTEXT } from '../../shared/http/request.js';
+
+/**
+ * REQUEST authorizer: verifies the JWT in `X-Auth-Token` (what glance/openstack clients send)
+ * or `Authorization: Bearer`, and hands the project, user and roles to the handlers.
+ * Throwing "Unauthorized" makes API Gateway answer 401 (shaped like Glance by the stack's
+ * gateway response); no token is ever let through unverified.
+ */
+interface AuthConfig {
+  keys: JWTVerifyGetKey;
+  issuer: string | undefined;
+  audience: string | undefined;
+  claims: { project: string; user: string; roles: string };
+}
+
+let cachedConfig: AuthConfig | undefined;
+
+function authConfig(): AuthConfig {
+  if (cachedConfig) return cachedConfig;
+  const env = process.env;
+  let keys: JWTVerifyGetKey;
+  if (env.JWKS_JSON) keys = createLocalJWKSet(JSON.parse(env.JWKS_JSON));
+  else if (env.JWKS_URL) keys = createRemoteJWKSet(new URL(env.JWKS_URL));
+  else throw new Error('JWKS_JSON or JWKS_URL must be set');
+  cachedConfig = {
+    keys,
+    issuer: env.JWT_ISSUER || undefined,
+    audience: env.JWT_AUDIENCE || undefined,
+    claims: { project: env.CLAIM_PROJECT || 'project_id', user: env.CLAIM_USER || 'sub', roles: env.CLAIM_ROLES || 'roles' },
+  };
+  return cachedConfig;
+}
+
+export function tokenFrom(headers: Record<string, string | undefined> | null): string | undefined {
+  const lower: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (v) lower[k.toLowerCase()] = v;
+  const token = lower['x-auth-token'];
+  if (token) return token.trim();
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(lower['authorization'] ?? '');
+  return bearer?.[1];
+}
+
+function claimString(payload: JWTPayload, name: string): string {
+  const value = payload[name];
+  return typeof value === 'string' ? value : '';
+}
+
+function claimRoles(payload: JWTPayload, name: string): string {
+  const value = payload[name];
+  if (Array.isArray(value)) return value.filter((r): r is string => typeof r === 'string').join(',');
+  return typeof value === 'string' ? value : '';
+}
+
+export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const token = tokenFrom(event.headers);
+  if (!token) throw new Error('Unauthorized');
+  const { keys, issuer, audience, claims } = authConfig();
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keys, { issuer, audience, algorithms: ['ES256', 'RS256'] }));
+  } catch {
+    throw new Error('Unauthorized');
+  }
+  // Allow the whole stage so a cached decision (if caching is ever enabled) covers every route.
+  const [arnPrefix] = event.methodArn.split('/');
+  const stage = event.methodArn.split('/')[1] ?? '*';
+  return {
+    principalId: claimString(payload, claims.user) || 'anonymous',
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${arnPrefix}/${stage}/*` }],
+    },
+    context: {
+      [AUTH_CONTEXT.project]: claimString(payload, claims.project),
+      [AUTH_CONTEXT.user]: claimString(payload, claims.user),
+      [AUTH_CONTEXT.roles]: claimRoles(payload, claims.roles),
+    },
+  };
+};

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import { GATEWAY_RESPONSES, MAX_EVENT_BYTES, MAX_GATEWAY_BODY_BYTES } from '../../shared/http/gateway-responses.js';
+import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, type Route } from '../../shared/routes.js';
+import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
+
+/**
+ * The local runtime: API Gateway (REST, Lambda proxy) emulated on one port, in front of the
+ * very handlers the stack deploys, dispatched by the same route table, with DynamoDB Local
+ * behind them. Events, the authorizer step, gateway responses and payload limits follow AWS.
+ */
+export interface LocalRuntimeOptions {
+  port?: number;
+  host?: string;
+  dataDir: string;
+  /** Keep DynamoDB in memory (tests) instead of under dataDir. */
+  inMemory?: boolean;
+}
+
+export interface LocalRuntime {
+  url: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BINARY_TYPES = ['application/octet-stream'];
+type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const dynamo: LocalDynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'));
+  const tableName = 'skyglass-local-images';
+  try {
+    await ensureTable(dynamo.client, tableName);
+    const key = await loadOrCreateDevKey(options.dataDir);
+    // What the stack gives the functions as environment, given here before any handler loads.
+    Object.assign(process.env, {
+      TABLE_NAME: tableName,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      JWKS_JSON: publicJwks(key),
+      JWT_ISSUER: LOCAL_ISSUER,
+      JWT_AUDIENCE: LOCAL_AUDIENCE,
+    });
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      console.error(error);
+      if (!res.headersSent) send(res, gatewayError('DEFAULT_5XX'));
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 9292, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    dynamodbEndpoint: dynamo.endpoint,
+    tableName,
+    stop: async () => {
+      await closeServer(server);
+      await dynamo.stop();
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}
+
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+async function loadHandler<E, R>(entry: string): Promise<LambdaHandler<E, R>> {
+  let mod = modules.get(entry);
+  if (!mod) {
+    mod = import(pathToFileURL(join(ROOT, entry)).href) as Promise<Record<string, unknown>>;
+    modules.set(entry, mod);
+  }
+  return (await mod).handler as LambdaHandler<E, R>;
+}
+
+function lambdaContext(name: string): Context {
+  const awsRequestId = randomUUID();
+  return {
+    awsRequestId,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '512',
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
+  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
+
+  const matches = matchPath(url.pathname);
+  const match = matches.find((m) => m.route.method === method);
+  const route: Route | undefined = match?.route;
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    const value = req.rawHeaders[i + 1] as string;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  // API Gateway adds these for the integration; handlers build absolute links from them.
+  for (const [name, value] of [['X-Forwarded-Proto', 'http'], ['X-Forwarded-Port', String(req.socket.localPort ?? '')], ['X-Forwarded-For', req.socket.remoteAddress ?? '127.0.0.1']]) {
+    headers[name as string] = value as string;
+    multiValueHeaders[name as string] = [value as string];
+  }
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const binary = BINARY_TYPES.includes(contentType);
+
+  const event: APIGatewayProxyEvent = {
+    resource: route?.path ?? '/{proxy+}',
+    path: url.pathname,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: Object.keys(query).length ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v[v.length - 1] as string])) : null,
+    multiValueQueryStringParameters: Object.keys(query).length ? query : null,
+    pathParameters: match && Object.keys(match.pathParameters).length ? match.pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+    isBase64Encoded: binary && body.length > 0,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      domainName: req.headers.host ?? '127.0.0.1',
+      httpMethod: method,
+      path: url.pathname,
+      protocol: 'HTTP/1.1',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: route?.path ?? '/{proxy+}',
+      stage: 'local',
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+    },
+  };
+  // Lambda refuses events over 6 MB; API Gateway never delivers them.
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
+
+  if (route?.auth) {
+    const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
+    let decision: APIGatewayAuthorizerResult;
+    try {
+      decision = await authorizer(
+        {
+          type: 'REQUEST',
+          methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/local/${method}${url.pathname}`,
+          resource: route.path,
+          path: url.pathname,
+          httpMethod: method,
+          headers,
+          multiValueHeaders,
+          pathParameters: event.pathParameters,
+          queryStringParameters: event.queryStringParameters,
+          multiValueQueryStringParameters: event.multiValueQueryStringParameters,
+          stageVariables: null,
+          requestContext: event.requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
+        },
+        lambdaContext('authorizer'),
+      );
+    } catch (error) {
+      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX'));
+    }
+    const allowed = decision.policyDocument.Statement.some((s) => s.Effect === 'Allow');
+    if (!allowed) return send(res, gatewayError('ACCESS_DENIED'));
+    event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
+  }
+
+  const entry = route?.handler ?? FALLBACK_HANDLER;
+  const handler = await loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(entry);
+  const result = await handler(event, lambdaContext(route?.operationId ?? 'fallback'));
+  send(res, result, method === 'HEAD');
+}
+
+function gatewayError(kind: keyof typeof GATEWAY_RESPONSES): APIGatewayProxyResult {
+  const { status, message } = GATEWAY_RESPONSES[kind];
+  const title = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Request Entity Too Large', 500: 'Internal Server Error' }[status];
+  return {
+    statusCode: status,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message, code: `${status} ${title}`, title }),
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult, headOnly = false): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+  for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = vs.map(String);
+  const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  if (result.statusCode !== 204 && result.statusCode !== 304) headers['Content-Length'] = String(body.length);
+  res.writeHead(result.statusCode, headers);
+  res.end(headOnly || result.statusCode === 204 ? undefined : body);
+}
+
+function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the cap, keep draining but stop buffering: the answer is 413 either way.
+      if (size <= cap) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+

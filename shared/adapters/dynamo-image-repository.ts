@@ -1,0 +1,244 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { canSee, type Caller } from '../domain/caller.js';
+import type { Image } from '../domain/image.js';
+import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
+import { sourcesOf } from '../domain/status.js';
+import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage } from '../ports/image-repository.js';
+import { INDEXES, LIST_SORT_KEY, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+
+type Item = Record<string, unknown>;
+
+export interface DynamoImageRepositoryOptions {
+  tableName: string;
+  /** How long a deleted image's tombstone keeps its id from being reused. */
+  tombstoneTtlSeconds?: number;
+  now?: () => Date;
+}
+
+const IMAGE_SK = 'IMAGE';
+const ALL_PK = 'image';
+const NO_OWNER = '-';
+const LIVE = (image: Image) => image.status !== 'deleted' && image.status !== 'pending_delete';
+
+/**
+ * Images in one DynamoDB table (docs/table-design.md). Each image is one item keyed
+ * `IMAGE#<id>`; three sparse GSIs sorted by `<created_at>#<id>` serve listing by Query:
+ * the caller's own images, the public/community images, and (for admins) every image.
+ */
+export class DynamoImageRepository implements ImageRepository {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly tombstoneTtl: number;
+  private readonly now: () => Date;
+
+  constructor(client: DynamoDBClient, options: DynamoImageRepositoryOptions) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.table = options.tableName;
+    this.tombstoneTtl = options.tombstoneTtlSeconds ?? 90 * 24 * 3600;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async create(image: Image): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.toItem(image),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new DuplicateImageError(image.id);
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<Image | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(id), ConsistentRead: true }));
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  async save(next: Image, previous: Image): Promise<void> {
+    if (next.version !== previous.version + 1) throw new Error('save: next.version must be previous.version + 1');
+    // The status table decides which stored statuses this write may replace; the version pins
+    // the exact item that was read, so a concurrent writer makes this write fail, never mix.
+    const allowed = next.status === previous.status ? [previous.status] : sourcesOf(next.status);
+    const values: Item = { ':v': previous.version };
+    allowed.forEach((s, i) => (values[`:s${i}`] = s));
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.toItem(next),
+          ConditionExpression: `#version = :v AND #status IN (${allowed.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const old = (error as { Item?: Record<string, unknown> }).Item;
+        throw new ConcurrentUpdateError(old ? fromItem(unmarshallLoose(old)) : undefined);
+      }
+      throw error;
+    }
+  }
+
+  async list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
+    if (query.limit === 0) return { images: [] };
+    const keep = (image: Image) => LIVE(image) && canSee(caller, image) && matchesListFilters(image, query);
+    const streams = this.streamsFor(caller, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
+    if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, keep) };
+    // Any other order has no index behind it: read every visible candidate, sort in memory.
+    const all = new Map<string, Image>();
+    for (const stream of streams) {
+      for (let image = await stream.next(); image; image = await stream.next()) if (keep(image)) all.set(image.id, image);
+    }
+    const compare = compareImages(query.sort);
+    const sorted = [...all.values()].sort(compare);
+    const start = marker ? sorted.filter((image) => compare(image, marker) <= 0).length : 0;
+    return { images: sorted.slice(start, start + query.limit) };
+  }
+
+  /** Which index partitions can hold images this caller may see, narrowed by the query. */
+  private streamsFor(caller: Caller, query: ListQuery, before: string | undefined): ImageStream[] {
+    const pageSize = Math.min(Math.max(query.limit, 1), 1000);
+    const stream = (index: keyof typeof INDEXES, value: string) =>
+      new ImageStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize);
+    const { visibility, owner } = query;
+    if (caller.isAdmin) {
+      if (owner) return [stream('byOwner', owner)];
+      if (visibility === 'public' || visibility === 'community') return [stream('byVisibility', visibility)];
+      return [stream('all', ALL_PK)];
+    }
+    const own = caller.projectId && (!owner || owner === caller.projectId) ? [stream('byOwner', caller.projectId)] : [];
+    switch (visibility) {
+      case 'public':
+      case 'community':
+        return [stream('byVisibility', visibility)];
+      case 'private':
+      case 'shared':
+        return own;
+      case 'all':
+        return [...own, stream('byVisibility', 'public'), stream('byVisibility', 'community')];
+      default:
+        return [...own, stream('byVisibility', 'public')];
+    }
+  }
+
+  private toItem(image: Image): Item {
+    const live = LIVE(image);
+    // Custom properties are stored as one JSON string: their keys are client data (`__proto__`
+    // included) and must never pass through object-building code as keys.
+    const item: Item = { ...keyOf(image.id), ...image, properties: JSON.stringify(image.properties) };
+    if (live) {
+      item[LIST_SORT_KEY] = sortKeyOf(image);
+      item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
+      item[INDEXES.all.partitionKey] = ALL_PK;
+      if (image.visibility === 'public' || image.visibility === 'community') item[INDEXES.byVisibility.partitionKey] = image.visibility;
+    }
+    if (image.status === 'deleted') item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
+    return item;
+  }
+}
+
+function keyOf(id: string): Item {
+  return { [TABLE_KEYS.partitionKey]: `IMAGE#${id}`, [TABLE_KEYS.sortKey]: IMAGE_SK };
+}
+
+function sortKeyOf(image: Image): string {
+  return `${image.created_at}#${image.id}`;
+}
+
+const IMAGE_FIELDS = [
+  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
+  'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
+  'properties', 'version',
+] as const;
+
+function fromItem(item: Item): Image {
+  const image = {} as Record<string, unknown>;
+  for (const field of IMAGE_FIELDS) image[field] = item[field] ?? null;
+  // JSON.parse makes `__proto__` an own property; copying into a prototype-less object keeps it data.
+  const props = Object.create(null) as Record<string, string>;
+  const parsed = typeof item.properties === 'string' ? (JSON.parse(item.properties) as Record<string, string>) : {};
+  for (const [k, v] of Object.entries(parsed)) Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
+  image.properties = props;
+  image.tags = Array.isArray(item.tags) ? [...(item.tags as string[])] : [];
+  return image as unknown as Image;
+}
+
+/** ALL_OLD arrives on the exception in DynamoDB's wire format, not the document client's. */
+function unmarshallLoose(raw: Record<string, unknown>): Item {
+  return unmarshall(raw as Parameters<typeof unmarshall>[0]);
+}
+
+/** Pages one index partition newest first, `pageSize` items per Query. */
+class ImageStream {
+  private buffer: Image[] = [];
+  private startKey: Item | undefined;
+  private done = false;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly index: string,
+    private readonly partitionAttr: string,
+    private readonly partitionValue: string,
+    private readonly before: string | undefined,
+    private readonly pageSize: number,
+  ) {}
+
+  async peek(): Promise<Image | undefined> {
+    while (this.buffer.length === 0 && !this.done) await this.fetch();
+    return this.buffer[0];
+  }
+
+  async next(): Promise<Image | undefined> {
+    const head = await this.peek();
+    this.buffer.shift();
+    return head;
+  }
+
+  private async fetch(): Promise<void> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: this.index,
+        KeyConditionExpression: this.before ? '#p = :p AND #s < :before' : '#p = :p',
+        ExpressionAttributeNames: { '#p': this.partitionAttr, ...(this.before ? { '#s': LIST_SORT_KEY } : {}) },
+        ExpressionAttributeValues: { ':p': this.partitionValue, ...(this.before ? { ':before': this.before } : {}) },
+        ScanIndexForward: false,
+        Limit: this.pageSize,
+        ExclusiveStartKey: this.startKey,
+      }),
+    );
+    this.buffer.push(...(out.Items ?? []).map(fromItem));
+    this.startKey = out.LastEvaluatedKey;
+    this.done = !out.LastEvaluatedKey;
+  }
+}
+
+/**
+ * k-way merge of partitions that are each newest first. The same image can sit in two
+ * partitions (an own public image); equal heads are one image, taken once. Reads at most
+ * `limit` items per partition when nothing is filtered out.
+ */
+async function mergeNewestFirst(streams: ImageStream[], limit: number, keep: (image: Image) => boolean): Promise<Image[]> {
+  const page: Image[] = [];
+  while (page.length < limit) {
+    const heads = await Promise.all(streams.map((s) => s.peek()));
+    let newest: Image | undefined;
+    for (const head of heads) if (head && (!newest || sortKeyOf(head) > sortKeyOf(newest))) newest = head;
+    if (!newest) break;
+    const key = sortKeyOf(newest);
+    await Promise.all(streams.map(async (s, i) => heads[i] && sortKeyOf(heads[i]) === key && s.next()));
+    if (keep(newest)) page.push(newest);
+  }
+  return page;
+}

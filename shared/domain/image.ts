@@ -1,0 +1,85 @@
+import type { ImageStatus } from './status.js';
+
+/** Glance's disk and container formats (glance-api.conf defaults). */
+export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
+export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
+export const VISIBILITIES = ['public', 'community', 'shared', 'private'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+/** Attributes every image has; anything else is a free-form (string) custom property. */
+export const BASE_ATTRIBUTES = [
+  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo',
+  'os_hash_value', 'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags',
+  'created_at', 'updated_at', 'self', 'file', 'schema',
+] as const;
+
+/** Attributes only the server sets: a create or patch naming them gets 403 "Attribute 'x' is read-only." */
+export const READ_ONLY_ATTRIBUTES = [
+  'status', 'checksum', 'size', 'virtual_size', 'created_at', 'updated_at', 'self', 'file', 'schema',
+  'direct_url', 'stores', 'os_hash_algo', 'os_hash_value',
+] as const;
+
+/** Attributes Glance reserves: 403 "Attribute 'x' is reserved." */
+export const RESERVED_ATTRIBUTES = ['locations', 'location', 'deleted_at', 'deleted'] as const;
+export const RESERVED_PREFIX = 'os_glance';
+
+/** Glance's default per-image quotas (image_property_quota, image_tag_quota). */
+export const MAX_PROPERTIES = 128;
+export const MAX_TAGS = 128;
+/** Longest custom property value: Glance stores values in a TEXT column (64 KiB). */
+export const MAX_PROPERTY_VALUE = 65_535;
+/** Bound on the stored item (DynamoDB's item limit is 400 KB) so an image is never half-written. */
+export const MAX_METADATA_BYTES = 350_000;
+
+/** The stored image: base attributes, custom properties kept apart, and an optimistic version. */
+export interface Image {
+  id: string;
+  name: string | null;
+  status: ImageStatus;
+  visibility: Visibility;
+  protected: boolean;
+  os_hidden: boolean;
+  owner: string | null;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  min_disk: number;
+  min_ram: number;
+  disk_format: string | null;
+  container_format: string | null;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  properties: Record<string, string>;
+  /** Incremented by every write; conditional writes compare it. */
+  version: number;
+}
+
+/** What a client sees: base attributes, links, and custom properties flattened in. */
+export type ImageView = Record<string, unknown>;
+
+export function imageLinks(id: string) {
+  return { self: `/v2/images/${id}`, file: `/v2/images/${id}/file`, schema: '/v2/schemas/image' };
+}
+
+export function toView(image: Image): ImageView {
+  const { properties, version: _version, ...base } = image;
+  return { ...properties, ...base, tags: [...image.tags], ...imageLinks(image.id) };
+}
+
+/** Glance timestamps: UTC, whole seconds, `Z`. */
+export function glanceTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export const UUID_PATTERN = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID_PATTERN.test(value);
+}
+
+export function isBaseAttribute(key: string): boolean {
+  return (BASE_ATTRIBUTES as readonly string[]).includes(key);
+}

@@ -1,0 +1,44 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { GlanceError } from '../domain/errors.js';
+import { fromApiGatewayEvent, type HttpRequest } from './request.js';
+import { errorResponse, type HttpResponse } from './response.js';
+
+export type RequestHandler = (req: HttpRequest) => Promise<HttpResponse>;
+
+/**
+ * Wraps a use-case handler for API Gateway: parse the event, run, and turn failures into
+ * Glance's JSON errors. Client errors (GlanceError) are shown; anything else is logged and
+ * becomes a generic 500 so no stack trace ever reaches a client (middy's http-error rule).
+ */
+export function httpHandler(handle: RequestHandler) {
+  return middy<APIGatewayProxyEvent, HttpResponse, Error, Context>()
+    // middy runs onError hooks in reverse order: glanceErrors shapes the error first, then requestId stamps it.
+    .use(requestId())
+    .use(glanceErrors())
+    .handler(async (event) => handle(fromApiGatewayEvent(event)));
+}
+
+function glanceErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      if (error instanceof GlanceError) {
+        request.response = errorResponse(error);
+        return;
+      }
+      console.error(JSON.stringify({ level: 'error', message: 'unhandled error', error: String(error), stack: error?.stack }));
+      request.response = errorResponse(new GlanceError(500, 'The server has either erred or is incapable of performing the requested operation.'));
+    },
+  };
+}
+
+/** Glance puts `X-Openstack-Request-Id: req-<uuid>` on every response. */
+function requestId(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
+  const stamp = (request: middy.Request<APIGatewayProxyEvent, HttpResponse, Error, Context>) => {
+    if (!request.response) return;
+    const id = request.context?.awsRequestId || crypto.randomUUID();
+    request.response.headers = { ...request.response.headers, 'X-Openstack-Request-Id': `req-${id}` };
+  };
+  return { after: async (r) => stamp(r), onError: async (r) => stamp(r) };
+}

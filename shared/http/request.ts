@@ -1,0 +1,76 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { makeCaller, type Caller } from '../domain/caller.js';
+import { badRequest } from '../domain/errors.js';
+
+/** A request as the handlers see it, decoupled from API Gateway's event shape. */
+export interface HttpRequest {
+  method: string;
+  path: string;
+  pathParameters: Record<string, string>;
+  /** Every value of every query key, decoded, in the order sent. */
+  query: Record<string, string[]>;
+  /** The query string re-encoded from `query` (API Gateway REST events carry no raw query). */
+  rawQuery: string | null;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+  caller: Caller;
+  /** Scheme, host and stage prefix the client called, for absolute links (`Location`, version hrefs). */
+  baseUrl: string;
+}
+
+/** Authorizer context keys; the authorizer writes them, `callerFrom` reads them. */
+export const AUTH_CONTEXT = { project: 'projectId', user: 'userId', roles: 'roles' } as const;
+
+export function callerFrom(event: APIGatewayProxyEvent): Caller {
+  const ctx = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
+  const roles = str(ctx[AUTH_CONTEXT.roles]);
+  return makeCaller(str(ctx[AUTH_CONTEXT.project]), str(ctx[AUTH_CONTEXT.user]), roles ? roles.split(',') : []);
+}
+
+export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = [...v];
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !query[k]) query[k] = [v];
+  const pathParameters: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = v;
+  const pairs = Object.entries(query).flatMap(([k, vs]) => vs.map((v) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
+  return {
+    method: event.httpMethod,
+    path: event.path,
+    pathParameters,
+    query,
+    rawQuery: pairs.length ? pairs.join('&') : null,
+    headers,
+    body: event.body == null ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
+    caller: callerFrom(event),
+    baseUrl: baseUrlOf(event, headers),
+  };
+}
+
+function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>): string {
+  const proto = headers['x-forwarded-proto']?.split(',')[0]?.trim() || 'https';
+  const host = headers['host'] ?? event.requestContext?.domainName ?? 'localhost';
+  // On the execute-api domain the stage is a path prefix: requestContext.path = /<stage> + path.
+  const fullPath = event.requestContext?.path ?? event.path;
+  const prefix = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
+  return `${proto}://${host}${prefix}`;
+}
+
+/** Glance's body parsing: empty → 400 "Body expected", bad JSON → 400 "Malformed JSON". */
+export function jsonBody(req: HttpRequest): unknown {
+  const text = req.body?.toString('utf8') ?? '';
+  if (text.trim() === '') throw badRequest('Body expected in request.');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest('Malformed JSON in request body.');
+  }
+}
+
+export function bodyText(req: HttpRequest): string | undefined {
+  return req.body?.toString('utf8');
+}

@@ -1,0 +1,39 @@
+import type { Caller } from '../domain/caller.js';
+import type { Image } from '../domain/image.js';
+import type { ListQuery } from '../domain/list-query.js';
+
+/** A conditional write lost: the item changed (or vanished) since it was read. */
+export class ConcurrentUpdateError extends Error {
+  constructor(readonly current: Image | undefined) {
+    super('The image was changed by another request');
+    this.name = 'ConcurrentUpdateError';
+  }
+}
+
+/** The create was refused because an item with that id exists (or existed: tombstones keep ids). */
+export class DuplicateImageError extends Error {
+  constructor(readonly id: string) {
+    super(`Image with identifier ${id} already exists!`);
+    this.name = 'DuplicateImageError';
+  }
+}
+
+export interface ListPage {
+  images: Image[];
+}
+
+/** Image metadata storage. Every write is conditional; see the DynamoDB adapter for how. */
+export interface ImageRepository {
+  /** Insert a new image; DuplicateImageError if the id was ever used. */
+  create(image: Image): Promise<void>;
+  /** The image, including tombstones (status deleted), or undefined. */
+  get(id: string): Promise<Image | undefined>;
+  /**
+   * Replace `previous` with `next` in one conditional write: it succeeds only while the stored
+   * item still has `previous.version` and a status from which `next.status` may be entered.
+   * `next.version` must be `previous.version + 1`. ConcurrentUpdateError otherwise.
+   */
+  save(next: Image, previous: Image): Promise<void>;
+  /** One page of images visible to the caller that match the query, in the query's order. */
+  list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
+}

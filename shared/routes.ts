@@ -1,0 +1,99 @@
+/**
+ * The one route table. The CDK stack creates an API Gateway method and one Lambda per entry,
+ * the local runtime dispatches by it, and the OpenAPI/fallback logic reads it. No route is
+ * declared anywhere else.
+ */
+
+/** What a function may touch; the stack turns each into the least IAM actions that cover it. */
+export type Access = 'table:read' | 'table:write';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  /** Mirrors Glance's controller action names, camel-cased. */
+  operationId: string;
+  method: HttpMethod;
+  /** API Gateway path template, e.g. `/v2/images/{image_id}`. */
+  path: string;
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  handler: string;
+  /** Glance policy rule the operation is checked against (for documentation and later policy files). */
+  policy: string | null;
+  /** Whether the Lambda authorizer guards the route. */
+  auth: boolean;
+  access: Access[];
+  summary: string;
+}
+
+const fn = (group: string, name: string) => `functions/${group}/${name}.ts`;
+
+export const ROUTES: readonly Route[] = [
+  { operationId: 'getVersionsRoot', method: 'GET', path: '/', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery (300 Multiple Choices, as Glance)' },
+  { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
+  { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
+  { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
+  { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:write'], summary: 'Create an image record (queued)' },
+  { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read'], summary: 'List, filter, sort and page images' },
+  { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },
+  { operationId: 'updateImage', method: 'PATCH', path: '/v2/images/{image_id}', handler: fn('images', 'update-image'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Update an image with a JSON patch' },
+  { operationId: 'deleteImage', method: 'DELETE', path: '/v2/images/{image_id}', handler: fn('images', 'delete-image'), policy: 'delete_image', auth: true, access: ['table:write'], summary: 'Delete an image' },
+  { operationId: 'addImageTag', method: 'PUT', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'add-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Add a tag' },
+  { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
+  { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin)' },
+  { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin)' },
+];
+
+/**
+ * Answers what no route matches: 405 with `Allow` for a known path, 300 for unversioned
+ * paths, 404 elsewhere (as Glance). The stack wires it to `ANY` on every resource and to `/{proxy+}`.
+ */
+export const FALLBACK_HANDLER = fn('meta', 'fallback');
+/** The REQUEST authorizer in front of every route with `auth: true`. */
+export const AUTHORIZER_HANDLER = fn('auth', 'authorizer');
+
+export interface RouteMatch {
+  route: Route;
+  pathParameters: Record<string, string>;
+}
+
+function templateRegex(path: string): RegExp {
+  const pattern = path
+    .split('/')
+    .map((segment) => (/^\{[a-z_]+\}$/.test(segment) ? '([^/]+)' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${pattern}$`);
+}
+
+const COMPILED = ROUTES.map((route) => ({
+  route,
+  regex: templateRegex(route.path),
+  names: [...route.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1] as string),
+}));
+
+/** Routes whose template matches the path (any method), with the path parameters decoded. */
+export function matchPath(path: string): RouteMatch[] {
+  const matches: RouteMatch[] = [];
+  for (const { route, regex, names } of COMPILED) {
+    const m = regex.exec(path);
+    if (!m) continue;
+    const pathParameters: Record<string, string> = {};
+    names.forEach((name, i) => {
+      pathParameters[name] = safeDecode(m[i + 1] as string);
+    });
+    matches.push({ route, pathParameters });
+  }
+  return matches;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Distinct resource paths, for the stack. */
+export function resourcePaths(): string[] {
+  return [...new Set(ROUTES.map((r) => r.path))];
+}

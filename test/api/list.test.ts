@@ -1,0 +1,120 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { call, createImage, tokenFor, uniqueProject, type CallResult } from './client.js';
+
+/** Each describe gets its own projects, so parallel test files never see each other's images. */
+describe('list', () => {
+  let project: string;
+  let token: string;
+  let otherToken: string;
+  let adminToken: string;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    project = uniqueProject('list');
+    token = await tokenFor(project);
+    otherToken = await tokenFor(uniqueProject('other'));
+    adminToken = await tokenFor(uniqueProject('admin'), ['admin']);
+    // Created one by one so created_at/id ordering is deterministic enough to assert.
+    const specs: Array<[string, Record<string, unknown>]> = [
+      ['alpha', { name: 'alpha', disk_format: 'qcow2', container_format: 'bare', tags: ['linux', 'small'], os_distro: 'debian' }],
+      ['beta', { name: 'beta', disk_format: 'raw', container_format: 'bare', tags: ['linux'], visibility: 'private' }],
+      ['gamma', { name: 'gamma', disk_format: 'iso', container_format: 'bare', tags: ['small'], visibility: 'community' }],
+      ['hidden', { name: 'hidden', os_hidden: true }],
+      ['prot', { name: 'prot', protected: true, disk_format: 'qcow2' }],
+    ];
+    for (const [key, body] of specs) ids[key] = (await createImage(token, body)).id;
+    ids.foreignShared = (await createImage(otherToken, { name: 'foreign-shared' })).id;
+    ids.foreignCommunity = (await createImage(otherToken, { name: 'foreign-community', visibility: 'community' })).id;
+  });
+
+  const names = (res: { body: { images: Array<{ name: string }> } }) => res.body.images.map((i) => i.name);
+  const mine = async (query = '') => call(`/v2/images?owner=${project}${query ? `&${query}` : ''}`, { token });
+
+  it('lists own images newest first, hiding os_hidden ones and other projects\' non-public images', async () => {
+    const res = await call('/v2/images', { token });
+    expect(res.status).toBe(200);
+    const listed = names(res);
+    expect(listed).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma', 'prot']));
+    expect(listed).not.toContain('hidden');
+    expect(listed).not.toContain('foreign-shared');
+    expect(listed).not.toContain('foreign-community');
+    const createdAt = res.body.images.map((i: any) => `${i.created_at}#${i.id}`);
+    expect(createdAt).toEqual([...createdAt].sort().reverse());
+    expect(res.body.first).toBe('/v2/images');
+    expect(res.body.schema).toBe('/v2/schemas/images');
+    expect(res.body).not.toHaveProperty('next');
+  });
+
+  it('filters by name, status, formats, tags (AND), properties, protected, os_hidden and in:', async () => {
+    expect(names(await mine('name=alpha'))).toEqual(['alpha']);
+    expect(names(await mine('disk_format=qcow2')).sort()).toEqual(['alpha', 'prot']);
+    expect(names(await mine('tag=linux')).sort()).toEqual(['alpha', 'beta']);
+    expect(names(await mine('tag=linux&tag=small'))).toEqual(['alpha']);
+    expect(names(await mine('os_distro=debian'))).toEqual(['alpha']);
+    expect(names(await mine('protected=true'))).toEqual(['prot']);
+    expect(names(await mine('os_hidden=true'))).toEqual(['hidden']);
+    expect(names(await mine('name=in:alpha,gamma')).sort()).toEqual(['alpha', 'gamma']);
+    expect(names(await mine('status=queued')).length).toBe(4);
+    expect(names(await mine('status=bogus'))).toEqual([]);
+    expect(names(await mine('visibility=private'))).toEqual(['beta']);
+    expect(names(await mine('created_at=gte:2000-01-01T00:00:00Z')).length).toBe(4);
+    expect(names(await mine('created_at=lt:2000-01-01T00:00:00Z'))).toEqual([]);
+  });
+
+  it('shows community images of others only with visibility=community', async () => {
+    expect(names(await call('/v2/images?visibility=community', { token }))).toContain('foreign-community');
+    expect(names(await call('/v2/images?visibility=community', { token: otherToken }))).toContain('gamma');
+  });
+
+  it('lets an admin list every project', async () => {
+    const res = await call(`/v2/images?owner=${project}&limit=1000`, { token: adminToken });
+    expect(names(res).sort()).toEqual(['alpha', 'beta', 'gamma', 'prot']);
+  });
+
+  it('sorts by the new and old syntax', async () => {
+    expect(names(await mine('sort=name:asc'))).toEqual(['alpha', 'beta', 'gamma', 'prot']);
+    expect(names(await mine('sort_key=name&sort_dir=desc'))).toEqual(['prot', 'gamma', 'beta', 'alpha']);
+    expect(names(await mine('sort=disk_format:asc,name:desc'))).toEqual(['gamma', 'prot', 'alpha', 'beta']);
+  });
+
+  it('pages with limit and marker, with Glance\'s first/next links', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = `/v2/images?owner=${project}&limit=2`;
+    let pages = 0;
+    while (path) {
+      const res: CallResult = await call(path, { token });
+      expect(res.status).toBe(200);
+      seen.push(...names(res));
+      path = res.body.next;
+      pages++;
+      expect(pages).toBeLessThan(5);
+    }
+    // 4 visible images in pages of 2: full, full, then the empty page an exact fit points to.
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual(['alpha', 'beta', 'gamma', 'prot']);
+    const sorted: string[] = [];
+    path = `/v2/images?owner=${project}&limit=3&sort=name:asc`;
+    while (path) {
+      const res: CallResult = await call(path, { token });
+      sorted.push(...names(res));
+      path = res.body.next;
+    }
+    expect(sorted).toEqual(['alpha', 'beta', 'gamma', 'prot']);
+  });
+
+  it('answers bad list parameters with 400', async () => {
+    for (const query of ['limit=-1', 'limit=abc', 'sort_key=bogus', 'sort=name:sideways', 'sort=name&sort_key=name',
+      'visibility=bogus', 'size_min=big', 'marker=00000000-0000-0000-0000-000000000000', 'created_at=gt:yesterday',
+      'protected=maybe']) {
+      const res = await call(`/v2/images?${query}`, { token });
+      expect(res.status, query).toBe(400);
+      expect(res.body.code, query).toBe('400 Bad Request');
+    }
+    expect((await call('/v2/images?limit=0', { token })).body.images).toEqual([]);
+  });
+
+  it('does not leak an invisible image through marker', async () => {
+    const res = await call(`/v2/images?marker=${ids.foreignShared}`, { token });
+    expect(res.status).toBe(400);
+  });
+});
