@@ -33,7 +33,8 @@ function jarDir(): string {
   return join(lib, dir);
 }
 
-export async function startDynamoDbLocal(dbDir: string | null): Promise<LocalDynamo> {
+/** `dbDir` null keeps the data in memory; `workDir` is where the JVM may write its metadata file. */
+export async function startDynamoDbLocal(dbDir: string | null, workDir: string): Promise<LocalDynamo> {
   const port = await freePort();
   const dir = jarDir();
   const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-Xmx512m', '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(port), '-sharedDb'];
@@ -43,7 +44,8 @@ export async function startDynamoDbLocal(dbDir: string | null): Promise<LocalDyn
   } else {
     args.push('-inMemory');
   }
-  const child: ChildProcess = spawn(process.env.JAVA ?? 'java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  mkdirSync(workDir, { recursive: true });
+  const child: ChildProcess = spawn(process.env.JAVA ?? 'java', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));

@@ -33,7 +33,7 @@ const BINARY_TYPES = ['application/octet-stream'];
 type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const dynamo: LocalDynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'));
+  const dynamo: LocalDynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
   const tableName = 'skyglass-local-images';
   try {
     await ensureTable(dynamo.client, tableName);
