@@ -3,7 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
-import { GATEWAY_RESPONSES, MAX_EVENT_BYTES, MAX_GATEWAY_BODY_BYTES } from '../../shared/http/gateway-responses.js';
+import {
+  GATEWAY_RESPONSES,
+  gatewayResponseBody,
+  MAX_EVENT_BYTES,
+  MAX_GATEWAY_BODY_BYTES,
+  type GatewayResponse,
+  type GatewayResponseType,
+} from '../../shared/http/gateway-responses.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, type Route } from '../../shared/routes.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
@@ -206,13 +213,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   send(res, result, method === 'HEAD');
 }
 
-function gatewayError(kind: keyof typeof GATEWAY_RESPONSES): APIGatewayProxyResult {
-  const { status, message } = GATEWAY_RESPONSES[kind];
-  const title = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Request Entity Too Large', 500: 'Internal Server Error' }[status];
+function gatewayError(type: GatewayResponseType): APIGatewayProxyResult {
+  const response: GatewayResponse = GATEWAY_RESPONSES[type];
   return {
-    statusCode: status,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ message, code: `${status} ${title}`, title }),
+    statusCode: response.status,
+    headers: { 'Content-Type': 'application/json', ...response.headers },
+    body: gatewayResponseBody(type),
   };
 }
 

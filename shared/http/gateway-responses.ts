@@ -1,17 +1,43 @@
+import { GlanceError } from '../domain/errors.js';
+
 /**
- * API Gateway's own answers (the ones no Lambda writes), in Glance's error shape. The stack
- * installs them as gateway responses; the local runtime answers with the same bodies.
+ * API Gateway's own answers (the ones no Lambda writes), in Glance's error shape so that
+ * glanceclient and openstackclient print a useful message. The stack installs them as gateway
+ * responses (keyed by API Gateway's response type); the local runtime answers with the same.
  */
+export interface GatewayResponse {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** The 413 message that points clients at the upload extension (DESIGN.md §3). */
 export const UPLOAD_HINT =
-  'Request body is larger than the API tier accepts; upload image data with POST /v2/images/{image_id}/uploads instead.';
+  "Image data larger than the API tier's limit must be uploaded with POST /v2/images/{image_id}/uploads";
 
 export const GATEWAY_RESPONSES = {
-  UNAUTHORIZED: { status: 401, message: 'The request you have made requires authentication.' },
+  // The authorizer threw "Unauthorized": no token, bad signature, expired, wrong issuer/audience.
+  UNAUTHORIZED: {
+    status: 401,
+    message: 'This server could not verify that you are authorized to access the document you requested.',
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  },
+  // The authorizer answered a Deny policy.
   ACCESS_DENIED: { status: 403, message: 'Access was denied to this resource.' },
-  REQUEST_TOO_LARGE: { status: 413, message: UPLOAD_HINT },
+  // API Gateway's name for "no resource matches"; Glance answers 404 there.
   MISSING_AUTHENTICATION_TOKEN: { status: 404, message: 'The resource could not be found.' },
+  REQUEST_TOO_LARGE: { status: 413, message: UPLOAD_HINT },
+  THROTTLED: { status: 429, message: 'Too many requests, please slow down and retry later.' },
+  // Authorizer crashes, integration failures and timeouts: never leak details.
   DEFAULT_5XX: { status: 500, message: 'The server has either erred or is incapable of performing the requested operation.' },
-} as const;
+} as const satisfies Record<string, GatewayResponse>;
+
+export type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
+
+export function gatewayResponseBody(type: GatewayResponseType): string {
+  const { status, message } = GATEWAY_RESPONSES[type];
+  return JSON.stringify(new GlanceError(status, message).toBody());
+}
 
 /** API Gateway REST APIs take at most 10 MB; Lambda takes a 6 MB event, so the body must stay below. */
 export const MAX_EVENT_BYTES = 6 * 1024 * 1024;

@@ -1,0 +1,253 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import {
+  GATEWAY_RESPONSES,
+  gatewayResponseBody,
+  type GatewayResponse,
+  type GatewayResponseType,
+} from '../../shared/http/gateway-responses.js';
+import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
+import { SkyglassFunction } from './skyglass-function.js';
+
+export interface ImageApiProps {
+  readonly stage: string;
+  /** The image table; each route function gets the least access its route declares. */
+  readonly table: dynamodb.ITable;
+  /** Environment of the authorizer function (issuer, keys, claim names). */
+  readonly authorizerEnvironment: Record<string, string>;
+  /**
+   * Production retains log groups when the stack is deleted.
+   * @default false
+   */
+  readonly production?: boolean;
+  /**
+   * Write API Gateway access logs to CloudWatch. Needs the account-level API Gateway CloudWatch
+   * role (which this stack deliberately does not manage).
+   * @default false
+   */
+  readonly accessLogs?: boolean;
+  /**
+   * Stage-wide throttling.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * The route table.
+   * @default ROUTES from shared/routes.ts
+   */
+  readonly routes?: readonly Route[];
+}
+
+/**
+ * The Glance v2 REST API: one Lambda per route of the route table (construct id = operationId),
+ * a REQUEST authorizer in front of every `auth: true` route, and a fallback Lambda on `ANY` of
+ * every resource and on `/{proxy+}` that answers 404/405/300 as Glance does.
+ */
+export class ImageApi extends Construct {
+  public readonly api: apigateway.RestApi;
+  /** Route functions by operationId. */
+  public readonly functions: Readonly<Record<string, SkyglassFunction>>;
+  public readonly authorizerFunction: SkyglassFunction;
+  public readonly fallbackFunction: SkyglassFunction;
+  public readonly authorizer: apigateway.RequestAuthorizer;
+  /** Every resource created, by path (`/`, `/v2`, `/v2/images/{image_id}`, ...), excluding `/{proxy+}`. */
+  public readonly resources: ReadonlyMap<string, apigateway.IResource>;
+
+  constructor(scope: Construct, id: string, props: ImageApiProps) {
+    super(scope, id);
+    const routes = props.routes ?? ROUTES;
+    const logRemovalPolicy = props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
+
+    let accessLogGroup: logs.LogGroup | undefined;
+    if (props.accessLogs) {
+      accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: logRemovalPolicy,
+      });
+    }
+
+    this.api = new apigateway.RestApi(this, 'RestApi', {
+      restApiName: `skyglass-${props.stage}`,
+      description: `Skyglass (OpenStack Glance Images API v2) - ${props.stage}`,
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      // The account-wide API Gateway CloudWatch role is a singleton shared with other stacks;
+      // managing it here would fight them (and outlive this stack).
+      cloudWatchRole: false,
+      binaryMediaTypes: ['application/octet-stream'],
+      deployOptions: {
+        stageName: props.stage,
+        tracingEnabled: true,
+        throttlingRateLimit: throttling.rateLimit,
+        throttlingBurstLimit: throttling.burstLimit,
+        ...(accessLogGroup && {
+          accessLogDestination: new apigateway.LogGroupLogDestination(accessLogGroup),
+          accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+        }),
+      },
+    });
+
+    for (const [type, response] of Object.entries(GATEWAY_RESPONSES) as Array<[GatewayResponseType, GatewayResponse]>) {
+      this.api.addGatewayResponse(`${type}Response`, {
+        type: apigateway.ResponseType.of(type),
+        statusCode: String(response.status),
+        responseHeaders: {
+          'Content-Type': "'application/json'",
+          ...Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, `'${v}'`])),
+        },
+        templates: { 'application/json': gatewayResponseBody(type) },
+      });
+    }
+
+    // --- functions -------------------------------------------------------------------------
+    const functions: Record<string, SkyglassFunction> = {};
+    for (const route of routes) {
+      const fn = new SkyglassFunction(this, route.operationId, {
+        handlerPath: route.handler,
+        description: `skyglass-${props.stage} ${route.method} ${route.path} (${route.operationId}): ${route.summary}`.slice(0, 256),
+        logRemovalPolicy,
+      });
+      fn.grantTable(props.table, route.access);
+      functions[route.operationId] = fn;
+    }
+    this.functions = functions;
+
+    this.authorizerFunction = new SkyglassFunction(this, 'AuthorizerFunction', {
+      handlerPath: AUTHORIZER_HANDLER,
+      description: `skyglass-${props.stage} JWT REQUEST authorizer`,
+      timeout: Duration.seconds(5),
+      environment: props.authorizerEnvironment,
+      logRemovalPolicy,
+    });
+
+    this.fallbackFunction = new SkyglassFunction(this, 'FallbackFunction', {
+      handlerPath: FALLBACK_HANDLER,
+      description: `skyglass-${props.stage} fallback: 404/405/300 for what no route matches`,
+      logRemovalPolicy,
+    });
+
+    // --- authorizer ------------------------------------------------------------------------
+    // Tokens arrive in X-Auth-Token (glance/openstack clients) or Authorization: Bearer, so no
+    // single header can be a required identity source: API Gateway would answer 401 without
+    // calling the authorizer whenever that one header is missing. A REQUEST authorizer with no
+    // identity source is allowed only with caching off (TTL 0), which CDK accepts.
+    this.authorizer = new apigateway.RequestAuthorizer(this, 'JwtAuthorizer', {
+      authorizerName: `skyglass-${props.stage}-jwt`,
+      handler: this.authorizerFunction,
+      identitySources: [],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+    // CDK renders the empty list as IdentitySource: "" (a join of nothing). Remove the property
+    // so CloudFormation sends none, which is the documented form for "no identity source".
+    (this.authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
+
+    // --- resources and methods -------------------------------------------------------------
+    const resources = new Map<string, apigateway.IResource>([['/', this.api.root]]);
+    /** The path-parameter child of each resource path: API Gateway allows one per level. */
+    const variableChild = new Map<string, string>();
+    const resourceFor = (routePath: string): apigateway.IResource => {
+      let current: apigateway.IResource = this.api.root;
+      let currentPath = '';
+      for (const segment of routePath.split('/').filter(Boolean)) {
+        const parentPath = currentPath || '/';
+        currentPath += `/${segment}`;
+        let next = resources.get(currentPath);
+        if (!next) {
+          if (segment.startsWith('{')) {
+            const existing = variableChild.get(parentPath);
+            if (existing !== undefined && existing !== segment) {
+              throw new Error(`Route path ${routePath}: ${segment} under ${parentPath} conflicts with ${existing} (one path parameter per level)`);
+            }
+            variableChild.set(parentPath, segment);
+          }
+          next = current.addResource(segment);
+          resources.set(currentPath, next);
+        }
+        current = next;
+      }
+      return current;
+    };
+
+    for (const route of routes) {
+      const resource = resourceFor(route.path);
+      const fn = functions[route.operationId] as SkyglassFunction;
+      const method = resource.addMethod(route.method, new apigateway.LambdaIntegration(fn, { proxy: true }), {
+        operationName: route.operationId,
+        ...(route.auth
+          ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+          : { authorizationType: apigateway.AuthorizationType.NONE }),
+      });
+      Validations.of(method).acknowledge(
+        {
+          id: 'AwsSolutions-COG4',
+          reason:
+            'Authorization is a Lambda REQUEST authorizer verifying OIDC JWTs (Cognito or an external issuer): Glance clients send the token in X-Auth-Token, which a Cognito authorizer cannot read.',
+        },
+        ...(route.auth
+          ? []
+          : [
+              {
+                id: 'AwsSolutions-APIG4',
+                reason: `${route.operationId} is version discovery, which Glance serves without authentication (clients call it before they have a token).`,
+              },
+            ]),
+      );
+    }
+    this.resources = resources;
+
+    // Unknown methods on known paths (405), unversioned or unknown paths (300/404): one Lambda,
+    // no authorizer, so the answer does not depend on having a token, as in Glance.
+    // One API-wide invoke permission instead of one per method keeps its resource policy small.
+    const fallback = new apigateway.LambdaIntegration(this.fallbackFunction, { proxy: true, scopePermissionToMethod: false });
+    const fallbackMethods: apigateway.Method[] = [];
+    for (const resource of resources.values()) {
+      fallbackMethods.push(resource.addMethod('ANY', fallback, { authorizationType: apigateway.AuthorizationType.NONE }));
+    }
+    fallbackMethods.push(
+      this.api.root.addResource('{proxy+}').addMethod('ANY', fallback, { authorizationType: apigateway.AuthorizationType.NONE }),
+    );
+    for (const method of fallbackMethods) {
+      Validations.of(method).acknowledge(
+        {
+          id: 'AwsSolutions-APIG4',
+          reason: 'The fallback only answers 404/405/300 in Glance\'s error shape and touches no data; Glance answers these without authentication too.',
+        },
+        {
+          id: 'AwsSolutions-COG4',
+          reason: 'The fallback is deliberately unauthenticated (see APIG4); protected routes use the JWT REQUEST authorizer.',
+        },
+      );
+    }
+
+    // --- stage-wide suppressions -------------------------------------------------------------
+    // Acknowledged on the RestApi so they cover its children (the stage and deployment).
+    Validations.of(this.api).acknowledge(
+      {
+        id: 'AwsSolutions-APIG2',
+        reason:
+          'Each handler validates its request against Glance\'s JSON schemas and answers Glance\'s 400 messages; an API Gateway validator would answer in its own shape first.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'WAF is an account/edge concern with per-request cost; attach a web ACL at deployment where required. Stage throttling is on.',
+      },
+      {
+        id: 'AwsSolutions-APIG6',
+        reason:
+          'Execution logging requires the account-level API Gateway CloudWatch role, which this stack does not manage (cloudWatchRole: false). Every Lambda logs to its own log group and X-Ray tracing is on.',
+      },
+      ...(props.accessLogs
+        ? []
+        : [
+            {
+              id: 'AwsSolutions-APIG1',
+              reason:
+                'Access logging is opt-in (context skyglass:accessLogs=true) because it needs the account-level API Gateway CloudWatch role, which this stack does not manage.',
+            },
+          ]),
+    );
+  }
+}

@@ -1,0 +1,64 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface ImageBucketProps {
+  /**
+   * Production keeps the bucket and its objects (RETAIN, no auto-delete).
+   * @default false
+   */
+  readonly production?: boolean;
+  /**
+   * Days after which S3 aborts a multipart upload nobody completed (backstop for the sweeper).
+   * @default 1
+   */
+  readonly abortIncompleteUploadsAfterDays?: number;
+}
+
+/**
+ * Image data. Private, SSE-S3, TLS-only; clients reach it only through presigned URLs, so CORS
+ * lets browsers PUT parts (reading back each part's ETag) and GET/HEAD objects from any origin:
+ * the signature, not the origin, is what authorizes a request.
+ */
+export class ImageBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: ImageBucketProps = {}) {
+    super(scope, id);
+    const production = props.production ?? false;
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: false,
+      cors: [
+        {
+          allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+          allowedOrigins: ['*'],
+          allowedHeaders: ['*'],
+          // Multipart clients need each part's ETag to complete the upload.
+          exposedHeaders: ['ETag'],
+          maxAge: 3600,
+        },
+      ],
+      lifecycleRules: [
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          enabled: true,
+          abortIncompleteMultipartUploadAfter: Duration.days(props.abortIncompleteUploadsAfterDays ?? 1),
+        },
+      ],
+      removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      autoDeleteObjects: !production,
+    });
+
+    Validations.of(this.bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Objects are reached only through short-lived presigned URLs that the API issues to authorized callers (each API call is traced and logged). Object-level audit belongs to CloudTrail S3 data events at the account/organization level rather than a per-stack access-log bucket.',
+    });
+  }
+}
