@@ -1,7 +1,4 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { badRequest } from './errors.js';
 import { CONTAINER_FORMATS, DISK_FORMATS } from './image.js';
-import { IMAGE_STATUSES } from './status.js';
 
 /**
  * The image JSON Schema, modelled on what Glance 25 serves at GET /v2/schemas/image
@@ -16,7 +13,7 @@ const UUID_SCHEMA_PATTERN =
   '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$';
 
 /** Glance lists statuses in this order in its schema enum. */
-const STATUS_ENUM_ORDER = ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'];
+export const STATUS_ENUM_ORDER = ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'];
 
 const PROPERTY_KEYS_DOC = 'https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html';
 
@@ -163,80 +160,4 @@ export function imagesSchema(): Record<string, unknown> {
       { rel: 'describedby', href: '{schema}' },
     ],
   };
-}
-
-// Compiled once per process (cold start). `name`, `links` and `is_base` are Glance's
-// annotations, not JSON Schema keywords: declared so ajv's strict mode accepts them.
-const ajv = new Ajv({ allErrors: false, verbose: true, allowUnionTypes: true, strict: true });
-ajv.addVocabulary(['name', 'links', 'is_base']);
-// Glance's served schema has no top-level "type"; validation adds it (and strict mode wants it).
-const validateImage: ValidateFunction = ajv.compile({ ...imageSchema(), type: 'object' });
-
-// The status enum must stay in step with the domain's status list.
-if (STATUS_ENUM_ORDER.length !== IMAGE_STATUSES.length || !IMAGE_STATUSES.every((s) => STATUS_ENUM_ORDER.includes(s))) {
-  throw new Error('image schema status enum is out of step with IMAGE_STATUSES');
-}
-
-const MAX_SHOWN_CHARS = 255;
-
-/**
- * A Python-style repr, as jsonschema prints values in Glance's messages
- * ('bogus', None, True, [None, 'ami']). Long strings are cut so an error body stays small.
- */
-export function pyRepr(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') {
-    const shown = value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS)}...` : value;
-    return `'${shown.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  }
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
-  if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>)
-      .map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`)
-      .join(', ')}}`;
-  }
-  return String(value);
-}
-
-/** One ajv error in jsonschema's words. */
-function describe(error: ErrorObject): string {
-  const data = error.data;
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'enum':
-      return `${pyRepr(data)} is not one of ${pyRepr(params.allowedValues)}`;
-    case 'type': {
-      const types = String(params.type)
-        .split(',')
-        .map((t) => `'${t}'`)
-        .join(', ');
-      return `${pyRepr(data)} is not of type ${types}`;
-    }
-    case 'maxLength':
-      return `${pyRepr(data)} is too long`;
-    case 'minLength':
-      return `${pyRepr(data)} is too short`;
-    case 'pattern':
-      return `${pyRepr(data)} does not match ${pyRepr(params.pattern)}`;
-    default:
-      return `${error.instancePath || 'value'} ${error.message ?? 'is invalid'}`;
-  }
-}
-
-/** The message of Glance's InvalidObject: "Provided object does not match schema 'image': <reason>". */
-export function schemaMismatch(reason: string) {
-  return badRequest(`Provided object does not match schema 'image': ${reason}`);
-}
-
-/**
- * Validates a whole image view (or a create body) against {@link imageSchema}.
- * @throws GlanceError 400 "Provided object does not match schema 'image': <reason>"
- */
-export function validateImageView(view: Record<string, unknown>): void {
-  if (validateImage(view)) return;
-  const first = validateImage.errors?.[0];
-  throw schemaMismatch(first ? describe(first) : 'invalid object');
 }

@@ -15,7 +15,7 @@ import {
 } from './create-image.js';
 import { badRequest, conflict, forbidden, GlanceError } from './errors.js';
 import { toView, type Image, type Visibility } from './image.js';
-import { validateImageView } from './image-schema.js';
+import { validateImageView } from './validate-image.js';
 
 /**
  * Glance's JSON-patch for PATCH /v2/images/{id} (glance/api/v2/images.py RequestDeserializer.update

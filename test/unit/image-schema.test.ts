@@ -1,7 +1,9 @@
+import { sampleImage } from '../support/sample-image.js';
 import { describe, expect, it } from 'vitest';
 import { GlanceError } from '../../shared/domain/errors.js';
 import { CONTAINER_FORMATS, DISK_FORMATS, toView, type Image } from '../../shared/domain/image.js';
-import { imageSchema, imagesSchema, pyRepr, validateImageView } from '../../shared/domain/image-schema.js';
+import { imageSchema, imagesSchema } from '../../shared/domain/image-schema.js';
+import { pyRepr, validateImageView } from '../../shared/domain/validate-image.js';
 import { IMAGE_STATUSES } from '../../shared/domain/status.js';
 
 type Props = Record<string, Record<string, unknown>>;
@@ -22,14 +24,7 @@ const READ_ONLY = [
 ];
 const ID = '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10';
 
-function image(overrides: Partial<Image> = {}): Image {
-  return {
-    id: ID, name: 'cirros', status: 'queued', visibility: 'shared', protected: false, os_hidden: false,
-    owner: 'p1', checksum: null, os_hash_algo: null, os_hash_value: null, size: null, virtual_size: null,
-    min_disk: 0, min_ram: 0, disk_format: null, container_format: null, tags: [], created_at: '2024-01-02T03:04:05Z',
-    updated_at: '2024-01-02T03:04:05Z', properties: {}, version: 1, ...overrides,
-  };
-}
+const image = (overrides: Partial<Image> = {}) => sampleImage({ id: ID, ...overrides });
 
 function schemaError(fn: () => void): GlanceError {
   try {
@@ -206,5 +201,13 @@ describe('pyRepr()', () => {
     expect(pyRepr("it's")).toBe("'it\\'s'");
     expect(pyRepr([null, 'a', 1])).toBe("[None, 'a', 1]");
     expect(pyRepr({ a: 'b' })).toBe("{'a': 'b'}");
+  });
+});
+
+describe('generated validator', () => {
+  it('is up to date with imageSchema() (regenerate with npm run codegen)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { imageValidatorSource } = await import('../../infra/codegen/image-validator.js');
+    expect(readFileSync('shared/domain/generated/image-validator.js', 'utf8')).toBe(imageValidatorSource());
   });
 });

@@ -1,0 +1,79 @@
+import type { ErrorObject } from 'ajv';
+import { badRequest } from './errors.js';
+import { IMAGE_STATUSES } from './status.js';
+import validateImage from './generated/image-validator.js';
+import { STATUS_ENUM_ORDER } from './image-schema.js';
+
+/**
+ * Validation of image views against the image schema, with Glance's (jsonschema's) wording.
+ * The validator is compiled from imageSchema() at build time (infra/codegen): no Lambda compiles
+ * a schema or bundles ajv's compiler at cold start.
+ */
+// The status enum must stay in step with the domain's status list.
+if (STATUS_ENUM_ORDER.length !== IMAGE_STATUSES.length || !IMAGE_STATUSES.every((s) => STATUS_ENUM_ORDER.includes(s))) {
+  throw new Error('image schema status enum is out of step with IMAGE_STATUSES');
+}
+
+const MAX_SHOWN_CHARS = 255;
+
+/**
+ * A Python-style repr, as jsonschema prints values in Glance's messages
+ * ('bogus', None, True, [None, 'ami']). Long strings are cut so an error body stays small.
+ */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') {
+    const shown = value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS)}...` : value;
+    return `'${shown.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  }
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`)
+      .join(', ')}}`;
+  }
+  return String(value);
+}
+
+/** One ajv error in jsonschema's words. */
+function describe(error: ErrorObject): string {
+  const data = error.data;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'enum':
+      return `${pyRepr(data)} is not one of ${pyRepr(params.allowedValues)}`;
+    case 'type': {
+      const types = String(params.type)
+        .split(',')
+        .map((t) => `'${t}'`)
+        .join(', ');
+      return `${pyRepr(data)} is not of type ${types}`;
+    }
+    case 'maxLength':
+      return `${pyRepr(data)} is too long`;
+    case 'minLength':
+      return `${pyRepr(data)} is too short`;
+    case 'pattern':
+      return `${pyRepr(data)} does not match ${pyRepr(params.pattern)}`;
+    default:
+      return `${error.instancePath || 'value'} ${error.message ?? 'is invalid'}`;
+  }
+}
+
+/** The message of Glance's InvalidObject: "Provided object does not match schema 'image': <reason>". */
+export function schemaMismatch(reason: string) {
+  return badRequest(`Provided object does not match schema 'image': ${reason}`);
+}
+
+/**
+ * Validates a whole image view (or a create body) against {@link imageSchema}.
+ * @throws GlanceError 400 "Provided object does not match schema 'image': <reason>"
+ */
+export function validateImageView(view: Record<string, unknown>): void {
+  if (validateImage(view)) return;
+  const first = validateImage.errors?.[0];
+  throw schemaMismatch(first ? describe(first) : 'invalid object');
+}
