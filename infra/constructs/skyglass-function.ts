@@ -8,6 +8,7 @@ import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { Access } from '../../shared/routes.js';
+import { LAMBDA_BUNDLE } from '../bundling.js';
 
 /** Repository root: NodejsFunction's `projectRoot`, and the base that route handler paths are relative to. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -84,13 +85,14 @@ export class SkyglassFunction extends NodejsFunction {
       logGroup,
       role,
       bundling: {
+        // infra/bundling.ts is the one definition; the bench builds with the same.
         format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: false,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        // Bundled CommonJS dependencies call `require`; ESM output has none unless we make one.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        minify: LAMBDA_BUNDLE.minify,
+        sourceMap: LAMBDA_BUNDLE.sourcemap,
+        target: LAMBDA_BUNDLE.target,
+        mainFields: [...LAMBDA_BUNDLE.mainFields],
+        banner: LAMBDA_BUNDLE.banner,
+        esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_BUNDLE.alias).map(([from, to]) => [`--alias:${from}`, to])),
         // Bundle the AWS SDK v3 in rather than relying on the runtime's copy.
         externalModules: [],
         ...bundling,

@@ -1,35 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { seedActive as seedActiveIn } from '../support/seed-active.js';
 
-/**
- * Moves a queued image to active as an upload would, through the repository's conditional
- * write. Image data uploads arrive with the image-data issue; until then this is the only
- * way to reach `active`, which deactivate/reactivate need.
- */
-export async function seedActive(id: string): Promise<void> {
-  const client = new DynamoDBClient({
-    endpoint: inject('dynamodbEndpoint') || undefined,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const repo = new DynamoImageRepository(client, { tableName: inject('tableName') });
-  const current = await repo.get(id);
-  if (!current) throw new Error(`no image ${id}`);
-  const data = randomBytes(1024);
-  await repo.save(
-    {
-      ...current,
-      status: 'active',
-      size: data.length,
-      virtual_size: data.length,
-      checksum: createHash('md5').update(data).digest('hex'),
-      os_hash_algo: 'sha512',
-      os_hash_value: createHash('sha512').update(data).digest('hex'),
-      version: current.version + 1,
-    },
-    current,
-  );
-  client.destroy();
+/** Moves a queued image to active in the table behind the API under test. */
+export function seedActive(id: string): Promise<void> {
+  return seedActiveIn(inject('dynamodbEndpoint'), inject('tableName'), id);
 }

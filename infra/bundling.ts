@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * How every Lambda is bundled, in esbuild's own terms. SkyglassFunction hands these to
+ * NodejsFunction and the bench builds with exactly the same, so the sizes it prints are the
+ * deployed ones. No CDK import here: the bench loads this without the CDK.
+ */
+export const LAMBDA_BUNDLE = {
+  format: 'esm',
+  minify: true,
+  sourcemap: false,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS inside an ESM bundle still calls require() for Node built-ins.
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  /**
+   * In Lambda the credentials are always in the environment, so the SDK's default provider
+   * chain (SSO, INI files, process, web identity, STS and SSO clients) is dead weight: about
+   * 40% of a DynamoDB bundle and of its cold import. Swap in the environment provider.
+   */
+  alias: { '@aws-sdk/credential-provider-node': fileURLToPath(new URL('./lambda-credentials.ts', import.meta.url)) },
+} as const;
