@@ -105,29 +105,39 @@ export class DynamoImageRepository implements ImageRepository {
     return { images: sorted.slice(start, start + query.limit) };
   }
 
-  /** Which index partitions can hold images this caller may see, narrowed by the query. */
+  /** Streams over the index partitions that can hold images this caller may see. */
   private streamsFor(caller: Caller, query: ListQuery, before: string | undefined): ImageStream[] {
-    const pageSize = Math.min(Math.max(query.limit, 1), 1000);
-    const stream = (index: keyof typeof INDEXES, value: string) =>
-      new ImageStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize);
+    const partitions = this.partitionsFor(caller, query);
+    // Merging k partitions newest first, each is read in chunks of about limit/k: a page that
+    // comes mostly from one partition costs an extra Query there, not a full page read from
+    // every other. Other sort orders read everything anyway, in the largest chunks.
+    const pageSize = query.isDefaultSort ? Math.min(Math.ceil(Math.max(query.limit, 1) / partitions.length) + 1, 1000) : 1000;
+    return partitions.map(
+      ([index, value]) => new ImageStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize),
+    );
+  }
+
+  /** Which index partitions can hold images this caller may see, narrowed by the query. */
+  private partitionsFor(caller: Caller, query: ListQuery): Array<[keyof typeof INDEXES, string]> {
+    const partition = (index: keyof typeof INDEXES, value: string): [keyof typeof INDEXES, string] => [index, value];
     const { visibility, owner } = query;
     if (caller.isAdmin) {
-      if (owner) return [stream('byOwner', owner)];
-      if (visibility === 'public' || visibility === 'community') return [stream('byVisibility', visibility)];
-      return [stream('all', ALL_PK)];
+      if (owner) return [partition('byOwner', owner)];
+      if (visibility === 'public' || visibility === 'community') return [partition('byVisibility', visibility)];
+      return [partition('all', ALL_PK)];
     }
-    const own = caller.projectId && (!owner || owner === caller.projectId) ? [stream('byOwner', caller.projectId)] : [];
+    const own = caller.projectId && (!owner || owner === caller.projectId) ? [partition('byOwner', caller.projectId)] : [];
     switch (visibility) {
       case 'public':
       case 'community':
-        return [stream('byVisibility', visibility)];
+        return [partition('byVisibility', visibility)];
       case 'private':
       case 'shared':
         return own;
       case 'all':
-        return [...own, stream('byVisibility', 'public'), stream('byVisibility', 'community')];
+        return [...own, partition('byVisibility', 'public'), partition('byVisibility', 'community')];
       default:
-        return [...own, stream('byVisibility', 'public')];
+        return [...own, partition('byVisibility', 'public')];
     }
   }
 
@@ -158,7 +168,7 @@ function sortKeyOf(image: Image): string {
 const IMAGE_FIELDS = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
   'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'version',
+  'properties', 'location', 'upload', 'failure', 'version',
 ] as const;
 
 function fromItem(item: Item): Image {
