@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects so unit and infra runs do not wait for the local runtime to start.
+// Separate projects so unit and infra runs do not wait for the local runtime to start.
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
@@ -13,6 +13,17 @@ export default defineConfig({
           include: ['test/api/**/*.test.ts'],
           globalSetup: ['test/api/global-setup.ts'],
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The stock glance and openstack CLIs (Debian packages) against the local runtime;
+        // each command takes 1-3 s to start, and the steps of a scenario run in order.
+        test: {
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
+          globalSetup: ['test/api/global-setup.ts'],
+          testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },

@@ -53,7 +53,7 @@ export class ImageService {
   }
 
   async delete(caller: Caller, id: string): Promise<void> {
-    const current = requireModifiable(caller, await this.repo.get(id), id);
+    const current = requireModifiable(caller, await this.repo.get(id), id, `Failed to find image ${id} to delete`);
     if (current.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     // Delayed delete (pending_delete + scrubber) arrives with the scrubber; until then, straight to deleted.
     await this.save(this.bump({ ...current, status: 'deleted' }), current);
@@ -61,14 +61,15 @@ export class ImageService {
 
   async addTag(caller: Caller, id: string, tag: string): Promise<void> {
     normalizeTags([tag]);
-    const current = requireModifiable(caller, await this.repo.get(id), id);
+    const current = requireModifiable(caller, await this.repo.get(id), id, `Image ${id} not found.`);
     if (current.tags.includes(tag)) return;
     await this.save(this.bump({ ...current, tags: normalizeTags([...current.tags, tag]) }), current);
   }
 
   async deleteTag(caller: Caller, id: string, tag: string): Promise<void> {
-    const current = requireModifiable(caller, await this.repo.get(id), id);
-    if (!current.tags.includes(tag)) throw notFound(`Tag ${tag} not found`);
+    const current = requireModifiable(caller, await this.repo.get(id), id, `Image ${id} not found.`);
+    // Glance's words for a tag the image does not have.
+    if (!current.tags.includes(tag)) throw notFound('The resource could not be found.');
     await this.save(this.bump({ ...current, tags: current.tags.filter((t) => t !== tag) }), current);
   }
 

@@ -1,4 +1,4 @@
-import { forbidden, imageNotFound } from './errors.js';
+import { forbidden, notFound } from './errors.js';
 import type { Image } from './image.js';
 
 /** Who is calling, as the authorizer established it from a verified token. */
@@ -28,15 +28,18 @@ export function canSee(caller: Caller, image: Image): boolean {
   return image.visibility === 'public' || image.visibility === 'community';
 }
 
-/** The image if the caller may see it, else Glance's 404 (never 403, so ids do not leak). */
-export function requireVisible(caller: Caller, image: Image | undefined, id: string): Image {
-  if (!image || !canSee(caller, image)) throw imageNotFound(id);
+/**
+ * The image if the caller may see it, else Glance's 404 (never 403, so ids do not leak).
+ * Glance words that 404 per operation; show and update say "No image found with ID …".
+ */
+export function requireVisible(caller: Caller, image: Image | undefined, id: string, notFoundMessage = `No image found with ID ${id}`): Image {
+  if (!image || !canSee(caller, image)) throw notFound(notFoundMessage);
   return image;
 }
 
 /** Visible but not owned: Glance answers 403 "You do not own this image". */
-export function requireModifiable(caller: Caller, image: Image | undefined, id: string): Image {
-  const visible = requireVisible(caller, image, id);
+export function requireModifiable(caller: Caller, image: Image | undefined, id: string, notFoundMessage?: string): Image {
+  const visible = requireVisible(caller, image, id, notFoundMessage);
   if (!caller.isAdmin && !isOwner(caller, visible)) throw forbidden('You do not own this image');
   return visible;
 }

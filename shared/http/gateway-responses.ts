@@ -1,9 +1,13 @@
 import { GlanceError } from '../domain/errors.js';
+import { errorEnvelope } from './response.js';
 
 /**
- * API Gateway's own answers (the ones no Lambda writes), in Glance's error shape so that
- * glanceclient and openstackclient print a useful message. The stack installs them as gateway
- * responses (keyed by API Gateway's response type); the local runtime answers with the same.
+ * API Gateway's own answers (the ones no Lambda writes). A gateway response cannot negotiate
+ * on `Accept`, so they use the OpenStack envelope `{"error": {"code", "title", "message"}}`
+ * (keystonemiddleware's 401 body, which a Keystone-backed Glance sends too), the one JSON
+ * error shape that glanceclient, openstackclient and the SDKs all read. The stack installs
+ * them as gateway responses (keyed by API Gateway's response type); the local runtime answers
+ * with the same.
  */
 export interface GatewayResponse {
   status: number;
@@ -36,7 +40,7 @@ export type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
 
 export function gatewayResponseBody(type: GatewayResponseType): string {
   const { status, message } = GATEWAY_RESPONSES[type];
-  return JSON.stringify(new GlanceError(status, message).toBody());
+  return JSON.stringify(errorEnvelope(status, new GlanceError(status, message).title, message));
 }
 
 /** API Gateway REST APIs take at most 10 MB; Lambda takes a 6 MB event, so the body must stay below. */

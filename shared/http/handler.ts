@@ -23,12 +23,16 @@ function glanceErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse,
   return {
     onError: async (request) => {
       const error = request.error;
+      const accept = Object.entries(request.event?.headers ?? {}).find(([k]) => k.toLowerCase() === 'accept')?.[1];
       if (error instanceof GlanceError) {
-        request.response = errorResponse(error);
+        request.response = errorResponse(error, accept);
         return;
       }
       console.error(JSON.stringify({ level: 'error', message: 'unhandled error', error: String(error), stack: error?.stack }));
-      request.response = errorResponse(new GlanceError(500, 'The server has either erred or is incapable of performing the requested operation.'));
+      request.response = errorResponse(
+        new GlanceError(500, 'The server has either erred or is incapable of performing the requested operation.'),
+        accept,
+      );
     },
   };
 }

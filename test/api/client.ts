@@ -21,7 +21,8 @@ export interface CallResult<T = any> {
 
 /** One HTTP call to the API under test, as a client would make it. */
 export async function call<T = any>(path: string, options: CallOptions = {}): Promise<CallResult<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  // Like openstacksdk, ask for JSON: errors then come in Glance's own JSON shape.
+  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   if (options.token) headers['X-Auth-Token'] = options.token;
   let body: string | Buffer | undefined = options.body;
   if (options.json !== undefined) {

@@ -27,11 +27,12 @@ describe('version discovery', () => {
 });
 
 describe('authentication', () => {
-  it('refuses a request without a token with a Glance-shaped 401', async () => {
+  it('refuses a request without a token with 401 in keystonemiddleware\'s JSON shape', async () => {
     const res = await call('/v2/images');
     expect(res.status).toBe(401);
     expect(res.headers.get('content-type')).toContain('application/json');
-    expect(res.body).toMatchObject({ code: '401 Unauthorized', title: 'Unauthorized' });
+    expect(res.body.error).toMatchObject({ code: 401, title: 'Unauthorized' });
+    expect(res.body.error.message).toMatch(/authoriz/);
     expect(res.text).not.toMatch(/at .*\.ts|Error:/);
   });
 
@@ -58,6 +59,20 @@ describe('authentication', () => {
     const token = await tokenFor(uniqueProject());
     expect((await call('/v2/images', { token })).status).toBe(200);
     expect((await call('/v2/images', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  it('answers errors in Glance\'s JSON to clients that ask for JSON, and in the OpenStack envelope otherwise', async () => {
+    const token = await tokenFor(uniqueProject());
+    const missing = '/v2/images/00000000-0000-0000-0000-000000000000';
+    const asked = await call(missing, { token, headers: { Accept: 'application/json' } });
+    expect(asked.body).toEqual({ message: expect.stringContaining('No image found'), code: '404 Not Found', title: 'Not Found' });
+    // glanceclient and curl send */*: the envelope is what glanceclient can read.
+    for (const accept of ['*/*', 'text/html, application/json']) {
+      const res = await call(missing, { token, headers: { Accept: accept } });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(res.body).toEqual({ error: { code: 404, title: 'Not Found', message: expect.stringContaining('No image found') } });
+    }
   });
 
   it('stamps every authenticated response with a request id', async () => {

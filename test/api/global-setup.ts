@@ -2,12 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import type { LocalRuntime } from '../../infra/local/server.js';
 
 /**
- * Starts one local runtime (DynamoDB Local in memory) for the run, unless SKYGLASS_API_URL
- * points the API suite at a deployed stack (then SKYGLASS_DATA_DIR holds the dev key that
- * stack trusts, see README "LocalStack").
+ * Starts one local runtime (emulators in memory) for the run, unless SKYGLASS_API_URL points
+ * the suite at a deployed stack (then SKYGLASS_DATA_DIR holds the dev key that stack trusts,
+ * see README "LocalStack"). The api and compat projects share the one runtime: its handlers
+ * live in this process and read their configuration once, so there can be only one.
  */
+interface Shared {
+  started: Promise<{ runtime: LocalRuntime; dataDir: string }>;
+  users: number;
+}
+// On globalThis: vitest loads this module once per project.
+const slot = globalThis as typeof globalThis & { __skyglassRuntime?: Shared };
+
 export default async function setup(project: TestProject) {
   if (process.env.SKYGLASS_API_URL) {
     project.provide('apiUrl', process.env.SKYGLASS_API_URL.replace(/\/$/, ''));
@@ -16,14 +25,23 @@ export default async function setup(project: TestProject) {
     project.provide('tableName', process.env.SKYGLASS_TABLE_NAME ?? '');
     return;
   }
-  const { startLocalRuntime } = await import('../../infra/local/server.js');
-  const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
-  const runtime = await startLocalRuntime({ port: 0, dataDir, inMemory: true });
+  const shared = (slot.__skyglassRuntime ??= {
+    started: (async () => {
+      const { startLocalRuntime } = await import('../../infra/local/server.js');
+      const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
+      return { runtime: await startLocalRuntime({ port: 0, dataDir, inMemory: true }), dataDir };
+    })(),
+    users: 0,
+  });
+  shared.users++;
+  const { runtime, dataDir } = await shared.started;
   project.provide('apiUrl', runtime.url);
   project.provide('dataDir', dataDir);
   project.provide('dynamodbEndpoint', runtime.dynamodbEndpoint);
   project.provide('tableName', runtime.tableName);
   return async () => {
+    if (--shared.users > 0) return;
+    slot.__skyglassRuntime = undefined;
     await runtime.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };

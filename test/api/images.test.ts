@@ -87,7 +87,7 @@ describe('create', () => {
     expect((await call('/v2/images', { method: 'POST', token, body: '' })).body.message).toBe('Body expected in request.');
     const huge = await call('/v2/images', { method: 'POST', token, body: `{"name": "${'x'.repeat(10 * 1024 * 1024)}"}`, headers: { 'Content-Type': 'application/json' } });
     expect(huge.status).toBe(413);
-    expect(huge.body.message).toContain('/uploads');
+    expect(huge.body.error.message).toContain('/uploads');
     expect(await countOwn(token, project)).toBe(0);
   });
 
@@ -194,8 +194,17 @@ describe('tags', () => {
     expect((await call(`/v2/images/${image.id}/tags/with%20space`, { method: 'PUT', token })).status).toBe(204);
     expect((await call(`/v2/images/${image.id}`, { token })).body.tags.sort()).toEqual(['blue', 'with space']);
     expect((await call(`/v2/images/${image.id}/tags/blue`, { method: 'DELETE', token })).status).toBe(204);
-    expect((await call(`/v2/images/${image.id}/tags/blue`, { method: 'DELETE', token })).status).toBe(404);
+    const missingTag = await call(`/v2/images/${image.id}/tags/blue`, { method: 'DELETE', token });
+    expect(missingTag.status).toBe(404);
+    expect(missingTag.body.message).toBe('The resource could not be found.');
     expect((await call(`/v2/images/${image.id}/tags/${'t'.repeat(256)}`, { method: 'PUT', token })).status).toBe(400);
+    // Glance's message for tag calls on an image that is not there.
+    const gone = randomUUID();
+    for (const method of ['PUT', 'DELETE']) {
+      const res = await call(`/v2/images/${gone}/tags/blue`, { method, token });
+      expect(res.status).toBe(404);
+      expect(res.body.message).toBe(`Image ${gone} not found.`);
+    }
     expect((await call(`/v2/images/${image.id}`, { token })).body.tags).toEqual(['with space']);
   });
 });
@@ -232,7 +241,9 @@ describe('delete', () => {
     expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
     expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
     expect((await call(`/v2/images/${image.id}`, { token: admin })).status).toBe(404);
-    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(404);
+    const again = await call(`/v2/images/${image.id}`, { method: 'DELETE', token });
+    expect(again.status).toBe(404);
+    expect(again.body.message).toBe(`Failed to find image ${image.id} to delete`);
     expect(await countOwn(token, project)).toBe(0);
     // The id stays taken.
     expect((await call('/v2/images', { method: 'POST', token, json: { id: image.id } })).status).toBe(409);

@@ -272,14 +272,16 @@ describe('REST API', () => {
       expect(response!.StatusCode).toBe(status);
       expect(response!.ResponseParameters['gatewayresponse.header.Content-Type']).toBe("'application/json'");
       const body = JSON.parse(response!.ResponseTemplates['application/json'] as string) as Json;
-      expect(Object.keys(body).sort()).toEqual(['code', 'message', 'title']);
-      expect(body.code).toBe(`${status} ${title}`);
-      expect(body.title).toBe(title);
-      expect(typeof body.message).toBe('string');
-      expect(body.message.length).toBeGreaterThan(10);
+      // The OpenStack envelope: the one JSON error shape every stock client reads.
+      expect(Object.keys(body)).toEqual(['error']);
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'title']);
+      expect(body.error.code).toBe(Number(status));
+      expect(body.error.title).toBe(title);
+      expect(typeof body.error.message).toBe('string');
+      expect(body.error.message.length).toBeGreaterThan(10);
     }
     const tooLarge = responses.find((r) => r.ResponseType === 'REQUEST_TOO_LARGE')!;
-    expect(JSON.parse(tooLarge.ResponseTemplates['application/json'] as string).message).toBe(UPLOAD_HINT);
+    expect(JSON.parse(tooLarge.ResponseTemplates['application/json'] as string).error.message).toBe(UPLOAD_HINT);
     expect(UPLOAD_HINT).toContain('POST /v2/images/{image_id}/uploads');
     const fiveXx = responses.find((r) => r.ResponseType === 'DEFAULT_5XX')!;
     expect(fiveXx.ResponseTemplates['application/json']).not.toMatch(/\$context/); // never echoes internals
