@@ -1,4 +1,4 @@
-/** Configuration, read from the environment once per cold start. */
+/** Configuration, read from the environment once per cold start; each function reads only what it uses. */
 export interface Config {
   tableName: string;
   region: string;
@@ -6,16 +6,52 @@ export interface Config {
   dynamodbEndpoint: string | undefined;
 }
 
+export interface DataConfig {
+  bucketName: string;
+  /** Set only where an emulator stands in for S3. */
+  s3Endpoint: string | undefined;
+  /** ARN of the verifier state machine. */
+  verifierArn: string;
+  sfnEndpoint: string | undefined;
+  partUrlSeconds: number;
+  sessionSeconds: number;
+  downloadUrlSeconds: number;
+}
+
 let cached: Config | undefined;
+let cachedData: DataConfig | undefined;
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number of seconds`);
+  return value;
+}
 
 export function config(): Config {
-  if (cached) return cached;
-  const tableName = process.env.TABLE_NAME;
-  if (!tableName) throw new Error('TABLE_NAME is not set');
-  cached = {
-    tableName,
+  return (cached ??= {
+    tableName: required('TABLE_NAME'),
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
-  };
-  return cached;
+  });
+}
+
+export function dataConfig(): DataConfig {
+  return (cachedData ??= {
+    bucketName: required('BUCKET_NAME'),
+    s3Endpoint: process.env.S3_ENDPOINT || undefined,
+    verifierArn: process.env.VERIFIER_STATE_MACHINE_ARN ?? '',
+    sfnEndpoint: process.env.SFN_ENDPOINT || undefined,
+    // Short-lived by default (DESIGN §3): a client refreshes part URLs with GET .../uploads/{id}.
+    partUrlSeconds: seconds('UPLOAD_URL_SECONDS', 900),
+    sessionSeconds: seconds('UPLOAD_SESSION_SECONDS', 24 * 3600),
+    downloadUrlSeconds: seconds('DOWNLOAD_URL_SECONDS', 300),
+  });
 }

@@ -8,12 +8,13 @@ import {
   MAX_TAGS,
   READ_ONLY_ATTRIBUTES,
   RESERVED_ATTRIBUTES,
-  RESERVED_PREFIX,
+  RESERVED_PREFIXES,
+  NO_DATA,
   toView,
   type Image,
   type Visibility,
 } from './image.js';
-import { pyRepr, schemaMismatch, validateImageView } from './image-schema.js';
+import { pyRepr, schemaMismatch, validateImageView } from './validate-image.js';
 
 /**
  * Rules shared by POST /v2/images and PATCH /v2/images/{id}. Each rule is written once,
@@ -49,7 +50,7 @@ export function isReadOnly(key: string): boolean {
 }
 
 export function isReserved(key: string): boolean {
-  return (RESERVED_ATTRIBUTES as readonly string[]).includes(key) || key.startsWith(RESERVED_PREFIX);
+  return (RESERVED_ATTRIBUTES as readonly string[]).includes(key) || RESERVED_PREFIXES.some((prefix) => key.startsWith(prefix));
 }
 
 /** 403 "Attribute 'x' is reserved." for locations, location, deleted_at, deleted and any os_glance* key. */
@@ -239,6 +240,7 @@ export function buildNewImage(body: unknown, caller: Caller, now: Date, newId: (
     created_at: timestamp,
     updated_at: timestamp,
     properties: propertiesRecord(properties),
+    ...NO_DATA,
     version: 1,
   };
   checkMetadataSize(image);

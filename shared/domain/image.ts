@@ -21,7 +21,11 @@ export const READ_ONLY_ATTRIBUTES = [
 
 /** Attributes Glance reserves: 403 "Attribute 'x' is reserved." */
 export const RESERVED_ATTRIBUTES = ['locations', 'location', 'deleted_at', 'deleted'] as const;
-export const RESERVED_PREFIX = 'os_glance';
+/** Prefixes of reserved keys: Glance's own, and Skyglass's (server-set keys such as FAILURE_KEY). */
+export const RESERVED_PREFIXES = ['os_glance', 'os_skyglass'] as const;
+
+/** Where a client sees why the last upload or import of an image was refused. */
+export const FAILURE_KEY = 'os_skyglass_failure';
 
 /** Glance's default per-image quotas (image_property_quota, image_tag_quota). */
 export const MAX_PROPERTIES = 128;
@@ -53,8 +57,34 @@ export interface Image {
   created_at: string;
   updated_at: string;
   properties: Record<string, string>;
+  /** Object key of the image's bytes (saved, staged or being verified); never shown (Glance hides locations). */
+  location: string | null;
+  /** The open upload session, at most one per image. */
+  upload: UploadSession | null;
+  /** Why the last upload or import was refused; shown as FAILURE_KEY. */
+  failure: string | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
+}
+
+/** A presigned multipart upload in progress (POST /v2/images/{id}/uploads). */
+export interface UploadSession {
+  upload_id: string;
+  /** The multipart upload's id at the object store. */
+  store_upload_id: string;
+  key: string;
+  size: number;
+  part_size: number;
+  part_count: number;
+  /** Staged (Glance's `stage` + import) rather than saved straight to active. */
+  stage: boolean;
+  created_at: string;
+  expires_at: string;
+  /** `completing`: the parts are assembled and verification has been started. */
+  state: 'open' | 'completing';
+  /** Hashes the client declared, checked by the verifier. */
+  checksum: string | null;
+  os_hash_value: string | null;
 }
 
 /** What a client sees: base attributes, links, and custom properties flattened in. */
@@ -65,9 +95,18 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, ...base } = image;
-  return { ...properties, ...base, tags: [...image.tags], ...imageLinks(image.id) };
+  const { properties, version: _version, location: _location, upload: _upload, failure, ...base } = image;
+  return {
+    ...properties,
+    ...base,
+    tags: [...image.tags],
+    ...imageLinks(image.id),
+    ...(failure ? { [FAILURE_KEY]: failure } : {}),
+  };
 }
+
+/** A new image's data fields: no bytes, no upload, no failure. */
+export const NO_DATA = { location: null, upload: null, failure: null } as const;
 
 /** Glance timestamps: UTC, whole seconds, `Z`. */
 export function glanceTimestamp(date: Date): string {

@@ -46,7 +46,8 @@ describe('buildNewImage: defaults', () => {
       id: NEW_ID, name: null, status: 'queued', visibility: 'shared', protected: false, os_hidden: false,
       owner: 'p1', checksum: null, os_hash_algo: null, os_hash_value: null, size: null, virtual_size: null,
       min_disk: 0, min_ram: 0, disk_format: null, container_format: null, tags: [],
-      created_at: '2024-01-02T03:04:05Z', updated_at: '2024-01-02T03:04:05Z', properties: {}, version: 1,
+      created_at: '2024-01-02T03:04:05Z', updated_at: '2024-01-02T03:04:05Z', properties: {},
+      location: null, upload: null, failure: null, version: 1,
     });
     expect(Object.keys(toView(image)).sort()).toEqual(
       ('checksum container_format created_at disk_format file id min_disk min_ram name os_hash_algo os_hash_value ' +

@@ -1,3 +1,4 @@
+import { sampleImage } from '../support/sample-image.js';
 import { describe, expect, it } from 'vitest';
 import { GlanceError } from '../../shared/domain/errors.js';
 import type { Image } from '../../shared/domain/image.js';
@@ -33,30 +34,17 @@ function expect400(params: QueryParams, message: string): void {
 let seq = 0;
 function image(overrides: Partial<Image> = {}): Image {
   seq += 1;
-  return {
+  return sampleImage({
     id: `00000000-0000-0000-0000-${String(seq).padStart(12, '0')}`,
     name: `image-${seq}`,
     status: 'active',
-    visibility: 'shared',
-    protected: false,
-    os_hidden: false,
-    owner: 'p1',
-    checksum: null,
-    os_hash_algo: null,
-    os_hash_value: null,
     size: 100,
-    virtual_size: null,
-    min_disk: 0,
-    min_ram: 0,
     disk_format: 'raw',
     container_format: 'bare',
-    tags: [],
     created_at: '2024-01-01T00:00:00Z',
     updated_at: '2024-01-01T00:00:00Z',
-    properties: {},
-    version: 1,
     ...overrides,
-  };
+  });
 }
 
 const matches = (img: Image, params: QueryParams) => matchesListFilters(img, q(params));
