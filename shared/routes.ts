@@ -5,7 +5,19 @@
  */
 
 /** What a function may touch; the stack turns each into the least IAM actions that cover it. */
-export type Access = 'table:read' | 'table:write';
+export type Access =
+  | 'table:read'
+  | 'table:write'
+  /** GetObject of image objects (verifying, presigning downloads). */
+  | 'bucket:read'
+  /** PutObject of image objects (small bodies through the API). */
+  | 'bucket:write'
+  /** DeleteObject of image objects (refused data). */
+  | 'bucket:delete'
+  /** Create, presign parts of, list parts of, complete and abort multipart uploads of image objects. */
+  | 'bucket:multipart'
+  /** StartExecution of the verifier state machine. */
+  | 'workflow:verify';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -41,6 +53,15 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
   { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin)' },
   { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin)' },
+  { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
+  { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
+  { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
+  { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)' },
+  { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Abort an upload session (saving → queued)' },
+  { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
+  { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
+  { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
+  { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'upload_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
 ];
 
 /**
@@ -97,3 +118,20 @@ function safeDecode(segment: string): string {
 export function resourcePaths(): string[] {
   return [...new Set(ROUTES.map((r) => r.path))];
 }
+
+/** Functions no route calls: state machine tasks. The stack creates them like route functions. */
+export interface Worker {
+  name: string;
+  handler: string;
+  access: Access[];
+  summary: string;
+}
+
+export const WORKERS: readonly Worker[] = [
+  {
+    name: 'verifyImage',
+    handler: fn('workers', 'verify-image'),
+    access: ['table:write', 'bucket:read', 'bucket:delete'],
+    summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
+  },
+];

@@ -11,7 +11,10 @@ import {
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
-import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
+import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
+import { startLocalS3, type LocalS3 } from './s3/index.js';
+import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 
@@ -32,6 +35,10 @@ export interface LocalRuntime {
   url: string;
   dynamodbEndpoint: string;
   tableName: string;
+  s3Endpoint: string;
+  bucket: string;
+  /** Resolves when no state machine execution is running. */
+  workflowsIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,25 +46,53 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const BINARY_TYPES = ['application/octet-stream'];
 type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+const BUCKET = 'skyglass-local-images';
+const TABLE = 'skyglass-local-images';
+const VERIFIER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:skyglass-local-verifier`;
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const dynamo: LocalDynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
-  const tableName = 'skyglass-local-images';
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => console.error(error));
+  };
+  let dynamo: LocalDynamo;
+  let s3: LocalS3;
+  let stepFunctions: LocalStepFunctions;
   try {
-    await ensureTable(dynamo.client, tableName);
+    dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
+    stops.push(() => dynamo.stop());
+    await ensureTable(dynamo.client, TABLE);
+    s3 = await startLocalS3({ dataDir: options.inMemory ? null : join(options.dataDir, 's3'), buckets: [BUCKET], region: REGION, ...CREDENTIALS });
+    stops.push(() => s3.stop());
+    stepFunctions = await startLocalStepFunctions([
+      {
+        arn: VERIFIER_ARN,
+        definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage') }),
+        tasks: { Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
+      },
+    ]);
+    stops.push(() => stepFunctions.stop());
     const key = await loadOrCreateDevKey(options.dataDir);
     // What the stack gives the functions as environment, given here before any handler loads.
     Object.assign(process.env, {
-      TABLE_NAME: tableName,
+      TABLE_NAME: TABLE,
       DYNAMODB_ENDPOINT: dynamo.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      BUCKET_NAME: BUCKET,
+      S3_ENDPOINT: s3.endpoint,
+      SFN_ENDPOINT: stepFunctions.endpoint,
+      VERIFIER_STATE_MACHINE_ARN: VERIFIER_ARN,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       JWKS_JSON: publicJwks(key),
       JWT_ISSUER: LOCAL_ISSUER,
       JWT_AUDIENCE: LOCAL_AUDIENCE,
     });
   } catch (error) {
-    await dynamo.stop();
+    await stopAll();
     throw error;
   }
 
@@ -77,10 +112,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     dynamodbEndpoint: dynamo.endpoint,
-    tableName,
+    tableName: TABLE,
+    s3Endpoint: s3.endpoint,
+    bucket: BUCKET,
+    workflowsIdle: () => stepFunctions.idle(),
     stop: async () => {
       await closeServer(server);
-      await dynamo.stop();
+      await stopAll();
     },
   };
 }
@@ -100,6 +138,28 @@ async function loadHandler<E, R>(entry: string): Promise<LambdaHandler<E, R>> {
     modules.set(entry, mod);
   }
   return (await mod).handler as LambdaHandler<E, R>;
+}
+
+function workerArn(name: string): string {
+  return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:skyglass-local-${name}`;
+}
+
+/** A state machine's Lambda task, run in-process; the result is wrapped as lambda:invoke wraps it. */
+function invokeWorker(name: string) {
+  const worker = WORKERS.find((w) => w.name === name);
+  if (!worker) throw new Error(`no worker ${name} in the route table`);
+  return async (input: unknown) => {
+    const handler = await loadHandler<unknown, unknown>(worker.handler);
+    const payload = (input as { Payload?: unknown }).Payload;
+    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: await handler(payload, lambdaContext(name)) };
+  };
+}
+
+/** Replaces CDK-style `${Name}` placeholders in a definition, as the stack's definitionSubstitutions do. */
+function substitute(definition: object, values: Record<string, string>): object {
+  let text = JSON.stringify(definition);
+  for (const [placeholder, value] of Object.entries(values)) text = text.split(placeholder).join(value);
+  return JSON.parse(text) as object;
 }
 
 function lambdaContext(name: string): Context {

@@ -1,16 +1,27 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
+import type { ImageRepository } from '../ports/image-repository.js';
 import { config } from './config.js';
 import { ImageService } from './images.js';
 
+// Built on first use and kept for the life of the (Lambda) process. Metadata-only functions
+// import this module alone, so their bundles carry no S3 or Step Functions client.
+let repository: ImageRepository | undefined;
 let images: ImageService | undefined;
 
-/** The image use cases wired to the configured adapters, once per cold start. */
-export function imageService(): ImageService {
-  if (!images) {
+export function imageRepository(): ImageRepository {
+  if (!repository) {
     const { tableName, region, dynamodbEndpoint } = config();
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
-    images = new ImageService(new DynamoImageRepository(client, { tableName }));
+    // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
+    if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
+    repository = new DynamoImageRepository(client, { tableName });
   }
-  return images;
+  return repository;
+}
+
+/** The image metadata use cases. */
+export function imageService(): ImageService {
+  return (images ??= new ImageService(imageRepository()));
 }

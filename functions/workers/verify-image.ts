@@ -1,0 +1,38 @@
+import { imageVerifier } from '../../shared/app/data-services.js';
+import type { VerificationOutcome } from '../../shared/app/verify-image.js';
+import type { VerificationRequest } from '../../shared/ports/workflows.js';
+
+interface VerifyTaskInput extends VerificationRequest {
+  /** Set by the state machine's GiveUp state after Verify kept failing. */
+  give_up?: boolean;
+  error?: string;
+}
+
+/**
+ * The verifier state machine's task (shared/workflows/verifier.ts): reads the image's bytes
+ * once and activates or refuses it; with `give_up`, refuses it. Errors are thrown so the state
+ * machine retries them.
+ */
+export const handler = async (input: VerifyTaskInput) => {
+  if (typeof input?.image_id !== 'string' || typeof input?.key !== 'string') {
+    throw new Error('verify-image expects {"image_id", "key"}');
+  }
+  const request = { image_id: input.image_id, key: input.key };
+  const outcome = input.give_up
+    ? await imageVerifier().giveUp(request, input.error ?? 'unknown error')
+    : await imageVerifier().verify(request);
+  const result = summary(outcome);
+  console.log(JSON.stringify({ level: 'info', message: 'verification', image_id: input.image_id, ...result }));
+  return result;
+};
+
+function summary(outcome: VerificationOutcome) {
+  switch (outcome.result) {
+    case 'active':
+      return { result: 'active', size: outcome.image.size, checksum: outcome.image.checksum };
+    case 'refused':
+      return { result: 'refused', reason: outcome.reason };
+    default:
+      return { result: 'skipped', why: outcome.why };
+  }
+}

@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { requireModifiable, requireVisible, type Caller } from '../domain/caller.js';
+import { badRequest, conflict, forbidden, GlanceError, notFound } from '../domain/errors.js';
+import { glanceTimestamp, type Image, type UploadSession } from '../domain/image.js';
+import { IMPORT_METHODS } from '../domain/import-methods.js';
+import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
+import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan } from '../domain/upload-plan.js';
+import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
+import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { Workflows } from '../ports/workflows.js';
+import type { ImageVerifier } from './verify-image.js';
+
+export interface DataSettings {
+  /** Lifetime of each presigned part URL. */
+  partUrlSeconds: number;
+  /** How long an upload session may stay open before the sweeper aborts it. */
+  sessionSeconds: number;
+  /** Lifetime of a download redirect's presigned URL. */
+  downloadUrlSeconds: number;
+}
+
+export type DownloadAnswer = { kind: 'no-data' } | { kind: 'redirect'; url: string };
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX128 = /^[0-9a-f]{128}$/;
+const UPLOAD_FIELDS = new Set(['size', 'part_size', 'stage', 'checksum', 'os_hash_value']);
+
+/**
+ * Image data use cases. Bytes move between clients and the object store directly (presigned
+ * multipart uploads, redirected downloads); small bodies through the API are kept for Glance
+ * compatibility. Every status change is one conditional write.
+ */
+export class ImageDataService {
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly blobs: BlobStore,
+    private readonly workflows: Workflows,
+    private readonly verifier: ImageVerifier,
+    private readonly settings: DataSettings,
+    private readonly clock: () => Date = () => new Date(),
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  /** POST /v2/images/{id}/uploads */
+  async createUpload(caller: Caller, id: string, body: unknown) {
+    const request = parseUploadRequest(body);
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const target: ImageStatus = request.stage ? 'uploading' : 'saving';
+    checkReadyForData(image, target);
+    const plan = planUpload(request.size, request.part_size);
+    const uploadId = this.newId();
+    const key = objectKey(id, uploadId);
+    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    const now = this.clock();
+    const session: UploadSession = {
+      upload_id: uploadId,
+      store_upload_id: storeUploadId,
+      key,
+      size: plan.size,
+      part_size: plan.partSize,
+      part_count: plan.partCount,
+      stage: request.stage,
+      created_at: glanceTimestamp(now),
+      expires_at: glanceTimestamp(new Date(now.getTime() + this.settings.sessionSeconds * 1000)),
+      state: 'open',
+      checksum: request.checksum,
+      os_hash_value: request.os_hash_value,
+    };
+    try {
+      await this.save(this.bump({ ...image, status: target, upload: session, failure: null }), image);
+    } catch (error) {
+      // The image was not ours to move: leave nothing behind at the store.
+      await this.blobs.abortMultipartUpload(key, storeUploadId);
+      throw error;
+    }
+    return { ...sessionView(id, session), parts: await this.partUrls(session, plan, []) };
+  }
+
+  /** GET /v2/images/{id}/uploads/{upload_id}: what the store holds, and fresh URLs for the rest. */
+  async getUpload(caller: Caller, id: string, uploadId: string) {
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const session = openSession(image, uploadId);
+    const done = session.state === 'completing' ? [] : await this.storedParts(session);
+    return {
+      ...sessionView(id, session),
+      state: session.state,
+      parts_done: done.map((p) => ({ part_number: p.partNumber, etag: p.etag, size: p.size })),
+      parts: session.state === 'completing' ? [] : await this.partUrls(session, planOf(session), done.map((p) => p.partNumber)),
+    };
+  }
+
+  /** POST /v2/images/{id}/uploads/{upload_id}/complete: assemble the parts, then verify. */
+  async completeUpload(caller: Caller, id: string, uploadId: string, body: unknown): Promise<void> {
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const session = openSession(image, uploadId);
+    if (session.state === 'completing') {
+      // A repeated complete (a client retry): make sure verification runs, once.
+      return this.workflows.startVerification({ image_id: id, key: session.key });
+    }
+    const parts = body === undefined || body === null || isEmptyObject(body) ? await this.storedParts(session) : parseParts(body);
+    const missing = missingParts(planOf(session), parts.map((p) => p.partNumber));
+    if (missing.length > 0) throw badRequest(`Upload ${uploadId} is missing parts ${missing.join(', ')} of ${session.part_count}`);
+    const extra = parts.filter((p) => p.partNumber > session.part_count);
+    if (extra.length > 0) throw badRequest(`Upload ${uploadId} has only ${session.part_count} parts, not part ${extra[0]!.partNumber}`);
+    try {
+      await this.blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
+    } catch (error) {
+      if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
+      if (error instanceof UploadGoneError) return this.afterConcurrentComplete(caller, id, session);
+      throw error;
+    }
+    if (session.stage) {
+      // Staged data waits for POST /import; its size is what was declared until verified.
+      await this.save(this.bump({ ...image, size: session.size, location: session.key, upload: null }), image);
+      return;
+    }
+    await this.save(this.bump({ ...image, location: session.key, upload: { ...session, state: 'completing' } }), image);
+    await this.workflows.startVerification({ image_id: id, key: session.key });
+  }
+
+  /** DELETE /v2/images/{id}/uploads/{upload_id}: abort; the image is queued again. */
+  async abortUpload(caller: Caller, id: string, uploadId: string): Promise<void> {
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const session = openSession(image, uploadId);
+    if (session.state === 'completing') throw conflict(`Upload ${uploadId} is already complete and being verified; it cannot be aborted.`);
+    await this.save(this.bump({ ...image, status: 'queued', size: null, upload: null, location: null }), image);
+    await this.blobs.abortMultipartUpload(session.key, session.store_upload_id);
+  }
+
+  /** PUT /v2/images/{id}/file: a small body through the API, verified before answering. */
+  async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
+    checkDeclaredSize(body, declaredSize);
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    checkReadyForData(image, 'saving');
+    const key = objectKey(id, this.newId());
+    const saving = this.bump({ ...image, status: 'saving', location: key, failure: null });
+    await this.save(saving, image);
+    try {
+      await this.blobs.putObject(key, body);
+    } catch (error) {
+      await this.save(this.bump({ ...saving, status: 'queued', location: null }), saving).catch(() => undefined);
+      throw error;
+    }
+    const outcome = await this.verifier.verify({ image_id: id, key });
+    if (outcome.result === 'refused') throw badRequest(`Image data was refused: ${outcome.reason}`);
+  }
+
+  /** PUT /v2/images/{id}/stage: Glance's interoperable import, step one. */
+  async stageFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
+    checkDeclaredSize(body, declaredSize);
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    checkReadyForData(image, 'uploading');
+    const key = objectKey(id, this.newId());
+    await this.blobs.putObject(key, body);
+    try {
+      await this.save(this.bump({ ...image, status: 'uploading', size: body.length, location: key, failure: null }), image);
+    } catch (error) {
+      await this.blobs.deleteObject(key);
+      throw error;
+    }
+  }
+
+  /** POST /v2/images/{id}/import with glance-direct: staged data is verified, then active. */
+  async importImage(caller: Caller, id: string, body: unknown): Promise<void> {
+    const method = parseImportMethod(body);
+    const image = requireModifiable(caller, await this.repo.get(id), id);
+    if (image.status !== 'uploading' || !image.location || image.upload) {
+      throw conflict(`Image needs to be staged before '${method}' method can be used`);
+    }
+    await this.save(this.bump({ ...image, status: 'importing' }), image);
+    await this.workflows.startVerification({ image_id: id, key: image.location });
+  }
+
+  /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */
+  async download(caller: Caller, id: string): Promise<DownloadAnswer> {
+    const image = requireVisible(caller, await this.repo.get(id), id);
+    if (image.status === 'deactivated' && !caller.isAdmin) {
+      throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
+    }
+    if ((image.status !== 'active' && image.status !== 'deactivated') || !image.location) return { kind: 'no-data' };
+    const url = await this.blobs.presignDownload(image.location, {
+      filename: `${image.id}.${image.disk_format ?? 'img'}`,
+      expiresInSeconds: this.settings.downloadUrlSeconds,
+    });
+    return { kind: 'redirect', url };
+  }
+
+  private async afterConcurrentComplete(caller: Caller, id: string, session: UploadSession): Promise<void> {
+    const now = requireModifiable(caller, await this.repo.get(id), id);
+    // Another complete of the same upload got there first: that is success, not an error.
+    if (now.location === session.key) return;
+    throw conflict(`Upload ${session.upload_id} was aborted.`);
+  }
+
+  private async storedParts(session: UploadSession) {
+    try {
+      return await this.blobs.listParts(session.key, session.store_upload_id);
+    } catch (error) {
+      if (error instanceof UploadGoneError) throw conflict(`Upload ${session.upload_id} is no longer open at the object store.`);
+      throw error;
+    }
+  }
+
+  private async partUrls(session: UploadSession, plan: UploadPlan, done: number[]) {
+    const have = new Set(done);
+    const parts = [];
+    for (let n = 1; n <= plan.partCount && parts.length < LISTED_PARTS; n++) {
+      if (have.has(n)) continue;
+      const url = await this.blobs.presignUploadPart(session.key, session.store_upload_id, n, this.settings.partUrlSeconds);
+      parts.push({ ...plannedPart(plan, n), url });
+    }
+    return parts;
+  }
+
+  private bump(image: Image): Image {
+    return { ...image, version: image.version + 1, updated_at: glanceTimestamp(this.clock()) };
+  }
+
+  private async save(next: Image, previous: Image): Promise<void> {
+    try {
+      await this.repo.save(next, previous);
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      const status = error.current?.status ?? 'deleted';
+      throw conflict(`Image ${next.id} was changed by another request (it is now ${status}); fetch it and retry.`);
+    }
+  }
+}
+
+function objectKey(imageId: string, uniqueId: string): string {
+  return `images/${imageId}/${uniqueId}`;
+}
+
+/** Glance's rules before data may arrive: queued, and both formats set. */
+function checkReadyForData(image: Image, target: ImageStatus): void {
+  if (image.status !== 'queued') throw conflict(transitionRefusedMessage(image.status, target));
+  if (!image.disk_format || !image.container_format) {
+    throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
+  }
+}
+
+function checkDeclaredSize(body: Buffer, declared: string | undefined): void {
+  if (declared === undefined) return;
+  if (!/^\d+$/.test(declared.trim()) || Number(declared) !== body.length) {
+    throw badRequest(`x-openstack-image-size ${declared} does not match the ${body.length} bytes sent`);
+  }
+}
+
+function openSession(image: Image, uploadId: string): UploadSession {
+  if (!image.upload || image.upload.upload_id !== uploadId) throw notFound(`Upload ${uploadId} not found for image ${image.id}`);
+  return image.upload;
+}
+
+function planOf(session: UploadSession): UploadPlan {
+  return { size: session.size, partSize: session.part_size, partCount: session.part_count };
+}
+
+function sessionView(imageId: string, session: UploadSession) {
+  return {
+    upload_id: session.upload_id,
+    image_id: imageId,
+    size: session.size,
+    part_size: session.part_size,
+    part_count: session.part_count,
+    stage: session.stage,
+    expires_at: session.expires_at,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return isObject(value) && Object.keys(value).length === 0;
+}
+
+function parseUploadRequest(body: unknown) {
+  if (!isObject(body)) throw badRequest('The upload request must be a JSON object with a "size".');
+  const unknown = Object.keys(body).filter((k) => !UPLOAD_FIELDS.has(k));
+  if (unknown.length > 0) throw badRequest(`Unknown upload field(s): ${unknown.join(', ')}`);
+  if (body.size === undefined) throw badRequest("'size' is required: the image's size in bytes");
+  if (body.stage !== undefined && typeof body.stage !== 'boolean') throw badRequest("'stage' must be true or false");
+  for (const [field, pattern] of [['checksum', HEX32], ['os_hash_value', HEX128]] as const) {
+    const value = body[field];
+    if (value !== undefined && value !== null && (typeof value !== 'string' || !pattern.test(value))) {
+      throw badRequest(`'${field}' must be a lower-case hex digest (${field === 'checksum' ? 'MD5' : 'SHA-512'})`);
+    }
+  }
+  return {
+    size: body.size,
+    part_size: body.part_size,
+    stage: body.stage === true,
+    checksum: (body.checksum as string | undefined) ?? null,
+    os_hash_value: (body.os_hash_value as string | undefined) ?? null,
+  };
+}
+
+function parseParts(body: unknown): Array<{ partNumber: number; etag: string }> {
+  const list = isObject(body) ? body.parts : undefined;
+  if (!Array.isArray(list)) throw badRequest('"parts" must be a list of {"part_number", "etag"}');
+  const seen = new Set<number>();
+  return list.map((entry) => {
+    if (!isObject(entry) || !Number.isSafeInteger(entry.part_number) || (entry.part_number as number) < 1 || typeof entry.etag !== 'string' || !entry.etag) {
+      throw badRequest('Each part must be {"part_number": <1..10000>, "etag": "<ETag the store returned>"}');
+    }
+    const partNumber = entry.part_number as number;
+    if (seen.has(partNumber)) throw badRequest(`Part ${partNumber} is listed twice`);
+    seen.add(partNumber);
+    return { partNumber, etag: entry.etag };
+  });
+}
+
+function parseImportMethod(body: unknown): string {
+  const method = isObject(body) ? body.method : undefined;
+  const name = isObject(method) ? method.name : undefined;
+  if (typeof name !== 'string') throw badRequest('Import request requires a method, e.g. {"method": {"name": "glance-direct"}}.');
+  if (!IMPORT_METHODS.includes(name)) throw new GlanceError(400, `Import method ${name} is not supported here; available: ${IMPORT_METHODS.join(', ')}`);
+  return name;
+}

@@ -1,0 +1,65 @@
+import { badRequest } from './errors.js';
+
+/** S3's multipart rules. */
+export const MIB = 1024 * 1024;
+export const MIN_PART_SIZE = 5 * MIB;
+export const MAX_PART_SIZE = 5 * 1024 * MIB;
+export const MAX_PARTS = 10_000;
+export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MIB;
+/** Parts whose URLs one response carries; the server grows the part size to stay within it. */
+export const LISTED_PARTS = 1000;
+/** The server's part size for images that fit in LISTED_PARTS parts of it. */
+export const DEFAULT_PART_SIZE = 8 * MIB;
+
+export interface UploadPlan {
+  size: number;
+  partSize: number;
+  partCount: number;
+}
+
+export interface PlannedPart {
+  part_number: number;
+  offset: number;
+  length: number;
+}
+
+const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+/**
+ * Part size and count for an upload of `size` bytes. A client's `part_size` is honoured when
+ * S3 accepts it; otherwise the server picks DEFAULT_PART_SIZE, grown (in whole MiB) so that
+ * every part's URL fits in one response.
+ */
+export function planUpload(size: unknown, requestedPartSize?: unknown): UploadPlan {
+  if (!isWhole(size) || size < 1) throw badRequest("'size' must be a whole number of bytes, at least 1");
+  if (size > MAX_OBJECT_SIZE) throw badRequest(`'size' ${size} exceeds the largest image, ${MAX_OBJECT_SIZE} bytes (5 TiB)`);
+  let partSize: number;
+  if (requestedPartSize === undefined || requestedPartSize === null) {
+    partSize = Math.max(DEFAULT_PART_SIZE, Math.ceil(size / LISTED_PARTS / MIB) * MIB);
+  } else {
+    if (!isWhole(requestedPartSize)) throw badRequest("'part_size' must be a whole number of bytes");
+    if (requestedPartSize < MIN_PART_SIZE && requestedPartSize < size) {
+      throw badRequest(`'part_size' must be at least ${MIN_PART_SIZE} bytes (5 MiB) unless the image fits in one part`);
+    }
+    if (requestedPartSize > MAX_PART_SIZE) throw badRequest(`'part_size' must be at most ${MAX_PART_SIZE} bytes (5 GiB)`);
+    if (Math.ceil(size / requestedPartSize) > MAX_PARTS) {
+      throw badRequest(`'part_size' ${requestedPartSize} would need more than ${MAX_PARTS} parts for ${size} bytes`);
+    }
+    partSize = requestedPartSize;
+  }
+  partSize = Math.min(partSize, size);
+  return { size, partSize, partCount: Math.ceil(size / partSize) };
+}
+
+export function plannedPart(plan: UploadPlan, partNumber: number): PlannedPart {
+  const offset = (partNumber - 1) * plan.partSize;
+  return { part_number: partNumber, offset, length: Math.min(plan.partSize, plan.size - offset) };
+}
+
+/** Checks a completion's part list against the plan: every part once, in order, none missing. */
+export function missingParts(plan: UploadPlan, present: Iterable<number>): number[] {
+  const have = new Set(present);
+  const missing: number[] = [];
+  for (let n = 1; n <= plan.partCount; n++) if (!have.has(n)) missing.push(n);
+  return missing;
+}

@@ -1,0 +1,49 @@
+/** A part the object store already holds for a multipart upload. */
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+/** The multipart upload is gone at the store (aborted, completed, or never existed). */
+export class UploadGoneError extends Error {
+  constructor() {
+    super('The multipart upload no longer exists');
+    this.name = 'UploadGoneError';
+  }
+}
+
+/** The object store's refusal of a completion (a part missing or too small). */
+export class PartsRefusedError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'PartsRefusedError';
+  }
+}
+
+export interface DownloadOptions {
+  /** Shown to browsers as the download's file name. */
+  filename: string;
+  expiresInSeconds: number;
+}
+
+/**
+ * Image bytes. Clients move them straight to and from the store with presigned URLs; the
+ * service itself only reads them once, to verify.
+ */
+export interface BlobStore {
+  createMultipartUpload(key: string): Promise<string>;
+  /** A URL that lets its holder PUT exactly this one part of this one upload, until it expires. */
+  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  /** UploadGoneError if the upload is no longer open. */
+  listParts(key: string, uploadId: string): Promise<StoredPart[]>;
+  completeMultipartUpload(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;
+  /** Idempotent: aborting an upload that is gone is not an error. */
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  putObject(key: string, body: Uint8Array): Promise<void>;
+  /** The object's bytes as they arrive; undefined if there is no such object. */
+  read(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** Idempotent. */
+  deleteObject(key: string): Promise<void>;
+  presignDownload(key: string, options: DownloadOptions): Promise<string>;
+}

@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createImage, tokenFor, uniqueProject } from './client.js';
+import { download, settled } from './data-helpers.js';
+import { seedActive } from './seed.js';
+
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+const RAW = { disk_format: 'raw', container_format: 'bare' };
+const OCTETS = { 'Content-Type': 'application/octet-stream' };
+
+function putFile(token: string, id: string, body: Buffer, headers: Record<string, string> = {}) {
+  return call(`/v2/images/${id}/file`, { method: 'PUT', token, body, headers: { ...OCTETS, ...headers } });
+}
+
+describe('Glance data paths for small bodies', () => {
+  it('PUT /file makes the image active with Glance\'s hashes; a second upload is 409', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(300_000);
+    const res = await putFile(token, image.id, data, { 'x-openstack-image-size': String(data.length) });
+    expect(res.status).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({
+      status: 'active', size: data.length, virtual_size: data.length, checksum: md5(data),
+      os_hash_algo: 'sha512', os_hash_value: createHash('sha512').update(data).digest('hex'),
+    });
+    const again = await putFile(token, image.id, data);
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe('Image status transition from active to saving is not allowed');
+    expect((await download(token, image.id)).bytes).toEqual(data);
+  });
+
+  it('refuses a mismatched x-openstack-image-size, missing formats, and bodies over the API tier\'s limit', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    expect((await putFile(token, image.id, randomBytes(10), { 'x-openstack-image-size': '11' })).status).toBe(400);
+    const bare = await createImage(token, {});
+    expect((await putFile(token, bare.id, randomBytes(10))).status).toBe(400);
+    const big = await putFile(token, image.id, randomBytes(7 * 1024 * 1024));
+    expect(big.status).toBe(413);
+    expect(big.text).toContain('/uploads');
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('queued');
+  });
+
+  it('stages and imports with glance-direct', async () => {
+    const token = await tokenFor(uniqueProject());
+    const info = await call('/v2/info/import', { token });
+    expect(info.body['import-methods'].value).toEqual(['glance-direct']);
+    const created = await call('/v2/images', { method: 'POST', token, json: RAW });
+    expect(created.headers.get('openstack-image-import-methods')).toBe('glance-direct');
+    const image = created.body;
+    expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(409);
+    const data = randomBytes(5000);
+    expect((await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS })).status).toBe(204);
+    const staged = (await call(`/v2/images/${image.id}`, { token })).body;
+    expect(staged).toMatchObject({ status: 'uploading', size: data.length, checksum: null });
+    expect((await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS })).status).toBe(409);
+    for (const body of [{}, { method: { name: 'web-download' } }, { method: 'glance-direct' }]) {
+      expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: body })).status, JSON.stringify(body)).toBe(400);
+    }
+    const imported = await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+    expect(imported.status).toBe(202);
+    expect(imported.text).toBe('');
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+});
+
+describe('download rules', () => {
+  it('204 without data, 403 for a non-admin on a deactivated image, 404 across projects', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const admin = await tokenFor(project, ['admin']);
+    const image = await createImage(token, RAW);
+    const empty = await call(`/v2/images/${image.id}/file`, { token });
+    expect(empty.status).toBe(204);
+    expect(empty.text).toBe('');
+    await putFile(token, image.id, randomBytes(100));
+    expect((await call(`/v2/images/${image.id}/file`, { token: await tokenFor(uniqueProject()) })).status).toBe(404);
+    await call(`/v2/images/${image.id}/actions/deactivate`, { method: 'POST', token: admin });
+    const refused = await call(`/v2/images/${image.id}/file`, { token });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toBe('The requested image has been deactivated. Image data download is forbidden.');
+    expect((await call(`/v2/images/${image.id}/file`, { token: admin })).status).toBe(302);
+  });
+
+  it('a seeded active image without bytes answers 204, never a broken redirect', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    await seedActive(image.id);
+    expect((await call(`/v2/images/${image.id}/file`, { token })).status).toBe(204);
+  });
+});
+
+describe('format inspection on upload', () => {
+  let dir: string;
+  const img = (name: string) => readFileSync(join(dir, name));
+  const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { cwd: dir, stdio: 'pipe' });
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skyglass-formats-'));
+    try {
+      qemuImg('--version');
+    } catch {
+      throw new Error('qemu-img is missing: apt-get install -y qemu-utils (CI installs it)');
+    }
+    qemuImg('create', '-f', 'qcow2', 'good.qcow2', '64M');
+    qemuImg('create', '-f', 'qcow2', 'base.qcow2', '64M');
+    qemuImg('create', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qcow2');
+    qemuImg('create', '-f', 'qcow2', '-o', 'data_file=data.raw', 'external.qcow2', '64M');
+    qemuImg('create', '-f', 'vmdk', '-o', 'subformat=monolithicFlat', 'flat.vmdk', '16M');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function upload(diskFormat: string, data: Buffer) {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { disk_format: diskFormat, container_format: 'bare' });
+    const res = await putFile(token, image.id, data);
+    const shown = (await call(`/v2/images/${image.id}`, { token })).body;
+    return { res, shown };
+  }
+
+  it('accepts a real qcow2 and records its virtual size', async () => {
+    const { res, shown } = await upload('qcow2', img('good.qcow2'));
+    expect(res.status).toBe(204);
+    expect(shown).toMatchObject({ status: 'active', virtual_size: 64 * 1024 * 1024 });
+  });
+
+  it.each([
+    ['a qcow2 with a backing file', 'qcow2', 'backed.qcow2', /backing/i],
+    ['a qcow2 with an external data file', 'qcow2', 'external.qcow2', /data file/i],
+    ['a VMDK descriptor (monolithicFlat)', 'vmdk', 'flat.vmdk', /createType|monolithicFlat|descriptor/i],
+    ['a qcow2 labelled raw', 'raw', 'good.qcow2', /qcow2/i],
+  ])('refuses %s: 400, data gone, reason on the image', async (_what, diskFormat, file, reason) => {
+    const { res, shown } = await upload(diskFormat, img(file));
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(reason);
+    expect(shown).toMatchObject({ status: 'queued', size: null, checksum: null });
+    expect(shown.os_skyglass_failure).toMatch(reason);
+  });
+
+  it('refuses garbage claiming to be qcow2 and a truncated qcow2 header', async () => {
+    const garbage = await upload('qcow2', randomBytes(4096));
+    expect(garbage.res.status).toBe(400);
+    expect(garbage.shown.status).toBe('queued');
+    const truncated = await upload('qcow2', img('good.qcow2').subarray(0, 40));
+    expect(truncated.res.status).toBe(400);
+    expect(truncated.shown.os_skyglass_failure).toMatch(/truncated/i);
+  });
+});
