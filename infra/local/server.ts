@@ -12,7 +12,9 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
+import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
+import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
@@ -39,6 +41,8 @@ export interface LocalRuntime {
   bucket: string;
   /** Resolves when no state machine execution is running. */
   workflowsIdle(): Promise<void>;
+  /** JSON lines, one published event each. */
+  eventsFile: string;
   stop(): Promise<void>;
 }
 
@@ -51,6 +55,9 @@ const ACCOUNT = '000000000000';
 const BUCKET = 'skyglass-local-images';
 const TABLE = 'skyglass-local-images';
 const VERIFIER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:skyglass-local-verifier`;
+const SCRUBBER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:skyglass-local-scrubber`;
+/** The local restore window, unless SCRUB_DELAY_SECONDS says otherwise (Glance's reference setup uses 30 s). */
+const LOCAL_SCRUB_DELAY_SECONDS = '30';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -61,6 +68,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let dynamo: LocalDynamo;
   let s3: LocalS3;
   let stepFunctions: LocalStepFunctions;
+  let eventBridge: LocalEventBridge;
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -73,8 +81,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage') }),
         tasks: { Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
       },
+      {
+        arn: SCRUBBER_ARN,
+        definition: substitute(scrubberDefinition(), { [SCRUB_FUNCTION_ARN]: workerArn('scrubImage') }),
+        tasks: Object.fromEntries(['Check', 'DeleteData', 'MarkDeleted', 'RecordFailure'].map((state) => [state, invokeWorker('scrubImage')])),
+      },
     ]);
     stops.push(() => stepFunctions.stop());
+    eventBridge = await startLocalEventBridge(join(options.dataDir, 'events.jsonl'), { log: !options.inMemory });
+    stops.push(() => eventBridge.stop());
     const key = await loadOrCreateDevKey(options.dataDir);
     // What the stack gives the functions as environment, given here before any handler loads.
     Object.assign(process.env, {
@@ -84,6 +99,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       S3_ENDPOINT: s3.endpoint,
       SFN_ENDPOINT: stepFunctions.endpoint,
       VERIFIER_STATE_MACHINE_ARN: VERIFIER_ARN,
+      SCRUBBER_STATE_MACHINE_ARN: SCRUBBER_ARN,
+      SCRUB_DELAY_SECONDS: process.env.SCRUB_DELAY_SECONDS ?? LOCAL_SCRUB_DELAY_SECONDS,
+      EVENTS_ENDPOINT: eventBridge.endpoint,
+      EVENT_BUS_NAME: 'skyglass-local',
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
@@ -116,6 +135,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     s3Endpoint: s3.endpoint,
     bucket: BUCKET,
     workflowsIdle: () => stepFunctions.idle(),
+    eventsFile: eventBridge.file,
     stop: async () => {
       await closeServer(server);
       await stopAll();

@@ -91,7 +91,12 @@ export class DynamoImageRepository implements ImageRepository {
 
   async list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
     if (query.limit === 0) return { images: [] };
-    const keep = (image: Image) => LIVE(image) && canSee(caller, image) && matchesListFilters(image, query);
+    // An admin asking for status=pending_delete finds those images (to restore them); they stay
+    // in the admin's index until the scrubber tombstones them.
+    const pendingDelete = caller.isAdmin && asksFor(query, 'pending_delete');
+    const keep = (image: Image) =>
+      (LIVE(image) ? canSee(caller, image) : pendingDelete && image.status === 'pending_delete') &&
+      matchesListFilters(image, query, { pendingDelete });
     const streams = this.streamsFor(caller, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
     if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, keep) };
     // Any other order has no index behind it: read every visible candidate, sort in memory.
@@ -146,15 +151,22 @@ export class DynamoImageRepository implements ImageRepository {
     // Custom properties are stored as one JSON string: their keys are client data (`__proto__`
     // included) and must never pass through object-building code as keys.
     const item: Item = { ...keyOf(image.id), ...image, properties: JSON.stringify(image.properties) };
-    if (live) {
+    if (live || image.status === 'pending_delete') {
       item[LIST_SORT_KEY] = sortKeyOf(image);
-      item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
       item[INDEXES.all.partitionKey] = ALL_PK;
+    }
+    if (live) {
+      item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
       if (image.visibility === 'public' || image.visibility === 'community') item[INDEXES.byVisibility.partitionKey] = image.visibility;
     }
     if (image.status === 'deleted') item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
     return item;
   }
+}
+
+function asksFor(query: ListQuery, status: string): boolean {
+  const filter = query.filters.status;
+  return filter !== null && (filter.op === 'eq' ? filter.value === status : filter.values.includes(status));
 }
 
 function keyOf(id: string): Item {

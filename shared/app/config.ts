@@ -4,15 +4,21 @@ export interface Config {
   region: string;
   /** Set only where an emulator stands in for DynamoDB (the local runtime, LocalStack). */
   dynamodbEndpoint: string | undefined;
+  /** ARNs of the state machines (empty where a function starts none). */
+  verifierArn: string;
+  scrubberArn: string;
+  sfnEndpoint: string | undefined;
+  eventBusName: string;
+  eventsEndpoint: string | undefined;
+  /** Glance's delayed_delete (on unless DELAYED_DELETE=false) and its scrub delay. */
+  delayedDelete: boolean;
+  scrubDelaySeconds: number;
 }
 
 export interface DataConfig {
   bucketName: string;
   /** Set only where an emulator stands in for S3. */
   s3Endpoint: string | undefined;
-  /** ARN of the verifier state machine. */
-  verifierArn: string;
-  sfnEndpoint: string | undefined;
   partUrlSeconds: number;
   sessionSeconds: number;
   downloadUrlSeconds: number;
@@ -27,11 +33,11 @@ function required(name: string): string {
   return value;
 }
 
-function seconds(name: string, fallback: number): number {
+function seconds(name: string, fallback: number, zeroAllowed = false): number {
   const raw = process.env[name];
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number of seconds`);
+  if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) throw new Error(`${name} must be a whole number of seconds`);
   return value;
 }
 
@@ -40,6 +46,13 @@ export function config(): Config {
     tableName: required('TABLE_NAME'),
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
+    verifierArn: process.env.VERIFIER_STATE_MACHINE_ARN ?? '',
+    scrubberArn: process.env.SCRUBBER_STATE_MACHINE_ARN ?? '',
+    sfnEndpoint: process.env.SFN_ENDPOINT || undefined,
+    eventBusName: process.env.EVENT_BUS_NAME ?? 'default',
+    eventsEndpoint: process.env.EVENTS_ENDPOINT || undefined,
+    delayedDelete: process.env.DELAYED_DELETE !== 'false',
+    scrubDelaySeconds: seconds('SCRUB_DELAY_SECONDS', 3600, true),
   });
 }
 
@@ -47,8 +60,6 @@ export function dataConfig(): DataConfig {
   return (cachedData ??= {
     bucketName: required('BUCKET_NAME'),
     s3Endpoint: process.env.S3_ENDPOINT || undefined,
-    verifierArn: process.env.VERIFIER_STATE_MACHINE_ARN ?? '',
-    sfnEndpoint: process.env.SFN_ENDPOINT || undefined,
     // Short-lived by default (DESIGN §3): a client refreshes part URLs with GET .../uploads/{id}.
     partUrlSeconds: seconds('UPLOAD_URL_SECONDS', 900),
     sessionSeconds: seconds('UPLOAD_SESSION_SECONDS', 24 * 3600),

@@ -6,12 +6,24 @@ import { glanceTimestamp, toView, type Image, type ImageView } from '../domain/i
 import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
 import { applyPatch, parsePatch } from '../domain/patch.js';
 import type { ImageStatus } from '../domain/status.js';
+import type { ImageEvents } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository } from '../ports/image-repository.js';
+import type { Workflows } from '../ports/workflows.js';
 
 /** Image use cases: each reads, decides in the domain, and writes once, conditionally. */
+export interface DeleteSettings {
+  /** Glance's delayed_delete: images with data wait in pending_delete for the scrubber. */
+  delayedDelete: boolean;
+  /** The restore window before the scrubber removes the data. */
+  scrubDelaySeconds: number;
+}
+
 export class ImageService {
   constructor(
     private readonly repo: ImageRepository,
+    private readonly events: ImageEvents,
+    private readonly workflows: Workflows,
+    private readonly deletes: DeleteSettings,
     private readonly clock: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
   ) {}
@@ -24,6 +36,7 @@ export class ImageService {
       if (error instanceof DuplicateImageError) throw conflict(error.message);
       throw error;
     }
+    await this.events.publish('image.create', image);
     return toView(image);
   }
 
@@ -49,28 +62,65 @@ export class ImageService {
     const current = requireModifiable(caller, await this.repo.get(id), id);
     const next = this.bump(applyPatch(current, ops, caller));
     await this.save(next, current);
+    await this.events.publish('image.update', next);
     return toView(next);
   }
 
   async delete(caller: Caller, id: string): Promise<void> {
     const current = requireModifiable(caller, await this.repo.get(id), id, `Failed to find image ${id} to delete`);
     if (current.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
-    // Delayed delete (pending_delete + scrubber) arrives with the scrubber; until then, straight to deleted.
-    await this.save(this.bump({ ...current, status: 'deleted' }), current);
+    if (!current.location && !current.upload) {
+      // Nothing stored: straight to the tombstone, as Glance does.
+      const tombstone = this.bump({ ...current, status: 'deleted' });
+      await this.save(tombstone, current);
+      await this.events.publish('image.delete', tombstone);
+      return;
+    }
+    // Data to remove: the scrubber removes it, then marks the image deleted. With delayed delete
+    // off it does so at once; either way the image answers 404 from now on.
+    const pending = this.bump({ ...current, status: 'pending_delete' });
+    await this.save(pending, current);
+    const delay = this.deletes.delayedDelete ? this.deletes.scrubDelaySeconds : 0;
+    await this.workflows.startScrub({ image_id: id, version: pending.version, delay_seconds: delay });
+  }
+
+  /** Admin: bring a pending_delete image back within the restore window (glance-scrubber --restore). */
+  async restore(caller: Caller, id: string): Promise<void> {
+    if (!caller.isAdmin) throw forbidden('You are not authorized to complete restore action.');
+    const current = await this.repo.get(id);
+    if (!current) throw imageNotFound(id);
+    if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); it cannot be restored.`);
+    const restored = this.bump({ ...current, status: 'active' });
+    await this.save(restored, current);
+    await this.workflows.stopScrub(id, current.version);
+    await this.events.publish('image.restore', restored);
+  }
+
+  /** Admin: remove a pending_delete image's data now instead of at the end of the window. */
+  async scrubNow(caller: Caller, id: string): Promise<void> {
+    if (!caller.isAdmin) throw forbidden('You are not authorized to complete scrub action.');
+    const current = await this.repo.get(id);
+    if (!current) throw imageNotFound(id);
+    if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); there is nothing to scrub.`);
+    await this.workflows.startScrub({ image_id: id, version: current.version, delay_seconds: 0 }, true);
   }
 
   async addTag(caller: Caller, id: string, tag: string): Promise<void> {
     normalizeTags([tag]);
     const current = requireModifiable(caller, await this.repo.get(id), id, `Image ${id} not found.`);
     if (current.tags.includes(tag)) return;
-    await this.save(this.bump({ ...current, tags: normalizeTags([...current.tags, tag]) }), current);
+    const next = this.bump({ ...current, tags: normalizeTags([...current.tags, tag]) });
+    await this.save(next, current);
+    await this.events.publish('image.update', next);
   }
 
   async deleteTag(caller: Caller, id: string, tag: string): Promise<void> {
     const current = requireModifiable(caller, await this.repo.get(id), id, `Image ${id} not found.`);
     // Glance's words for a tag the image does not have.
     if (!current.tags.includes(tag)) throw notFound('The resource could not be found.');
-    await this.save(this.bump({ ...current, tags: current.tags.filter((t) => t !== tag) }), current);
+    const next = this.bump({ ...current, tags: current.tags.filter((t) => t !== tag) });
+    await this.save(next, current);
+    await this.events.publish('image.update', next);
   }
 
   /** Glance: admin only; idempotent; only between active and deactivated. */
@@ -83,7 +133,9 @@ export class ImageService {
     if (current.status !== 'active' && current.status !== 'deactivated') {
       throw forbidden(`Not allowed to ${action} image in status '${current.status}'`);
     }
-    await this.save(this.bump({ ...current, status: target }), current);
+    const next = this.bump({ ...current, status: target });
+    await this.save(next, current);
+    await this.events.publish(active ? 'image.reactivate' : 'image.deactivate', next);
   }
 
   private bump(image: Image): Image {

@@ -1,13 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
+import { EventBridgeEvents } from '../adapters/eventbridge-events.js';
+import { SfnWorkflows } from '../adapters/sfn-workflows.js';
+import type { ImageEvents } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
 import { ImageService } from './images.js';
 
-// Built on first use and kept for the life of the (Lambda) process. Metadata-only functions
-// import this module alone, so their bundles carry no S3 or Step Functions client.
+// Built on first use and kept for the life of the (Lambda) process. Functions that never
+// touch image bytes import this module alone, so their bundles carry no S3 client.
 let repository: ImageRepository | undefined;
+let events: ImageEvents | undefined;
+let workflows: Workflows | undefined;
 let images: ImageService | undefined;
 
 export function imageRepository(): ImageRepository {
@@ -21,7 +29,25 @@ export function imageRepository(): ImageRepository {
   return repository;
 }
 
+export function imageEvents(): ImageEvents {
+  if (!events) {
+    const { region, eventBusName, eventsEndpoint } = config();
+    events = new EventBridgeEvents(new EventBridgeClient({ region, ...(eventsEndpoint ? { endpoint: eventsEndpoint } : {}) }), eventBusName);
+  }
+  return events;
+}
+
+export function imageWorkflows(): Workflows {
+  if (!workflows) {
+    const { region, sfnEndpoint, verifierArn, scrubberArn } = config();
+    const sfn = new SFNClient({ region, ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}) });
+    workflows = new SfnWorkflows(sfn, { verifier: verifierArn, scrubber: scrubberArn });
+  }
+  return workflows;
+}
+
 /** The image metadata use cases. */
 export function imageService(): ImageService {
-  return (images ??= new ImageService(imageRepository()));
+  const { delayedDelete, scrubDelaySeconds } = config();
+  return (images ??= new ImageService(imageRepository(), imageEvents(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
 }

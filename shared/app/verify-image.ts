@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { glanceTimestamp, type Image } from '../domain/image.js';
 import { checkFormatMatches, FormatInspector } from '../domain/format-inspector.js';
 import type { BlobStore } from '../ports/blob-store.js';
+import type { ImageEvents } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 
@@ -22,6 +23,7 @@ export class ImageVerifier {
   constructor(
     private readonly repo: ImageRepository,
     private readonly blobs: BlobStore,
+    private readonly events: ImageEvents,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -66,7 +68,11 @@ export class ImageVerifier {
       version: image.version + 1,
       updated_at: glanceTimestamp(this.clock()),
     };
-    return (await this.settle(active, image)) ?? { result: 'active', image: active };
+    const lost = await this.settle(active, image);
+    if (lost) return lost;
+    await this.events.publish('image.upload', active);
+    await this.events.publish('image.activate', active);
+    return { result: 'active', image: active };
   }
 
   /** The workflow's last resort when verification keeps failing: refuse, so nothing stays saving. */

@@ -436,9 +436,12 @@ function matchAttribute(image: Image, key: AttributeFilterKey, value: string): b
  * Every filter of the query applied to one stored image (Glance's SQL conditions). Who may see
  * the image (owner, membership and member_status, community rules) is decided elsewhere.
  */
-export function matchesListFilters(image: Image, q: ListQuery): boolean {
+export function matchesListFilters(image: Image, q: ListQuery, options: { pendingDelete?: boolean } = {}): boolean {
   const f = q.filters;
-  if (UNLISTED_STATUSES.includes(image.status)) return false;
+  // Glance never lists pending_delete images; Skyglass lets an admin who asks for them find
+  // them (status=pending_delete), to restore them.
+  const unlisted = options.pendingDelete ? UNLISTED_STATUSES.filter((s) => s !== 'pending_delete') : UNLISTED_STATUSES;
+  if (unlisted.includes(image.status)) return false;
   if (image.os_hidden !== f.os_hidden) return false;
   if (q.visibility !== null && q.visibility !== 'all' && image.visibility !== q.visibility) return false;
   if (q.owner !== null && image.owner !== q.owner) return false;

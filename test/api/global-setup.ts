@@ -10,6 +10,8 @@ import type { LocalRuntime } from '../../infra/local/server.js';
  * see README "LocalStack"). The api and compat projects share the one runtime: its handlers
  * live in this process and read their configuration once, so there can be only one.
  */
+const TEST_SCRUB_DELAY_SECONDS = '3';
+
 interface Shared {
   started: Promise<{ runtime: LocalRuntime; dataDir: string }>;
   users: number;
@@ -23,11 +25,17 @@ export default async function setup(project: TestProject) {
     project.provide('dataDir', process.env.SKYGLASS_DATA_DIR ?? '.skyglass');
     project.provide('dynamodbEndpoint', process.env.SKYGLASS_DYNAMODB_ENDPOINT ?? '');
     project.provide('tableName', process.env.SKYGLASS_TABLE_NAME ?? '');
+    project.provide('s3Endpoint', process.env.SKYGLASS_S3_ENDPOINT ?? '');
+    project.provide('bucket', process.env.SKYGLASS_BUCKET ?? '');
+    project.provide('eventsFile', '');
+    project.provide('scrubDelaySeconds', Number(process.env.SCRUB_DELAY_SECONDS ?? 3600));
     return;
   }
   const shared = (slot.__skyglassRuntime ??= {
     started: (async () => {
       const { startLocalRuntime } = await import('../../infra/local/server.js');
+      // A short restore window, so the scrubber's whole path runs within the tests.
+      process.env.SCRUB_DELAY_SECONDS = TEST_SCRUB_DELAY_SECONDS;
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
       return { runtime: await startLocalRuntime({ port: 0, dataDir, inMemory: true }), dataDir };
     })(),
@@ -39,6 +47,10 @@ export default async function setup(project: TestProject) {
   project.provide('dataDir', dataDir);
   project.provide('dynamodbEndpoint', runtime.dynamodbEndpoint);
   project.provide('tableName', runtime.tableName);
+  project.provide('s3Endpoint', runtime.s3Endpoint);
+  project.provide('bucket', runtime.bucket);
+  project.provide('eventsFile', runtime.eventsFile);
+  project.provide('scrubDelaySeconds', Number(TEST_SCRUB_DELAY_SECONDS));
   return async () => {
     if (--shared.users > 0) return;
     slot.__skyglassRuntime = undefined;
@@ -53,5 +65,10 @@ declare module 'vitest' {
     dataDir: string;
     dynamodbEndpoint: string;
     tableName: string;
+    s3Endpoint: string;
+    bucket: string;
+    /** Where the local runtime writes published events ('' against a deployed stack). */
+    eventsFile: string;
+    scrubDelaySeconds: number;
   }
 }

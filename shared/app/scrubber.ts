@@ -1,0 +1,89 @@
+import { glanceTimestamp, type Image } from '../domain/image.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { ImageEvents } from '../ports/events.js';
+import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+
+export interface ScrubTarget {
+  image_id: string;
+  version: number;
+}
+
+/**
+ * The scrubber's steps (shared/workflows/scrubber.ts). Each is idempotent: a re-run after a
+ * crash between any two of them, or a duplicate execution, ends in the same state.
+ */
+export class Scrubber {
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly blobs: BlobStore,
+    private readonly events: ImageEvents,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Still pending_delete at the version that was deleted? A restore (or a finished scrub) says no. */
+  async check(target: ScrubTarget): Promise<{ pending: boolean }> {
+    return { pending: (await this.pending(target)) !== undefined };
+  }
+
+  /** Deletes the image's bytes and aborts any open multipart upload. */
+  async deleteData(target: ScrubTarget): Promise<{ deleted: string[] }> {
+    const image = await this.pending(target);
+    if (!image) return { deleted: [] };
+    const deleted: string[] = [];
+    if (image.upload) {
+      await this.blobs.abortMultipartUpload(image.upload.key, image.upload.store_upload_id);
+      deleted.push(`upload ${image.upload.upload_id}`);
+    }
+    if (image.location) {
+      await this.blobs.deleteObject(image.location);
+      deleted.push(image.location);
+    }
+    return { deleted };
+  }
+
+  /** pending_delete → deleted (a tombstone), then image.delete. Only after deleteData succeeded. */
+  async markDeleted(target: ScrubTarget): Promise<{ status: string }> {
+    const image = await this.pending(target);
+    if (!image) return { status: (await this.repo.get(target.image_id))?.status ?? 'gone' };
+    const tombstone: Image = {
+      ...image,
+      status: 'deleted',
+      location: null,
+      upload: null,
+      version: image.version + 1,
+      updated_at: glanceTimestamp(this.clock()),
+    };
+    try {
+      await this.repo.save(tombstone, image);
+    } catch (error) {
+      // Another run of the same scrub got there first.
+      if (error instanceof ConcurrentUpdateError && error.current?.status === 'deleted') return { status: 'deleted' };
+      throw error;
+    }
+    await this.events.publish('image.delete', tombstone);
+    return { status: 'deleted' };
+  }
+
+  /** The alarm: bytes could not be deleted; the image stays pending_delete for an operator. */
+  recordFailure(target: ScrubTarget, error: string, cause: string): { recorded: true } {
+    // A CloudWatch embedded-metric line (ScrubFailures) plus an error log an alarm can match.
+    console.error(
+      JSON.stringify({
+        _aws: { Timestamp: this.clock().getTime(), CloudWatchMetrics: [{ Namespace: 'Skyglass', Dimensions: [[]], Metrics: [{ Name: 'ScrubFailures', Unit: 'Count' }] }] },
+        ScrubFailures: 1,
+        level: 'error',
+        message: 'scrub failed: image data could not be deleted; the image stays pending_delete',
+        image_id: target.image_id,
+        version: target.version,
+        error,
+        cause: cause.slice(0, 2000),
+      }),
+    );
+    return { recorded: true };
+  }
+
+  private async pending(target: ScrubTarget): Promise<Image | undefined> {
+    const image = await this.repo.get(target.image_id);
+    return image && image.status === 'pending_delete' && image.version === target.version ? image : undefined;
+  }
+}

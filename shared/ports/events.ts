@@ -1,0 +1,19 @@
+import type { Image } from '../domain/image.js';
+
+/** Lifecycle events, modelled on Glance's notifications. */
+export const IMAGE_EVENT_TYPES = [
+  'image.create',
+  'image.update',
+  'image.upload',
+  'image.activate',
+  'image.deactivate',
+  'image.reactivate',
+  'image.delete',
+  'image.restore',
+] as const;
+export type ImageEventType = (typeof IMAGE_EVENT_TYPES)[number];
+
+/** Publishes what happened to an image, after it happened. Never throws: an event is not worth a failed request. */
+export interface ImageEvents {
+  publish(type: ImageEventType, image: Image): Promise<void>;
+}

@@ -1,0 +1,154 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, inject, it } from 'vitest';
+import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { call, createImage, tokenFor, uniqueProject } from './client.js';
+import { download } from './data-helpers.js';
+
+const RAW = { disk_format: 'raw', container_format: 'bare' };
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+
+/** Where the image's bytes are stored (read behind the API: clients never see locations). */
+async function locationOf(id: string): Promise<string | null> {
+  const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    return (await new DynamoImageRepository(client, { tableName: inject('tableName') }).get(id))?.location ?? null;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function objectExists(key: string): Promise<boolean> {
+  const s3 = new S3Client({
+    endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: inject('bucket'), Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw error;
+  } finally {
+    s3.destroy();
+  }
+}
+
+function events(id: string): Array<{ 'detail-type': string; detail: Record<string, unknown> }> {
+  const file = inject('eventsFile');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.detail.id === id);
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function activeImage(token: string, data = randomBytes(2048)) {
+  const image = await createImage(token, RAW);
+  const put = await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  expect(put.status).toBe(204);
+  return { id: image.id as string, data };
+}
+
+const pendingFor = async (admin: string, id: string) =>
+  (await call(`/v2/images?status=pending_delete&limit=1000`, { token: admin })).body.images.some((i: { id: string }) => i.id === id);
+
+describe('delayed delete and the scrubber', () => {
+  it('delete → pending_delete (404 to everyone, listed for admins) → after the delay, bytes gone and deleted', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    expect(await objectExists(key)).toBe(true);
+
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    expect((await call(`/v2/images/${id}`, { token: admin })).status).toBe(404);
+    expect((await call(`/v2/images?owner=${project}`, { token })).body.images).toEqual([]);
+    // Owners never see pending_delete images, even when asking.
+    expect((await call('/v2/images?status=pending_delete', { token })).body.images).toEqual([]);
+    expect(await pendingFor(admin, id)).toBe(true);
+
+    await until('the scrub', async () => ((await pendingFor(admin, id)) ? undefined : true));
+    expect(await objectExists(key)).toBe(false);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
+    const deleted = events(id).find((e) => e['detail-type'] === 'image.delete');
+    expect(deleted?.detail).toMatchObject({ id, status: 'deleted', deleted: true });
+  });
+
+  it('restore within the window brings the image back, downloadable with the same checksum', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id, data } = await activeImage(token);
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token })).status).toBe(403);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+    const restored = (await call(`/v2/images/${id}`, { token })).body;
+    expect(restored).toMatchObject({ status: 'active', checksum: md5(data) });
+    // Past the window the (stopped) scrubber has not touched it.
+    await new Promise((r) => setTimeout(r, (inject('scrubDelaySeconds') + 1) * 1000));
+    expect((await call(`/v2/images/${id}`, { token })).body.status).toBe('active');
+    expect((await download(token, id)).bytes).toEqual(data);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
+    expect(events(id).map((e) => e['detail-type'])).toContain('image.restore');
+  });
+
+  it('scrub-now removes the data without waiting; only admins may ask', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    await call(`/v2/images/${id}`, { method: 'DELETE', token });
+    expect((await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token })).status).toBe(403);
+    expect((await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token: admin })).status).toBe(202);
+    await until('the scrub', async () => ((await objectExists(key)) ? undefined : true), 2_500);
+    await until('the tombstone', async () => ((await pendingFor(admin, id)) ? undefined : true), 2_500);
+  });
+
+  it('an image without data goes straight to deleted', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const image = await createImage(token, RAW);
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect(await pendingFor(admin, image.id)).toBe(false);
+    expect(events(image.id).map((e) => e['detail-type'])).toEqual(['image.create', 'image.delete']);
+  });
+
+  it('a protected image is not deleted, and nothing changes', async () => {
+    const token = await tokenFor(uniqueProject());
+    const { id } = await activeImage(token);
+    await call(`/v2/images/${id}`, { method: 'PATCH', token, body: JSON.stringify([{ op: 'replace', path: '/protected', value: true }]), headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' } });
+    const before = (await call(`/v2/images/${id}`, { token })).body;
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(403);
+    expect((await call(`/v2/images/${id}`, { token })).body).toEqual(before);
+  });
+});
+
+describe('events', () => {
+  it('publishes the lifecycle of an image, modelled on Glance notifications', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const admin = await tokenFor(project, ['admin']);
+    const { id } = await activeImage(token);
+    await call(`/v2/images/${id}/tags/blue`, { method: 'PUT', token });
+    await call(`/v2/images/${id}/actions/deactivate`, { method: 'POST', token: admin });
+    await call(`/v2/images/${id}/actions/reactivate`, { method: 'POST', token: admin });
+    const seen = events(id);
+    expect(seen.map((e) => e['detail-type'])).toEqual(['image.create', 'image.upload', 'image.activate', 'image.update', 'image.deactivate', 'image.reactivate']);
+    const activate = seen.find((e) => e['detail-type'] === 'image.activate')!;
+    expect(activate.detail).toMatchObject({ id, owner: project, status: 'active', deleted: false, deleted_at: null });
+    expect(activate.detail).not.toHaveProperty('self');
+    expect(seen[0]).toMatchObject({ source: 'skyglass.images', 'event-bus-name': 'skyglass-local' });
+  });
+});
