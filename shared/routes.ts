@@ -16,6 +16,10 @@ export type Access =
   | 'bucket:delete'
   /** Create, presign parts of, list parts of, complete and abort multipart uploads of image objects. */
   | 'bucket:multipart'
+  /** Only abort multipart uploads of image objects (the scrubber and sweepers clean up). */
+  | 'bucket:abort'
+  /** ListBucket on the image prefix (the auditor). */
+  | 'bucket:list'
   /** StartExecution of the verifier state machine. */
   | 'workflow:verify'
   /** StartExecution and StopExecution of the scrubber state machine. */
@@ -58,7 +62,7 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write', 'events:publish'], summary: 'Deactivate an image (admin)' },
   { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write', 'events:publish'], summary: 'Reactivate an image (admin)' },
   { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:scrub', 'events:publish'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
-  { operationId: 'scrubImage', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
+  { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
@@ -143,7 +147,13 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'scrubImage',
     handler: fn('workers', 'scrub-image'),
-    access: ['table:write', 'bucket:delete', 'bucket:multipart', 'events:publish'],
+    access: ['table:write', 'bucket:delete', 'bucket:abort', 'events:publish'],
     summary: 'The scrubber: checks, deletes the data of, and tombstones a pending_delete image',
+  },
+  {
+    name: 'sweep',
+    handler: fn('workers', 'sweep'),
+    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:abort', 'bucket:list'],
+    summary: 'Scheduled sweepers: expired upload sessions, stuck verifications, orphan and missing objects',
   },
 ];

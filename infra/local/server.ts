@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
@@ -43,6 +44,7 @@ export interface LocalRuntime {
   workflowsIdle(): Promise<void>;
   /** JSON lines, one published event each. */
   eventsFile: string;
+  eventsEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -80,11 +82,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         arn: VERIFIER_ARN,
         definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage') }),
         tasks: { Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
+        retryIntervals: retryOverrides(['Verify', 'GiveUp']),
       },
       {
         arn: SCRUBBER_ARN,
         definition: substitute(scrubberDefinition(), { [SCRUB_FUNCTION_ARN]: workerArn('scrubImage') }),
         tasks: Object.fromEntries(['Check', 'DeleteData', 'MarkDeleted', 'RecordFailure'].map((state) => [state, invokeWorker('scrubImage')])),
+        retryIntervals: retryOverrides(['Check', 'DeleteData', 'MarkDeleted', 'RecordFailure']),
       },
     ]);
     stops.push(() => stepFunctions.stop());
@@ -92,7 +96,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     stops.push(() => eventBridge.stop());
     const key = await loadOrCreateDevKey(options.dataDir);
     // What the stack gives the functions as environment, given here before any handler loads.
-    Object.assign(process.env, {
+    const environment = {
       TABLE_NAME: TABLE,
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       BUCKET_NAME: BUCKET,
@@ -103,13 +107,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       SCRUB_DELAY_SECONDS: process.env.SCRUB_DELAY_SECONDS ?? LOCAL_SCRUB_DELAY_SECONDS,
       EVENTS_ENDPOINT: eventBridge.endpoint,
       EVENT_BUS_NAME: 'skyglass-local',
+      // Resilience tests write fault rules here (shared/adapters/fault-injection.ts).
+      SKYGLASS_FAULTS_FILE: join(options.dataDir, 'faults.json'),
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       JWKS_JSON: publicJwks(key),
       JWT_ISSUER: LOCAL_ISSUER,
       JWT_AUDIENCE: LOCAL_AUDIENCE,
-    });
+    };
+    Object.assign(process.env, environment);
+    // `npm run sweep` (and other one-off tools) reach the running emulators through this.
+    writeFileSync(join(options.dataDir, 'runtime.json'), JSON.stringify({ pid: process.pid, environment }, null, 2));
   } catch (error) {
     await stopAll();
     throw error;
@@ -136,6 +145,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     bucket: BUCKET,
     workflowsIdle: () => stepFunctions.idle(),
     eventsFile: eventBridge.file,
+    eventsEndpoint: eventBridge.endpoint,
     stop: async () => {
       await closeServer(server);
       await stopAll();
@@ -158,6 +168,12 @@ async function loadHandler<E, R>(entry: string): Promise<LambdaHandler<E, R>> {
     modules.set(entry, mod);
   }
   return (await mod).handler as LambdaHandler<E, R>;
+}
+
+/** SKYGLASS_LOCAL_RETRY_MS shortens the definitions' retry intervals (tests); unset, they are as deployed. */
+function retryOverrides(states: string[]): Record<string, number> | undefined {
+  const ms = Number(process.env.SKYGLASS_LOCAL_RETRY_MS);
+  return Number.isFinite(ms) && ms > 0 ? Object.fromEntries(states.map((s) => [s, ms])) : undefined;
 }
 
 function workerArn(name: string): string {

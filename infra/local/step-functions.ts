@@ -15,6 +15,8 @@ export interface LocalStateMachine {
   tasks: Record<string, (input: unknown) => Promise<unknown>>;
   /** Wait state name → milliseconds (e.g. the scrub delay, shortened in tests). */
   waits?: Record<string, number>;
+  /** State name → milliseconds between retries, in place of the definition's IntervalSeconds (tests). */
+  retryIntervals?: Record<string, number>;
 }
 
 interface Execution {
@@ -75,7 +77,11 @@ export async function startLocalStepFunctions(machines: LocalStateMachine[]): Pr
         throw new ApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
       }
       const run = entry.runner.run(JSON.parse(input), {
-        overrides: { taskResourceLocalHandlers: entry.machine.tasks as never, waitTimeOverrides: entry.machine.waits },
+        overrides: {
+          taskResourceLocalHandlers: entry.machine.tasks as never,
+          waitTimeOverrides: entry.machine.waits,
+          retryIntervalOverrides: entry.machine.retryIntervals,
+        },
         noThrowOnAbort: true,
       });
       const execution: Execution = {

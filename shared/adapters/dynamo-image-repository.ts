@@ -1,11 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { canSee, type Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
-import { sourcesOf } from '../domain/status.js';
+import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage } from '../ports/image-repository.js';
 import { INDEXES, LIST_SORT_KEY, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
@@ -108,6 +108,25 @@ export class DynamoImageRepository implements ImageRepository {
     const sorted = [...all.values()].sort(compare);
     const start = marker ? sorted.filter((image) => compare(image, marker) <= 0).length : 0;
     return { images: sorted.slice(start, start + query.limit) };
+  }
+
+  async *scanByStatus(statuses: readonly ImageStatus[]): AsyncIterable<Image> {
+    const values: Item = {};
+    statuses.forEach((s, i) => (values[`:s${i}`] = s));
+    let startKey: Item | undefined;
+    do {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: `#sk = :image AND #status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#sk': TABLE_KEYS.sortKey, '#status': 'status' },
+          ExpressionAttributeValues: { ...values, ':image': IMAGE_SK },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) yield fromItem(item);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
   }
 
   /** Streams over the index partitions that can hold images this caller may see. */

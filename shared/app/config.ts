@@ -22,6 +22,9 @@ export interface DataConfig {
   partUrlSeconds: number;
   sessionSeconds: number;
   downloadUrlSeconds: number;
+  /** The sweepers' limits: saving/importing longer than this is stuck; orphans older than grace go. */
+  sweepStuckSeconds: number;
+  orphanGraceSeconds: number;
 }
 
 let cached: Config | undefined;
@@ -58,11 +61,14 @@ export function config(): Config {
 
 export function dataConfig(): DataConfig {
   return (cachedData ??= {
-    bucketName: required('BUCKET_NAME'),
+    // Functions that never touch bytes (import) build the data services without a bucket.
+    bucketName: process.env.BUCKET_NAME ?? '',
     s3Endpoint: process.env.S3_ENDPOINT || undefined,
     // Short-lived by default (DESIGN §3): a client refreshes part URLs with GET .../uploads/{id}.
     partUrlSeconds: seconds('UPLOAD_URL_SECONDS', 900),
     sessionSeconds: seconds('UPLOAD_SESSION_SECONDS', 24 * 3600),
     downloadUrlSeconds: seconds('DOWNLOAD_URL_SECONDS', 300),
+    sweepStuckSeconds: seconds('SWEEP_STUCK_SECONDS', 2 * 3600),
+    orphanGraceSeconds: seconds('ORPHAN_GRACE_SECONDS', 24 * 3600),
   });
 }

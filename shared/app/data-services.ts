@@ -1,8 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
 import { config, dataConfig } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
+import { Sweepers } from './sweepers.js';
 import { imageEvents, imageRepository, imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 
@@ -10,6 +12,7 @@ let blobs: S3BlobStore | undefined;
 let verifier: ImageVerifier | undefined;
 let data: ImageDataService | undefined;
 let scrubber: Scrubber | undefined;
+let sweepers: Sweepers | undefined;
 
 function blobStore(): S3BlobStore {
   if (!blobs) {
@@ -19,6 +22,8 @@ function blobStore(): S3BlobStore {
       ...S3_CLIENT_DEFAULTS,
       ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}),
     });
+    // Resilience tests only: the local runtime sets it, deployed functions never do.
+    if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(s3, process.env.SKYGLASS_FAULTS_FILE);
     blobs = new S3BlobStore(s3, bucketName);
   }
   return blobs;
@@ -32,6 +37,12 @@ export function imageVerifier(): ImageVerifier {
 /** The scrubber's steps. */
 export function imageScrubber(): Scrubber {
   return (scrubber ??= new Scrubber(imageRepository(), blobStore(), imageEvents()));
+}
+
+/** The periodic housekeeping jobs. */
+export function imageSweepers(): Sweepers {
+  const { sweepStuckSeconds, orphanGraceSeconds } = dataConfig();
+  return (sweepers ??= new Sweepers(imageRepository(), blobStore(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
 }
 
 /** The image data use cases: uploads, staging, import, download. */

@@ -65,7 +65,7 @@ export class Scrubber {
   }
 
   /** The alarm: bytes could not be deleted; the image stays pending_delete for an operator. */
-  recordFailure(target: ScrubTarget, error: string, cause: string): { recorded: true } {
+  async recordFailure(target: ScrubTarget, error: string, cause: string): Promise<{ recorded: true }> {
     // A CloudWatch embedded-metric line (ScrubFailures) plus an error log an alarm can match.
     console.error(
       JSON.stringify({
@@ -79,6 +79,8 @@ export class Scrubber {
         cause: cause.slice(0, 2000),
       }),
     );
+    const image = await this.repo.get(target.image_id);
+    if (image) await this.events.publish('image.scrub_failed', image);
     return { recorded: true };
   }
 

@@ -46,4 +46,7 @@ export interface BlobStore {
   /** Idempotent. */
   deleteObject(key: string): Promise<void>;
   presignDownload(key: string, options: DownloadOptions): Promise<string>;
+  /** Every object under a prefix, with when it was last written (the auditor's view). */
+  list(prefix: string): AsyncIterable<{ key: string; lastModified: Date }>;
+  exists(key: string): Promise<boolean>;
 }

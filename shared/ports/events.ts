@@ -10,6 +10,8 @@ export const IMAGE_EVENT_TYPES = [
   'image.reactivate',
   'image.delete',
   'image.restore',
+  /** The scrubber could not delete an image's data; it stays pending_delete for an operator. */
+  'image.scrub_failed',
 ] as const;
 export type ImageEventType = (typeof IMAGE_EVENT_TYPES)[number];
 

@@ -1,6 +1,7 @@
 import type { Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import type { ListQuery } from '../domain/list-query.js';
+import type { ImageStatus } from '../domain/status.js';
 
 /** A conditional write lost: the item changed (or vanished) since it was read. */
 export class ConcurrentUpdateError extends Error {
@@ -36,4 +37,6 @@ export interface ImageRepository {
   save(next: Image, previous: Image): Promise<void>;
   /** One page of images visible to the caller that match the query, in the query's order. */
   list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
+  /** Every image in one of these statuses: for the sweepers, which run on a schedule (a Scan). */
+  scanByStatus(statuses: readonly ImageStatus[]): AsyncIterable<Image>;
 }

@@ -28,6 +28,7 @@ export default async function setup(project: TestProject) {
     project.provide('s3Endpoint', process.env.SKYGLASS_S3_ENDPOINT ?? '');
     project.provide('bucket', process.env.SKYGLASS_BUCKET ?? '');
     project.provide('eventsFile', '');
+    project.provide('eventsEndpoint', '');
     project.provide('scrubDelaySeconds', Number(process.env.SCRUB_DELAY_SECONDS ?? 3600));
     return;
   }
@@ -36,6 +37,8 @@ export default async function setup(project: TestProject) {
       const { startLocalRuntime } = await import('../../infra/local/server.js');
       // A short restore window, so the scrubber's whole path runs within the tests.
       process.env.SCRUB_DELAY_SECONDS = TEST_SCRUB_DELAY_SECONDS;
+      // Retries after injected faults come quickly (the definitions' intervals are seconds).
+      process.env.SKYGLASS_LOCAL_RETRY_MS = '50';
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
       return { runtime: await startLocalRuntime({ port: 0, dataDir, inMemory: true }), dataDir };
     })(),
@@ -50,6 +53,7 @@ export default async function setup(project: TestProject) {
   project.provide('s3Endpoint', runtime.s3Endpoint);
   project.provide('bucket', runtime.bucket);
   project.provide('eventsFile', runtime.eventsFile);
+  project.provide('eventsEndpoint', runtime.eventsEndpoint);
   project.provide('scrubDelaySeconds', Number(TEST_SCRUB_DELAY_SECONDS));
   return async () => {
     if (--shared.users > 0) return;
@@ -69,6 +73,7 @@ declare module 'vitest' {
     bucket: string;
     /** Where the local runtime writes published events ('' against a deployed stack). */
     eventsFile: string;
+    eventsEndpoint: string;
     scrubDelaySeconds: number;
   }
 }

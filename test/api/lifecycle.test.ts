@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
@@ -150,5 +151,82 @@ describe('events', () => {
     expect(activate.detail).toMatchObject({ id, owner: project, status: 'active', deleted: false, deleted_at: null });
     expect(activate.detail).not.toHaveProperty('self');
     expect(seen[0]).toMatchObject({ source: 'skyglass.images', 'event-bus-name': 'skyglass-local' });
+  });
+});
+
+/** Adds a fault rule for the local runtime's S3 client (shared/adapters/fault-injection.ts). */
+function injectFault(rule: { command: string; key: string; times: number; error?: string }) {
+  const file = join(inject('dataDir'), 'faults.json');
+  const rules = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown[]) : [];
+  writeFileSync(file, JSON.stringify([...rules, rule]));
+}
+
+describe('scrubber under faults', () => {
+  it('retries a transient S3 delete failure and ends deleted', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    injectFault({ command: 'DeleteObject', key, times: 2, error: 'SlowDown' });
+    await call(`/v2/images/${id}`, { method: 'DELETE', token });
+    await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token: admin });
+    await until('the scrub', async () => ((await pendingFor(admin, id)) ? undefined : true));
+    expect(await objectExists(key)).toBe(false);
+    expect(events(id).map((e) => e['detail-type'])).toContain('image.delete');
+  });
+
+  it('keeps the image pending_delete and records the failure when S3 keeps failing', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    injectFault({ command: 'DeleteObject', key, times: -1, error: 'InternalError' });
+    await call(`/v2/images/${id}`, { method: 'DELETE', token });
+    await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token: admin });
+    const failed = await until('the recorded failure', async () => events(id).find((e) => e['detail-type'] === 'image.scrub_failed'));
+    expect(failed.detail).toMatchObject({ id, status: 'pending_delete' });
+    // No state claims the bytes are gone: they exist, and the image is still pending_delete.
+    expect(await objectExists(key)).toBe(true);
+    expect(await pendingFor(admin, id)).toBe(true);
+    expect(events(id).map((e) => e['detail-type'])).not.toContain('image.delete');
+    // Once S3 recovers, an operator's restore (or another scrub) still works.
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+  });
+});
+
+describe('scrubber steps after a crash', () => {
+  it('ends in the same state whichever step it is killed after and however often it runs', async () => {
+    // The scrubber's Lambda, run here as the state machine would run it, against the same emulators.
+    Object.assign(process.env, {
+      TABLE_NAME: inject('tableName'), DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), BUCKET_NAME: inject('bucket'),
+      S3_ENDPOINT: inject('s3Endpoint'), EVENTS_ENDPOINT: inject('eventsEndpoint'), EVENT_BUS_NAME: 'skyglass-local',
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
+    });
+    const { handler } = await import('../../functions/workers/scrub-image.js');
+    const token = await tokenFor(uniqueProject());
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    await call(`/v2/images/${id}`, { method: 'DELETE', token });
+    const pending = await new DynamoImageRepository(
+      new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      { tableName: inject('tableName') },
+    ).get(id);
+    const step = (action: string) => handler({ action: action as never, image_id: id, version: pending!.version });
+
+    expect(await step('check')).toEqual({ pending: true });
+    expect(await step('delete-data')).toEqual({ deleted: [key] });
+    // Killed here: bytes gone, image still pending_delete. A second run starts from the top.
+    expect(await objectExists(key)).toBe(false);
+    expect(await step('check')).toEqual({ pending: true });
+    expect(await step('delete-data')).toEqual({ deleted: [key] });
+    expect(await step('mark-deleted')).toEqual({ status: 'deleted' });
+    // Killed after the tombstone: every step is now a no-op.
+    expect(await step('mark-deleted')).toEqual({ status: 'deleted' });
+    expect(await step('check')).toEqual({ pending: false });
+    expect(await step('delete-data')).toEqual({ deleted: [] });
+    // The delayed execution started by DELETE runs later and finds nothing to do either.
+    await new Promise((r) => setTimeout(r, (inject('scrubDelaySeconds') + 1) * 1000));
+    expect(events(id).filter((e) => e['detail-type'] === 'image.delete')).toHaveLength(1);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
   });
 });
