@@ -1,122 +1,13 @@
-import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiUrl, call, createImage, tokenFor, uniqueProject } from '../api/client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
+import { ok, parseDict, parseTable, stockClients, UUID } from './cli.js';
 
 /**
  * The stock OpenStack clients from Debian against the local runtime, checked on what a user
- * sees: glanceclient's tables and openstackclient's `-f json`. The Debian clients run on
- * /usr/bin/python3, so they are called by absolute path (a pyenv python on PATH lacks them).
- * CI installs them; a machine without them fails here, it does not skip.
+ * sees: glanceclient's tables and openstackclient's `-f json`. Moving image data with them is
+ * in data.test.ts; running them is in cli.ts.
  */
-const GLANCE = '/usr/bin/glance';
-const OPENSTACK = '/usr/bin/openstack';
-const PACKAGES = 'python3-glanceclient python3-openstackclient';
-
-const missing = [GLANCE, OPENSTACK].filter((bin) => {
-  try {
-    accessSync(bin, constants.X_OK);
-    return false;
-  } catch {
-    return true;
-  }
-});
-
-let home: string;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(() => {
-  // glanceclient caches the server's schemas under ~/.glanceclient: a private HOME per file.
-  home = mkdtempSync(join(tmpdir(), 'skyglass-compat-'));
-  env = cliEnv(home);
-});
-
-// Every test fails (none is skipped) on a machine without the clients.
-beforeEach(() => {
-  if (missing.length > 0) {
-    throw new Error(
-      `${missing.join(' and ')} not found: the compat suite needs the stock clients. ` +
-        `Install them with: apt-get install -y --no-install-recommends ${PACKAGES} (CI does).`,
-    );
-  }
-});
-
-afterAll(() => {
-  if (home) rmSync(home, { recursive: true, force: true });
-});
-
-/** The caller's environment without OS_* credentials or Python overrides that would steer the clients. */
-function cliEnv(homeDir: string): NodeJS.ProcessEnv {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^OS_/i.test(key) || /^PYTHON/.test(key) || key === 'VIRTUAL_ENV' || key === 'PYENV_VERSION') continue;
-    clean[key] = value;
-  }
-  const noProxy = ['127.0.0.1', 'localhost', process.env.NO_PROXY ?? process.env.no_proxy].filter(Boolean).join(',');
-  return { ...clean, HOME: homeDir, LC_ALL: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', NO_PROXY: noProxy, no_proxy: noProxy };
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a client with stdin closed (`<&-`), not merely empty: glanceclient and openstackclient
- * read image data from any stdin that is not a terminal, and /dev/null would make
- * `image-create` try to upload zero bytes.
- */
-function run(bin: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', 'exec "$0" "$@" <&-', bin, ...args], { env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr: error && code === -1 ? `${stderr}\n(${error.message})` : stderr });
-    });
-  });
-}
-
-function ok(result: CliResult): CliResult {
-  expect(result.code, `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
-  return result;
-}
-
-const glance = (token: string, ...args: string[]) => run(GLANCE, ['--os-image-url', apiUrl(), '--os-auth-token', token, ...args]);
-const openstack = (token: string, ...args: string[]) =>
-  run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${apiUrl()}/v2`, ...args]);
-const openstackJson = async (token: string, ...args: string[]) => JSON.parse(ok(await openstack(token, ...args, '-f', 'json')).stdout);
-
-/**
- * glanceclient's prettytable output as rows keyed by the header cells. Rows whose first cell
- * is empty continue the previous row (print_dict wraps long values).
- */
-function parseTable(output: string): Record<string, string>[] {
-  const lines = output.split('\n').filter((line) => line.startsWith('|'));
-  const cells = (line: string) => line.slice(1, -1).split('|').map((cell) => cell.trim());
-  const [header, ...body] = lines;
-  if (!header) return [];
-  const keys = cells(header);
-  const rows: Record<string, string>[] = [];
-  for (const line of body) {
-    const values = cells(line);
-    const previous = rows[rows.length - 1];
-    if (values[0] === '' && previous) {
-      keys.forEach((key, i) => (previous[key] = `${previous[key]}${values[i] ? ` ${values[i]}` : ''}`.trim()));
-      continue;
-    }
-    rows.push(Object.fromEntries(keys.map((key, i) => [key, values[i] ?? ''])));
-  }
-  return rows;
-}
-
-/** glanceclient's `Property | Value` table (image-create, image-show, image-update). */
-function parseDict(output: string): Record<string, string> {
-  return Object.fromEntries(parseTable(output).map((row) => [row.Property, row.Value]));
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const { glance, openstack, openstackJson } = stockClients();
 
 describe('glance (python3-glanceclient)', () => {
   let token: string;

@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { apiUrl } from '../api/client.js';
+
+/**
+ * Running the stock OpenStack clients from Debian against the local runtime. The Debian
+ * clients run on /usr/bin/python3, so they are called by absolute path (a pyenv python on PATH
+ * lacks them). CI installs them; a machine without them fails here, it does not skip.
+ */
+export const GLANCE = '/usr/bin/glance';
+export const OPENSTACK = '/usr/bin/openstack';
+const PACKAGES = 'python3-glanceclient python3-openstackclient';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BinaryCliResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface StockClients {
+  /** A private directory for this file's runs: HOME, and a place for image files. */
+  dir(): string;
+  glance(token: string, ...args: string[]): Promise<CliResult>;
+  /** glance with stdout kept as bytes (`image-download` without `--file` writes the image there). */
+  glanceBinary(token: string, ...args: string[]): Promise<BinaryCliResult>;
+  openstack(token: string, ...args: string[]): Promise<CliResult>;
+  /** openstack … -f json, asserted to succeed, parsed. */
+  openstackJson(token: string, ...args: string[]): Promise<any>;
+}
+
+const missing = () =>
+  [GLANCE, OPENSTACK].filter((bin) => {
+    try {
+      accessSync(bin, constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+
+/** The caller's environment without OS_* credentials or Python overrides that would steer the clients. */
+function cliEnv(homeDir: string): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^OS_/i.test(key) || /^PYTHON/.test(key) || key === 'VIRTUAL_ENV' || key === 'PYENV_VERSION') continue;
+    clean[key] = value;
+  }
+  const noProxy = ['127.0.0.1', 'localhost', process.env.NO_PROXY ?? process.env.no_proxy].filter(Boolean).join(',');
+  return { ...clean, HOME: homeDir, LC_ALL: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', NO_PROXY: noProxy, no_proxy: noProxy };
+}
+
+/**
+ * Registers the hooks of one test file (a private HOME, since glanceclient caches the server's
+ * schemas under ~/.glanceclient; every test failing, none skipped, without the clients) and
+ * returns the runners.
+ */
+export function stockClients(): StockClients {
+  let home = '';
+  let env: NodeJS.ProcessEnv = {};
+
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'skyglass-compat-'));
+    env = cliEnv(home);
+  });
+
+  beforeEach(() => {
+    const absent = missing();
+    if (absent.length > 0) {
+      throw new Error(
+        `${absent.join(' and ')} not found: the compat suite needs the stock clients. ` +
+          `Install them with: apt-get install -y --no-install-recommends ${PACKAGES} (CI does).`,
+      );
+    }
+  });
+
+  afterAll(() => {
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  /**
+   * Runs a client with stdin closed (`<&-`), not merely empty: glanceclient and openstackclient
+   * read image data from any stdin that is not a terminal, and /dev/null would make
+   * `image-create` try to upload zero bytes (and `image-create-via-import --file` refuse to run).
+   */
+  function run(bin: string, args: string[], encoding: 'utf8' | 'buffer'): Promise<{ code: number; stdout: string | Buffer; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        '/bin/sh',
+        ['-c', 'exec "$0" "$@" <&-', bin, ...args],
+        { env, cwd: home, timeout: 60_000, maxBuffer: 64 * 1024 * 1024, encoding },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          const errText = stderr.toString();
+          resolve({ code, stdout, stderr: error && code === -1 ? `${errText}\n(${error.message})` : errText });
+        },
+      );
+    });
+  }
+
+  const glanceArgs = (token: string, args: string[]) => ['--os-image-url', apiUrl(), '--os-auth-token', token, ...args];
+  const glance = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'utf8')) as CliResult;
+  const glanceBinary = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'buffer')) as BinaryCliResult;
+  const openstack = async (token: string, ...args: string[]) =>
+    (await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${apiUrl()}/v2`, ...args], 'utf8')) as CliResult;
+  const openstackJson = async (token: string, ...args: string[]) => JSON.parse(ok(await openstack(token, ...args, '-f', 'json')).stdout);
+
+  return { dir: () => home, glance, glanceBinary, openstack, openstackJson };
+}
+
+export function ok<T extends { code: number; stdout: string | Buffer; stderr: string }>(result: T): T {
+  const stdout = typeof result.stdout === 'string' ? result.stdout : `<${result.stdout.length} bytes>`;
+  expect(result.code, `exit ${result.code}\nstdout: ${stdout}\nstderr: ${result.stderr}`).toBe(0);
+  return result;
+}
+
+/**
+ * glanceclient's prettytable output as rows keyed by the header cells. Rows whose first cell
+ * is empty continue the previous row (print_dict wraps long values).
+ */
+export function parseTable(output: string): Record<string, string>[] {
+  const lines = output.split('\n').filter((line) => line.startsWith('|'));
+  const cells = (line: string) => line.slice(1, -1).split('|').map((cell) => cell.trim());
+  const [header, ...body] = lines;
+  if (!header) return [];
+  const keys = cells(header);
+  const rows: Record<string, string>[] = [];
+  for (const line of body) {
+    const values = cells(line);
+    const previous = rows[rows.length - 1];
+    if (values[0] === '' && previous) {
+      keys.forEach((key, i) => (previous[key] = `${previous[key]}${values[i] ? ` ${values[i]}` : ''}`.trim()));
+      continue;
+    }
+    rows.push(Object.fromEntries(keys.map((key, i) => [key, values[i] ?? ''])));
+  }
+  return rows;
+}
+
+/** glanceclient's `Property | Value` table (image-create, image-show, image-update). */
+export function parseDict(output: string): Record<string, string> {
+  return Object.fromEntries(parseTable(output).map((row) => [row.Property, row.Value]));
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
