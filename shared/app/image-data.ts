@@ -6,9 +6,10 @@ import { IMPORT_METHODS } from '../domain/import-methods.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
-import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { ImageRepository } from '../ports/image-repository.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { ImageVerifier } from './verify-image.js';
+import { nextVersion, saveOrConflict } from './writes.js';
 
 export interface DataSettings {
   /** Lifetime of each presigned part URL. */
@@ -213,17 +214,11 @@ export class ImageDataService {
   }
 
   private bump(image: Image): Image {
-    return { ...image, version: image.version + 1, updated_at: glanceTimestamp(this.clock()) };
+    return nextVersion(image, this.clock());
   }
 
-  private async save(next: Image, previous: Image): Promise<void> {
-    try {
-      await this.repo.save(next, previous);
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) throw error;
-      const status = error.current?.status ?? 'deleted';
-      throw conflict(`Image ${next.id} was changed by another request (it is now ${status}); fetch it and retry.`);
-    }
+  private save(next: Image, previous: Image): Promise<void> {
+    return saveOrConflict(this.repo, next, previous);
   }
 }
 

@@ -7,8 +7,9 @@ import { listLinks, parseListQuery, type QueryParams } from '../domain/list-quer
 import { applyPatch, parsePatch } from '../domain/patch.js';
 import type { ImageStatus } from '../domain/status.js';
 import type { ImageEvents } from '../ports/events.js';
-import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository } from '../ports/image-repository.js';
+import { DuplicateImageError, type ImageRepository } from '../ports/image-repository.js';
 import type { Workflows } from '../ports/workflows.js';
+import { nextVersion, saveOrConflict } from './writes.js';
 
 /** Image use cases: each reads, decides in the domain, and writes once, conditionally. */
 export interface DeleteSettings {
@@ -139,20 +140,11 @@ export class ImageService {
   }
 
   private bump(image: Image): Image {
-    return { ...image, version: image.version + 1, updated_at: glanceTimestamp(this.clock()) };
+    return nextVersion(image, this.clock());
   }
 
-  /** One conditional write; a lost race is a 409 naming what the image is now. */
-  private async save(next: Image, previous: Image): Promise<void> {
-    try {
-      await this.repo.save(next, previous);
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) throw error;
-      if (!error.current || error.current.status === 'deleted') throw imageNotFound(next.id);
-      throw conflict(
-        `Image ${next.id} was changed by another request (it is now ${error.current.status}); fetch it and retry.`,
-      );
-    }
+  private save(next: Image, previous: Image): Promise<void> {
+    return saveOrConflict(this.repo, next, previous);
   }
 }
 

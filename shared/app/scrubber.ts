@@ -1,7 +1,8 @@
-import { glanceTimestamp, type Image } from '../domain/image.js';
+import type { Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEvents } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import { nextVersion } from './writes.js';
 
 export interface ScrubTarget {
   image_id: string;
@@ -45,14 +46,7 @@ export class Scrubber {
   async markDeleted(target: ScrubTarget): Promise<{ status: string }> {
     const image = await this.pending(target);
     if (!image) return { status: (await this.repo.get(target.image_id))?.status ?? 'gone' };
-    const tombstone: Image = {
-      ...image,
-      status: 'deleted',
-      location: null,
-      upload: null,
-      version: image.version + 1,
-      updated_at: glanceTimestamp(this.clock()),
-    };
+    const tombstone = nextVersion({ ...image, status: 'deleted', location: null, upload: null }, this.clock());
     try {
       await this.repo.save(tombstone, image);
     } catch (error) {

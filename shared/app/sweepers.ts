@@ -1,6 +1,7 @@
-import { glanceTimestamp, type Image } from '../domain/image.js';
+import { queuedWithoutData, type Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { ImageRepository } from '../ports/image-repository.js';
+import { nextVersion, saveUnlessMoved } from './writes.js';
 
 export interface SweepSettings {
   /** An image saving or importing longer than this (after its upload completed) is stuck. */
@@ -96,29 +97,10 @@ export class Sweepers {
   }
 
   private requeue(image: Image, now: Date, reason: string): Image {
-    return {
-      ...image,
-      status: 'queued',
-      size: null,
-      virtual_size: null,
-      checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
-      location: null,
-      upload: null,
-      failure: reason,
-      version: image.version + 1,
-      updated_at: glanceTimestamp(now),
-    };
+    return nextVersion(queuedWithoutData(image, reason), now);
   }
 
-  private async settle(next: Image, previous: Image): Promise<boolean> {
-    try {
-      await this.repo.save(next, previous);
-      return true;
-    } catch (error) {
-      if (error instanceof ConcurrentUpdateError) return false; // the image moved on by itself
-      throw error;
-    }
+  private settle(next: Image, previous: Image): Promise<boolean> {
+    return saveUnlessMoved(this.repo, next, previous);
   }
 }

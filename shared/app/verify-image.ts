@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { glanceTimestamp, type Image } from '../domain/image.js';
+import { queuedWithoutData, type Image } from '../domain/image.js';
 import { checkFormatMatches, FormatInspector } from '../domain/format-inspector.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEvents } from '../ports/events.js';
-import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
+import { nextVersion, saveUnlessMoved } from './writes.js';
 
 export type VerificationOutcome =
   | { result: 'active'; image: Image }
@@ -55,19 +56,20 @@ export class ImageVerifier {
       checkFormatMatches(image.disk_format, inspection);
     if (reason) return this.refuse(image, reason);
 
-    const active: Image = {
-      ...image,
-      status: 'active',
-      size,
-      virtual_size: inspection.virtualSize,
-      checksum,
-      os_hash_algo: 'sha512',
-      os_hash_value: osHashValue,
-      upload: null,
-      failure: null,
-      version: image.version + 1,
-      updated_at: glanceTimestamp(this.clock()),
-    };
+    const active = nextVersion(
+      {
+        ...image,
+        status: 'active',
+        size,
+        virtual_size: inspection.virtualSize,
+        checksum,
+        os_hash_algo: 'sha512',
+        os_hash_value: osHashValue,
+        upload: null,
+        failure: null,
+      },
+      this.clock(),
+    );
     const lost = await this.settle(active, image);
     if (lost) return lost;
     await this.events.publish('image.upload', active);
@@ -96,31 +98,12 @@ export class ImageVerifier {
     // Bytes first: a crash after this leaves an image that a re-run refuses again ("missing"),
     // never a queued image whose refused bytes linger.
     if (image.location) await this.blobs.deleteObject(image.location);
-    const queued: Image = {
-      ...image,
-      status: 'queued',
-      size: null,
-      virtual_size: null,
-      checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
-      location: null,
-      upload: null,
-      failure: `Image data was refused: ${reason}`,
-      version: image.version + 1,
-      updated_at: glanceTimestamp(this.clock()),
-    };
+    const queued = nextVersion(queuedWithoutData(image, `Image data was refused: ${reason}`), this.clock());
     return (await this.settle(queued, image)) ?? { result: 'refused', reason, image: queued };
   }
 
   /** One conditional write; losing it to a concurrent run of the same verification is fine. */
   private async settle(next: Image, previous: Image): Promise<VerificationOutcome | undefined> {
-    try {
-      await this.repo.save(next, previous);
-      return undefined;
-    } catch (error) {
-      if (error instanceof ConcurrentUpdateError) return { result: 'skipped', why: 'another writer changed the image first' };
-      throw error;
-    }
+    return (await saveUnlessMoved(this.repo, next, previous)) ? undefined : { result: 'skipped', why: 'another writer changed the image first' };
   }
 }

@@ -122,3 +122,22 @@ export function isUuid(value: unknown): value is string {
 export function isBaseAttribute(key: string): boolean {
   return (BASE_ATTRIBUTES as readonly string[]).includes(key);
 }
+
+/**
+ * The image back in `queued` without data, as after a refused, expired or abandoned upload:
+ * no size or hashes, no location or session, and the reason kept in `failure`.
+ */
+export function queuedWithoutData(image: Image, reason: string): Image {
+  return {
+    ...image,
+    status: 'queued',
+    size: null,
+    virtual_size: null,
+    checksum: null,
+    os_hash_algo: null,
+    os_hash_value: null,
+    location: null,
+    upload: null,
+    failure: reason,
+  };
+}
