@@ -26,6 +26,10 @@ new SkyglassStack(app, `Skyglass-${config.stage}`, {
   auth: config.auth,
   accessLogs: config.accessLogs,
   throttling: config.throttling,
+  dataSettings: config.data,
+  deleteSettings: config.deletes,
+  sweepSettings: config.sweeps,
+  alarmSettings: config.alarms,
   // Environment-agnostic unless skyglass:account / skyglass:region are given, so synth needs no credentials.
   ...(config.env && { env: config.env }),
 });

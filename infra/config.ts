@@ -43,7 +43,82 @@ export interface SkyglassConfig {
   skipBundling: boolean;
   /** Deployment environment, only when given; otherwise the stack is environment-agnostic. */
   env?: { account?: string; region?: string };
+  /** Lifetimes of upload sessions and presigned URLs, handed to the data functions. */
+  data: DataSettings;
+  /** Glance's delayed delete, handed to the functions that start the scrubber. */
+  deletes: DeleteSettings;
+  /** The sweepers' limits, handed to the sweep function. */
+  sweeps: SweepSettings;
+  /** Where alarms notify. */
+  alarms: AlarmSettings;
 }
+
+/** `SWEEP_STUCK_SECONDS` and `ORPHAN_GRACE_SECONDS` (see shared/app/config.ts). */
+export interface SweepSettings {
+  /** An image saving or importing (its upload complete) longer than this is stuck: the sweeper queues it again. */
+  stuckSeconds: number;
+  /** An object no image owns is deleted once it is older than this (younger ones may still be landing). */
+  orphanGraceSeconds: number;
+}
+
+export const DEFAULT_SWEEP_SETTINGS: Readonly<SweepSettings> = { stuckSeconds: 2 * 3600, orphanGraceSeconds: 24 * 3600 };
+
+/**
+ * The verifier's longest run: four 15-minute attempts of its Lambda (one try and three
+ * retries of States.ALL) plus backoff, rounded up. An image verifying for less than this is
+ * not stuck, and requeuing it would delete the data under a running verification.
+ */
+export const MIN_SWEEP_STUCK_SECONDS = 65 * 60;
+
+/** An object is written before the record that owns it; an hour covers any function between the two writes. */
+export const MIN_ORPHAN_GRACE_SECONDS = 3600;
+
+/** The alarms' SNS topic. */
+export interface AlarmSettings {
+  /** Create an SNS topic (KMS-encrypted, TLS-only) that every alarm notifies. */
+  topic: boolean;
+  /** Subscribe this address to the topic (AWS mails a confirmation link first). */
+  email?: string;
+}
+
+/** `DELAYED_DELETE` and `SCRUB_DELAY_SECONDS` (see shared/app/config.ts). */
+export interface DeleteSettings {
+  /** Glance's delayed_delete: deleted images with data wait in pending_delete (restorable) for the scrubber. */
+  delayedDelete: boolean;
+  /** The restore window: how long the scrubber waits before removing the data. */
+  scrubDelaySeconds: number;
+}
+
+export const DEFAULT_DELETE_SETTINGS: Readonly<DeleteSettings> = { delayedDelete: true, scrubDelaySeconds: 3600 };
+
+/** A Standard execution lives at most a year; the scrubber's Wait must leave room for its other steps. */
+export const MAX_SCRUB_DELAY_SECONDS = 364 * 24 * 3600;
+
+/**
+ * Lifetimes the data functions work with (`UPLOAD_URL_SECONDS`, `UPLOAD_SESSION_SECONDS`,
+ * `DOWNLOAD_URL_SECONDS`; see shared/app/config.ts).
+ */
+export interface DataSettings {
+  /** Lifetime of each presigned part URL; clients fetch fresh ones with GET .../uploads/{id}. */
+  uploadUrlSeconds: number;
+  /** How long an upload session stays open before the sweeper returns the image to queued. */
+  uploadSessionSeconds: number;
+  /** Lifetime of the presigned GET a download redirects to. */
+  downloadUrlSeconds: number;
+}
+
+export const DEFAULT_DATA_SETTINGS: Readonly<DataSettings> = {
+  uploadUrlSeconds: 900,
+  uploadSessionSeconds: 24 * 3600,
+  downloadUrlSeconds: 300,
+};
+
+/**
+ * SigV4 presigned URLs are valid for at most 7 days. Shorter in practice: a URL signed with a
+ * role's temporary credentials stops working when those credentials expire, whatever its
+ * X-Amz-Expires says, and Lambda's execution-role credentials last hours, not days.
+ */
+export const MAX_PRESIGNED_URL_SECONDS = 7 * 24 * 3600;
 
 export const PROD_STAGES = new Set(['prod', 'production']);
 
@@ -78,6 +153,76 @@ function positiveNumber(read: ContextReader, key: string, fallback: number): num
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`Context skyglass:${key} must be a positive number, got ${text}`);
   return n;
+}
+
+function positiveSeconds(read: ContextReader, key: string, fallback: number, max?: number, zeroAllowed = false): number {
+  const text = str(read, key);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < (zeroAllowed ? 0 : 1)) {
+    throw new Error(`Context skyglass:${key} must be a ${zeroAllowed ? 'non-negative' : 'positive'} whole number of seconds, got ${text}`);
+  }
+  if (max !== undefined && n > max) throw new Error(`Context skyglass:${key} must be at most ${max} seconds, got ${n}`);
+  return n;
+}
+
+/** Reads and cross-checks the data lifetimes (`skyglass:uploadUrlSeconds`, `uploadSessionSeconds`, `downloadUrlSeconds`). */
+export function readDataSettings(read: ContextReader): DataSettings {
+  const data: DataSettings = {
+    uploadUrlSeconds: positiveSeconds(read, 'uploadUrlSeconds', DEFAULT_DATA_SETTINGS.uploadUrlSeconds, MAX_PRESIGNED_URL_SECONDS),
+    uploadSessionSeconds: positiveSeconds(read, 'uploadSessionSeconds', DEFAULT_DATA_SETTINGS.uploadSessionSeconds),
+    downloadUrlSeconds: positiveSeconds(read, 'downloadUrlSeconds', DEFAULT_DATA_SETTINGS.downloadUrlSeconds, MAX_PRESIGNED_URL_SECONDS),
+  };
+  if (data.uploadUrlSeconds > data.uploadSessionSeconds) {
+    throw new Error(
+      `Context skyglass:uploadUrlSeconds (${data.uploadUrlSeconds}) must not exceed skyglass:uploadSessionSeconds (${data.uploadSessionSeconds}): a part URL would outlive its session`,
+    );
+  }
+  return data;
+}
+
+/** Reads `skyglass:delayedDelete` and `skyglass:scrubDelaySeconds` (0 scrubs at once but keeps pending_delete briefly). */
+export function readDeleteSettings(read: ContextReader): DeleteSettings {
+  return {
+    delayedDelete: bool(read, 'delayedDelete') ?? DEFAULT_DELETE_SETTINGS.delayedDelete,
+    scrubDelaySeconds: positiveSeconds(read, 'scrubDelaySeconds', DEFAULT_DELETE_SETTINGS.scrubDelaySeconds, MAX_SCRUB_DELAY_SECONDS, true),
+  };
+}
+
+/** Reads `skyglass:sweepStuckSeconds` and `skyglass:orphanGraceSeconds`. */
+export function readSweepSettings(read: ContextReader): SweepSettings {
+  const sweeps: SweepSettings = {
+    stuckSeconds: positiveSeconds(read, 'sweepStuckSeconds', DEFAULT_SWEEP_SETTINGS.stuckSeconds),
+    orphanGraceSeconds: positiveSeconds(read, 'orphanGraceSeconds', DEFAULT_SWEEP_SETTINGS.orphanGraceSeconds),
+  };
+  if (sweeps.stuckSeconds < MIN_SWEEP_STUCK_SECONDS) {
+    throw new Error(
+      `Context skyglass:sweepStuckSeconds must be at least ${MIN_SWEEP_STUCK_SECONDS} (the verifier's longest run), got ${sweeps.stuckSeconds}`,
+    );
+  }
+  if (sweeps.orphanGraceSeconds < MIN_ORPHAN_GRACE_SECONDS) {
+    throw new Error(`Context skyglass:orphanGraceSeconds must be at least ${MIN_ORPHAN_GRACE_SECONDS}, got ${sweeps.orphanGraceSeconds}`);
+  }
+  return sweeps;
+}
+
+/** Reads `skyglass:alarmTopic` (default true) and `skyglass:alarmEmail`. */
+export function readAlarmSettings(read: ContextReader): AlarmSettings {
+  const email = str(read, 'alarmEmail');
+  const topic = bool(read, 'alarmTopic') ?? true;
+  if (email !== undefined) {
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new Error(`Context skyglass:alarmEmail must be an email address, got ${email}`);
+    if (!topic) throw new Error('skyglass:alarmEmail needs the alarm topic; drop skyglass:alarmTopic=false');
+  }
+  return { topic, ...(email !== undefined && { email }) };
+}
+
+/**
+ * Days after which the bucket's lifecycle rule aborts an incomplete multipart upload: never
+ * before its session expires (S3 counts whole days, rounded up to the next midnight UTC).
+ */
+export function multipartAbortDays(data: Pick<DataSettings, 'uploadSessionSeconds'>): number {
+  return Math.max(1, Math.ceil(data.uploadSessionSeconds / 86_400));
 }
 
 /**
@@ -154,6 +299,10 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     },
     nag: bool(read, 'nag') ?? true,
     skipBundling: environment.SKYGLASS_SKIP_BUNDLING === '1' || (bool(read, 'skipBundling') ?? false),
+    data: readDataSettings(read),
+    deletes: readDeleteSettings(read),
+    sweeps: readSweepSettings(read),
+    alarms: readAlarmSettings(read),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

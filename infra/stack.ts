@@ -1,14 +1,32 @@
 import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { isProdStage, type AuthConfig } from './config.js';
+import {
+  DEFAULT_DATA_SETTINGS,
+  DEFAULT_DELETE_SETTINGS,
+  DEFAULT_SWEEP_SETTINGS,
+  isProdStage,
+  multipartAbortDays,
+  type AlarmSettings,
+  type AuthConfig,
+  type DataSettings,
+  type DeleteSettings,
+  type SweepSettings,
+} from './config.js';
+import { SkyglassAlarms } from './constructs/alarms.js';
 import { ImageApi } from './constructs/image-api.js';
 import { ImageBucket } from './constructs/image-bucket.js';
 import { ImageTable } from './constructs/image-table.js';
+import { ImageWorkflows } from './constructs/image-workflows.js';
 import type { SkyglassFunction } from './constructs/skyglass-function.js';
+import { SweepSchedules } from './constructs/sweep-schedules.js';
 import { UserDirectory } from './constructs/user-directory.js';
 
 export interface SkyglassStackProps extends StackProps {
@@ -26,6 +44,26 @@ export interface SkyglassStackProps extends StackProps {
    * @default { rateLimit: 50, burstLimit: 100 }
    */
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Lifetimes of upload sessions and presigned URLs.
+   * @default DEFAULT_DATA_SETTINGS (part URLs 15 min, sessions 24 h, downloads 5 min)
+   */
+  readonly dataSettings?: DataSettings;
+  /**
+   * Glance's delayed delete and its restore window.
+   * @default DEFAULT_DELETE_SETTINGS (on, 1 hour)
+   */
+  readonly deleteSettings?: DeleteSettings;
+  /**
+   * The sweepers' limits.
+   * @default DEFAULT_SWEEP_SETTINGS (stuck after 2 hours, orphans deleted after 24 hours)
+   */
+  readonly sweepSettings?: SweepSettings;
+  /**
+   * The alarms' SNS topic and its email subscription.
+   * @default { topic: true }
+   */
+  readonly alarmSettings?: AlarmSettings;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -43,12 +81,36 @@ export class SkyglassStack extends Stack {
   public readonly functions: Readonly<Record<string, SkyglassFunction>>;
   public readonly authorizerFunction: SkyglassFunction;
   public readonly fallbackFunction: SkyglassFunction;
+  /** Worker functions (state machine tasks) by name. */
+  public readonly workers: Readonly<Record<string, SkyglassFunction>>;
+  /** Hashes and inspects each image after upload, then activates or refuses it. */
+  public readonly verifier: sfn.StateMachine;
+  /** Glance's delayed delete: removes a deleted image's data after the restore window. */
+  public readonly scrubber: sfn.StateMachine;
+  /** image.* events (source `skyglass.images`). */
+  public readonly eventBus: events.EventBus;
+  /** The sweep worker's EventBridge schedules (uploads, stuck, audit) and their dead-letter queue. */
+  public readonly sweepSchedules: SweepSchedules;
+  /** Operational alarms by name (see SkyglassAlarms). */
+  public readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
+  /** The topic every alarm notifies, unless `alarmSettings.topic` is false. */
+  public readonly alarmTopic?: sns.Topic;
   /** Only when the stack creates its own issuer (`auth.kind === 'cognito'`). */
   public readonly userPool?: cognito.UserPool;
   public readonly userPoolClient?: cognito.UserPoolClient;
 
   constructor(scope: Construct, id: string, props: SkyglassStackProps) {
-    const { stage: _stage, auth: _auth, accessLogs: _accessLogs, throttling: _throttling, ...stackProps } = props;
+    const {
+      stage: _stage,
+      auth: _auth,
+      accessLogs: _accessLogs,
+      throttling: _throttling,
+      dataSettings: _dataSettings,
+      deleteSettings: _deleteSettings,
+      sweepSettings: _sweepSettings,
+      alarmSettings: _alarmSettings,
+      ...stackProps
+    } = props;
     super(scope, id, {
       description: `Skyglass: OpenStack Glance Images API v2 on AWS (${props.stage})`,
       ...stackProps,
@@ -58,7 +120,49 @@ export class SkyglassStack extends Stack {
     Tags.of(this).add('skyglass:stage', props.stage);
 
     this.table = new ImageTable(this, 'Images', { production: this.production }).table;
-    this.bucket = new ImageBucket(this, 'ImageData', { production: this.production }).bucket;
+    const dataSettings = props.dataSettings ?? DEFAULT_DATA_SETTINGS;
+    this.bucket = new ImageBucket(this, 'ImageData', {
+      production: this.production,
+      // S3 must not abort a multipart upload whose session is still open.
+      abortIncompleteUploadsAfterDays: multipartAbortDays(dataSettings),
+    }).bucket;
+
+    const deleteSettings = props.deleteSettings ?? DEFAULT_DELETE_SETTINGS;
+    this.eventBus = new events.EventBus(this, 'ImageEvents', {
+      description: `Skyglass (${props.stage}) image.* events, source skyglass.images`,
+    });
+
+    const workflows = new ImageWorkflows(this, 'Workflows', {
+      stage: props.stage,
+      table: this.table,
+      bucket: this.bucket,
+      eventBus: this.eventBus,
+      dataSettings,
+      deleteSettings,
+      sweepSettings: props.sweepSettings ?? DEFAULT_SWEEP_SETTINGS,
+      production: this.production,
+    });
+    this.workers = workflows.functions;
+    this.verifier = workflows.verifier;
+    this.scrubber = workflows.scrubber;
+
+    const sweeper = this.workers.sweep;
+    if (!sweeper) throw new Error('The stack schedules the sweep worker, but WORKERS has none');
+    this.sweepSchedules = new SweepSchedules(this, 'Sweeps', { stage: props.stage, sweeper });
+
+    const alarmSettings = props.alarmSettings ?? { topic: true };
+    const monitoring = new SkyglassAlarms(this, 'Alarms', {
+      stage: props.stage,
+      verifier: this.verifier,
+      scrubber: this.scrubber,
+      sweeper,
+      sweepDeadLetters: this.sweepSchedules.deadLetterQueue,
+      topic: alarmSettings.topic,
+      ...(alarmSettings.email !== undefined && { email: alarmSettings.email }),
+      production: this.production,
+    });
+    this.alarms = monitoring.alarms;
+    if (monitoring.topic) this.alarmTopic = monitoring.topic;
 
     const { claims } = props.auth;
     const authorizerEnvironment: Record<string, string> = {
@@ -95,6 +199,12 @@ export class SkyglassStack extends Stack {
     this.imageApi = new ImageApi(this, 'Api', {
       stage: props.stage,
       table: this.table,
+      bucket: this.bucket,
+      verifier: this.verifier,
+      scrubber: this.scrubber,
+      eventBus: this.eventBus,
+      dataSettings,
+      deleteSettings,
       authorizerEnvironment,
       production: this.production,
       ...(props.accessLogs !== undefined && { accessLogs: props.accessLogs }),
@@ -108,6 +218,10 @@ export class SkyglassStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Glance endpoint (pass as --os-image-url)' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
+    new CfnOutput(this, 'VerifierStateMachineArn', { value: this.verifier.stateMachineArn });
+    new CfnOutput(this, 'ScrubberStateMachineArn', { value: this.scrubber.stateMachineArn });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'image.* events (source skyglass.images)' });
+    if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Every alarm notifies this topic' });
     new CfnOutput(this, 'JwtIssuer', { value: issuer, description: 'Issuer the authorizer trusts' });
     if (this.userPool && this.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });

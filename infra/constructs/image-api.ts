@@ -1,7 +1,9 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
   GATEWAY_RESPONSES,
@@ -10,12 +12,43 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
-import { SkyglassFunction } from './skyglass-function.js';
+import type { DataSettings, DeleteSettings } from '../config.js';
+import { SkyglassFunction, type AccessTargets, type NamedStateMachine } from './skyglass-function.js';
 
 export interface ImageApiProps {
   readonly stage: string;
   /** The image table; each route function gets the least access its route declares. */
   readonly table: dynamodb.ITable;
+  /**
+   * The image bucket, for routes with `bucket:*` access.
+   * @default none: a route with bucket access is then a synth-time error
+   */
+  readonly bucket?: s3.IBucket;
+  /**
+   * The verifier state machine, for routes with `workflow:verify` access.
+   * @default none: a route with workflow:verify access is then a synth-time error
+   */
+  readonly verifier?: NamedStateMachine;
+  /**
+   * The scrubber state machine, for routes with `workflow:scrub` access.
+   * @default none: a route with workflow:scrub access is then a synth-time error
+   */
+  readonly scrubber?: NamedStateMachine;
+  /**
+   * The image event bus, for routes with `events:publish` access.
+   * @default none: a route with events:publish access is then a synth-time error
+   */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * Lifetimes of upload sessions and presigned URLs, for data routes.
+   * @default DEFAULT_DATA_SETTINGS
+   */
+  readonly dataSettings?: DataSettings;
+  /**
+   * Delayed delete, for routes that start the scrubber.
+   * @default DEFAULT_DELETE_SETTINGS
+   */
+  readonly deleteSettings?: DeleteSettings;
   /** Environment of the authorizer function (issuer, keys, claim names). */
   readonly authorizerEnvironment: Record<string, string>;
   /**
@@ -77,6 +110,9 @@ export class ImageApi extends Construct {
       // The account-wide API Gateway CloudWatch role is a singleton shared with other stacks;
       // managing it here would fight them (and outlive this stack).
       cloudWatchRole: false,
+      // PUT /file and /stage bodies (what glanceclient sends): without this API Gateway would
+      // hand the Lambda the bytes as a UTF-8 string, corrupting them. They arrive base64-encoded,
+      // so the raw body that fits Lambda's 6 MB event is about 4.5 MB.
       binaryMediaTypes: ['application/octet-stream'],
       deployOptions: {
         stageName: props.stage,
@@ -103,6 +139,15 @@ export class ImageApi extends Construct {
     }
 
     // --- functions -------------------------------------------------------------------------
+    const targets: AccessTargets = {
+      table: props.table,
+      ...(props.bucket && { bucket: props.bucket }),
+      ...(props.verifier && { verifier: props.verifier }),
+      ...(props.scrubber && { scrubber: props.scrubber }),
+      ...(props.eventBus && { eventBus: props.eventBus }),
+      ...(props.dataSettings && { dataSettings: props.dataSettings }),
+      ...(props.deleteSettings && { deleteSettings: props.deleteSettings }),
+    };
     const functions: Record<string, SkyglassFunction> = {};
     for (const route of routes) {
       const fn = new SkyglassFunction(this, route.operationId, {
@@ -110,7 +155,7 @@ export class ImageApi extends Construct {
         description: `skyglass-${props.stage} ${route.method} ${route.path} (${route.operationId}): ${route.summary}`.slice(0, 256),
         logRemovalPolicy,
       });
-      fn.grantTable(props.table, route.access);
+      fn.grantAccess(route.access, targets);
       functions[route.operationId] = fn;
     }
     this.functions = functions;

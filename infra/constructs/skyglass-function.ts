@@ -1,14 +1,18 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
+import { DEFAULT_DATA_SETTINGS, DEFAULT_DELETE_SETTINGS, type DataSettings, type DeleteSettings } from '../config.js';
 
 /** Repository root: NodejsFunction's `projectRoot`, and the base that route handler paths are relative to. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,6 +30,65 @@ export const TABLE_ACTIONS = {
    */
   write: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
 } as const;
+
+/** Where every image object lives; keys are `images/<image id>/<unique id>` (shared/app/image-data.ts). */
+export const IMAGE_KEY_PREFIX = 'images/';
+
+/**
+ * S3 actions per object access kind, all on `<bucket>/images/*` only. A function that presigns
+ * must itself hold the action the URL performs (the URL is signed with its role's
+ * credentials): so multipart includes s3:PutObject, which covers CreateMultipartUpload,
+ * UploadPart (the presigned part PUTs) and CompleteMultipartUpload, and presigned downloads
+ * rest on bucket:read's s3:GetObject (which also covers HeadObject).
+ */
+export const ACCESS_GRANTS = {
+  'bucket:read': ['s3:GetObject'],
+  'bucket:write': ['s3:PutObject'],
+  'bucket:delete': ['s3:DeleteObject'],
+  'bucket:multipart': ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+  'bucket:abort': ['s3:AbortMultipartUpload'],
+} as const satisfies Record<Exclude<Extract<Access, `bucket:${string}`>, 'bucket:list'>, readonly string[]>;
+
+/**
+ * `bucket:list`, the one bucket-level grant: s3:ListBucket on the bucket ARN, and only for
+ * listings whose prefix is under images/ (a ListObjectsV2 without such a prefix is refused).
+ */
+export const LIST_GRANT = {
+  actions: ['s3:ListBucket'],
+  condition: { StringLike: { 's3:prefix': `${IMAGE_KEY_PREFIX}*` } },
+} as const;
+
+/** What each `workflow:*` kind grants on its state machine (StopExecution on its executions only). */
+export const WORKFLOW_ACTIONS = {
+  'workflow:verify': { start: true, stop: false },
+  'workflow:scrub': { start: true, stop: true },
+} as const satisfies Record<Extract<Access, `workflow:${string}`>, { start: boolean; stop: boolean }>;
+
+/** A state machine whose name is known (StopExecution is granted on its executions by name). */
+export type NamedStateMachine = sfn.IStateMachine & { readonly stateMachineName: string };
+
+/** What a function's access kinds are granted on. */
+export interface AccessTargets {
+  readonly table: dynamodb.ITable;
+  /** Needed by any `bucket:*` kind. */
+  readonly bucket?: s3.IBucket;
+  /** Needed by `workflow:verify`. */
+  readonly verifier?: NamedStateMachine;
+  /** Needed by `workflow:scrub`. */
+  readonly scrubber?: NamedStateMachine;
+  /** Needed by `events:publish`. */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * Lifetimes handed to data functions.
+   * @default DEFAULT_DATA_SETTINGS
+   */
+  readonly dataSettings?: DataSettings;
+  /**
+   * Delayed delete, handed to functions that start the scrubber.
+   * @default DEFAULT_DELETE_SETTINGS
+   */
+  readonly deleteSettings?: DeleteSettings;
+}
 
 export interface SkyglassFunctionProps
   extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'projectRoot' | 'depsLockFilePath' | 'logGroup' | 'role'> {
@@ -49,7 +112,7 @@ export interface SkyglassFunctionProps
  * AWS SDK v3 (so the code runs against the SDK version we tested, not the runtime's).
  *
  * Its role starts empty (no AWSLambdaBasicExecutionRole managed policy): it may write only to
- * its own log group, plus whatever `grantTable` adds.
+ * its own log group, plus whatever `grantAccess` adds.
  */
 export class SkyglassFunction extends NodejsFunction {
   /** The function's own log group (one-month retention). */
@@ -110,12 +173,129 @@ export class SkyglassFunction extends NodejsFunction {
   }
 
   /**
-   * Grants the least DynamoDB actions covering `access` on the table and its indexes, and sets
-   * `TABLE_NAME`. A function with no access gets neither the permission nor the variable.
+   * Grants the least IAM actions covering `access` and sets the environment variables those
+   * grants come with. A kind this stack does not know is a synth-time error (and, through the
+   * `never` check, a compile-time one) rather than a function that fails with AccessDenied.
    */
-  grantTable(table: dynamodb.ITable, access: readonly Access[]): void {
-    if (access.length === 0) return;
-    const canWrite = access.includes('table:write');
+  grantAccess(access: readonly Access[], targets: AccessTargets): void {
+    let tableRead = false;
+    let tableWrite = false;
+    let publish = false;
+    let list = false;
+    const objectActions = new Set<string>();
+    const workflows = new Map<keyof typeof WORKFLOW_ACTIONS, { machine: NamedStateMachine; variable: string }>();
+    const workflow = (kind: keyof typeof WORKFLOW_ACTIONS, machine: NamedStateMachine | undefined, variable: string) => {
+      if (!machine) throw new Error(`${this.node.path}: ${kind} needs the ${kind === 'workflow:verify' ? 'verifier' : 'scrubber'} state machine`);
+      workflows.set(kind, { machine, variable });
+    };
+    for (const kind of access) {
+      switch (kind) {
+        case 'table:read':
+          tableRead = true;
+          break;
+        case 'table:write':
+          tableRead = tableWrite = true;
+          break;
+        case 'bucket:read':
+        case 'bucket:write':
+        case 'bucket:delete':
+        case 'bucket:multipart':
+        case 'bucket:abort':
+          if (!targets.bucket) throw new Error(`${this.node.path}: ${kind} needs the image bucket`);
+          for (const action of ACCESS_GRANTS[kind]) objectActions.add(action);
+          break;
+        case 'bucket:list':
+          if (!targets.bucket) throw new Error(`${this.node.path}: ${kind} needs the image bucket`);
+          list = true;
+          break;
+        case 'workflow:verify':
+          workflow(kind, targets.verifier, 'VERIFIER_STATE_MACHINE_ARN');
+          break;
+        case 'workflow:scrub':
+          workflow(kind, targets.scrubber, 'SCRUBBER_STATE_MACHINE_ARN');
+          break;
+        case 'events:publish':
+          if (!targets.eventBus) throw new Error(`${this.node.path}: ${kind} needs the image event bus`);
+          publish = true;
+          break;
+        default:
+          throw new Error(`${this.node.path}: unknown access kind ${JSON.stringify(kind satisfies never)}; add it to SkyglassFunction.grantAccess`);
+      }
+    }
+
+    if (tableRead) this.grantTable(targets.table, tableWrite);
+
+    if (objectActions.size > 0 && targets.bucket) {
+      // Objects only, and only under the prefix the server chooses keys in
+      // (images/<image id>/<unique id>); the one bucket-level action is bucket:list's below.
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ImageObjects',
+          actions: [...objectActions].sort(),
+          resources: [targets.bucket.arnForObjects(`${IMAGE_KEY_PREFIX}*`)],
+        }),
+      );
+      const bucketId = Stack.of(this).getLogicalId(targets.bucket.node.defaultChild as s3.CfnBucket);
+      Validations.of(this.serviceRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${IMAGE_KEY_PREFIX}*]`,
+        reason:
+          'Object keys are chosen per image and upload by the server (images/<image id>/<unique id>), so the images/ prefix is the narrowest resource that covers them; these are object-level actions only.',
+      });
+    }
+    if (list && targets.bucket) {
+      // The bucket itself (ListBucket acts on the bucket ARN), for listings under images/ only.
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ListImageObjects',
+          actions: [...LIST_GRANT.actions],
+          resources: [targets.bucket.bucketArn],
+          conditions: LIST_GRANT.condition,
+        }),
+      );
+    }
+
+    for (const [kind, { machine, variable }] of workflows) {
+      const { start, stop } = WORKFLOW_ACTIONS[kind];
+      if (start) this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machine.stateMachineArn] }));
+      if (stop) {
+        // StopExecution acts on an execution ARN: scoped to this state machine's executions.
+        this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionsOf(machine)] }));
+        const machineId = Stack.of(this).getLogicalId(machine.node.defaultChild as sfn.CfnStateMachine);
+        Validations.of(this.serviceRole).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
+          reason: 'Execution names are per image version (restore stops the delayed scrub of that version); the wildcard covers only this state machine\'s executions.',
+        });
+      }
+      this.addEnvironment(variable, machine.stateMachineArn);
+    }
+    if (workflows.has('workflow:scrub')) {
+      const deletes = targets.deleteSettings ?? DEFAULT_DELETE_SETTINGS;
+      this.addEnvironment('DELAYED_DELETE', String(deletes.delayedDelete));
+      this.addEnvironment('SCRUB_DELAY_SECONDS', String(deletes.scrubDelaySeconds));
+    }
+
+    if (publish && targets.eventBus) {
+      this.addToRolePolicy(new iam.PolicyStatement({ sid: 'PublishImageEvents', actions: ['events:PutEvents'], resources: [targets.eventBus.eventBusArn] }));
+      this.addEnvironment('EVENT_BUS_NAME', targets.eventBus.eventBusName);
+    }
+
+    // Only functions that touch the bucket learn its name (and the data lifetimes).
+    if ((objectActions.size > 0 || list) && targets.bucket) {
+      const data = targets.dataSettings ?? DEFAULT_DATA_SETTINGS;
+      this.addEnvironment('BUCKET_NAME', targets.bucket.bucketName);
+      // Presigned URLs are signed with this role's temporary credentials and carry its session
+      // token: S3 refuses them once that role session expires, whatever X-Amz-Expires says.
+      // Lambda's role sessions last hours at most, so these lifetimes are upper bounds; a
+      // client whose part URL died early fetches fresh ones with GET .../uploads/{id}, and a
+      // download simply asks again.
+      this.addEnvironment('UPLOAD_URL_SECONDS', String(data.uploadUrlSeconds));
+      this.addEnvironment('UPLOAD_SESSION_SECONDS', String(data.uploadSessionSeconds));
+      this.addEnvironment('DOWNLOAD_URL_SECONDS', String(data.downloadUrlSeconds));
+    }
+  }
+
+  /** Key reads and Queries on the table and its indexes; item writes on the table only. Sets `TABLE_NAME`. */
+  private grantTable(table: dynamodb.ITable, write: boolean): void {
     const indexArn = `${table.tableArn}/index/*`;
     this.addToRolePolicy(
       new iam.PolicyStatement({
@@ -124,7 +304,7 @@ export class SkyglassFunction extends NodejsFunction {
         resources: [table.tableArn, indexArn],
       }),
     );
-    if (canWrite) {
+    if (write) {
       this.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'TableWrite',
@@ -141,4 +321,14 @@ export class SkyglassFunction extends NodejsFunction {
       reason: "Queries run on the table's global secondary indexes (byOwner, byVisibility, all); the wildcard covers only this table's indexes and only read actions.",
     });
   }
+}
+
+/** `arn:…:states:<region>:<account>:execution:<state machine name>:*`: the executions of one state machine. */
+function executionsOf(machine: NamedStateMachine): string {
+  return Stack.of(machine).formatArn({
+    service: 'states',
+    resource: 'execution',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    resourceName: `${machine.stateMachineName}:*`,
+  });
 }

@@ -4,7 +4,6 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   NoSuchKey,
@@ -119,13 +118,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return true;
-    } catch (error) {
-      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return false;
-      throw error;
-    }
+    // A listing, not a HEAD: without an unconditional s3:ListBucket grant S3 answers a HEAD of a
+    // missing key with 403, and the auditor's grant is limited to the images/ prefix.
+    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+    return (out.Contents ?? []).some((o) => o.Key === key);
   }
 
   presignDownload(key: string, options: DownloadOptions): Promise<string> {

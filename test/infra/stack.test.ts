@@ -1,31 +1,57 @@
 /**
- * The CDK stack, as CloudFormation: one function per route of the route table, the authorizer
- * and fallback wiring, data resources, least-privilege IAM, Glance-shaped gateway responses and
- * cdk-nag's AwsSolutions pack. Synthesizes once, with esbuild bundling skipped.
+ * The CDK stack, as CloudFormation: one function per route of the route table and per worker,
+ * the authorizer and fallback wiring, data resources, the verifier and scrubber state machines,
+ * the sweepers' schedules, the alarms, least-privilege IAM derived from each route's and
+ * worker's declared access, Glance-shaped gateway responses and cdk-nag's AwsSolutions pack.
+ * Synthesizes once, with esbuild bundling skipped.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
-import { ROUTES, type Route } from '../../shared/routes.js';
-import { readConfig } from '../../infra/config.js';
+import { FALLBACK_HANDLER, ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
+import { verifierDefinition } from '../../shared/workflows/verifier.js';
+import {
+  DEFAULT_DATA_SETTINGS,
+  DEFAULT_DELETE_SETTINGS,
+  DEFAULT_SWEEP_SETTINGS,
+  multipartAbortDays,
+  readAlarmSettings,
+  readConfig,
+  readDataSettings,
+  readDeleteSettings,
+  readSweepSettings,
+} from '../../infra/config.js';
 import { GATEWAY_RESPONSES, UPLOAD_HINT } from '../../shared/http/gateway-responses.js';
 import { ImageBucket } from '../../infra/constructs/image-bucket.js';
 import { ImageTable } from '../../infra/constructs/image-table.js';
+import { SkyglassFunction } from '../../infra/constructs/skyglass-function.js';
+import { SWEEP_SCHEDULES } from '../../infra/constructs/sweep-schedules.js';
+import { SkyglassAlarms } from '../../infra/constructs/alarms.js';
 import { SkyglassStack } from '../../infra/stack.js';
+
+/** asl-validator 4 is CommonJS without type declarations: `validator(definition, options?)`. */
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errors: unknown[]; errorsText: (separator?: string) => string };
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The context `cdk synth` sees (feature flags, skyglass:* defaults), so the test synthesizes the same stack. */
 const CDK_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
 type Json = Record<string, any>; // CloudFormation fragments
-type Statement = { Effect: string; Action: string | string[]; Resource?: unknown; Condition?: Json };
+type Statement = { Effect: string; Action: string | string[]; Resource?: unknown; Condition?: Json; Principal?: Json; NotAction?: unknown; NotResource?: unknown };
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -37,6 +63,10 @@ function synthesize(context: Record<string, unknown>): { app: App; stack: Skygla
     auth: config.auth,
     accessLogs: config.accessLogs,
     throttling: config.throttling,
+    dataSettings: config.data,
+    deleteSettings: config.deletes,
+    sweepSettings: config.sweeps,
+    alarmSettings: config.alarms,
   });
   return { app, stack };
 }
@@ -49,6 +79,18 @@ let resources: Record<string, Json>;
 const ofType = (type: string): [string, Json][] => Object.entries(resources).filter(([, r]) => r.Type === type);
 const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
 const functionId = (operationId: string): string => logicalId(stack.functions[operationId] as IConstruct);
+const workerId = (name: string): string => logicalId(stack.workers[name] as IConstruct);
+/** `<bucket ARN>/images/*`: the only S3 object resource any application role may name. */
+const imagesArn = (): Json => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.bucket), 'Arn'] }, '/images/*']] });
+/** The bucket itself: only for s3:ListBucket, and only with the images/ prefix condition. */
+const bucketArn = (): Json => ({ 'Fn::GetAtt': [logicalId(stack.bucket), 'Arn'] });
+const LIST_CONDITION = { StringLike: { 's3:prefix': 'images/*' } };
+
+/** Every function the route table and worker table declare, with its logical id and declared access. */
+const declared = (): { name: string; id: string; access: readonly Access[] }[] => [
+  ...ROUTES.map((r) => ({ name: r.operationId, id: functionId(r.operationId), access: r.access })),
+  ...WORKERS.map((w) => ({ name: w.name, id: workerId(w.name), access: w.access })),
+];
 
 /** Path of an AWS::ApiGateway::Resource (or the root), rebuilt from PathPart/ParentId. */
 function resourcePath(ref: Json): string {
@@ -119,11 +161,13 @@ beforeAll(() => {
 describe('functions', () => {
   const appFunctions = () => ofType('AWS::Lambda::Function').filter(([, r]) => asArray(r.Properties.Architectures).includes('arm64'));
 
-  it('creates exactly one Lambda per route, plus the authorizer and the fallback', () => {
-    expect(appFunctions()).toHaveLength(ROUTES.length + 2);
+  it('creates exactly one Lambda per route and per worker, plus the authorizer and the fallback', () => {
+    expect(appFunctions()).toHaveLength(ROUTES.length + WORKERS.length + 2);
     expect(Object.keys(stack.functions).sort()).toEqual(ROUTES.map((r) => r.operationId).sort());
+    expect(Object.keys(stack.workers).sort()).toEqual(WORKERS.map((w) => w.name).sort());
     const ids = new Set(appFunctions().map(([id]) => id));
     for (const route of ROUTES) expect(ids.has(functionId(route.operationId)), route.operationId).toBe(true);
+    for (const worker of WORKERS) expect(ids.has(workerId(worker.name)), worker.name).toBe(true);
     expect(ids.has(logicalId(stack.authorizerFunction))).toBe(true);
     expect(ids.has(logicalId(stack.fallbackFunction))).toBe(true);
     // The only other function is CDK's provider behind the bucket's autoDeleteObjects (non-prod).
@@ -131,17 +175,22 @@ describe('functions', () => {
     expect(others.map(([id]) => id)).toEqual([expect.stringMatching(/^CustomS3AutoDeleteObjectsCustomResourceProvider/)]);
   });
 
-  it('construct id of each route function is its operationId', () => {
+  it('construct id of each route function is its operationId, of each worker its name', () => {
     for (const route of ROUTES) expect(stack.functions[route.operationId]!.node.id).toBe(route.operationId);
+    for (const worker of WORKERS) expect(stack.workers[worker.name]!.node.id).toBe(worker.name);
   });
 
   it('applies the house defaults: newest Node.js on ARM64, 512 MB, 10 s (authorizer 5 s), active tracing, own log group', () => {
+    const verifierId = workerId('verifyImage');
+    const sweepId = workerId('sweep');
     for (const [id, fn] of appFunctions()) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs24.x');
       expect(p.Architectures).toEqual(['arm64']);
-      expect(p.MemorySize).toBe(512);
-      expect(p.Timeout).toBe(id === logicalId(stack.authorizerFunction) ? 5 : 10);
+      // The verifier streams and hashes whole images: one full vCPU (1769 MB) and Lambda's 15 minutes.
+      expect(p.MemorySize, id).toBe(id === verifierId ? 1769 : 512);
+      // The sweeper scans the table and lists the bucket: Lambda's 15 minutes too.
+      expect(p.Timeout, id).toBe(id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId ? 900 : 10);
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Handler).toBe('index.handler');
       const logGroupId = p.LoggingConfig.LogGroup.Ref as string;
@@ -153,11 +202,59 @@ describe('functions', () => {
   it('sets TABLE_NAME only on functions whose route touches the table', () => {
     for (const route of ROUTES) {
       const env = resources[functionId(route.operationId)]!.Properties.Environment?.Variables ?? {};
-      if (route.access.length > 0) expect(env.TABLE_NAME, route.operationId).toEqual({ Ref: logicalId(stack.table) });
+      if (route.access.some((a) => a.startsWith('table:'))) expect(env.TABLE_NAME, route.operationId).toEqual({ Ref: logicalId(stack.table) });
       else expect(env.TABLE_NAME, route.operationId).toBeUndefined();
     }
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(resources[logicalId(fn)]!.Properties.Environment?.Variables?.TABLE_NAME).toBeUndefined();
+    }
+  });
+
+  it('gives functions with bucket access (only) the bucket name and lifetimes, and the verifier ARN to those that start it', () => {
+    const data = { UPLOAD_URL_SECONDS: '900', UPLOAD_SESSION_SECONDS: '86400', DOWNLOAD_URL_SECONDS: '300' };
+    for (const { name, id, access } of declared()) {
+      const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
+      const startsVerifier = access.includes('workflow:verify');
+      // Import starts the verifier but touches no object: no bucket name.
+      const isData = access.some((a) => a.startsWith('bucket:'));
+      if (isData) {
+        expect(env.BUCKET_NAME, name).toEqual({ Ref: logicalId(stack.bucket) });
+        expect(env, name).toMatchObject(data);
+      } else {
+        for (const key of ['BUCKET_NAME', ...Object.keys(data)]) expect(env[key], `${name} ${key}`).toBeUndefined();
+      }
+      if (startsVerifier) expect(env.VERIFIER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.verifier) });
+      else expect(env.VERIFIER_STATE_MACHINE_ARN, name).toBeUndefined();
+    }
+    expect(ROUTES.find((r) => r.operationId === 'importImage')?.access.some((a) => a.startsWith('bucket:'))).toBe(false);
+    expect(resources[functionId('importImage')]!.Properties.Environment.Variables.BUCKET_NAME).toBeUndefined();
+    for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
+      const env = (resources[logicalId(fn)]!.Properties.Environment?.Variables ?? {}) as Json;
+      for (const key of ['BUCKET_NAME', 'VERIFIER_STATE_MACHINE_ARN', 'SCRUBBER_STATE_MACHINE_ARN', 'EVENT_BUS_NAME']) expect(env[key], key).toBeUndefined();
+    }
+  });
+
+  it('gives the sweep worker (only) the sweepers\' limits', () => {
+    const sweepKeys = { SWEEP_STUCK_SECONDS: String(DEFAULT_SWEEP_SETTINGS.stuckSeconds), ORPHAN_GRACE_SECONDS: String(DEFAULT_SWEEP_SETTINGS.orphanGraceSeconds) };
+    expect(sweepKeys).toEqual({ SWEEP_STUCK_SECONDS: '7200', ORPHAN_GRACE_SECONDS: '86400' });
+    for (const { name, id } of declared()) {
+      const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
+      if (name === 'sweep') expect(env, name).toMatchObject(sweepKeys);
+      else for (const key of Object.keys(sweepKeys)) expect(env[key], `${name} ${key}`).toBeUndefined();
+    }
+  });
+
+  it('gives the scrubber\'s ARN and the delete settings to functions that start it, the bus name to publishers', () => {
+    for (const { name, id, access } of declared()) {
+      const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
+      if (access.includes('workflow:scrub')) {
+        expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+        expect(env, name).toMatchObject({ DELAYED_DELETE: 'true', SCRUB_DELAY_SECONDS: '3600' });
+      } else {
+        for (const key of ['SCRUBBER_STATE_MACHINE_ARN', 'DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
+      }
+      if (access.includes('events:publish')) expect(env.EVENT_BUS_NAME, name).toEqual({ Ref: logicalId(stack.eventBus) });
+      else expect(env.EVENT_BUS_NAME, name).toBeUndefined();
     }
   });
 
@@ -401,28 +498,117 @@ describe('identity', () => {
 });
 
 describe('IAM least privilege', () => {
+  const tableArn = (): Json => ({ 'Fn::GetAtt': [logicalId(stack.table), 'Arn'] });
+  const indexArn = (): Json => ({ 'Fn::Join': ['', [tableArn(), '/index/*']] });
+
+  /**
+   * What each Access kind must grant and on what, written out here rather than read from the
+   * stack, so the stack is checked against the intent. Typed by Access: a new kind fails to compile until it is added.
+   */
+  const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+  const EXPECTED_GRANTS: Record<Access, { actions: string[]; on: () => (Json | string)[]; condition?: Json }[]> = {
+    'table:read': [{ actions: TABLE_READ, on: () => [tableArn(), indexArn()] }],
+    'table:write': [
+      { actions: TABLE_READ, on: () => [tableArn(), indexArn()] },
+      { actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] },
+    ],
+    'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
+    'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
+    'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
+    // PutObject covers CreateMultipartUpload, UploadPart (the presigned part URLs) and CompleteMultipartUpload.
+    'bucket:multipart': [{ actions: ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], on: () => [imagesArn()] }],
+    'bucket:abort': [{ actions: ['s3:AbortMultipartUpload'], on: () => [imagesArn()] }],
+    // The one bucket-level grant, and only for listings under images/.
+    'bucket:list': [{ actions: ['s3:ListBucket'], on: () => [bucketArn()], condition: LIST_CONDITION }],
+    'workflow:verify': [{ actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.verifier) }] }],
+    'workflow:scrub': [
+      { actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.scrubber) }] },
+      // Restore stops the delayed scrub of one image version: executions of the scrubber only.
+      {
+        actions: ['states:StopExecution'],
+        on: () => [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:', { 'Fn::GetAtt': [logicalId(stack.scrubber), 'Name'] }, ':*'],
+            ],
+          },
+        ],
+      },
+    ],
+    'events:publish': [{ actions: ['events:PutEvents'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventBus), 'Arn'] }] }],
+  };
+
+  const pair = (action: string, resource: unknown, condition?: Json): string =>
+    `${action} on ${JSON.stringify(resource)}${condition ? ` if ${JSON.stringify(condition)}` : ''}`;
+  /** Every (action, resource, condition) a function's role allows; denials would fail the test. */
+  const grantedPairs = (fnLogicalId: string): string[] => {
+    const pairs = new Set<string>();
+    for (const statement of roleStatements(fnLogicalId)) {
+      expect(statement.Effect).toBe('Allow');
+      for (const action of asArray(statement.Action)) {
+        for (const resource of asArray(statement.Resource as Json | Json[])) pairs.add(pair(action, resource, statement.Condition));
+      }
+    }
+    return [...pairs];
+  };
+  const dynamoActionsOf = (fnLogicalId: string): string[] => actionsOf(roleStatements(fnLogicalId)).filter((a) => a.startsWith('dynamodb:'));
+
   const allowStatements = (): { where: string; statement: Statement }[] => {
     const out: { where: string; statement: Statement }[] = [];
     for (const [id, r] of Object.entries(resources)) {
       const docs: Json[] = [];
       if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties.PolicyDocument);
       if (r.Type === 'AWS::IAM::Role') for (const p of asArray(r.Properties.Policies as Json[])) docs.push(p.PolicyDocument);
-      if (r.Type === 'AWS::S3::BucketPolicy') docs.push(r.Properties.PolicyDocument);
+      if (['AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy'].includes(r.Type as string)) docs.push(r.Properties.PolicyDocument);
       for (const doc of docs) for (const statement of doc.Statement as Statement[]) if (statement.Effect === 'Allow') out.push({ where: id, statement });
     }
     return out;
   };
 
-  it('grants no Allow with action *, dynamodb:* or s3:* anywhere', () => {
+  it('grants no Allow with action *, dynamodb:*, s3:*, states:* or lambda:* anywhere', () => {
     const statements = allowStatements();
     expect(statements.length).toBeGreaterThan(0);
     for (const { where, statement } of statements) {
+      expect(statement.NotAction, where).toBeUndefined();
+      expect(statement.NotResource, where).toBeUndefined();
       for (const action of asArray(statement.Action)) {
-        expect(['*', 'dynamodb:*', 's3:*'], `${where}: ${action}`).not.toContain(action);
-        expect(action.startsWith('dynamodb:') && action.includes('*'), `${where}: ${action}`).toBe(false);
+        expect(['*', 'dynamodb:*', 's3:*', 'states:*', 'lambda:*'], `${where}: ${action}`).not.toContain(action);
+        for (const service of ['dynamodb:', 'states:', 'lambda:']) expect(action.startsWith(service) && action.includes('*'), `${where}: ${action}`).toBe(false);
       }
     }
     // The only Deny-with-s3:* is the TLS-only guard (checked above), which restricts rather than grants.
+  });
+
+  it('scopes every S3 grant to image objects (<bucket>/images/*), and ListBucket to the bucket with the images/ prefix condition', () => {
+    const autoDeleteRole = Object.keys(resources).find((id) => id.startsWith('CustomS3AutoDeleteObjectsCustomResourceProviderRole'));
+    let granted = 0;
+    let listed = 0;
+    for (const { where, statement } of allowStatements()) {
+      const actions = asArray(statement.Action);
+      if (!actions.some((a) => a.startsWith('s3:'))) continue;
+      if (resources[where]!.Type === 'AWS::S3::BucketPolicy') {
+        // CDK's autoDeleteObjects provider (non-prod stacks only) empties the bucket on stack deletion.
+        expect(autoDeleteRole).toBeDefined();
+        expect(statement.Principal, where).toEqual({ AWS: { 'Fn::GetAtt': [autoDeleteRole, 'Arn'] } });
+        continue;
+      }
+      if (actions.includes('s3:ListBucket')) {
+        // Alone in its statement, on the bucket ARN, never without the prefix condition.
+        listed++;
+        expect(actions, where).toEqual(['s3:ListBucket']);
+        expect(asArray(statement.Resource as Json | Json[]), where).toEqual([bucketArn()]);
+        expect(statement.Condition, where).toEqual(LIST_CONDITION);
+        continue;
+      }
+      granted++;
+      expect(statement.Condition, where).toBeUndefined();
+      expect(asArray(statement.Resource as Json | Json[]), where).toEqual([imagesArn()]);
+    }
+    expect(granted).toBeGreaterThan(0);
+    // Exactly the functions declaring bucket:list list the bucket.
+    expect(listed).toBe(declared().filter((d) => d.access.includes('bucket:list')).length);
+    expect(listed).toBeGreaterThan(0);
   });
 
   it('gives no table permission to functions whose route has no access (versions, schemas, authorizer, fallback)', () => {
@@ -442,15 +628,41 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('matches every route\'s declared access exactly', () => {
-    for (const route of ROUTES) {
-      const actions = dynamoActions(route.operationId);
-      const canWrite = route.access.includes('table:write');
-      const canRead = canWrite || route.access.includes('table:read');
-      for (const read of ['dynamodb:GetItem', 'dynamodb:Query']) expect(actions.includes(read), `${route.operationId} ${read}`).toBe(canRead);
-      for (const write of [...WRITE_ACTIONS, 'dynamodb:ConditionCheckItem']) expect(actions.includes(write), `${route.operationId} ${write}`).toBe(canWrite);
-      expect(actions).not.toContain('dynamodb:Scan');
+  it('grants every route and worker exactly the actions and resources its declared access maps to', () => {
+    const kinds = new Set<Access>();
+    for (const { name, id, access } of declared()) {
+      access.forEach((kind) => kinds.add(kind));
+      const fn = resources[id]!;
+      const expected = new Set<string>([
+        // House grants of every function: its own log group and X-Ray (no resource-level permissions).
+        ...['logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => pair(a, { 'Fn::GetAtt': [fn.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] })),
+        ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map((a) => pair(a, '*')),
+      ]);
+      for (const kind of access) for (const { actions, on, condition } of EXPECTED_GRANTS[kind]) for (const a of actions) for (const r of on()) expected.add(pair(a, r, condition));
+      expect(grantedPairs(id).sort(), name).toEqual([...expected].sort());
+      expect(dynamoActionsOf(id), name).not.toContain('dynamodb:Scan');
     }
+    // The tables above cover every kind some route or worker uses (and the types cover all kinds).
+    expect([...kinds].sort()).toEqual(
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'workflow:scrub', 'workflow:verify']),
+    );
+    for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
+      expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
+    }
+  });
+
+  it('refuses an unknown access kind at synth time, and bucket or workflow access without its target', () => {
+    const scratch = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    const scratchStack = new Stack(scratch, 'Grants');
+    const table = new ImageTable(scratchStack, 'Images', {}).table;
+    const fn = new SkyglassFunction(scratchStack, 'Fn', { handlerPath: FALLBACK_HANDLER });
+    expect(() => fn.grantAccess(['table:read', 'bucket:everything' as Access], { table })).toThrow(/unknown access kind "bucket:everything"/);
+    expect(() => fn.grantAccess(['bucket:read'], { table })).toThrow(/needs the image bucket/);
+    expect(() => fn.grantAccess(['bucket:abort'], { table })).toThrow(/bucket:abort needs the image bucket/);
+    expect(() => fn.grantAccess(['bucket:list'], { table })).toThrow(/bucket:list needs the image bucket/);
+    expect(() => fn.grantAccess(['workflow:verify'], { table })).toThrow(/needs the verifier state machine/);
+    expect(() => fn.grantAccess(['workflow:scrub'], { table })).toThrow(/needs the scrubber state machine/);
+    expect(() => fn.grantAccess(['events:publish'], { table })).toThrow(/needs the image event bus/);
   });
 
   it('scopes table permissions to the table and its indexes only, and writes to the table only', () => {
@@ -469,7 +681,7 @@ describe('IAM least privilege', () => {
   });
 
   it('uses no AWS managed policies on application roles (logs are granted on the function\'s own log group)', () => {
-    for (const fn of [...Object.values(stack.functions), stack.authorizerFunction, stack.fallbackFunction]) {
+    for (const fn of [...Object.values(stack.functions), ...Object.values(stack.workers), stack.authorizerFunction, stack.fallbackFunction]) {
       const role = resources[logicalId(fn.serviceRole)]!;
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       const logStatement = roleStatements(logicalId(fn)).find((s) => asArray(s.Action).includes('logs:PutLogEvents'));
@@ -478,10 +690,294 @@ describe('IAM least privilege', () => {
   });
 });
 
+describe('state machines', () => {
+  /** Each state machine, the worker its definition runs, and the shared definition it deploys. */
+  const MACHINES = () => [
+    { name: 'verifier', machine: stack.verifier, worker: 'verifyImage', placeholder: 'VerifyImageFunctionArn', definition: verifierDefinition },
+    { name: 'scrubber', machine: stack.scrubber, worker: 'scrubImage', placeholder: 'ScrubImageFunctionArn', definition: scrubberDefinition },
+  ];
+  const machineResource = (machine: IConstruct): Json => resources[logicalId(machine)]!;
+  const fnArn = (worker: string): Json => ({ 'Fn::GetAtt': [workerId(worker), 'Arn'] });
+  const fakeLambdaArn = (id: string) => `arn:aws:lambda:us-east-1:123456789012:function:${id}`;
+
+  /** A CloudFormation value as the deployed string: literals, Fn::Join, and function ARNs (made up, but well-formed). */
+  const resolve = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Json;
+    if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0] as string);
+    const getAtt = v['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt && getAtt[1] === 'Arn' && resources[getAtt[0]]?.Type === 'AWS::Lambda::Function') return fakeLambdaArn(getAtt[0]);
+    throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+  };
+
+  /** The definition Step Functions runs: DefinitionString with DefinitionSubstitutions applied. */
+  const deployedDefinition = (machine: IConstruct): Json => {
+    const sm = machineResource(machine);
+    let text = resolve(sm.Properties.DefinitionString);
+    for (const [key, value] of Object.entries((sm.Properties.DefinitionSubstitutions ?? {}) as Json)) text = text.split(`\${${key}}`).join(resolve(value));
+    expect(text, 'every placeholder is substituted').not.toMatch(/\$\{\w+\}/);
+    return JSON.parse(text) as Json;
+  };
+
+  const taskStates = (states: Json): [string, Json][] =>
+    Object.entries(states).flatMap(([name, state]: [string, Json]) => [
+      ...(state.Type === 'Task' ? [[name, state] as [string, Json]] : []),
+      ...asArray(state.Branches as Json[]).flatMap((b) => taskStates(b.States as Json)),
+      ...(state.ItemProcessor ? taskStates(state.ItemProcessor.States as Json) : []),
+      ...(state.Iterator ? taskStates(state.Iterator.States as Json) : []),
+    ]);
+
+  it('are exactly the verifier and the scrubber', () => {
+    expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id).sort()).toEqual(MACHINES().map((m) => logicalId(m.machine)).sort());
+  });
+
+  it('are STANDARD, with X-Ray tracing and ALL-level logs without execution data', () => {
+    for (const { name, machine } of MACHINES()) {
+      const sm = machineResource(machine);
+      expect(sm.Properties.StateMachineType, name).toBe('STANDARD');
+      expect(sm.Properties.TracingConfiguration, name).toEqual({ Enabled: true });
+      expect(sm.Properties.LoggingConfiguration.Level, name).toBe('ALL');
+      expect(sm.Properties.LoggingConfiguration.IncludeExecutionData, name).toBe(false);
+      const logGroupId = sm.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0] as string;
+      expect(resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
+      expect(resources[logGroupId]!.Properties.RetentionInDays).toBe(30);
+      expect(JSON.stringify(resources[logGroupId]!.Properties.LogGroupName)).toContain('/aws/vendedlogs/states/');
+    }
+  });
+
+  it('deploy the shared definitions as they are, substituting only their worker\'s ARN', () => {
+    for (const { name, machine, worker, placeholder, definition } of MACHINES()) {
+      const sm = machineResource(machine);
+      expect(resolve(sm.Properties.DefinitionString), name).toBe(JSON.stringify(definition()));
+      expect(sm.Properties.DefinitionSubstitutions, name).toEqual({ [placeholder]: fnArn(worker) });
+      const functionNames = taskStates(deployedDefinition(machine).States as Json).map(([, state]) => state.Parameters?.FunctionName as string);
+      expect(new Set(functionNames), name).toEqual(new Set([fakeLambdaArn(workerId(worker))]));
+    }
+  });
+
+  it('validate with asl-validator, in JSONPath mode', () => {
+    for (const { name, machine } of MACHINES()) {
+      const definition = deployedDefinition(machine);
+      expect(definition.QueryLanguage ?? 'JSONPath', name).toBe('JSONPath');
+      // The validator fills in QueryLanguage on the object it is given: hand it a copy.
+      const { isValid, errorsText } = aslValidator(structuredClone(definition), { checkPaths: true, checkArn: true });
+      expect(isValid, `${name}: ${errorsText('\n')}`).toBe(true);
+    }
+  });
+
+  it('retry every Task state', () => {
+    for (const { name, machine } of MACHINES()) {
+      const tasks = taskStates(deployedDefinition(machine).States as Json);
+      expect(tasks.length, name).toBeGreaterThan(0);
+      for (const [state, task] of tasks) {
+        expect(asArray(task.Retry as Json[]).length, `${name}.${state}`).toBeGreaterThan(0);
+        for (const retrier of task.Retry as Json[]) expect(retrier.MaxAttempts, `${name}.${state}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('have roles that may invoke their own worker only (plus log delivery and tracing, which have no resource scope)', () => {
+    for (const { name, machine, worker } of MACHINES()) {
+      const roleId = machineResource(machine).Properties.RoleArn['Fn::GetAtt'][0] as string;
+      const role = resources[roleId]!;
+      expect(role.Properties.ManagedPolicyArns, name).toBeUndefined();
+      expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain('states.amazonaws.com');
+      const statements = [
+        ...asArray(role.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement as Statement[]),
+        ...ofType('AWS::IAM::Policy')
+          .filter(([, p]) => asArray(p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+          .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]),
+      ];
+      const invoked: unknown[] = [];
+      for (const statement of statements) {
+        expect(statement.Effect).toBe('Allow');
+        for (const action of asArray(statement.Action)) {
+          if (action === 'lambda:InvokeFunction') invoked.push(...asArray(statement.Resource as Json | Json[]));
+          else {
+            expect(action, `${name}: ${action}`).toMatch(/^(logs|xray):[A-Za-z]+$/);
+            expect(statement.Resource).toBe('*');
+          }
+        }
+      }
+      expect(invoked, name).toEqual([fnArn(worker), { 'Fn::Join': ['', [fnArn(worker), ':*']] }]);
+    }
+  });
+});
+
+describe('sweeper schedules', () => {
+  const rules = () => ofType('AWS::Events::Rule');
+  const queueArn = (): Json => ({ 'Fn::GetAtt': [logicalId(stack.sweepSchedules.deadLetterQueue), 'Arn'] });
+
+  it('are three rules invoking the sweep worker with one job each: uploads every 15 minutes, stuck every 30, audit daily', () => {
+    const expected = [
+      { jobs: ['uploads'], rate: 'rate(15 minutes)', maxAge: 900 },
+      { jobs: ['stuck'], rate: 'rate(30 minutes)', maxAge: 1800 },
+      { jobs: ['audit'], rate: 'rate(1 day)', maxAge: 86_400 },
+    ];
+    expect(SWEEP_SCHEDULES.map((s) => s.job)).toEqual(['uploads', 'stuck', 'audit']);
+    expect(rules()).toHaveLength(expected.length);
+    const seen = rules().map(([id, rule]) => {
+      const p = rule.Properties;
+      expect(p.State, id).toBe('ENABLED');
+      expect(p.EventBusName, id).toBeUndefined(); // schedules run on the default bus
+      expect(p.Targets, id).toHaveLength(1);
+      const target = p.Targets[0] as Json;
+      expect(target.Arn, id).toEqual({ 'Fn::GetAtt': [workerId('sweep'), 'Arn'] });
+      expect(target.DeadLetterConfig, id).toEqual({ Arn: queueArn() });
+      return { jobs: JSON.parse(target.Input as string).jobs, rate: p.ScheduleExpression, maxAge: target.RetryPolicy.MaximumEventAgeInSeconds, retries: target.RetryPolicy.MaximumRetryAttempts };
+    });
+    expect(seen).toEqual(expect.arrayContaining(expected.map((e) => ({ ...e, retries: 2 }))));
+  });
+
+  it('may each invoke the sweep function (resource policy scoped to the rule), which retries a failed sweep once', () => {
+    const permissions = ofType('AWS::Lambda::Permission').filter(([, p]) => p.Properties.Principal === 'events.amazonaws.com');
+    expect(permissions).toHaveLength(rules().length);
+    for (const [, permission] of permissions) {
+      expect(permission.Properties.Action).toBe('lambda:InvokeFunction');
+      expect(permission.Properties.FunctionName).toEqual({ 'Fn::GetAtt': [workerId('sweep'), 'Arn'] });
+      expect(rules().map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }))).toContainEqual(permission.Properties.SourceArn);
+    }
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: workerId('sweep') },
+      MaximumRetryAttempts: 1,
+    });
+  });
+
+  it('dead-letter into an encrypted, TLS-only queue that only the rules may send to', () => {
+    const queue = resources[logicalId(stack.sweepSchedules.deadLetterQueue)]!;
+    expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    const [, policy] = ofType('AWS::SQS::QueuePolicy')[0]!;
+    expect(ofType('AWS::SQS::QueuePolicy')).toHaveLength(1);
+    const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const allows = statements.filter((st) => st.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(0);
+    const ruleArns = rules().map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    const allowedSources = allows.flatMap((st) => {
+      expect(st.Principal).toEqual({ Service: 'events.amazonaws.com' });
+      expect(st.Action).toBe('sqs:SendMessage');
+      return asArray(st.Condition?.ArnEquals?.['aws:SourceArn'] as Json | Json[]);
+    });
+    expect(allowedSources).toEqual(expect.arrayContaining(ruleArns));
+    expect(allowedSources).toHaveLength(ruleArns.length);
+  });
+});
+
+describe('alarms', () => {
+  const alarm = (name: string): Json => resources[logicalId(stack.alarms[name] as IConstruct)]!.Properties as Json;
+
+  it('fire on one failure in 5 minutes, treat missing data as fine, and notify the topic', () => {
+    expect(Object.keys(stack.alarms).sort()).toEqual(['MissingObjects', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'VerifierFailed']);
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(Object.keys(stack.alarms).length);
+    for (const name of Object.keys(stack.alarms)) {
+      const p = alarm(name);
+      expect(p, name).toMatchObject({
+        AlarmName: `skyglass-dev-${name}`,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        Period: 300,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: logicalId(stack.alarmTopic!) }],
+      });
+      expect((p.AlarmDescription as string).length, name).toBeGreaterThan(40);
+    }
+  });
+
+  it('watch the verifier\'s and the scrubber\'s ExecutionsFailed', () => {
+    for (const [name, machine] of [['VerifierFailed', stack.verifier], ['ScrubberFailed', stack.scrubber]] as const) {
+      expect(alarm(name), name).toMatchObject({
+        Namespace: 'AWS/States',
+        MetricName: 'ExecutionsFailed',
+        Statistic: 'Sum',
+        Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(machine) } }],
+      });
+    }
+  });
+
+  it('watch the ScrubFailures and MissingObjects metrics the scrub and sweep workers emit (EMF, namespace Skyglass, no dimensions)', () => {
+    const emitters: [string, string][] = [
+      ['ScrubFailures', 'shared/app/scrubber.ts'],
+      ['MissingObjects', 'functions/workers/sweep.ts'],
+    ];
+    for (const [metric, source] of emitters) {
+      expect(alarm(metric), metric).toMatchObject({ Namespace: 'Skyglass', MetricName: metric, Statistic: 'Sum' });
+      expect(alarm(metric).Dimensions, metric).toBeUndefined();
+      // The emitter still says so (its EMF record names the namespace and the metric).
+      const code = readFileSync(path.join(REPO_ROOT, source), 'utf8');
+      expect(code, source).toContain("Namespace: 'Skyglass'");
+      expect(code, source).toContain(`'${metric}'`);
+    }
+  });
+
+  it('watch the sweep worker\'s errors and its schedules\' dead letters', () => {
+    expect(alarm('SweepErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: workerId('sweep') } }],
+    });
+    expect(alarm('SweepUndelivered')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.sweepSchedules.deadLetterQueue), 'QueueName'] } }],
+    });
+  });
+
+  it('notify a topic encrypted with a rotating key that CloudWatch may use, TLS-only, with no subscription unless an email is given', () => {
+    const topic = resources[logicalId(stack.alarmTopic!)]!;
+    const keyId = topic.Properties.KmsMasterKeyId['Fn::GetAtt'][0] as string;
+    const key = resources[keyId]!;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Delete'); // dev stage
+    const keyStatements = key.Properties.KeyPolicy.Statement as Statement[];
+    const forCloudWatch = keyStatements.filter((st) => JSON.stringify(st.Principal).includes('cloudwatch.amazonaws.com'));
+    expect(forCloudWatch).toHaveLength(1);
+    expect(asArray(forCloudWatch[0]!.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+
+    const [, topicPolicy] = ofType('AWS::SNS::TopicPolicy')[0]!;
+    const statements = topicPolicy.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    const publish = statements.find((st) => st.Effect === 'Allow')!;
+    expect(publish).toMatchObject({ Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' }, Resource: { Ref: logicalId(stack.alarmTopic!) } });
+    expect(publish.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('subscribe skyglass:alarmEmail, and can do without the topic', () => {
+    // The alarms construct alone: cheaper than more whole stacks.
+    const build = (id: string, settings: { topic?: boolean; email?: string }) => {
+      const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), id);
+      const machine = new sfn.StateMachine(scope, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(scope, 'Pass')) });
+      const sweeper = new SkyglassFunction(scope, 'Sweep', { handlerPath: FALLBACK_HANDLER });
+      new SkyglassAlarms(scope, 'Alarms', { stage: 'dev', verifier: machine, scrubber: machine, sweeper, sweepDeadLetters: new sqs.Queue(scope, 'Queue'), ...settings });
+      return Template.fromStack(scope);
+    };
+    const withEmail = build('WithEmail', readAlarmSettings((key) => ({ 'skyglass:alarmEmail': 'ops@example.com' })[key]));
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    const without = build('WithoutTopic', readAlarmSettings((key) => ({ 'skyglass:alarmTopic': 'false' })[key]));
+    without.resourceCountIs('AWS::SNS::Topic', 0);
+    without.resourceCountIs('AWS::KMS::Key', 0);
+    without.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    for (const [, a] of Object.entries(without.findResources('AWS::CloudWatch::Alarm'))) expect((a as Json).Properties.AlarmActions).toBeUndefined();
+  });
+});
+
 describe('outputs', () => {
-  it('exports the API URL, table, bucket and Cognito ids', () => {
+  it('exports the API URL, table, bucket, state machines, event bus and Cognito ids', () => {
     const outputs = template.toJSON().Outputs as Json;
-    for (const name of ['ApiUrl', 'TableName', 'BucketName', 'UserPoolId', 'UserPoolClientId']) expect(outputs, name).toHaveProperty(name);
+    for (const name of ['ApiUrl', 'TableName', 'BucketName', 'VerifierStateMachineArn', 'ScrubberStateMachineArn', 'EventBusName', 'AlarmTopicArn', 'UserPoolId', 'UserPoolClientId']) {
+      expect(outputs, name).toHaveProperty(name);
+    }
+    expect(outputs.VerifierStateMachineArn.Value).toEqual({ Ref: logicalId(stack.verifier) });
+    expect(outputs.ScrubberStateMachineArn.Value).toEqual({ Ref: logicalId(stack.scrubber) });
+    expect(outputs.EventBusName.Value).toEqual({ Ref: logicalId(stack.eventBus) });
+    expect(outputs.AlarmTopicArn.Value).toEqual({ Ref: logicalId(stack.alarmTopic!) });
   });
 });
 
@@ -490,6 +986,9 @@ describe('cdk-nag AwsSolutions', () => {
   const ALLOWED = [
     /^AwsSolutions-IAM5\[Resource::\*\]$/, // X-Ray actions have no resource-level permissions
     /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/index\/\*\]$/, // Query on the table's own GSIs
+    /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/images\/\*\]$/, // image objects: keys are per image and upload
+    /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>:\*\]$/, // a state machine invokes its function's versions/aliases
+    /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*\]$/, // StopExecution: one state machine's executions
     /^AwsSolutions-S1$/, // server access logs: CloudTrail data events instead
     /^AwsSolutions-COG2$/, // MFA optional (service accounts)
     /^AwsSolutions-COG8$/, // Plus tier is a paid add-on
@@ -499,6 +998,7 @@ describe('cdk-nag AwsSolutions', () => {
     /^AwsSolutions-APIG3$/, // WAF attached at deployment
     /^AwsSolutions-APIG4$/, // version discovery and fallback are unauthenticated, as in Glance
     /^AwsSolutions-APIG6$/, // execution logs need the account CloudWatch role
+    /^AwsSolutions-SQS3$/, // the sweep schedules' dead-letter queue is itself a DLQ (of EventBridge targets)
   ];
 
   it('reports no unacknowledged findings', () => {
@@ -575,13 +1075,63 @@ describe('configuration from context', () => {
     expect(() => readConfig(reader({ 'skyglass:jwtIssuer': 'https://idp', 'skyglass:jwksJson': '{"nokeys":1}' }), {})).toThrow(/JWKS/);
   });
 
+  it('reads upload and download lifetimes, with defaults, and rejects unusable ones', () => {
+    expect(readConfig(reader({}), {}).data).toEqual({ uploadUrlSeconds: 900, uploadSessionSeconds: 86_400, downloadUrlSeconds: 300 });
+    expect(DEFAULT_DATA_SETTINGS).toEqual(readConfig(reader({}), {}).data);
+    expect(readDataSettings(reader({ 'skyglass:uploadUrlSeconds': '600', 'skyglass:uploadSessionSeconds': 172_800, 'skyglass:downloadUrlSeconds': 60 }))).toEqual({
+      uploadUrlSeconds: 600,
+      uploadSessionSeconds: 172_800,
+      downloadUrlSeconds: 60,
+    });
+    for (const bad of ['0', '-5', '1.5', 'soon']) expect(() => readDataSettings(reader({ 'skyglass:downloadUrlSeconds': bad })), bad).toThrow(/skyglass:downloadUrlSeconds/);
+    // SigV4 presigned URLs live 7 days at most.
+    expect(() => readDataSettings(reader({ 'skyglass:uploadUrlSeconds': 8 * 86_400, 'skyglass:uploadSessionSeconds': 10 * 86_400 }))).toThrow(/at most 604800/);
+    expect(() => readDataSettings(reader({ 'skyglass:downloadUrlSeconds': 604_801 }))).toThrow(/at most 604800/);
+    // A part URL must not outlive its session.
+    expect(() => readDataSettings(reader({ 'skyglass:uploadUrlSeconds': 7200, 'skyglass:uploadSessionSeconds': 3600 }))).toThrow(/must not exceed/);
+  });
+
+  it('reads delayed delete and the scrub delay, with defaults', () => {
+    expect(readConfig(reader({}), {}).deletes).toEqual({ delayedDelete: true, scrubDelaySeconds: 3600 });
+    expect(DEFAULT_DELETE_SETTINGS).toEqual(readConfig(reader({}), {}).deletes);
+    expect(readDeleteSettings(reader({ 'skyglass:delayedDelete': 'false', 'skyglass:scrubDelaySeconds': 0 }))).toEqual({ delayedDelete: false, scrubDelaySeconds: 0 });
+    expect(() => readDeleteSettings(reader({ 'skyglass:scrubDelaySeconds': -1 }))).toThrow(/scrubDelaySeconds/);
+    // A Standard execution lives at most a year.
+    expect(() => readDeleteSettings(reader({ 'skyglass:scrubDelaySeconds': 365 * 86_400 }))).toThrow(/at most/);
+  });
+
+  it('reads the sweepers\' limits, with defaults, and refuses limits that would undo running work', () => {
+    expect(readConfig(reader({}), {}).sweeps).toEqual({ stuckSeconds: 7200, orphanGraceSeconds: 86_400 });
+    expect(DEFAULT_SWEEP_SETTINGS).toEqual(readConfig(reader({}), {}).sweeps);
+    expect(readSweepSettings(reader({ 'skyglass:sweepStuckSeconds': '10800', 'skyglass:orphanGraceSeconds': 7200 }))).toEqual({ stuckSeconds: 10_800, orphanGraceSeconds: 7200 });
+    for (const bad of ['0', '-1', '1.5', 'later']) expect(() => readSweepSettings(reader({ 'skyglass:sweepStuckSeconds': bad })), bad).toThrow(/skyglass:sweepStuckSeconds/);
+    // Shorter than the verifier's longest run (four 15-minute attempts) would requeue images under a running verification.
+    expect(() => readSweepSettings(reader({ 'skyglass:sweepStuckSeconds': 3600 }))).toThrow(/at least 3900/);
+    expect(() => readSweepSettings(reader({ 'skyglass:orphanGraceSeconds': 60 }))).toThrow(/at least 3600/);
+  });
+
+  it('reads the alarm topic and email, and refuses an email without a topic', () => {
+    expect(readConfig(reader({}), {}).alarms).toEqual({ topic: true });
+    expect(readAlarmSettings(reader({ 'skyglass:alarmEmail': 'ops@example.com' }))).toEqual({ topic: true, email: 'ops@example.com' });
+    expect(readAlarmSettings(reader({ 'skyglass:alarmTopic': false }))).toEqual({ topic: false });
+    expect(() => readAlarmSettings(reader({ 'skyglass:alarmEmail': 'not an address' }))).toThrow(/email address/);
+    expect(() => readAlarmSettings(reader({ 'skyglass:alarmEmail': 'ops@example.com', 'skyglass:alarmTopic': 'false' }))).toThrow(/needs the alarm topic/);
+  });
+
+  it('never lets the lifecycle rule abort a multipart upload whose session is still open', () => {
+    expect(multipartAbortDays({ uploadSessionSeconds: 3600 })).toBe(1);
+    expect(multipartAbortDays({ uploadSessionSeconds: 86_400 })).toBe(1);
+    expect(multipartAbortDays({ uploadSessionSeconds: 86_401 })).toBe(2);
+    expect(multipartAbortDays({ uploadSessionSeconds: 3 * 86_400 })).toBe(3);
+  });
+
   it('skips bundling with SKYGLASS_SKIP_BUNDLING=1 or skyglass:skipBundling', () => {
     expect(readConfig(reader({}), { SKYGLASS_SKIP_BUNDLING: '1' }).skipBundling).toBe(true);
     expect(readConfig(reader({ 'skyglass:skipBundling': 'true' }), {}).skipBundling).toBe(true);
   });
 });
 
-// Real bundling takes ~35 s, so a developer's `npm test` skips it unless asked; CI (CI=true) always runs it.
+// Real bundling takes ~35-45 s (29 functions), so a developer's `npm test` skips it unless asked; CI (CI=true) always runs it.
 const fullSynth = process.env.SKYGLASS_FULL_SYNTH === '1' || process.env.CI === 'true';
 describe.runIf(fullSynth)('full synthesis with esbuild bundling (always in CI; locally with SKYGLASS_FULL_SYNTH=1)', () => {
   it('bundles every function into one minified ESM file with the createRequire banner', () => {
@@ -592,7 +1142,7 @@ describe.runIf(fullSynth)('full synthesis with esbuild bundling (always in CI; l
       const fullStack = new SkyglassStack(full, 'SkyglassFull', { stage: config.stage, auth: config.auth });
       const assembly = full.synth();
       const fullTemplate = assembly.getStackArtifact(fullStack.artifactId).template as { Resources: Record<string, Json> };
-      const fns = [...Object.values(fullStack.functions), fullStack.authorizerFunction, fullStack.fallbackFunction];
+      const fns = [...Object.values(fullStack.functions), ...Object.values(fullStack.workers), fullStack.authorizerFunction, fullStack.fallbackFunction];
       for (const fn of fns) {
         const cfn = fullTemplate.Resources[fullStack.getLogicalId(fn.node.defaultChild as CfnElement)]!;
         const assetHash = (cfn.Properties.Code.S3Key as string).replace(/\.zip$/, '');
