@@ -1,6 +1,10 @@
 /**
- * `npm run bench`: bundle size per function, cold import time against bare node, and DynamoDB
- * calls and items read per API operation, each checked against the issue's budgets.
+ * `npm run bench`: bundle size per function, cold import time against bare node, DynamoDB
+ * calls and items read per API operation, and data-plane throughput (uploads, the verifier's
+ * hashing, upload to active), each checked against the issue's budgets.
+ *
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data`, any subset) runs only
+ * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
  * compare across machines; the budgets print PASS/FAIL and a summary line. The exit code is 0
@@ -9,22 +13,60 @@
 import { performance } from 'node:perf_hooks';
 import { buildBundles, reportBundles } from './bundles.js';
 import { measureColdImports, reportColdImports } from './cold-import.js';
+import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { budgetResults, progress } from './report.js';
 
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
+function selectedSections(args: string[]): Set<Section> {
+  const named: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--only' && args[i + 1] !== undefined) named.push(...(args[++i] as string).split(','));
+    else if (arg.startsWith('--only=')) named.push(...arg.slice('--only='.length).split(','));
+    else {
+      console.error(`unknown argument ${JSON.stringify(arg)}; usage: npm run bench [-- --only ${SECTIONS.join(',')}]`);
+      process.exit(2);
+    }
+  }
+  const wanted = named.map((n) => n.trim()).filter(Boolean);
+  const unknown = wanted.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (unknown.length) {
+    console.error(`unknown section(s) ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}`);
+    process.exit(2);
+  }
+  return new Set((wanted.length ? wanted : SECTIONS) as Section[]);
+}
+
+const only = selectedSections(process.argv.slice(2));
 const started = performance.now();
 console.log(`Skyglass bench — node ${process.version}, ${process.platform}/${process.arch}`);
 
-progress('building bundles');
-const bundles = await buildBundles();
-reportBundles(bundles);
+if (only.has('bundles') || only.has('cold')) {
+  progress('building bundles');
+  const bundles = await buildBundles();
+  if (only.has('bundles')) reportBundles(bundles);
 
-// Before DynamoDB Local starts, so its JVM does not compete for the CPU with the timed processes.
-const cold = measureColdImports(bundles);
-reportColdImports(cold);
+  // Before DynamoDB Local starts, so its JVM does not compete for the CPU with the timed processes.
+  if (only.has('cold')) {
+    const cold = measureColdImports(bundles);
+    reportColdImports(cold);
+  }
+}
 
-const dynamo = await measureDynamoDb();
-reportDynamoDb(dynamo);
+if (only.has('dynamodb')) {
+  const dynamo = await measureDynamoDb();
+  reportDynamoDb(dynamo);
+}
+
+// In a child process of its own: see bench/data-plane.ts.
+if (only.has('data')) {
+  const data = await measureDataPlaneIsolated();
+  reportDataPlane(data);
+}
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);
