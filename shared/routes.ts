@@ -43,6 +43,8 @@ export interface Route {
   auth: boolean;
   access: Access[];
   summary: string;
+  /** Longer than the house default (10 s) where the work needs it; API Gateway waits at most 29 s. */
+  timeoutSeconds?: number;
 }
 
 const fn = (group: string, name: string) => `functions/${group}/${name}.ts`;
@@ -66,7 +68,7 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
-  { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)' },
+  { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:list', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)', timeoutSeconds: 29 },
   { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Abort an upload session (saving → queued)' },
   { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete', 'events:publish'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },

@@ -154,6 +154,7 @@ export class ImageApi extends Construct {
         handlerPath: route.handler,
         description: `skyglass-${props.stage} ${route.method} ${route.path} (${route.operationId}): ${route.summary}`.slice(0, 256),
         logRemovalPolicy,
+        ...(route.timeoutSeconds ? { timeout: Duration.seconds(route.timeoutSeconds) } : {}),
       });
       fn.grantAccess(route.access, targets);
       functions[route.operationId] = fn;

@@ -107,8 +107,13 @@ export class ImageDataService {
       await this.blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
     } catch (error) {
       if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
-      if (error instanceof UploadGoneError) return this.afterConcurrentComplete(caller, id, session);
-      throw error;
+      if (!(error instanceof UploadGoneError)) throw error;
+      // The store no longer knows the upload. If its object exists, the upload was completed:
+      // by a concurrent complete (which will also record it), or by an earlier attempt of this
+      // very request that stopped before recording it (a timeout); recording it again is safe.
+      const current = requireModifiable(caller, await this.repo.get(id), id);
+      if (current.location === session.key) return;
+      if (!(await this.blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
     }
     if (session.stage) {
       // Staged data waits for POST /import; its size is what was declared until verified.
@@ -184,13 +189,6 @@ export class ImageDataService {
       expiresInSeconds: this.settings.downloadUrlSeconds,
     });
     return { kind: 'redirect', url };
-  }
-
-  private async afterConcurrentComplete(caller: Caller, id: string, session: UploadSession): Promise<void> {
-    const now = requireModifiable(caller, await this.repo.get(id), id);
-    // Another complete of the same upload got there first: that is success, not an error.
-    if (now.location === session.key) return;
-    throw conflict(`Upload ${session.upload_id} was aborted.`);
   }
 
   private async storedParts(session: UploadSession) {

@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CompleteMultipartUploadCommand, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, inject, it } from 'vitest';
+import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, putParts, settled } from './data-helpers.js';
 
@@ -112,6 +115,29 @@ describe('presigned multipart uploads', () => {
     const results = await Promise.all([1, 2].map(() => call(path, { method: 'POST', token, json: { parts } })));
     expect(results.map((r) => r.status).filter((s) => s === 202).length).toBeGreaterThanOrEqual(1);
     expect(results.every((r) => r.status === 202 || r.status === 409)).toBe(true);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+
+  it('a complete retried after the store completed but before the image recorded it still ends active', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(6 * MiB);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length } });
+    const parts = await putParts(data, session.body.parts);
+    // The first attempt completed the multipart upload at the store, then its function was
+    // stopped (a timeout) before the conditional write: do what it got done.
+    const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const upload = (await new DynamoImageRepository(client, { tableName: inject('tableName') }).get(image.id))!.upload!;
+    const s3 = new S3Client({
+      endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await s3.send(new CompleteMultipartUploadCommand({
+      Bucket: inject('bucket'), Key: upload.key, UploadId: upload.store_upload_id,
+      MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.part_number, ETag: p.etag })) },
+    }));
+    const retry = await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`, { method: 'POST', token, json: { parts } });
+    expect(retry.status).toBe(202);
     expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
   });
 
