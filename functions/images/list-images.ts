@@ -1,5 +1,5 @@
-import { imageService } from '../../shared/app/services.js';
+import { imageQueries } from '../../shared/app/read-services.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { json } from '../../shared/http/response.js';
 
-export const handler = httpHandler(async (req) => json(200, await imageService().list(req.caller, req.query, req.rawQuery)));
+export const handler = httpHandler(async (req) => json(200, await imageQueries().list(req.caller, req.query, req.rawQuery)));

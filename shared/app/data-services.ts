@@ -5,7 +5,8 @@ import { config, dataConfig } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
-import { imageEvents, imageRepository, imageWorkflows } from './services.js';
+import { imageRepository } from './read-services.js';
+import { imageEvents, imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 
 let blobs: S3BlobStore | undefined;

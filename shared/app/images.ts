@@ -3,7 +3,6 @@ import { canSee, requireModifiable, requireVisible, type Caller } from '../domai
 import { buildNewImage, normalizeTags } from '../domain/create-image.js';
 import { badRequest, conflict, forbidden, imageNotFound, notFound } from '../domain/errors.js';
 import { glanceTimestamp, toView, type Image, type ImageView } from '../domain/image.js';
-import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
 import { applyPatch, parsePatch } from '../domain/patch.js';
 import type { ImageStatus } from '../domain/status.js';
 import type { ImageEvents } from '../ports/events.js';
@@ -39,23 +38,6 @@ export class ImageService {
     }
     await this.events.publish('image.create', image);
     return toView(image);
-  }
-
-  async show(caller: Caller, id: string): Promise<ImageView> {
-    return toView(requireVisible(caller, await this.repo.get(id), id));
-  }
-
-  async list(caller: Caller, params: QueryParams, rawQuery: string | null) {
-    const query = parseListQuery(params);
-    let marker: Image | undefined;
-    if (query.marker !== null) {
-      const found = await this.repo.get(query.marker);
-      // Glance answers an unknown or invisible marker with 400, not 404.
-      if (!found || !canSee(caller, found)) throw badRequest(`No image found with ID ${query.marker}`);
-      marker = found;
-    }
-    const { images } = await this.repo.list(caller, query, marker);
-    return { images: images.map(toView), ...listLinks(rawQuery, images, query.limit) };
   }
 
   async update(caller: Caller, id: string, contentType: string | undefined, body: string | undefined): Promise<ImageView> {

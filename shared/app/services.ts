@@ -1,33 +1,18 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
-import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { EventBridgeEvents } from '../adapters/eventbridge-events.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import type { ImageEvents } from '../ports/events.js';
-import type { ImageRepository } from '../ports/image-repository.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
 import { ImageService } from './images.js';
+import { imageRepository } from './read-services.js';
 
-// Built on first use and kept for the life of the (Lambda) process. Functions that never
-// touch image bytes import this module alone, so their bundles carry no S3 client.
-let repository: ImageRepository | undefined;
+// Built on first use and kept for the life of the (Lambda) process. Functions that change
+// images but never touch their bytes import this module, so their bundles carry no S3 client.
 let events: ImageEvents | undefined;
 let workflows: Workflows | undefined;
 let images: ImageService | undefined;
-
-export function imageRepository(): ImageRepository {
-  if (!repository) {
-    const { tableName, region, dynamodbEndpoint } = config();
-    const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
-    // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
-    if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
-    repository = new DynamoImageRepository(client, { tableName });
-  }
-  return repository;
-}
 
 export function imageEvents(): ImageEvents {
   if (!events) {

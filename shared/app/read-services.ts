@@ -1,0 +1,27 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
+import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
+import type { ImageRepository } from '../ports/image-repository.js';
+import { config } from './config.js';
+import { ImageQueries } from './image-queries.js';
+
+// Built on first use and kept for the life of the (Lambda) process. Read-only functions import
+// this module alone, so their bundles carry only the DynamoDB client.
+let repository: ImageRepository | undefined;
+let queries: ImageQueries | undefined;
+
+export function imageRepository(): ImageRepository {
+  if (!repository) {
+    const { tableName, region, dynamodbEndpoint } = config();
+    const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
+    // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
+    if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
+    repository = new DynamoImageRepository(client, { tableName });
+  }
+  return repository;
+}
+
+/** Show and list. */
+export function imageQueries(): ImageQueries {
+  return (queries ??= new ImageQueries(imageRepository()));
+}
