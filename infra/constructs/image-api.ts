@@ -1,9 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
   GATEWAY_RESPONSES,
@@ -12,43 +9,11 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
-import type { DataSettings, DeleteSettings } from '../config.js';
-import { SkyglassFunction, type AccessTargets, type NamedStateMachine } from './skyglass-function.js';
+import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
-export interface ImageApiProps {
+/** The API's functions are granted on the targets (table, bucket, state machines, bus) that their routes' access kinds name. */
+export interface ImageApiProps extends AccessTargets {
   readonly stage: string;
-  /** The image table; each route function gets the least access its route declares. */
-  readonly table: dynamodb.ITable;
-  /**
-   * The image bucket, for routes with `bucket:*` access.
-   * @default none: a route with bucket access is then a synth-time error
-   */
-  readonly bucket?: s3.IBucket;
-  /**
-   * The verifier state machine, for routes with `workflow:verify` access.
-   * @default none: a route with workflow:verify access is then a synth-time error
-   */
-  readonly verifier?: NamedStateMachine;
-  /**
-   * The scrubber state machine, for routes with `workflow:scrub` access.
-   * @default none: a route with workflow:scrub access is then a synth-time error
-   */
-  readonly scrubber?: NamedStateMachine;
-  /**
-   * The image event bus, for routes with `events:publish` access.
-   * @default none: a route with events:publish access is then a synth-time error
-   */
-  readonly eventBus?: events.IEventBus;
-  /**
-   * Lifetimes of upload sessions and presigned URLs, for data routes.
-   * @default DEFAULT_DATA_SETTINGS
-   */
-  readonly dataSettings?: DataSettings;
-  /**
-   * Delayed delete, for routes that start the scrubber.
-   * @default DEFAULT_DELETE_SETTINGS
-   */
-  readonly deleteSettings?: DeleteSettings;
   /** Environment of the authorizer function (issuer, keys, claim names). */
   readonly authorizerEnvironment: Record<string, string>;
   /**
