@@ -10,7 +10,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readConfig } from './config.js';
-import { SkyglassStack } from './stack.js';
+import { SkyglassStack, stackPropsFrom } from './stack.js';
 
 const app = new App();
 const config = readConfig((key) => app.node.tryGetContext(key));
@@ -21,15 +21,8 @@ if (config.skipBundling) {
 }
 
 new SkyglassStack(app, `Skyglass-${config.stage}`, {
+  ...stackPropsFrom(config),
   stackName: `skyglass-${config.stage}`,
-  stage: config.stage,
-  auth: config.auth,
-  accessLogs: config.accessLogs,
-  throttling: config.throttling,
-  dataSettings: config.data,
-  deleteSettings: config.deletes,
-  sweepSettings: config.sweeps,
-  alarmSettings: config.alarms,
   // Environment-agnostic unless skyglass:account / skyglass:region are given, so synth needs no credentials.
   ...(config.env && { env: config.env }),
 });

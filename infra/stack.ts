@@ -18,6 +18,7 @@ import {
   type AuthConfig,
   type DataSettings,
   type DeleteSettings,
+  type SkyglassConfig,
   type SweepSettings,
 } from './config.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
@@ -68,6 +69,20 @@ export interface SkyglassStackProps extends StackProps {
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
 const MAX_JWKS_JSON_BYTES = 3000;
+
+/** The stack's props from validated context: one mapping for the app and the tests. */
+export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
+  return {
+    stage: config.stage,
+    auth: config.auth,
+    accessLogs: config.accessLogs,
+    throttling: config.throttling,
+    dataSettings: config.data,
+    deleteSettings: config.deletes,
+    sweepSettings: config.sweeps,
+    alarmSettings: config.alarms,
+  };
+}
 
 /** The whole Skyglass service for one stage. */
 export class SkyglassStack extends Stack {

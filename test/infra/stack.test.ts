@@ -38,7 +38,7 @@ import { ImageTable } from '../../infra/constructs/image-table.js';
 import { SkyglassFunction } from '../../infra/constructs/skyglass-function.js';
 import { SWEEP_SCHEDULES } from '../../infra/constructs/sweep-schedules.js';
 import { SkyglassAlarms } from '../../infra/constructs/alarms.js';
-import { SkyglassStack } from '../../infra/stack.js';
+import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 
 /** asl-validator 4 is CommonJS without type declarations: `validator(definition, options?)`. */
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -58,16 +58,7 @@ const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Arra
 function synthesize(context: Record<string, unknown>): { app: App; stack: SkyglassStack } {
   const app = new App({ context: { ...CDK_CONTEXT, ...context } });
   const config = readConfig((key) => app.node.tryGetContext(key), {});
-  const stack = new SkyglassStack(app, 'SkyglassTest', {
-    stage: config.stage,
-    auth: config.auth,
-    accessLogs: config.accessLogs,
-    throttling: config.throttling,
-    dataSettings: config.data,
-    deleteSettings: config.deletes,
-    sweepSettings: config.sweeps,
-    alarmSettings: config.alarms,
-  });
+  const stack = new SkyglassStack(app, 'SkyglassTest', stackPropsFrom(config));
   return { app, stack };
 }
 
