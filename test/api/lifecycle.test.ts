@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
-import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download } from './data-helpers.js';
 
@@ -13,19 +12,11 @@ const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
 /** Where the image's bytes are stored (read behind the API: clients never see locations). */
 async function locationOf(id: string): Promise<string | null> {
-  const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  try {
-    return (await new DynamoImageRepository(client, { tableName: inject('tableName') }).get(id))?.location ?? null;
-  } finally {
-    client.destroy();
-  }
+  return (await imageTable().get(id))?.location ?? null;
 }
 
 async function objectExists(key: string): Promise<boolean> {
-  const s3 = new S3Client({
-    endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = storeClient();
   try {
     await s3.send(new HeadObjectCommand({ Bucket: inject('bucket'), Key: key }));
     return true;
@@ -207,10 +198,7 @@ describe('scrubber steps after a crash', () => {
     const { id } = await activeImage(token);
     const key = (await locationOf(id))!;
     await call(`/v2/images/${id}`, { method: 'DELETE', token });
-    const pending = await new DynamoImageRepository(
-      new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-      { tableName: inject('tableName') },
-    ).get(id);
+    const pending = await imageTable().get(id);
     const step = (action: string) => handler({ action: action as never, image_id: id, version: pending!.version });
 
     expect(await step('check')).toEqual({ pending: true });

@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, putParts } from './data-helpers.js';
 
@@ -10,16 +9,8 @@ const HOUR = 3600 * 1000;
 const later = (ms: number) => new Date(Date.now() + ms).toISOString();
 let sweep: (input: { jobs?: string[]; as_of?: string; image_ids?: string[] }) => Promise<any>;
 
-const s3 = () =>
-  new S3Client({
-    endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-const repo = () =>
-  new DynamoImageRepository(
-    new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-    { tableName: inject('tableName') },
-  );
+const s3 = storeClient;
+const repo = imageTable;
 async function exists(key: string): Promise<boolean> {
   try {
     await s3().send(new HeadObjectCommand({ Bucket: inject('bucket'), Key: key }));

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CompleteMultipartUploadCommand, S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
-import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, putParts, settled } from './data-helpers.js';
 
@@ -126,13 +125,8 @@ describe('presigned multipart uploads', () => {
     const parts = await putParts(data, session.body.parts);
     // The first attempt completed the multipart upload at the store, then its function was
     // stopped (a timeout) before the conditional write: do what it got done.
-    const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const upload = (await new DynamoImageRepository(client, { tableName: inject('tableName') }).get(image.id))!.upload!;
-    const s3 = new S3Client({
-      endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-    await s3.send(new CompleteMultipartUploadCommand({
+    const upload = (await imageTable().get(image.id))!.upload!;
+    await storeClient().send(new CompleteMultipartUploadCommand({
       Bucket: inject('bucket'), Key: upload.key, UploadId: upload.store_upload_id,
       MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.part_number, ETag: p.etag })) },
     }));
