@@ -7,6 +7,32 @@ import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
+/**
+ * Network reads arrive in 16–64 KiB chunks; hashing them in 1 MiB blocks instead makes a
+ * measurable difference to MD5 + SHA-512 throughput (npm run bench, section 4.2) for the price
+ * of one 1 MiB copy per block.
+ */
+const HASH_BLOCK = 1024 * 1024;
+
+async function* inBlocks(chunks: AsyncIterable<Uint8Array>, blockSize: number): AsyncIterable<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of chunks) {
+    if (pendingBytes === 0 && chunk.byteLength >= blockSize) {
+      yield chunk;
+      continue;
+    }
+    pending.push(chunk);
+    pendingBytes += chunk.byteLength;
+    if (pendingBytes >= blockSize) {
+      yield Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
 export type VerificationOutcome =
   | { result: 'active'; image: Image }
   | { result: 'refused'; reason: string; image: Image }
@@ -38,7 +64,7 @@ export class ImageVerifier {
     const sha512 = createHash('sha512');
     const inspector = new FormatInspector();
     let size = 0;
-    for await (const chunk of data) {
+    for await (const chunk of inBlocks(data, HASH_BLOCK)) {
       md5.update(chunk);
       sha512.update(chunk);
       inspector.update(chunk);
