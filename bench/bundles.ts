@@ -83,6 +83,14 @@ export async function buildBundles(): Promise<Bundle[]> {
   return bundles;
 }
 
+/** The cold-import reference (bench/sdk-reference.ts), bundled exactly like the functions. */
+export async function buildSdkReference(): Promise<string> {
+  const file = join(OUT_DIR, 'sdk-reference', 'index.mjs');
+  mkdirSync(dirname(file), { recursive: true });
+  await build({ ...STACK_OPTIONS, absWorkingDir: ROOT, entryPoints: [join(ROOT, 'bench', 'sdk-reference.ts')], outfile: file, logLevel: 'error' });
+  return file;
+}
+
 const kb = (bytes: number) => (bytes / 1000).toFixed(1);
 
 export function reportBundles(bundles: Bundle[]): void {

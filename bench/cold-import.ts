@@ -57,13 +57,17 @@ export interface ColdImportResult {
 export interface ColdImportReport {
   bareMs: number;
   emptyEsmMs: number;
+  /** A bundle holding only a bare DynamoDB client (bench/sdk-reference.ts), measured alongside. */
+  sdkMs: number;
   results: ColdImportResult[];
 }
 
 /** Each round runs, per bundle, a bare `node -e 0` then the bundle's import, so drift hits both alike. */
-export function measureColdImports(bundles: Bundle[]): ColdImportReport {
+export function measureColdImports(bundles: Bundle[], sdkReference: string): ColdImportReport {
   const errors = new Map<Bundle, string>();
   run(BARE);
+  run(importArgs(sdkReference));
+  const sdk: number[] = [];
   for (const b of bundles) {
     const v = run(verifyArgs(b.file));
     if (v.status !== 0) errors.set(b, v.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${v.status}`);
@@ -74,6 +78,7 @@ export function measureColdImports(bundles: Bundle[]): ColdImportReport {
   for (let round = 1; round <= RUNS; round++) {
     progress(`cold import round ${round}/${RUNS}`);
     emptyEsm.push(run(EMPTY_ESM).ms);
+    sdk.push(run(importArgs(sdkReference)).ms);
     for (const b of bundles) {
       bare.push(run(BARE).ms);
       if (errors.has(b)) continue;
@@ -85,17 +90,19 @@ export function measureColdImports(bundles: Bundle[]): ColdImportReport {
   return {
     bareMs: median(bare),
     emptyEsmMs: median(emptyEsm),
+    sdkMs: median(sdk),
     results: bundles.map((b) => ({ bundle: b, medianMs: errors.has(b) ? NaN : median(samples.get(b) ?? []), error: errors.get(b) })),
   };
 }
 
 export function reportColdImports(report: ColdImportReport): void {
   heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x bare node)`);
-  const { bareMs, emptyEsmMs } = report;
+  const { bareMs, emptyEsmMs, sdkMs } = report;
   console.log(`references, same run: bare \`node -e 0\` = 1.00x (median ${bareMs.toFixed(1)} ms);`);
   console.log(`  empty ESM eval \`node --input-type=module -e "await 0"\` = ${(emptyEsmMs / bareMs).toFixed(2)}x bare`);
+  console.log(`  a bundle holding only a bare DynamoDBClient (bench/sdk-reference.ts) = ${(sdkMs / bareMs).toFixed(2)}x bare (median ${sdkMs.toFixed(1)} ms)`);
   const rows = report.results.map(({ bundle, medianMs, error }) => {
-    if (error) return [bundle.handler.replace(/^functions\//, ''), 'error', '-', '-', check('cold import', bundle.handler, false), error];
+    if (error) return [bundle.handler.replace(/^functions\//, ''), 'error', '-', '-', '-', check('cold import', bundle.handler, false), error];
     const ratio = medianMs / bareMs;
     // What the bundle itself adds, over the ESM eval path, as a share of bare node.
     const added = (medianMs - emptyEsmMs) / bareMs;
@@ -103,11 +110,13 @@ export function reportColdImports(report: ColdImportReport): void {
       bundle.handler.replace(/^functions\//, ''),
       `${ratio.toFixed(2)}x`,
       `+${added.toFixed(2)}x`,
+      `${(medianMs / sdkMs).toFixed(2)}x`,
       medianMs.toFixed(1),
       check('cold import', bundle.handler, ratio <= COLD_IMPORT_BUDGET),
       '',
     ];
   });
-  printTable(['handler', '>vs bare node', '>bundle alone', '>median ms', 'budget', 'note'], rows);
-  console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs.)');
+  printTable(['handler', '>vs bare node', '>bundle alone', '>vs bare SDK client', '>median ms', 'budget', 'note'], rows);
+  console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs;');
+  console.log(' `vs bare SDK client`: against the reference above, i.e. what Skyglass\'s code adds to the AWS SDK it needs.)');
 }

@@ -11,7 +11,7 @@
  * whatever the budgets say (non-zero only if the bench itself cannot run).
  */
 import { performance } from 'node:perf_hooks';
-import { buildBundles, reportBundles } from './bundles.js';
+import { buildBundles, buildSdkReference, reportBundles } from './bundles.js';
 import { measureColdImports, reportColdImports } from './cold-import.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
@@ -52,7 +52,7 @@ if (only.has('bundles') || only.has('cold')) {
 
   // Before DynamoDB Local starts, so its JVM does not compete for the CPU with the timed processes.
   if (only.has('cold')) {
-    const cold = measureColdImports(bundles);
+    const cold = measureColdImports(bundles, await buildSdkReference());
     reportColdImports(cold);
   }
 }
