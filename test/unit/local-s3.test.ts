@@ -23,6 +23,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3_CLIENT_DEFAULTS } from '../../shared/adapters/s3-blob-store.js';
 import { startLocalS3, type LocalS3 } from '../../infra/local/s3/index.js';
 import { NodeSha256 } from '../../infra/local/s3/sigv4.js';
 
@@ -40,8 +41,7 @@ function clientFor(endpoint: string, overrides: Partial<S3ClientConfig> = {}): S
     region: REGION,
     credentials: CREDENTIALS,
     forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...S3_CLIENT_DEFAULTS,
     maxAttempts: 1,
     ...overrides,
   });
