@@ -83,11 +83,11 @@ export async function buildBundles(): Promise<Bundle[]> {
   return bundles;
 }
 
-/** The cold-import reference (bench/sdk-reference.ts), bundled exactly like the functions. */
-export async function buildSdkReference(): Promise<string> {
-  const file = join(OUT_DIR, 'sdk-reference', 'index.mjs');
+/** Cold-import references (bench/sdk-reference.ts, bench/floor-reference.ts), bundled exactly like the functions. */
+export async function buildReference(name: 'sdk-reference' | 'floor-reference'): Promise<string> {
+  const file = join(OUT_DIR, name, 'index.mjs');
   mkdirSync(dirname(file), { recursive: true });
-  await build({ ...STACK_OPTIONS, absWorkingDir: ROOT, entryPoints: [join(ROOT, 'bench', 'sdk-reference.ts')], outfile: file, logLevel: 'error' });
+  await build({ ...STACK_OPTIONS, absWorkingDir: ROOT, entryPoints: [join(ROOT, 'bench', `${name}.ts`)], outfile: file, logLevel: 'error' });
   return file;
 }
 

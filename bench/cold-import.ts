@@ -1,7 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { Bundle } from './bundles.js';
+import { ROOT, type Bundle } from './bundles.js';
 import { check, heading, median, printTable, progress } from './report.js';
 
 export const COLD_IMPORT_BUDGET = 1.3;
@@ -30,9 +32,9 @@ interface Timed {
   stderr: string;
 }
 
-function run(args: string[]): Timed {
+function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Timed {
   const start = performance.now();
-  const child = spawnSync(process.execPath, args, { env: CHILD_ENV, encoding: 'utf8' });
+  const child = spawnSync(process.execPath, args, { env: { ...CHILD_ENV, ...extraEnv }, encoding: 'utf8' });
   const ms = performance.now() - start;
   return { ms, status: child.status, stderr: child.stderr ?? '' };
 }
@@ -54,20 +56,29 @@ export interface ColdImportResult {
   error: string | undefined;
 }
 
+export interface ColdImportReferences {
+  /** A bundle holding only a bare DynamoDB client (bench/sdk-reference.ts). */
+  sdk: string;
+  /** A bundle holding only node:https, node:crypto and a hand-signed request (bench/floor-reference.ts). */
+  floor: string;
+}
+
 export interface ColdImportReport {
   bareMs: number;
   emptyEsmMs: number;
-  /** A bundle holding only a bare DynamoDB client (bench/sdk-reference.ts), measured alongside. */
   sdkMs: number;
+  floorMs: number;
   results: ColdImportResult[];
 }
 
 /** Each round runs, per bundle, a bare `node -e 0` then the bundle's import, so drift hits both alike. */
-export function measureColdImports(bundles: Bundle[], sdkReference: string): ColdImportReport {
+export function measureColdImports(bundles: Bundle[], references: ColdImportReferences): ColdImportReport {
   const errors = new Map<Bundle, string>();
   run(BARE);
-  run(importArgs(sdkReference));
+  run(importArgs(references.sdk));
+  run(importArgs(references.floor));
   const sdk: number[] = [];
+  const floor: number[] = [];
   for (const b of bundles) {
     const v = run(verifyArgs(b.file));
     if (v.status !== 0) errors.set(b, v.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${v.status}`);
@@ -78,7 +89,8 @@ export function measureColdImports(bundles: Bundle[], sdkReference: string): Col
   for (let round = 1; round <= RUNS; round++) {
     progress(`cold import round ${round}/${RUNS}`);
     emptyEsm.push(run(EMPTY_ESM).ms);
-    sdk.push(run(importArgs(sdkReference)).ms);
+    sdk.push(run(importArgs(references.sdk)).ms);
+    floor.push(run(importArgs(references.floor)).ms);
     for (const b of bundles) {
       bare.push(run(BARE).ms);
       if (errors.has(b)) continue;
@@ -91,16 +103,21 @@ export function measureColdImports(bundles: Bundle[], sdkReference: string): Col
     bareMs: median(bare),
     emptyEsmMs: median(emptyEsm),
     sdkMs: median(sdk),
+    floorMs: median(floor),
     results: bundles.map((b) => ({ bundle: b, medianMs: errors.has(b) ? NaN : median(samples.get(b) ?? []), error: errors.get(b) })),
   };
 }
 
 export function reportColdImports(report: ColdImportReport): void {
   heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x bare node)`);
-  const { bareMs, emptyEsmMs, sdkMs } = report;
+  const { bareMs, emptyEsmMs, sdkMs, floorMs } = report;
   console.log(`references, same run: bare \`node -e 0\` = 1.00x (median ${bareMs.toFixed(1)} ms);`);
   console.log(`  empty ESM eval \`node --input-type=module -e "await 0"\` = ${(emptyEsmMs / bareMs).toFixed(2)}x bare`);
   console.log(`  a bundle holding only a bare DynamoDBClient (bench/sdk-reference.ts) = ${(sdkMs / bareMs).toFixed(2)}x bare (median ${sdkMs.toFixed(1)} ms)`);
+  console.log(
+    `  floor: a bundle holding only node:https + node:crypto and a hand-signed request, no SDK (bench/floor-reference.ts) = ` +
+      `${(floorMs / bareMs).toFixed(2)}x bare (median ${floorMs.toFixed(1)} ms)${floorMs / bareMs > COLD_IMPORT_BUDGET ? ' -- above the budget: no function that calls AWS can meet it' : ''}`,
+  );
   const rows = report.results.map(({ bundle, medianMs, error }) => {
     if (error) return [bundle.handler.replace(/^functions\//, ''), 'error', '-', '-', '-', check('cold import', bundle.handler, false), error];
     const ratio = medianMs / bareMs;
@@ -119,4 +136,141 @@ export function reportColdImports(report: ColdImportReport): void {
   printTable(['handler', '>vs bare node', '>bundle alone', '>vs bare SDK client', '>median ms', 'budget', 'note'], rows);
   console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs;');
   console.log(' `vs bare SDK client`: against the reference above, i.e. what Skyglass\'s code adds to the AWS SDK it needs.)');
+}
+
+/**
+ * Cold start to first answer: a fresh process imports the bundle, then answers one request
+ * against a stand-in DynamoDB (bench/fake-dynamodb.mjs) on loopback. Import time alone can be
+ * cut by deferring work to the first request; this shows what a caller actually waits for
+ * (less TLS and network, which are the same for every client). Info only, no budget.
+ */
+export interface FirstAnswerRow {
+  name: string;
+  importMs: number;
+  answerMs: number;
+  error: string | undefined;
+}
+
+export interface FirstAnswerReport {
+  bareMs: number;
+  rows: FirstAnswerRow[];
+}
+
+interface FirstAnswerCase {
+  name: string;
+  file: string;
+  event: unknown;
+  /** The status code the handler must answer with, or 'answer' for the references' raw result. */
+  expect: string;
+}
+
+function proxyEvent(path: string, resource: string, pathParameters: Record<string, string> | null): unknown {
+  return {
+    resource,
+    path,
+    httpMethod: 'GET',
+    headers: { Host: 'bench.example', Accept: 'application/json', 'X-Forwarded-Proto': 'https' },
+    multiValueHeaders: { Host: ['bench.example'], Accept: ['application/json'], 'X-Forwarded-Proto': ['https'] },
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters,
+    stageVariables: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'bench',
+      authorizer: { projectId: 'bench-project', userId: 'bench-user', roles: 'member', principalId: 'bench-user' },
+      domainName: 'bench.example',
+      httpMethod: 'GET',
+      path,
+      protocol: 'HTTP/1.1',
+      requestId: 'bench',
+      requestTimeEpoch: 0,
+      resourceId: 'bench',
+      resourcePath: resource,
+      stage: 'v1',
+      identity: { sourceIp: '127.0.0.1', userAgent: 'bench' },
+    },
+  };
+}
+
+const answerArgs = (file: string) => [
+  '--input-type=module',
+  '-e',
+  [
+    `const m = await import(${JSON.stringify(pathToFileURL(file).href)});`,
+    `const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 30000 };`,
+    `const r = await m.handler(JSON.parse(process.env.BENCH_EVENT), context);`,
+    `const got = r && typeof r === 'object' && 'statusCode' in r ? String(r.statusCode) : 'answer';`,
+    `if (got !== process.env.BENCH_EXPECT) { console.error('answered ' + JSON.stringify(r).slice(0, 300)); process.exit(3); }`,
+  ].join('\n'),
+];
+
+async function startFakeDynamoDb(): Promise<{ endpoint: string; stop: () => void }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'fake-dynamodb.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fake DynamoDB exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  return { endpoint: `http://127.0.0.1:${port.trim()}`, stop: () => child.kill() };
+}
+
+export async function measureFirstAnswers(bundles: Bundle[], references: ColdImportReferences): Promise<FirstAnswerReport> {
+  const byHandler = (h: string) => bundles.find((b) => b.handler === h)?.file;
+  const image = '0b8f4f6e-2f0b-4c2f-9a51-0d5c1c7b6a10';
+  const cases: FirstAnswerCase[] = [
+    { name: 'floor (node:https + node:crypto, no SDK)', file: references.floor, event: null, expect: 'answer' },
+    { name: 'bare DynamoDBClient (SDK reference)', file: references.sdk, event: null, expect: 'answer' },
+  ];
+  const show = byHandler('functions/images/show-image.ts');
+  const list = byHandler('functions/images/list-images.ts');
+  if (show) cases.push({ name: 'images/show-image.ts (404)', file: show, event: proxyEvent(`/v2/images/${image}`, '/v2/images/{image_id}', { image_id: image }), expect: '404' });
+  if (list) cases.push({ name: 'images/list-images.ts (empty page)', file: list, event: proxyEvent('/v2/images', '/v2/images', null), expect: '200' });
+
+  const fake = await startFakeDynamoDb();
+  try {
+    const envOf = (c: FirstAnswerCase) => ({ DYNAMODB_ENDPOINT: fake.endpoint, BENCH_EVENT: JSON.stringify(c.event), BENCH_EXPECT: c.expect });
+    const errors = new Map<FirstAnswerCase, string>();
+    for (const c of cases) {
+      const t = run(answerArgs(c.file), envOf(c));
+      if (t.status !== 0) errors.set(c, t.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${t.status}`);
+    }
+    const bare: number[] = [];
+    const imports = new Map<FirstAnswerCase, number[]>(cases.map((c) => [c, []]));
+    const answers = new Map<FirstAnswerCase, number[]>(cases.map((c) => [c, []]));
+    for (let round = 1; round <= RUNS; round++) {
+      progress(`first answer round ${round}/${RUNS}`);
+      for (const c of cases) {
+        bare.push(run(BARE).ms);
+        if (errors.has(c)) continue;
+        imports.get(c)?.push(run(importArgs(c.file), envOf(c)).ms);
+        answers.get(c)?.push(run(answerArgs(c.file), envOf(c)).ms);
+      }
+    }
+    return {
+      bareMs: median(bare),
+      rows: cases.map((c) => ({
+        name: c.name,
+        importMs: errors.has(c) ? NaN : median(imports.get(c) ?? []),
+        answerMs: errors.has(c) ? NaN : median(answers.get(c) ?? []),
+        error: errors.get(c),
+      })),
+    };
+  } finally {
+    fake.stop();
+  }
+}
+
+export function reportFirstAnswers(report: FirstAnswerReport): void {
+  heading(`2b. Cold start to first answer, fresh node process, median of ${RUNS} (info: what import time alone leaves out)`);
+  console.log(`reference: bare \`node -e 0\` = 1.00x (median ${report.bareMs.toFixed(1)} ms); DynamoDB is a local stand-in answering at once`);
+  const x = (ms: number) => `${(ms / report.bareMs).toFixed(2)}x`;
+  printTable(
+    ['bundle', '>import', '>import + first answer', '>first answer adds', 'note'],
+    report.rows.map((r) =>
+      r.error ? [r.name, '-', '-', '-', r.error] : [r.name, x(r.importMs), x(r.answerMs), `+${((r.answerMs - r.importMs) / report.bareMs).toFixed(2)}x`, ''],
+    ),
+  );
 }

@@ -11,8 +11,8 @@
  * whatever the budgets say (non-zero only if the bench itself cannot run).
  */
 import { performance } from 'node:perf_hooks';
-import { buildBundles, buildSdkReference, reportBundles } from './bundles.js';
-import { measureColdImports, reportColdImports } from './cold-import.js';
+import { buildBundles, buildReference, reportBundles } from './bundles.js';
+import { measureColdImports, measureFirstAnswers, reportColdImports, reportFirstAnswers } from './cold-import.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { budgetResults, progress } from './report.js';
@@ -52,8 +52,9 @@ if (only.has('bundles') || only.has('cold')) {
 
   // Before DynamoDB Local starts, so its JVM does not compete for the CPU with the timed processes.
   if (only.has('cold')) {
-    const cold = measureColdImports(bundles, await buildSdkReference());
-    reportColdImports(cold);
+    const references = { sdk: await buildReference('sdk-reference'), floor: await buildReference('floor-reference') };
+    reportColdImports(measureColdImports(bundles, references));
+    reportFirstAnswers(await measureFirstAnswers(bundles, references));
   }
 }
 
