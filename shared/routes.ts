@@ -143,7 +143,8 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'events:publish'],
+    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403).
+    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list', 'events:publish'],
     summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
   },
   {

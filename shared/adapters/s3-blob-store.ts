@@ -27,6 +27,8 @@ export const S3_CLIENT_DEFAULTS = {
   responseChecksumValidation: 'WHEN_REQUIRED',
 } as const satisfies Partial<S3ClientConfig>;
 
+const statusOf = (error: unknown) => (error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined);
+
 export class S3BlobStore implements BlobStore {
   constructor(
     private readonly s3: S3Client,
@@ -99,8 +101,20 @@ export class S3BlobStore implements BlobStore {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return out.Body as AsyncIterable<Uint8Array> | undefined;
     } catch (error) {
-      if (error instanceof NoSuchKey || (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) return undefined;
+      if (error instanceof NoSuchKey || statusOf(error) === 404) return undefined;
+      // S3 hides a missing key behind 403 from callers without an unconditional s3:ListBucket.
+      // A prefix-scoped listing (bucket:list) tells the two apart; without that grant, or if
+      // the object is there after all, the refusal stands.
+      if (statusOf(error) === 403 && (await this.existsOrUnknown(key)) === false) return undefined;
       throw error;
+    }
+  }
+
+  private async existsOrUnknown(key: string): Promise<boolean | undefined> {
+    try {
+      return await this.exists(key);
+    } catch {
+      return undefined;
     }
   }
 

@@ -1,0 +1,64 @@
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../../shared/adapters/s3-blob-store.js';
+
+const KEY = 'images/0b8f4f6e-2f0b-4c2f-9a51-0d5c1c7b6a10/data';
+
+const refusal = (status: number, name: string) =>
+  new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: name });
+
+type Answer = Record<string, unknown> | S3ServiceException;
+
+/**
+ * A real S3Client whose requests never leave the process: a middleware at the first step
+ * answers each command from `answers` (by command name) and records what was asked, so the
+ * adapter is exercised through the SDK's own command and error types.
+ */
+function storeAnswering(answers: Record<string, Answer>): { store: S3BlobStore; asked: string[] } {
+  const s3 = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, ...S3_CLIENT_DEFAULTS });
+  const asked: string[] = [];
+  s3.middlewareStack.add(
+    (_next, context) => async () => {
+      const command = String(context.commandName);
+      asked.push(command);
+      const answer = answers[command];
+      if (answer === undefined) throw new Error(`unexpected ${command}`);
+      if (answer instanceof S3ServiceException) throw answer;
+      return { output: { $metadata: {}, ...answer }, response: {} };
+    },
+    { step: 'initialize', name: 'answerInProcess' },
+  );
+  return { store: new S3BlobStore(s3, 'skyglass-images'), asked };
+}
+
+describe('S3BlobStore.read: a missing object', () => {
+  it('is undefined when S3 says 404', async () => {
+    const { store } = storeAnswering({ GetObjectCommand: refusal(404, 'NoSuchKey') });
+    expect(await store.read(KEY)).toBeUndefined();
+  });
+
+  it('is undefined when S3 hides it behind 403 and a prefix listing shows it is not there', async () => {
+    const { store, asked } = storeAnswering({
+      GetObjectCommand: refusal(403, 'AccessDenied'),
+      ListObjectsV2Command: { Contents: [{ Key: `${KEY}-other` }] },
+    });
+    expect(await store.read(KEY)).toBeUndefined();
+    expect(asked).toEqual(['GetObjectCommand', 'ListObjectsV2Command']);
+  });
+
+  it('stays a refusal when the listing shows the object is there', async () => {
+    const { store } = storeAnswering({ GetObjectCommand: refusal(403, 'AccessDenied'), ListObjectsV2Command: { Contents: [{ Key: KEY }] } });
+    await expect(store.read(KEY)).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('stays the original refusal when the caller may not list either', async () => {
+    const { store } = storeAnswering({ GetObjectCommand: refusal(403, 'AccessDenied'), ListObjectsV2Command: refusal(403, 'ListDenied') });
+    await expect(store.read(KEY)).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('does not list on other failures', async () => {
+    const { store, asked } = storeAnswering({ GetObjectCommand: refusal(503, 'SlowDown') });
+    await expect(store.read(KEY)).rejects.toMatchObject({ name: 'SlowDown' });
+    expect(asked).toEqual(['GetObjectCommand']);
+  });
+});
