@@ -1,4 +1,5 @@
 import { imageSweepers } from '../../shared/app/data-services.js';
+import { emfRecord, SKYGLASS_METRICS } from '../../shared/app/metrics.js';
 import type { SweepReport } from '../../shared/app/sweepers.js';
 
 interface SweepInput {
@@ -23,19 +24,15 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
   if (jobs.has('audit')) Object.assign(report, await sweepers.audit(now, scope));
   // Metrics for alarms (CloudWatch embedded metric format) and the report for the log.
   console.log(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [{ Namespace: 'Skyglass', Dimensions: [[]], Metrics: ['ExpiredUploads', 'StuckImages', 'OrphanObjects', 'MissingObjects'].map((Name) => ({ Name, Unit: 'Count' })) }],
+    emfRecord(
+      {
+        [SKYGLASS_METRICS.expiredUploads]: report.expiredUploads.length,
+        [SKYGLASS_METRICS.stuckImages]: report.stuckImages.length,
+        [SKYGLASS_METRICS.orphanObjects]: report.orphanObjects.length,
+        [SKYGLASS_METRICS.missingObjects]: report.missingObjects.length,
       },
-      ExpiredUploads: report.expiredUploads.length,
-      StuckImages: report.stuckImages.length,
-      OrphanObjects: report.orphanObjects.length,
-      MissingObjects: report.missingObjects.length,
-      level: report.missingObjects.length ? 'error' : 'info',
-      message: 'sweep',
-      report,
-    }),
+      { level: report.missingObjects.length ? 'error' : 'info', message: 'sweep', report },
+    ),
   );
   return report;
 };

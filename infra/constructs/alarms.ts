@@ -9,17 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-
-/**
- * Metrics the functions emit in CloudWatch embedded metric format (namespace `Skyglass`, no
- * dimensions): the scrub worker's ScrubFailures (shared/app/scrubber.ts) and the sweeper's
- * MissingObjects (functions/workers/sweep.ts).
- */
-export const SKYGLASS_METRICS = {
-  namespace: 'Skyglass',
-  scrubFailures: 'ScrubFailures',
-  missingObjects: 'MissingObjects',
-} as const;
+import { SKYGLASS_METRICS } from '../../shared/app/metrics.js';
 
 /** Every alarm looks at 5-minute sums and fires on the first occurrence. */
 const PERIOD = Duration.minutes(5);
@@ -65,8 +55,15 @@ export class SkyglassAlarms extends Construct {
     super(scope, id);
     if (props.email !== undefined && props.topic === false) throw new Error('An alarm email needs the alarm topic');
 
+    // The functions' embedded metrics (shared/app/metrics.ts), for this stage only.
     const emf = (metricName: string) =>
-      new cloudwatch.Metric({ namespace: SKYGLASS_METRICS.namespace, metricName, statistic: cloudwatch.Stats.SUM, period: PERIOD });
+      new cloudwatch.Metric({
+        namespace: SKYGLASS_METRICS.namespace,
+        metricName,
+        dimensionsMap: { [SKYGLASS_METRICS.dimension]: props.stage },
+        statistic: cloudwatch.Stats.SUM,
+        period: PERIOD,
+      });
     const specs: Record<string, { metric: cloudwatch.IMetric; description: string }> = {
       VerifierFailed: {
         metric: props.verifier.metricFailed({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),

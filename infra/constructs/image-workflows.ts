@@ -106,7 +106,8 @@ export class ImageWorkflows extends Construct {
         description: `skyglass-${props.stage} worker ${worker.name}: ${worker.summary}`.slice(0, 256),
         logRemovalPolicy,
         ...WORKER_SIZING[worker.name],
-        ...(environment && { environment }),
+        // STAGE: the dimension of the workers' embedded metrics (shared/app/metrics.ts).
+        environment: { STAGE: props.stage, ...environment },
       });
     }
     this.functions = functions;

@@ -2,6 +2,7 @@ import type { Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEvents } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import { emfRecord, SKYGLASS_METRICS } from './metrics.js';
 import { nextVersion } from './writes.js';
 
 export interface ScrubTarget {
@@ -62,16 +63,18 @@ export class Scrubber {
   async recordFailure(target: ScrubTarget, error: string, cause: string): Promise<{ recorded: true }> {
     // A CloudWatch embedded-metric line (ScrubFailures) plus an error log an alarm can match.
     console.error(
-      JSON.stringify({
-        _aws: { Timestamp: this.clock().getTime(), CloudWatchMetrics: [{ Namespace: 'Skyglass', Dimensions: [[]], Metrics: [{ Name: 'ScrubFailures', Unit: 'Count' }] }] },
-        ScrubFailures: 1,
-        level: 'error',
-        message: 'scrub failed: image data could not be deleted; the image stays pending_delete',
-        image_id: target.image_id,
-        version: target.version,
-        error,
-        cause: cause.slice(0, 2000),
-      }),
+      emfRecord(
+        { [SKYGLASS_METRICS.scrubFailures]: 1 },
+        {
+          level: 'error',
+          message: 'scrub failed: image data could not be deleted; the image stays pending_delete',
+          image_id: target.image_id,
+          version: target.version,
+          error,
+          cause: cause.slice(0, 2000),
+        },
+        this.clock(),
+      ),
     );
     const image = await this.repo.get(target.image_id);
     if (image) await this.events.publish('image.scrub_failed', image);

@@ -891,18 +891,20 @@ describe('alarms', () => {
     }
   });
 
-  it('watch the ScrubFailures and MissingObjects metrics the scrub and sweep workers emit (EMF, namespace Skyglass, no dimensions)', () => {
-    const emitters: [string, string][] = [
-      ['ScrubFailures', 'shared/app/scrubber.ts'],
-      ['MissingObjects', 'functions/workers/sweep.ts'],
+  it("watch the ScrubFailures and MissingObjects metrics the scrub and sweep workers emit (EMF, namespace Skyglass), for this stage only", () => {
+    const emitters: [string, string, string][] = [
+      ['ScrubFailures', 'scrubImage', 'shared/app/scrubber.ts'],
+      ['MissingObjects', 'sweep', 'functions/workers/sweep.ts'],
     ];
-    for (const [metric, source] of emitters) {
+    for (const [metric, worker, source] of emitters) {
       expect(alarm(metric), metric).toMatchObject({ Namespace: 'Skyglass', MetricName: metric, Statistic: 'Sum' });
-      expect(alarm(metric).Dimensions, metric).toBeUndefined();
-      // The emitter still says so (its EMF record names the namespace and the metric).
+      expect(alarm(metric).Dimensions, metric).toEqual([{ Name: 'Stage', Value: stack.stage }]);
+      // The emitter is told its stage, the dimension's value (shared/app/metrics.ts reads STAGE).
+      expect(resources[workerId(worker)]!.Properties.Environment?.Variables?.STAGE, worker).toBe(stack.stage);
+      // And it emits through the one EMF writer, naming this metric.
       const code = readFileSync(path.join(REPO_ROOT, source), 'utf8');
-      expect(code, source).toContain("Namespace: 'Skyglass'");
-      expect(code, source).toContain(`'${metric}'`);
+      expect(code, source).toContain('emfRecord(');
+      expect(code, source).toContain(`SKYGLASS_METRICS.${metric.charAt(0).toLowerCase()}${metric.slice(1)}`);
     }
   });
 
