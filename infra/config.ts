@@ -2,6 +2,7 @@
  * Stack configuration read from CDK context (`cdk.json`, `-c key=value`), validated once.
  * Every key is prefixed `skyglass:`.
  */
+import { ROUTES } from '../shared/routes.js';
 
 /** How the authorizer learns which tokens to trust. */
 export type AuthConfig =
@@ -51,7 +52,15 @@ export interface SkyglassConfig {
   sweeps: SweepSettings;
   /** Where alarms notify. */
   alarms: AlarmSettings;
+  /** Pre-initialized environments per function (operationId or `authorizer`); none by default. */
+  provisionedConcurrency: ProvisionedConcurrency;
 }
+
+/** How many pre-initialized environments each named function keeps warm (no entry: none). */
+export type ProvisionedConcurrency = Readonly<Record<string, number>>;
+
+/** What `skyglass:provisionedConcurrency` may name besides the route table's operationIds. */
+export const AUTHORIZER_FUNCTION_NAME = 'authorizer';
 
 /** `SWEEP_STUCK_SECONDS` and `ORPHAN_GRACE_SECONDS` (see shared/app/config.ts). */
 export interface SweepSettings {
@@ -218,6 +227,36 @@ export function readAlarmSettings(read: ContextReader): AlarmSettings {
 }
 
 /**
+ * Reads `skyglass:provisionedConcurrency`: a JSON object from an operationId (or `authorizer`)
+ * to a count of pre-initialized environments, e.g. `{"showImage":2,"listImages":2,"authorizer":2}`.
+ * Functions that call AWS start 2-3x slower than bare Node (README, "Cold starts"); this keeps
+ * the latency-sensitive ones warm, at the price AWS charges for provisioned concurrency.
+ */
+export function readProvisionedConcurrency(read: ContextReader, functionNames: readonly string[]): ProvisionedConcurrency {
+  const text = str(read, 'provisionedConcurrency');
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('Context skyglass:provisionedConcurrency must be a JSON object such as {"showImage":2,"authorizer":2}');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('Context skyglass:provisionedConcurrency must be a JSON object such as {"showImage":2,"authorizer":2}');
+  }
+  const known = new Set(functionNames);
+  const counts: Record<string, number> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!known.has(name)) throw new Error(`Context skyglass:provisionedConcurrency names ${JSON.stringify(name)}, which is no operationId nor "authorizer"`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new Error(`Context skyglass:provisionedConcurrency.${name} must be a whole number of environments, got ${JSON.stringify(value)}`);
+    }
+    if (value > 0) counts[name] = value;
+  }
+  return counts;
+}
+
+/**
  * Days after which the bucket's lifecycle rule aborts an incomplete multipart upload: never
  * before its session expires (S3 counts whole days, rounded up to the next midnight UTC).
  */
@@ -303,6 +342,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     deletes: readDeleteSettings(read),
     sweeps: readSweepSettings(read),
     alarms: readAlarmSettings(read),
+    provisionedConcurrency: readProvisionedConcurrency(read, [...ROUTES.map((r) => r.operationId), AUTHORIZER_FUNCTION_NAME]),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

@@ -15,6 +15,7 @@ import {
   isProdStage,
   multipartAbortDays,
   type AlarmSettings,
+  type ProvisionedConcurrency,
   type AuthConfig,
   type DataSettings,
   type DeleteSettings,
@@ -65,6 +66,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default { topic: true }
    */
   readonly alarmSettings?: AlarmSettings;
+  /**
+   * Pre-initialized environments by operationId (or `authorizer`).
+   * @default none
+   */
+  readonly provisionedConcurrency?: ProvisionedConcurrency;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -81,6 +87,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     deleteSettings: config.deletes,
     sweepSettings: config.sweeps,
     alarmSettings: config.alarms,
+    provisionedConcurrency: config.provisionedConcurrency,
   };
 }
 
@@ -124,6 +131,7 @@ export class SkyglassStack extends Stack {
       deleteSettings: _deleteSettings,
       sweepSettings: _sweepSettings,
       alarmSettings: _alarmSettings,
+      provisionedConcurrency: _provisionedConcurrency,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -224,6 +232,7 @@ export class SkyglassStack extends Stack {
       production: this.production,
       ...(props.accessLogs !== undefined && { accessLogs: props.accessLogs }),
       ...(props.throttling && { throttling: props.throttling }),
+      ...(props.provisionedConcurrency && { provisionedConcurrency: props.provisionedConcurrency }),
     });
     this.api = this.imageApi.api;
     this.functions = this.imageApi.functions;

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
@@ -9,6 +10,7 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
 /** The API's functions are granted on the targets (table, bucket, state machines, bus) that their routes' access kinds name. */
@@ -37,6 +39,12 @@ export interface ImageApiProps extends AccessTargets {
    * @default ROUTES from shared/routes.ts
    */
   readonly routes?: readonly Route[];
+  /**
+   * Pre-initialized environments by operationId (or `authorizer`). Each function named gets a
+   * `live` alias on its current version with that many, and API Gateway invokes the alias.
+   * @default none
+   */
+  readonly provisionedConcurrency?: ProvisionedConcurrency;
 }
 
 /**
@@ -51,6 +59,8 @@ export class ImageApi extends Construct {
   public readonly authorizerFunction: SkyglassFunction;
   public readonly fallbackFunction: SkyglassFunction;
   public readonly authorizer: apigateway.RequestAuthorizer;
+  /** The `live` aliases of the functions with provisioned concurrency, by operationId or `authorizer`. */
+  public readonly warmAliases: Readonly<Record<string, lambda.Alias>>;
   /** Every resource created, by path (`/`, `/v2`, `/v2/images/{image_id}`, ...), excluding `/{proxy+}`. */
   public readonly resources: ReadonlyMap<string, apigateway.IResource>;
 
@@ -140,6 +150,23 @@ export class ImageApi extends Construct {
       logRemovalPolicy,
     });
 
+    // --- provisioned concurrency ----------------------------------------------------------
+    // API Gateway invokes what `invoked` returns: the function itself, or its warm alias.
+    const provisioned = props.provisionedConcurrency ?? {};
+    const named: Record<string, SkyglassFunction> = { ...functions, [AUTHORIZER_FUNCTION_NAME]: this.authorizerFunction };
+    const warmAliases: Record<string, lambda.Alias> = {};
+    for (const [name, count] of Object.entries(provisioned)) {
+      const fn = named[name];
+      if (!fn) throw new Error(`provisionedConcurrency names ${name}, which is no function of this API`);
+      warmAliases[name] = new lambda.Alias(this, `${name}Live`, {
+        aliasName: 'live',
+        version: fn.currentVersion,
+        provisionedConcurrentExecutions: count,
+      });
+    }
+    this.warmAliases = warmAliases;
+    const invoked = (name: string, fn: SkyglassFunction): lambda.IFunction => warmAliases[name] ?? fn;
+
     // --- authorizer ------------------------------------------------------------------------
     // Tokens arrive in X-Auth-Token (glance/openstack clients) or Authorization: Bearer, so no
     // single header can be a required identity source: API Gateway would answer 401 without
@@ -147,7 +174,7 @@ export class ImageApi extends Construct {
     // identity source is allowed only with caching off (TTL 0), which CDK accepts.
     this.authorizer = new apigateway.RequestAuthorizer(this, 'JwtAuthorizer', {
       authorizerName: `skyglass-${props.stage}-jwt`,
-      handler: this.authorizerFunction,
+      handler: invoked(AUTHORIZER_FUNCTION_NAME, this.authorizerFunction),
       identitySources: [],
       resultsCacheTtl: Duration.seconds(0),
     });
@@ -184,7 +211,7 @@ export class ImageApi extends Construct {
 
     for (const route of routes) {
       const resource = resourceFor(route.path);
-      const fn = functions[route.operationId] as SkyglassFunction;
+      const fn = invoked(route.operationId, functions[route.operationId] as SkyglassFunction);
       const method = resource.addMethod(route.method, new apigateway.LambdaIntegration(fn, { proxy: true }), {
         operationName: route.operationId,
         ...(route.auth

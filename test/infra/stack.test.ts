@@ -28,11 +28,13 @@ import {
   multipartAbortDays,
   readAlarmSettings,
   readConfig,
+  readProvisionedConcurrency,
   readDataSettings,
   readDeleteSettings,
   readSweepSettings,
 } from '../../infra/config.js';
 import { GATEWAY_RESPONSES, UPLOAD_HINT } from '../../shared/http/gateway-responses.js';
+import { ImageApi } from '../../infra/constructs/image-api.js';
 import { ImageBucket } from '../../infra/constructs/image-bucket.js';
 import { ImageTable } from '../../infra/constructs/image-table.js';
 import { SkyglassFunction } from '../../infra/constructs/skyglass-function.js';
@@ -376,6 +378,76 @@ describe('REST API', () => {
     const fiveXx = responses.find((r) => r.ResponseType === 'DEFAULT_5XX')!;
     expect(fiveXx.ResponseTemplates['application/json']).not.toMatch(/\$context/); // never echoes internals
     expect(responses).toHaveLength(Object.keys(GATEWAY_RESPONSES).length);
+  });
+});
+
+describe('provisioned concurrency (skyglass:provisionedConcurrency)', () => {
+  // The API construct alone, on the two table-only routes: cheaper than another whole stack.
+  const readOnly = ROUTES.filter((r) => r.operationId === 'showImage' || r.operationId === 'listImages');
+  const build = (provisionedConcurrency: Record<string, number> | undefined) => {
+    const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Warm');
+    const table = new ImageTable(scope, 'Images', { production: false }).table;
+    const api = new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes: readOnly, ...(provisionedConcurrency && { provisionedConcurrency }) });
+    const id = (c: IConstruct) => scope.getLogicalId(c.node.defaultChild as CfnElement);
+    return { api, template: Template.fromStack(scope), id };
+  };
+
+  it('gives each named function a live alias with that many environments, and API Gateway invokes the alias', () => {
+    const { api, template, id } = build({ showImage: 2, authorizer: 1 });
+    const show = api.functions.showImage as SkyglassFunction;
+    const aliases = template.findResources('AWS::Lambda::Alias');
+    expect(Object.keys(aliases)).toHaveLength(2);
+    const showAlias = id(api.warmAliases.showImage as IConstruct);
+    expect(aliases[showAlias]!.Properties).toMatchObject({
+      Name: 'live',
+      FunctionName: { Ref: id(show) },
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+    });
+    const versionId = (aliases[showAlias]!.Properties.FunctionVersion as Json)['Fn::GetAtt'][0] as string;
+    expect(template.toJSON().Resources[versionId]).toMatchObject({ Type: 'AWS::Lambda::Version', Properties: { FunctionName: { Ref: id(show) } } });
+
+    const uriOf = (operationId: string) => {
+      const route = readOnly.find((r) => r.operationId === operationId)!;
+      const [, method] = Object.entries(template.findResources('AWS::ApiGateway::Method', { Properties: { OperationName: operationId } }))[0]!;
+      expect((method as Json).Properties.HttpMethod).toBe(route.method);
+      return JSON.stringify((method as Json).Properties.Integration.Uri);
+    };
+    expect(uriOf('showImage')).toContain(`{"Ref":"${showAlias}"}`);
+    // listImages was not named: it is invoked as before, through the function's own ARN.
+    expect(uriOf('listImages')).toContain(`{"Fn::GetAtt":["${id(api.functions.listImages as IConstruct)}","Arn"]}`);
+    expect(uriOf('listImages')).not.toContain('Live');
+
+    const authorizerAlias = id(api.warmAliases.authorizer as IConstruct);
+    expect(aliases[authorizerAlias]!.Properties).toMatchObject({ FunctionName: { Ref: id(api.authorizerFunction) }, ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 1 } });
+    const [, authorizer] = Object.entries(template.findResources('AWS::ApiGateway::Authorizer'))[0]!;
+    expect(JSON.stringify((authorizer as Json).Properties.AuthorizerUri)).toContain(`{"Ref":"${authorizerAlias}"}`);
+
+    // API Gateway may invoke the aliases it calls.
+    const permitted = Object.values(template.findResources('AWS::Lambda::Permission')).map((p) => JSON.stringify((p as Json).Properties.FunctionName));
+    expect(permitted).toContain(JSON.stringify({ Ref: showAlias }));
+    expect(permitted).toContain(JSON.stringify({ Ref: authorizerAlias }));
+  });
+
+  it('creates no aliases or versions by default', () => {
+    const { template } = build(undefined);
+    template.resourceCountIs('AWS::Lambda::Alias', 0);
+    template.resourceCountIs('AWS::Lambda::Version', 0);
+  });
+
+  it('reads a JSON object of operationIds (or authorizer) to whole numbers, and refuses anything else', () => {
+    const names = [...ROUTES.map((r) => r.operationId), 'authorizer'];
+    const read = (value: unknown) => readProvisionedConcurrency((key) => ({ 'skyglass:provisionedConcurrency': value })[key], names);
+    expect(read(undefined)).toEqual({});
+    expect(read('{"showImage":2,"listImages":0,"authorizer":3}')).toEqual({ showImage: 2, authorizer: 3 });
+    // cdk.json may give it as an object.
+    expect(read({ listImages: 1 })).toEqual({ listImages: 1 });
+    expect(() => read('{"showImage":2')).toThrow(/must be a JSON object/);
+    expect(() => read('[1]')).toThrow(/must be a JSON object/);
+    expect(() => read('{"showImages":2}')).toThrow(/names "showImages", which is no operationId/);
+    expect(() => read('{"showImage":1.5}')).toThrow(/showImage must be a whole number/);
+    expect(() => read('{"showImage":-1}')).toThrow(/showImage must be a whole number/);
+    expect(() => read('{"showImage":"2"}')).toThrow(/showImage must be a whole number/);
+    expect(readConfig((key) => ({ 'skyglass:provisionedConcurrency': '{"uploadImageFile":1}' })[key], {}).provisionedConcurrency).toEqual({ uploadImageFile: 1 });
   });
 });
 
