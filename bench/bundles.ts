@@ -30,7 +30,17 @@ export interface Bundle {
   top: { name: string; bytes: number }[];
   /** What the SKYGLASS_DYNAMODB_STATS middleware (always bundled, off unless set) adds. */
   statsBytes: number;
+  /** The AWS SDK client packages it bundles (`@aws-sdk/client-*`), sorted. */
+  sdkClients: string[];
 }
+
+/** The client class each SDK client package exports, for the per-client-set references. */
+const CLIENT_CLASSES: Record<string, string> = {
+  '@aws-sdk/client-dynamodb': 'DynamoDBClient',
+  '@aws-sdk/client-s3': 'S3Client',
+  '@aws-sdk/client-sfn': 'SFNClient',
+  '@aws-sdk/client-eventbridge': 'EventBridgeClient',
+};
 
 const STATS_MODULE = 'shared/adapters/dynamodb-call-stats.ts';
 
@@ -78,7 +88,9 @@ export async function buildBundles(): Promise<Bundle[]> {
       metafile: true,
       logLevel: 'error',
     });
-    bundles.push({ handler, functions, file, bytes: statSync(file).size, top: topContributors(result.metafile, file), statsBytes: inputsOf(result.metafile, file)[STATS_MODULE]?.bytesInOutput ?? 0 });
+    const top = topContributors(result.metafile, file);
+    const sdkClients = top.map((t) => t.name).filter((n) => n.startsWith('@aws-sdk/client-')).sort();
+    bundles.push({ handler, functions, file, bytes: statSync(file).size, top, statsBytes: inputsOf(result.metafile, file)[STATS_MODULE]?.bytesInOutput ?? 0, sdkClients });
   }
   return bundles;
 }
@@ -89,6 +101,36 @@ export async function buildReference(name: 'sdk-reference' | 'floor-reference'):
   mkdirSync(dirname(file), { recursive: true });
   await build({ ...STACK_OPTIONS, absWorkingDir: ROOT, entryPoints: [join(ROOT, 'bench', `${name}.ts`)], outfile: file, logLevel: 'error' });
   return file;
+}
+
+/** The key of a set of SDK clients, e.g. `client-dynamodb+client-s3`. */
+export const clientSetKey = (clients: readonly string[]): string => clients.map((c) => c.replace('@aws-sdk/', '')).join('+');
+
+/**
+ * One reference per distinct set of SDK clients the bundles hold: a bundle with bare instances
+ * of exactly those clients and nothing else, bundled like the functions. A function against
+ * its own set's reference shows what Skyglass's code adds to the SDK clients it needs.
+ */
+export async function buildClientSetReferences(bundles: Bundle[]): Promise<Map<string, string>> {
+  const references = new Map<string, string>();
+  for (const clients of new Map(bundles.filter((b) => b.sdkClients.length).map((b) => [clientSetKey(b.sdkClients), b.sdkClients])).values()) {
+    const key = clientSetKey(clients);
+    const classes = clients.map((c) => {
+      const cls = CLIENT_CLASSES[c];
+      if (!cls) throw new Error(`bench/bundles.ts: no client class known for ${c}; add it to CLIENT_CLASSES`);
+      return [c, cls] as const;
+    });
+    const contents = [
+      ...classes.map(([pkg, cls]) => `import { ${cls} } from '${pkg}';`),
+      'let clients;',
+      `export const handler = async () => (clients ??= [${classes.map(([, cls]) => `new ${cls}({})`).join(', ')}]);`,
+    ].join('\n');
+    const file = join(OUT_DIR, 'references', key, 'index.mjs');
+    mkdirSync(dirname(file), { recursive: true });
+    await build({ ...STACK_OPTIONS, absWorkingDir: ROOT, stdin: { contents, resolveDir: join(ROOT, 'bench'), loader: 'js' }, outfile: file, logLevel: 'error' });
+    references.set(key, file);
+  }
+  return references;
 }
 
 const kb = (bytes: number) => (bytes / 1000).toFixed(1);

@@ -11,7 +11,7 @@
  * whatever the budgets say (non-zero only if the bench itself cannot run).
  */
 import { performance } from 'node:perf_hooks';
-import { buildBundles, buildReference, reportBundles } from './bundles.js';
+import { buildBundles, buildClientSetReferences, buildReference, reportBundles } from './bundles.js';
 import { measureColdImports, measureFirstAnswers, reportColdImports, reportFirstAnswers } from './cold-import.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
@@ -52,7 +52,11 @@ if (only.has('bundles') || only.has('cold')) {
 
   // Before DynamoDB Local starts, so its JVM does not compete for the CPU with the timed processes.
   if (only.has('cold')) {
-    const references = { sdk: await buildReference('sdk-reference'), floor: await buildReference('floor-reference') };
+    const references = {
+      sdk: await buildReference('sdk-reference'),
+      floor: await buildReference('floor-reference'),
+      clientSets: await buildClientSetReferences(bundles),
+    };
     reportColdImports(measureColdImports(bundles, references));
     reportFirstAnswers(await measureFirstAnswers(bundles, references));
   }
