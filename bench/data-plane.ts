@@ -11,7 +11,6 @@ import { FormatInspector } from '../shared/domain/format-inspector.js';
 import type { LocalRuntime } from '../infra/local/server.js';
 import type { Image } from '../shared/domain/image.js';
 import type { BlobStore } from '../shared/ports/blob-store.js';
-import type { ImageEvents } from '../shared/ports/events.js';
 import type { ImageRepository } from '../shared/ports/image-repository.js';
 import { ImageVerifier } from '../shared/app/verify-image.js';
 import { sampleImage } from '../test/support/sample-image.js';
@@ -215,14 +214,12 @@ function oneImageRepository(image: Image): { repo: ImageRepository; saved: () =>
   return { repo, saved: () => saved };
 }
 
-const NO_EVENTS: ImageEvents = { publish: async () => undefined };
-
 /** ImageVerifier.verify, the production code path, over the file; returns seconds and the hashes. */
 async function verifyFile(file: string, bytes: number, chunk: number): Promise<Timing & { checksum: string; sha512: string }> {
   const key = 'bench/hashing';
   const image = sampleImage({ status: 'saving', disk_format: 'raw', container_format: 'bare', location: key, size: bytes });
   const { repo, saved: savedImage } = oneImageRepository(image);
-  const verifier = new ImageVerifier(repo, fileBlobStore(file, chunk), NO_EVENTS);
+  const verifier = new ImageVerifier(repo, fileBlobStore(file, chunk));
   const { wall, cpu, value: outcome } = await timedHere(() => verifier.verify({ image_id: image.id, key }));
   const saved = savedImage();
   if (outcome.result !== 'active' || !saved?.checksum || !saved.os_hash_value) {

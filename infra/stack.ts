@@ -23,6 +23,7 @@ import {
   type SweepSettings,
 } from './config.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
+import { EventRelay } from './constructs/event-relay.js';
 import { ImageApi } from './constructs/image-api.js';
 import { ImageBucket } from './constructs/image-bucket.js';
 import { ImageTable } from './constructs/image-table.js';
@@ -111,6 +112,8 @@ export class SkyglassStack extends Stack {
   public readonly scrubber: sfn.StateMachine;
   /** image.* events (source `skyglass.images`). */
   public readonly eventBus: events.EventBus;
+  /** The outbox relay's subscription to the table's stream, and its dead-letter queue. */
+  public readonly eventRelay: EventRelay;
   /** The sweep worker's EventBridge schedules (uploads, stuck, audit) and their dead-letter queue. */
   public readonly sweepSchedules: SweepSchedules;
   /** Operational alarms by name (see SkyglassAlarms). */
@@ -169,6 +172,10 @@ export class SkyglassStack extends Stack {
     this.verifier = workflows.verifier;
     this.scrubber = workflows.scrubber;
 
+    const relay = this.workers.publishEvents;
+    if (!relay) throw new Error('The stack relays the outbox with the publishEvents worker, but WORKERS has none');
+    this.eventRelay = new EventRelay(this, 'EventRelay', { table: this.table, relay });
+
     const sweeper = this.workers.sweep;
     if (!sweeper) throw new Error('The stack schedules the sweep worker, but WORKERS has none');
     this.sweepSchedules = new SweepSchedules(this, 'Sweeps', { stage: props.stage, sweeper });
@@ -180,6 +187,8 @@ export class SkyglassStack extends Stack {
       scrubber: this.scrubber,
       sweeper,
       sweepDeadLetters: this.sweepSchedules.deadLetterQueue,
+      relay,
+      relayDeadLetters: this.eventRelay.deadLetterQueue,
       topic: alarmSettings.topic,
       ...(alarmSettings.email !== undefined && { email: alarmSettings.email }),
       production: this.production,

@@ -25,7 +25,9 @@ export type Access =
   /** StartExecution and StopExecution of the scrubber state machine. */
   | 'workflow:scrub'
   /** PutEvents on the image event bus. */
-  | 'events:publish';
+  | 'events:publish'
+  /** Read the image table's stream (the outbox relay, which the stream invokes). */
+  | 'table:stream';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -54,23 +56,23 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
   { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
   { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
-  { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:write', 'events:publish'], summary: 'Create an image record (queued)' },
+  { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:write'], summary: 'Create an image record (queued)' },
   { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read'], summary: 'List, filter, sort and page images' },
   { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },
-  { operationId: 'updateImage', method: 'PATCH', path: '/v2/images/{image_id}', handler: fn('images', 'update-image'), policy: 'modify_image', auth: true, access: ['table:write', 'events:publish'], summary: 'Update an image with a JSON patch' },
-  { operationId: 'deleteImage', method: 'DELETE', path: '/v2/images/{image_id}', handler: fn('images', 'delete-image'), policy: 'delete_image', auth: true, access: ['table:write', 'workflow:scrub', 'events:publish'], summary: 'Delete an image' },
-  { operationId: 'addImageTag', method: 'PUT', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'add-image-tag'), policy: 'modify_image', auth: true, access: ['table:write', 'events:publish'], summary: 'Add a tag' },
-  { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write', 'events:publish'], summary: 'Remove a tag' },
-  { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write', 'events:publish'], summary: 'Deactivate an image (admin)' },
-  { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write', 'events:publish'], summary: 'Reactivate an image (admin)' },
-  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:scrub', 'events:publish'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
+  { operationId: 'updateImage', method: 'PATCH', path: '/v2/images/{image_id}', handler: fn('images', 'update-image'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Update an image with a JSON patch' },
+  { operationId: 'deleteImage', method: 'DELETE', path: '/v2/images/{image_id}', handler: fn('images', 'delete-image'), policy: 'delete_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Delete an image' },
+  { operationId: 'addImageTag', method: 'PUT', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'add-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Add a tag' },
+  { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
+  { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin)' },
+  { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin)' },
+  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
   { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
   { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:list', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)', timeoutSeconds: 29 },
   { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Abort an upload session (saving → queued)' },
-  { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete', 'events:publish'], summary: 'Upload a small image body through the API (queued → saving → active)' },
+  { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
   { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
   { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'upload_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
@@ -144,7 +146,7 @@ export const WORKERS: readonly Worker[] = [
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
     // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403).
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list', 'events:publish'],
+    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list'],
     summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
   },
   {
@@ -158,5 +160,11 @@ export const WORKERS: readonly Worker[] = [
     handler: fn('workers', 'sweep'),
     access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:abort', 'bucket:list'],
     summary: 'Scheduled sweepers: expired upload sessions, stuck verifications, orphan and missing objects',
+  },
+  {
+    name: 'publishEvents',
+    handler: fn('workers', 'publish-events'),
+    access: ['table:stream', 'events:publish'],
+    summary: "The outbox relay: publishes the events each write recorded on its item, from the table's stream",
   },
 ];

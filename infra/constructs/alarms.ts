@@ -22,6 +22,10 @@ export interface SkyglassAlarmsProps {
   readonly sweeper: lambda.IFunction;
   /** Where EventBridge puts sweep schedule events it could not deliver. */
   readonly sweepDeadLetters: sqs.IQueue;
+  /** The outbox relay (publishEvents worker). */
+  readonly relay: lambda.IFunction;
+  /** Where the relay's stream mapping describes records it gave up on. */
+  readonly relayDeadLetters: sqs.IQueue;
   /**
    * Create an SNS topic that every alarm notifies.
    * @default true
@@ -46,7 +50,7 @@ export interface SkyglassAlarmsProps {
  * an encrypted topic only if the key policy lets it, which the AWS managed aws/sns key does not.
  */
 export class SkyglassAlarms extends Construct {
-  /** By name: VerifierFailed, ScrubberFailed, ScrubFailures, MissingObjects, SweepErrors, SweepUndelivered. */
+  /** By name: VerifierFailed, ScrubberFailed, ScrubFailures, MissingObjects, SweepErrors, SweepUndelivered, RelayErrors, EventsUndelivered. */
   public readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
   /** Notified by every alarm (absent with `topic: false`). */
   public readonly topic?: sns.Topic;
@@ -84,6 +88,14 @@ export class SkyglassAlarms extends Construct {
       SweepErrors: {
         metric: props.sweeper.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
         description: 'A sweep failed (see the sweep worker\'s log); the next scheduled run retries its work.',
+      },
+      RelayErrors: {
+        metric: props.relay.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+        description: "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events are late.",
+      },
+      EventsUndelivered: {
+        metric: props.relayDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD }),
+        description: "The event relay gave up on stream records after a day of failures: their image events were never published. The dead-letter queue says which shard and sequence numbers.",
       },
       SweepUndelivered: {
         metric: props.sweepDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD }),

@@ -182,6 +182,7 @@ export class SkyglassFunction extends NodejsFunction {
     let tableWrite = false;
     let publish = false;
     let list = false;
+    let stream = false;
     const objectActions = new Set<string>();
     const workflows = new Map<keyof typeof WORKFLOW_ACTIONS, { machine: NamedStateMachine; variable: string }>();
     const workflow = (kind: keyof typeof WORKFLOW_ACTIONS, machine: NamedStateMachine | undefined, variable: string) => {
@@ -218,12 +219,19 @@ export class SkyglassFunction extends NodejsFunction {
           if (!targets.eventBus) throw new Error(`${this.node.path}: ${kind} needs the image event bus`);
           publish = true;
           break;
+        case 'table:stream':
+          if (!targets.table.tableStreamArn) throw new Error(`${this.node.path}: ${kind} needs a table with a stream`);
+          stream = true;
+          break;
         default:
           throw new Error(`${this.node.path}: unknown access kind ${JSON.stringify(kind satisfies never)}; add it to SkyglassFunction.grantAccess`);
       }
     }
 
     if (tableRead) this.grantTable(targets.table, tableWrite);
+    // What a stream's event source mapping reads with (DescribeStream, GetRecords,
+    // GetShardIterator on this table's stream, and ListStreams, which has no resource level).
+    if (stream) targets.table.grantStreamRead(this);
 
     if (objectActions.size > 0 && targets.bucket) {
       // Objects only, and only under the prefix the server chooses keys in

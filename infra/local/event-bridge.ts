@@ -26,7 +26,7 @@ export async function startLocalEventBridge(file: string, options: { log?: boole
     };
     const target = String(req.headers['x-amz-target'] ?? '');
     if (target !== 'AWSEvents.PutEvents') return reply(400, { __type: 'UnknownOperationException', message: `${target} is not emulated locally` });
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Entries?: Array<Record<string, string>> };
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Entries?: Array<Record<string, string> & { Time?: number }> };
     const results = (body.Entries ?? []).map((entry) => {
       const id = randomUUID();
       const event = {
@@ -35,7 +35,8 @@ export async function startLocalEventBridge(file: string, options: { log?: boole
         'detail-type': entry.DetailType,
         source: entry.Source,
         account: '000000000000',
-        time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        // As EventBridge: the entry's Time (epoch seconds on the wire) when given, else now.
+        time: new Date(entry.Time !== undefined ? entry.Time * 1000 : Date.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
         region: 'us-east-1',
         resources: entry.Resources ?? [],
         'event-bus-name': entry.EventBusName,

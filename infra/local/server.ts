@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBStreamEvent,
+} from 'aws-lambda';
 import {
   GATEWAY_RESPONSES,
   gatewayResponseBody,
@@ -18,6 +26,7 @@ import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
+import { startLocalTableStream, type LocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 
@@ -44,6 +53,8 @@ export interface LocalRuntime {
   workflowsIdle(): Promise<void>;
   /** JSON lines, one published event each. */
   eventsFile: string;
+  /** Resolves once the outbox relay has published what every write so far recorded. */
+  eventsRelayed(): Promise<void>;
   eventsEndpoint: string;
   stop(): Promise<void>;
 }
@@ -71,6 +82,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let s3: LocalS3;
   let stepFunctions: LocalStepFunctions;
   let eventBridge: LocalEventBridge;
+  let tableStream: LocalTableStream;
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -119,6 +131,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.
     writeFileSync(join(options.dataDir, 'runtime.json'), JSON.stringify({ pid: process.pid, environment }, null, 2));
+    // The outbox relay, fed by the table's stream as the stack's event source mapping feeds it.
+    const relay = WORKERS.find((w) => w.name === 'publishEvents');
+    if (!relay) throw new Error('no publishEvents worker in the route table');
+    tableStream = await startLocalTableStream({
+      client: dynamo.client,
+      endpoint: dynamo.endpoint,
+      region: REGION,
+      credentials: CREDENTIALS,
+      tableName: TABLE,
+      deliver: async (event) => (await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(relay.handler))(event, lambdaContext(relay.name)),
+      retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
+    });
+    stops.push(() => tableStream.stop());
   } catch (error) {
     await stopAll();
     throw error;
@@ -145,6 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     bucket: BUCKET,
     workflowsIdle: () => stepFunctions.idle(),
     eventsFile: eventBridge.file,
+    eventsRelayed: () => tableStream.drained(),
     eventsEndpoint: eventBridge.endpoint,
     stop: async () => {
       await closeServer(server);

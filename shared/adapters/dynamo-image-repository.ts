@@ -6,8 +6,9 @@ import { canSee, type Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
+import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage } from '../ports/image-repository.js';
-import { INDEXES, LIST_SORT_KEY, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import { INDEXES, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -41,12 +42,12 @@ export class DynamoImageRepository implements ImageRepository {
     this.now = options.now ?? (() => new Date());
   }
 
-  async create(image: Image): Promise<void> {
+  async create(image: Image, events: readonly ImageEventType[] = []): Promise<void> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: this.toItem(image),
+          Item: this.toItem(image, events),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
         }),
@@ -62,7 +63,7 @@ export class DynamoImageRepository implements ImageRepository {
     return out.Item ? fromItem(out.Item) : undefined;
   }
 
-  async save(next: Image, previous: Image): Promise<void> {
+  async save(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
     if (next.version !== previous.version + 1) throw new Error('save: next.version must be previous.version + 1');
     // The status table decides which stored statuses this write may replace; the version pins
     // the exact item that was read, so a concurrent writer makes this write fail, never mix.
@@ -73,7 +74,7 @@ export class DynamoImageRepository implements ImageRepository {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: this.toItem(next),
+          Item: this.toItem(next, events),
           ConditionExpression: `#version = :v AND #status IN (${allowed.map((_, i) => `:s${i}`).join(', ')})`,
           ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
           ExpressionAttributeValues: values,
@@ -165,11 +166,12 @@ export class DynamoImageRepository implements ImageRepository {
     }
   }
 
-  private toItem(image: Image): Item {
+  private toItem(image: Image, events: readonly ImageEventType[]): Item {
     const live = LIVE(image);
     // Custom properties are stored as one JSON string: their keys are client data (`__proto__`
     // included) and must never pass through object-building code as keys.
     const item: Item = { ...keyOf(image.id), ...image, properties: JSON.stringify(image.properties) };
+    if (events.length) item[OUTBOX_ATTRIBUTE] = [...events];
     if (live || image.status === 'pending_delete') {
       item[LIST_SORT_KEY] = sortKeyOf(image);
       item[INDEXES.all.partitionKey] = ALL_PK;
@@ -212,6 +214,21 @@ function fromItem(item: Item): Image {
   image.properties = props;
   image.tags = Array.isArray(item.tags) ? [...(item.tags as string[])] : [];
   return image as unknown as Image;
+}
+
+/**
+ * The events an item's write recorded (its outbox), from a stream record's new image in
+ * DynamoDB's wire format: what the relay publishes. Nothing for items without an outbox.
+ */
+export function outboxOf(newImage: Record<string, unknown> | undefined): ImageEvent[] {
+  if (!newImage) return [];
+  const item = unmarshallLoose(newImage);
+  const recorded = item[OUTBOX_ATTRIBUTE];
+  if (!Array.isArray(recorded) || recorded.length === 0 || item[TABLE_KEYS.sortKey] !== IMAGE_SK) return [];
+  const image = fromItem(item);
+  return recorded
+    .filter((type): type is ImageEventType => (IMAGE_EVENT_TYPES as readonly unknown[]).includes(type))
+    .map((type) => ({ type, image }));
 }
 
 /** ALL_OLD arrives on the exception in DynamoDB's wire format, not the document client's. */

@@ -1,31 +1,51 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { glanceTimestamp, type Image } from '../domain/image.js';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { Image } from '../domain/image.js';
 import { notificationPayload } from '../domain/notification.js';
-import type { ImageEvents, ImageEventType } from '../ports/events.js';
+import type { ImageEvent, ImageEvents } from '../ports/events.js';
 
 /** The `source` of every Skyglass event on the bus. */
 export const EVENT_SOURCE = 'skyglass.images';
 
-/** Image events on an EventBridge bus: `source` skyglass.images, `detail-type` the event type. */
+/** PutEvents takes at most 10 entries per call. */
+const PUT_EVENTS_MAX = 10;
+
+/** Some entries of a PutEvents call were not accepted. */
+export class EventsNotPublishedError extends Error {
+  constructor(readonly failed: number, detail: string) {
+    super(`${failed} event(s) not published: ${detail}`);
+    this.name = 'EventsNotPublishedError';
+  }
+}
+
+/**
+ * Image events on an EventBridge bus: `source` skyglass.images, `detail-type` the event type,
+ * `time` when the change was written (the image's updated_at), `detail` Glance's payload.
+ */
 export class EventBridgeEvents implements ImageEvents {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly busName: string,
-    private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async publish(type: ImageEventType, image: Image): Promise<void> {
-    const detail = notificationPayload(image, glanceTimestamp(this.clock()));
-    try {
-      const out = await this.client.send(
-        new PutEventsCommand({
-          Entries: [{ EventBusName: this.busName, Source: EVENT_SOURCE, DetailType: type, Detail: JSON.stringify(detail), Resources: [] }],
-        }),
-      );
-      if (out.FailedEntryCount) throw new Error(out.Entries?.[0]?.ErrorMessage ?? 'PutEvents failed');
-    } catch (error) {
-      // The state change already happened; losing its event is logged loudly, not turned into a 500.
-      console.error(JSON.stringify({ level: 'error', message: 'event not published', type, image_id: image.id, error: String(error) }));
+  async publish(events: readonly ImageEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += PUT_EVENTS_MAX) {
+      const entries = events.slice(i, i + PUT_EVENTS_MAX).map(({ type, image }) => this.entry(type, image));
+      const out = await this.client.send(new PutEventsCommand({ Entries: entries }));
+      if (out.FailedEntryCount) {
+        const reasons = [...new Set((out.Entries ?? []).map((e) => e.ErrorMessage ?? e.ErrorCode).filter(Boolean))].join('; ');
+        throw new EventsNotPublishedError(out.FailedEntryCount, reasons || 'PutEvents refused them');
+      }
     }
+  }
+
+  private entry(type: ImageEvent['type'], image: Image): PutEventsRequestEntry {
+    return {
+      EventBusName: this.busName,
+      Source: EVENT_SOURCE,
+      DetailType: type,
+      Time: new Date(image.updated_at),
+      Detail: JSON.stringify(notificationPayload(image, image.updated_at)),
+      Resources: [],
+    };
   }
 }

@@ -18,3 +18,14 @@ export const INDEXES = {
 
 /** Epoch-seconds attribute that DynamoDB's TTL reads (tombstones of deleted images). */
 export const TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * The outbox: each write stores, on the item itself, the events it means (`image.update`, ...),
+ * and the table's stream (new images) carries them to the event relay once the write commits.
+ * A write and its events therefore commit together or not at all; the next write replaces
+ * the list, so it never outlives the version that caused it.
+ */
+export const OUTBOX_ATTRIBUTE = 'outbox';
+
+/** What the table's stream carries: the item as written, which holds the outbox. */
+export const STREAM_VIEW = 'NEW_IMAGE';

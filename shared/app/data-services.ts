@@ -6,7 +6,8 @@ import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
 import { imageRepository } from './read-services.js';
-import { imageEvents, imageWorkflows } from './services.js';
+import { imageEvents } from './event-services.js';
+import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 
 let blobs: S3BlobStore | undefined;
@@ -32,7 +33,7 @@ function blobStore(): S3BlobStore {
 
 /** Reads an image's bytes once and activates or refuses it. */
 export function imageVerifier(): ImageVerifier {
-  return (verifier ??= new ImageVerifier(imageRepository(), blobStore(), imageEvents()));
+  return (verifier ??= new ImageVerifier(imageRepository(), blobStore()));
 }
 
 /** The scrubber's steps. */

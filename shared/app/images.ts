@@ -5,12 +5,11 @@ import { badRequest, conflict, forbidden, imageNotFound, notFound } from '../dom
 import { glanceTimestamp, toView, type Image, type ImageView } from '../domain/image.js';
 import { applyPatch, parsePatch } from '../domain/patch.js';
 import type { ImageStatus } from '../domain/status.js';
-import type { ImageEvents } from '../ports/events.js';
+import type { ImageEventType } from '../ports/events.js';
 import { DuplicateImageError, type ImageRepository } from '../ports/image-repository.js';
 import type { Workflows } from '../ports/workflows.js';
 import { nextVersion, saveOrConflict } from './writes.js';
 
-/** Image use cases: each reads, decides in the domain, and writes once, conditionally. */
 export interface DeleteSettings {
   /** Glance's delayed_delete: images with data wait in pending_delete for the scrubber. */
   delayedDelete: boolean;
@@ -18,10 +17,13 @@ export interface DeleteSettings {
   scrubDelaySeconds: number;
 }
 
+/**
+ * Image use cases: each reads, decides in the domain, and writes once, conditionally, with the
+ * events the write means (published from the table's stream once it commits).
+ */
 export class ImageService {
   constructor(
     private readonly repo: ImageRepository,
-    private readonly events: ImageEvents,
     private readonly workflows: Workflows,
     private readonly deletes: DeleteSettings,
     private readonly clock: () => Date = () => new Date(),
@@ -31,12 +33,11 @@ export class ImageService {
   async create(caller: Caller, body: unknown): Promise<ImageView> {
     const image = buildNewImage(body, caller, this.clock(), this.newId);
     try {
-      await this.repo.create(image);
+      await this.repo.create(image, ['image.create']);
     } catch (error) {
       if (error instanceof DuplicateImageError) throw conflict(error.message);
       throw error;
     }
-    await this.events.publish('image.create', image);
     return toView(image);
   }
 
@@ -44,8 +45,7 @@ export class ImageService {
     const ops = parsePatch(contentType, body);
     const current = requireModifiable(caller, await this.repo.get(id), id);
     const next = this.bump(applyPatch(current, ops, caller));
-    await this.save(next, current);
-    await this.events.publish('image.update', next);
+    await this.save(next, current, ['image.update']);
     return toView(next);
   }
 
@@ -55,8 +55,7 @@ export class ImageService {
     if (!current.location && !current.upload) {
       // Nothing stored: straight to the tombstone, as Glance does.
       const tombstone = this.bump({ ...current, status: 'deleted' });
-      await this.save(tombstone, current);
-      await this.events.publish('image.delete', tombstone);
+      await this.save(tombstone, current, ['image.delete']);
       return;
     }
     // Data to remove: the scrubber removes it, then marks the image deleted. With delayed delete
@@ -74,9 +73,8 @@ export class ImageService {
     if (!current) throw imageNotFound(id);
     if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); it cannot be restored.`);
     const restored = this.bump({ ...current, status: 'active' });
-    await this.save(restored, current);
+    await this.save(restored, current, ['image.restore']);
     await this.workflows.stopScrub(id, current.version);
-    await this.events.publish('image.restore', restored);
   }
 
   /** Admin: remove a pending_delete image's data now instead of at the end of the window. */
@@ -93,8 +91,7 @@ export class ImageService {
     const current = requireModifiable(caller, await this.repo.get(id), id, `Image ${id} not found.`);
     if (current.tags.includes(tag)) return;
     const next = this.bump({ ...current, tags: normalizeTags([...current.tags, tag]) });
-    await this.save(next, current);
-    await this.events.publish('image.update', next);
+    await this.save(next, current, ['image.update']);
   }
 
   async deleteTag(caller: Caller, id: string, tag: string): Promise<void> {
@@ -102,8 +99,7 @@ export class ImageService {
     // Glance's words for a tag the image does not have.
     if (!current.tags.includes(tag)) throw notFound('The resource could not be found.');
     const next = this.bump({ ...current, tags: current.tags.filter((t) => t !== tag) });
-    await this.save(next, current);
-    await this.events.publish('image.update', next);
+    await this.save(next, current, ['image.update']);
   }
 
   /** Glance: admin only; idempotent; only between active and deactivated. */
@@ -117,16 +113,15 @@ export class ImageService {
       throw forbidden(`Not allowed to ${action} image in status '${current.status}'`);
     }
     const next = this.bump({ ...current, status: target });
-    await this.save(next, current);
-    await this.events.publish(active ? 'image.reactivate' : 'image.deactivate', next);
+    await this.save(next, current, [active ? 'image.reactivate' : 'image.deactivate']);
   }
 
   private bump(image: Image): Image {
     return nextVersion(image, this.clock());
   }
 
-  private save(next: Image, previous: Image): Promise<void> {
-    return saveOrConflict(this.repo, next, previous);
+  private save(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
+    return saveOrConflict(this.repo, next, previous, events);
   }
 }
 

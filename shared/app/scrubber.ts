@@ -49,13 +49,12 @@ export class Scrubber {
     if (!image) return { status: (await this.repo.get(target.image_id))?.status ?? 'gone' };
     const tombstone = nextVersion({ ...image, status: 'deleted', location: null, upload: null }, this.clock());
     try {
-      await this.repo.save(tombstone, image);
+      await this.repo.save(tombstone, image, ['image.delete']);
     } catch (error) {
       // Another run of the same scrub got there first.
       if (error instanceof ConcurrentUpdateError && error.current?.status === 'deleted') return { status: 'deleted' };
       throw error;
     }
-    await this.events.publish('image.delete', tombstone);
     return { status: 'deleted' };
   }
 
@@ -77,7 +76,13 @@ export class Scrubber {
       ),
     );
     const image = await this.repo.get(target.image_id);
-    if (image) await this.events.publish('image.scrub_failed', image);
+    // No write records this failure (the image must stay as the scrub left it), so no outbox:
+    // the event goes straight to the bus, and a failure to send it is only logged.
+    if (image) {
+      await this.events.publish([{ type: 'image.scrub_failed', image }]).catch((publishError: unknown) => {
+        console.error(JSON.stringify({ level: 'error', message: 'image.scrub_failed not published', image_id: image.id, error: String(publishError) }));
+      });
+    }
     return { recorded: true };
   }
 

@@ -1,26 +1,15 @@
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { EventBridgeEvents } from '../adapters/eventbridge-events.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
-import type { ImageEvents } from '../ports/events.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
 import { ImageService } from './images.js';
 import { imageRepository } from './read-services.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Functions that change
-// images but never touch their bytes import this module, so their bundles carry no S3 client.
-let events: ImageEvents | undefined;
+// images but never touch their bytes import this module, so their bundles carry no S3 client;
+// they publish no events themselves (the outbox relay does), so none carries EventBridge.
 let workflows: Workflows | undefined;
 let images: ImageService | undefined;
-
-export function imageEvents(): ImageEvents {
-  if (!events) {
-    const { region, eventBusName, eventsEndpoint } = config();
-    events = new EventBridgeEvents(new EventBridgeClient({ region, ...(eventsEndpoint ? { endpoint: eventsEndpoint } : {}) }), eventBusName);
-  }
-  return events;
-}
 
 export function imageWorkflows(): Workflows {
   if (!workflows) {
@@ -34,5 +23,5 @@ export function imageWorkflows(): Workflows {
 /** The image metadata use cases. */
 export function imageService(): ImageService {
   const { delayedDelete, scrubDelaySeconds } = config();
-  return (images ??= new ImageService(imageRepository(), imageEvents(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
+  return (images ??= new ImageService(imageRepository(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
 }

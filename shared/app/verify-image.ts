@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { queuedWithoutData, type Image } from '../domain/image.js';
 import { checkFormatMatches, FormatInspector } from '../domain/format-inspector.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import type { ImageEvents } from '../ports/events.js';
+import type { ImageEventType } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
@@ -50,7 +50,6 @@ export class ImageVerifier {
   constructor(
     private readonly repo: ImageRepository,
     private readonly blobs: BlobStore,
-    private readonly events: ImageEvents,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -96,11 +95,7 @@ export class ImageVerifier {
       },
       this.clock(),
     );
-    const lost = await this.settle(active, image);
-    if (lost) return lost;
-    await this.events.publish('image.upload', active);
-    await this.events.publish('image.activate', active);
-    return { result: 'active', image: active };
+    return (await this.settle(active, image, ['image.upload', 'image.activate'])) ?? { result: 'active', image: active };
   }
 
   /** The workflow's last resort when verification keeps failing: refuse, so nothing stays saving. */
@@ -129,7 +124,7 @@ export class ImageVerifier {
   }
 
   /** One conditional write; losing it to a concurrent run of the same verification is fine. */
-  private async settle(next: Image, previous: Image): Promise<VerificationOutcome | undefined> {
-    return (await saveUnlessMoved(this.repo, next, previous)) ? undefined : { result: 'skipped', why: 'another writer changed the image first' };
+  private async settle(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<VerificationOutcome | undefined> {
+    return (await saveUnlessMoved(this.repo, next, previous, events)) ? undefined : { result: 'skipped', why: 'another writer changed the image first' };
   }
 }

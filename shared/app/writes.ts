@@ -1,5 +1,6 @@
 import { conflict, imageNotFound } from '../domain/errors.js';
 import { glanceTimestamp, type Image } from '../domain/image.js';
+import type { ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 
 /** The next version of an image, stamped now: what every write stores. */
@@ -11,9 +12,9 @@ export function nextVersion(image: Image, now: Date): Image {
  * One conditional write on behalf of a client: a lost race is a 409 naming what the image is
  * now (a 404 if it is gone), never a silent overwrite.
  */
-export async function saveOrConflict(repo: ImageRepository, next: Image, previous: Image): Promise<void> {
+export async function saveOrConflict(repo: ImageRepository, next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
   try {
-    await repo.save(next, previous);
+    await repo.save(next, previous, events);
   } catch (error) {
     if (!(error instanceof ConcurrentUpdateError)) throw error;
     if (!error.current || error.current.status === 'deleted') throw imageNotFound(next.id);
@@ -22,9 +23,9 @@ export async function saveOrConflict(repo: ImageRepository, next: Image, previou
 }
 
 /** A write on behalf of a background job: losing to another writer means the job has nothing to do. */
-export async function saveUnlessMoved(repo: ImageRepository, next: Image, previous: Image): Promise<boolean> {
+export async function saveUnlessMoved(repo: ImageRepository, next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<boolean> {
   try {
-    await repo.save(next, previous);
+    await repo.save(next, previous, events);
     return true;
   } catch (error) {
     if (error instanceof ConcurrentUpdateError) return false;

@@ -15,7 +15,17 @@ export const IMAGE_EVENT_TYPES = [
 ] as const;
 export type ImageEventType = (typeof IMAGE_EVENT_TYPES)[number];
 
-/** Publishes what happened to an image, after it happened. Never throws: an event is not worth a failed request. */
+export interface ImageEvent {
+  type: ImageEventType;
+  /** The image as that change left it. */
+  image: Image;
+}
+
+/**
+ * Where image events go (an EventBridge bus). Writes do not call this: they record their
+ * events in the image item (the outbox) and the relay publishes them from the table's stream.
+ */
 export interface ImageEvents {
-  publish(type: ImageEventType, image: Image): Promise<void>;
+  /** Publishes in order; throws if any event was not accepted, so the caller can retry. */
+  publish(events: readonly ImageEvent[]): Promise<void>;
 }

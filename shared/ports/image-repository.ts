@@ -2,6 +2,7 @@ import type { Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import type { ListQuery } from '../domain/list-query.js';
 import type { ImageStatus } from '../domain/status.js';
+import type { ImageEventType } from './events.js';
 
 /** A conditional write lost: the item changed (or vanished) since it was read. */
 export class ConcurrentUpdateError extends Error {
@@ -23,10 +24,16 @@ export interface ListPage {
   images: Image[];
 }
 
-/** Image metadata storage. Every write is conditional; see the DynamoDB adapter for how. */
+/**
+ * Image metadata storage. Every write is conditional; see the DynamoDB adapter for how.
+ *
+ * Every write also takes the events it means (none by default). They are stored with the
+ * write, in the same item (the outbox), and published from the table's stream after it
+ * commits: a write and its events happen together or not at all.
+ */
 export interface ImageRepository {
   /** Insert a new image; DuplicateImageError if the id was ever used. */
-  create(image: Image): Promise<void>;
+  create(image: Image, events?: readonly ImageEventType[]): Promise<void>;
   /** The image, including tombstones (status deleted), or undefined. */
   get(id: string): Promise<Image | undefined>;
   /**
@@ -34,7 +41,7 @@ export interface ImageRepository {
    * item still has `previous.version` and a status from which `next.status` may be entered.
    * `next.version` must be `previous.version + 1`. ConcurrentUpdateError otherwise.
    */
-  save(next: Image, previous: Image): Promise<void>;
+  save(next: Image, previous: Image, events?: readonly ImageEventType[]): Promise<void>;
   /** One page of images visible to the caller that match the query, in the query's order. */
   list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
   /** Every image in one of these statuses: for the sweepers, which run on a schedule (a Scan). */

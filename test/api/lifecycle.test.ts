@@ -28,7 +28,7 @@ async function objectExists(key: string): Promise<boolean> {
   }
 }
 
-function events(id: string): Array<{ 'detail-type': string; detail: Record<string, unknown> }> {
+function events(id: string): PublishedEvent[] {
   const file = inject('eventsFile');
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.detail.id === id);
@@ -42,6 +42,19 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+type PublishedEvent = { 'detail-type': string; detail: Record<string, unknown>; [field: string]: unknown };
+
+/**
+ * The image's events once `types` have all been published. The relay publishes from the
+ * table's stream after each write commits, so events arrive shortly after the response.
+ */
+async function eventsOnce(id: string, ...types: string[]): Promise<PublishedEvent[]> {
+  return until(`events ${types.join(', ')} of ${id}`, async () => {
+    const seen = events(id);
+    return types.every((t) => seen.some((e) => e['detail-type'] === t)) ? seen : undefined;
+  });
 }
 
 async function activeImage(token: string, data = randomBytes(2048)) {
@@ -75,7 +88,7 @@ describe('delayed delete and the scrubber', () => {
     expect(await objectExists(key)).toBe(false);
     expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
     expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
-    const deleted = events(id).find((e) => e['detail-type'] === 'image.delete');
+    const deleted = (await eventsOnce(id, 'image.delete')).find((e) => e['detail-type'] === 'image.delete');
     expect(deleted?.detail).toMatchObject({ id, status: 'deleted', deleted: true });
   });
 
@@ -93,7 +106,7 @@ describe('delayed delete and the scrubber', () => {
     expect((await call(`/v2/images/${id}`, { token })).body.status).toBe('active');
     expect((await download(token, id)).bytes).toEqual(data);
     expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
-    expect(events(id).map((e) => e['detail-type'])).toContain('image.restore');
+    expect((await eventsOnce(id, 'image.restore')).map((e) => e['detail-type'])).toContain('image.restore');
   });
 
   it('scrub-now removes the data without waiting; only admins may ask', async () => {
@@ -114,7 +127,7 @@ describe('delayed delete and the scrubber', () => {
     const image = await createImage(token, RAW);
     expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
     expect(await pendingFor(admin, image.id)).toBe(false);
-    expect(events(image.id).map((e) => e['detail-type'])).toEqual(['image.create', 'image.delete']);
+    expect((await eventsOnce(image.id, 'image.delete')).map((e) => e['detail-type'])).toEqual(['image.create', 'image.delete']);
   });
 
   it('a protected image is not deleted, and nothing changes', async () => {
@@ -136,16 +149,61 @@ describe('events', () => {
     await call(`/v2/images/${id}/tags/blue`, { method: 'PUT', token });
     await call(`/v2/images/${id}/actions/deactivate`, { method: 'POST', token: admin });
     await call(`/v2/images/${id}/actions/reactivate`, { method: 'POST', token: admin });
-    const seen = events(id);
+    const seen = await eventsOnce(id, 'image.reactivate');
     expect(seen.map((e) => e['detail-type'])).toEqual(['image.create', 'image.upload', 'image.activate', 'image.update', 'image.deactivate', 'image.reactivate']);
     const activate = seen.find((e) => e['detail-type'] === 'image.activate')!;
     expect(activate.detail).toMatchObject({ id, owner: project, status: 'active', deleted: false, deleted_at: null });
     expect(activate.detail).not.toHaveProperty('self');
     expect(seen[0]).toMatchObject({ source: 'skyglass.images', 'event-bus-name': 'skyglass-local' });
+    // Each event carries the time of the write that caused it.
+    const updated = seen.find((e) => e['detail-type'] === 'image.update')!;
+    expect(updated.time).toBe(updated.detail.updated_at);
+  });
+
+  it('publishes one event per committed write and none for a write that lost its race', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const patch = (i: number) =>
+      call(`/v2/images/${image.id}`, {
+        method: 'PATCH',
+        token,
+        body: JSON.stringify([{ op: 'add', path: '/racer', value: String(i) }]),
+        headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+      });
+    const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => patch(i)))).map((r) => r.status);
+    const won = statuses.filter((s) => s === 200).length;
+    expect(won).toBeGreaterThanOrEqual(1);
+    expect(won + statuses.filter((s) => s === 409).length).toBe(statuses.length);
+    // One more, so the stream has certainly carried every earlier write past the relay.
+    await call(`/v2/images/${image.id}/tags/last`, { method: 'PUT', token });
+    const seen = await until('the tag event', async () => {
+      const all = events(image.id);
+      return all.some((e) => e['detail-type'] === 'image.update' && (e.detail.tags as string[]).includes('last')) ? all : undefined;
+    });
+    expect(seen.filter((e) => e['detail-type'] === 'image.update')).toHaveLength(won + 1);
+    const final = (await call(`/v2/images/${image.id}`, { token })).body;
+    expect(seen.at(-1)!.detail).toMatchObject({ racer: final.racer, tags: ['last'], updated_at: final.updated_at });
+  });
+
+  it('delivers events written while the bus refuses them, in order, once it accepts them again', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const id = image.id as string;
+    await eventsOnce(id, 'image.create');
+    // The bus refuses this image's next three PutEvents calls (throttled, as EventBridge can be).
+    injectFault({ command: 'PutEvents', key: id, times: 3, error: 'ThrottlingException' });
+    expect((await call(`/v2/images/${id}/tags/red`, { method: 'PUT', token })).status).toBe(204);
+    expect((await call(`/v2/images/${id}/tags/green`, { method: 'PUT', token })).status).toBe(204);
+    const all = await until('both tag events', async () => {
+      const seen = events(id);
+      return seen.filter((e) => e['detail-type'] === 'image.update').length >= 2 ? seen : undefined;
+    });
+    expect(all.map((e) => e['detail-type'])).toEqual(['image.create', 'image.update', 'image.update']);
+    expect(all.map((e) => [...(e.detail.tags as string[])].sort())).toEqual([[], ['red'], ['green', 'red']]);
   });
 });
 
-/** Adds a fault rule for the local runtime's S3 client (shared/adapters/fault-injection.ts). */
+/** Adds a fault rule for the local runtime's S3 or EventBridge client (shared/adapters/fault-injection.ts). */
 function injectFault(rule: { command: string; key: string; times: number; error?: string }) {
   const file = join(inject('dataDir'), 'faults.json');
   const rules = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown[]) : [];
@@ -163,7 +221,7 @@ describe('scrubber under faults', () => {
     await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token: admin });
     await until('the scrub', async () => ((await pendingFor(admin, id)) ? undefined : true));
     expect(await objectExists(key)).toBe(false);
-    expect(events(id).map((e) => e['detail-type'])).toContain('image.delete');
+    expect((await eventsOnce(id, 'image.delete')).map((e) => e['detail-type'])).toContain('image.delete');
   });
 
   it('keeps the image pending_delete and records the failure when S3 keeps failing', async () => {
@@ -214,7 +272,7 @@ describe('scrubber steps after a crash', () => {
     expect(await step('delete-data')).toEqual({ deleted: [] });
     // The delayed execution started by DELETE runs later and finds nothing to do either.
     await new Promise((r) => setTimeout(r, (inject('scrubDelaySeconds') + 1) * 1000));
-    expect(events(id).filter((e) => e['detail-type'] === 'image.delete')).toHaveLength(1);
+    expect((await eventsOnce(id, 'image.delete')).filter((e) => e['detail-type'] === 'image.delete')).toHaveLength(1);
     expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
   });
 });

@@ -602,6 +602,17 @@ describe('IAM least privilege', () => {
       },
     ],
     'events:publish': [{ actions: ['events:PutEvents'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventBus), 'Arn'] }] }],
+    // What a stream event source mapping reads with: this table's stream, plus ListStreams (no resource level).
+    'table:stream': [
+      { actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] }] },
+      { actions: ['dynamodb:ListStreams'], on: () => ['*'] },
+    ],
+  };
+  /** Grants that come with how a function is invoked, not with what it does: the relay reports records it gave up on to its dead-letter queue. */
+  const INVOCATION_GRANTS: Record<string, { actions: string[]; on: () => (Json | string)[] }[]> = {
+    publishEvents: [
+      { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
+    ],
   };
 
   const pair = (action: string, resource: unknown, condition?: Json): string =>
@@ -704,12 +715,13 @@ describe('IAM least privilege', () => {
         ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map((a) => pair(a, '*')),
       ]);
       for (const kind of access) for (const { actions, on, condition } of EXPECTED_GRANTS[kind]) for (const a of actions) for (const r of on()) expected.add(pair(a, r, condition));
+      for (const { actions, on } of INVOCATION_GRANTS[name] ?? []) for (const a of actions) for (const r of on()) expected.add(pair(a, r));
       expect(grantedPairs(id).sort(), name).toEqual([...expected].sort());
       expect(dynamoActionsOf(id), name).not.toContain('dynamodb:Scan');
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'workflow:scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'table:stream', 'workflow:scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -912,8 +924,9 @@ describe('sweeper schedules', () => {
     const queue = resources[logicalId(stack.sweepSchedules.deadLetterQueue)]!;
     expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
-    const [, policy] = ofType('AWS::SQS::QueuePolicy')[0]!;
-    expect(ofType('AWS::SQS::QueuePolicy')).toHaveLength(1);
+    const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: logicalId(stack.sweepSchedules.deadLetterQueue) }]));
+    expect(policies).toHaveLength(1);
+    const [, policy] = policies[0]!;
     const statements = policy.Properties.PolicyDocument.Statement as Statement[];
     expect(statements).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -931,11 +944,44 @@ describe('sweeper schedules', () => {
   });
 });
 
+describe('event relay (the outbox)', () => {
+  it("streams the table's new images to the publishEvents worker, in order, retrying from the failed record, with a dead-letter queue", () => {
+    const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
+    expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const [, mapping] = mappings[0]!;
+    expect(mapping.Properties).toMatchObject({
+      FunctionName: { Ref: workerId('publishEvents') },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRecordAgeInSeconds: 86_400,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] } } },
+    });
+    expect(mapping.Properties.ParallelizationFactor ?? 1).toBe(1);
+    const queue = resources[logicalId(stack.eventRelay.deadLetterQueue)]!;
+    expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    const [, policy] = ofType('AWS::SQS::QueuePolicy').find(([, p]) => JSON.stringify(p.Properties.Queues).includes(logicalId(stack.eventRelay.deadLetterQueue)))!;
+    // TLS-only, and no one is let in by the queue's own policy (the relay sends through its role).
+    const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
+  });
+
+  it('leaves publishing to the relay: no API function may put events, and only the relay and the scrubber (scrub_failed) can', () => {
+    const publishers = declared().filter((d) => d.access.includes('events:publish')).map((d) => d.name).sort();
+    expect(publishers).toEqual(['publishEvents', 'scrubImage']);
+    for (const route of ROUTES) expect(actionsOf(roleStatements(functionId(route.operationId))), route.operationId).not.toContain('events:PutEvents');
+  });
+});
+
 describe('alarms', () => {
   const alarm = (name: string): Json => resources[logicalId(stack.alarms[name] as IConstruct)]!.Properties as Json;
 
   it('fire on one failure in 5 minutes, treat missing data as fine, and notify the topic', () => {
-    expect(Object.keys(stack.alarms).sort()).toEqual(['MissingObjects', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'VerifierFailed']);
+    expect(Object.keys(stack.alarms).sort()).toEqual(['EventsUndelivered', 'MissingObjects', 'RelayErrors', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'VerifierFailed']);
     expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(Object.keys(stack.alarms).length);
     for (const name of Object.keys(stack.alarms)) {
       const p = alarm(name);
@@ -1022,7 +1068,8 @@ describe('alarms', () => {
       const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), id);
       const machine = new sfn.StateMachine(scope, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(scope, 'Pass')) });
       const sweeper = new SkyglassFunction(scope, 'Sweep', { handlerPath: FALLBACK_HANDLER });
-      new SkyglassAlarms(scope, 'Alarms', { stage: 'dev', verifier: machine, scrubber: machine, sweeper, sweepDeadLetters: new sqs.Queue(scope, 'Queue'), ...settings });
+      const queue = new sqs.Queue(scope, 'Queue');
+      new SkyglassAlarms(scope, 'Alarms', { stage: 'dev', verifier: machine, scrubber: machine, sweeper, sweepDeadLetters: queue, relay: sweeper, relayDeadLetters: queue, ...settings });
       return Template.fromStack(scope);
     };
     const withEmail = build('WithEmail', readAlarmSettings((key) => ({ 'skyglass:alarmEmail': 'ops@example.com' })[key]));
@@ -1030,7 +1077,7 @@ describe('alarms', () => {
     const without = build('WithoutTopic', readAlarmSettings((key) => ({ 'skyglass:alarmTopic': 'false' })[key]));
     without.resourceCountIs('AWS::SNS::Topic', 0);
     without.resourceCountIs('AWS::KMS::Key', 0);
-    without.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    without.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     for (const [, a] of Object.entries(without.findResources('AWS::CloudWatch::Alarm'))) expect((a as Json).Properties.AlarmActions).toBeUndefined();
   });
 });

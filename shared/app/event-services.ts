@@ -1,0 +1,20 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeEvents } from '../adapters/eventbridge-events.js';
+import { attachFaultInjection } from '../adapters/fault-injection.js';
+import type { ImageEvents } from '../ports/events.js';
+import { config } from './config.js';
+
+// Only the workers that publish (the outbox relay, and the scrubber's scrub_failed) import this
+// module, so only their bundles carry the EventBridge client.
+let events: ImageEvents | undefined;
+
+export function imageEvents(): ImageEvents {
+  if (!events) {
+    const { region, eventBusName, eventsEndpoint } = config();
+    const client = new EventBridgeClient({ region, ...(eventsEndpoint ? { endpoint: eventsEndpoint } : {}) });
+    // Resilience tests only: the local runtime sets it, deployed functions never do.
+    if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(client, process.env.SKYGLASS_FAULTS_FILE);
+    events = new EventBridgeEvents(client, eventBusName);
+  }
+  return events;
+}

@@ -1,0 +1,66 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { outboxOf } from '../../shared/adapters/dynamo-image-repository.js';
+import { OUTBOX_ATTRIBUTE } from '../../shared/adapters/table-design.js';
+import { OutboxRelay } from '../../shared/app/outbox-relay.js';
+import type { ImageEvent, ImageEvents } from '../../shared/ports/events.js';
+import { sampleImage } from '../support/sample-image.js';
+
+/** A stream record's NewImage as the repository writes the item (DynamoDB wire format). */
+function streamImage(outbox: unknown, sk = 'IMAGE') {
+  const image = sampleImage({ status: 'active', tags: ['a'] });
+  const item: Record<string, unknown> = { pk: `IMAGE#${image.id}`, sk, ...image, properties: JSON.stringify({ ['__proto__']: 'x' }) };
+  if (outbox !== undefined) item[OUTBOX_ATTRIBUTE] = outbox;
+  return marshall(item, { removeUndefinedValues: true }) as Record<string, unknown>;
+}
+
+describe('outboxOf: the events a stream record carries', () => {
+  it('reads the recorded events, in order, each with the image as written', () => {
+    const events = outboxOf(streamImage(['image.upload', 'image.activate']));
+    expect(events.map((e) => e.type)).toEqual(['image.upload', 'image.activate']);
+    expect(events[0]!.image).toMatchObject({ status: 'active', tags: ['a'] });
+    // Custom property keys stay data, never prototypes.
+    expect(Object.getOwnPropertyNames(events[0]!.image.properties)).toEqual(['__proto__']);
+  });
+
+  it('is empty for writes that recorded none, for unknown types, and for items that are not images', () => {
+    expect(outboxOf(streamImage(undefined))).toEqual([]);
+    expect(outboxOf(streamImage([]))).toEqual([]);
+    expect(outboxOf(streamImage(['image.exploded'])).map((e) => e.type)).toEqual([]);
+    expect(outboxOf(streamImage(['image.update'], 'MEMBER#p'))).toEqual([]);
+    expect(outboxOf(undefined)).toEqual([]);
+  });
+});
+
+describe('OutboxRelay', () => {
+  const event = (type: ImageEvent['type']): ImageEvent => ({ type, image: sampleImage() });
+
+  it('publishes each record in order and skips records without events', async () => {
+    const sent: string[][] = [];
+    const bus: ImageEvents = { publish: async (events) => void sent.push(events.map((e) => e.type)) };
+    const failedAt = await new OutboxRelay(bus).relay([
+      { sequenceNumber: '1', events: [event('image.create')] },
+      { sequenceNumber: '2', events: [] },
+      { sequenceNumber: '3', events: [event('image.upload'), event('image.activate')] },
+    ]);
+    expect(failedAt).toBeUndefined();
+    expect(sent).toEqual([['image.create'], ['image.upload', 'image.activate']]);
+  });
+
+  it('stops at the first record the bus refuses and names it, publishing nothing after it', async () => {
+    const sent: string[] = [];
+    const bus: ImageEvents = {
+      publish: async (events) => {
+        if (events[0]!.type === 'image.delete') throw new Error('ThrottlingException');
+        sent.push(events[0]!.type);
+      },
+    };
+    const failedAt = await new OutboxRelay(bus).relay([
+      { sequenceNumber: '1', events: [event('image.update')] },
+      { sequenceNumber: '2', events: [event('image.delete')] },
+      { sequenceNumber: '3', events: [event('image.create')] },
+    ]);
+    expect(failedAt).toBe('2');
+    expect(sent).toEqual(['image.update']);
+  });
+});
