@@ -1,9 +1,10 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deadLetterQueue } from './dead-letter-queue.js';
 
 export interface EventRelayProps {
   /** The image table; it must have a stream (ImageTable gives it one). */
@@ -26,15 +27,7 @@ export class EventRelay extends Construct {
   constructor(scope: Construct, id: string, props: EventRelayProps) {
     super(scope, id);
     if (!props.table.tableStreamArn) throw new Error('EventRelay needs a table with a stream');
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: "This queue is itself a dead-letter queue: the on-failure destination of the event relay's stream mapping, which cdk-nag does not recognize.",
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', "the on-failure destination of the event relay's stream mapping");
     // A lower-level mapping than DynamoEventSource, which would grant stream reads itself:
     // the relay's IAM comes from its access kinds (table:stream) alone.
     this.mapping = new lambda.EventSourceMapping(this, 'TableStream', {

@@ -1,9 +1,10 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deadLetterQueue } from './dead-letter-queue.js';
 
 /** A job of functions/workers/sweep.ts (its input is `{"jobs": [...]}`). */
 export type SweepJob = 'uploads' | 'stuck' | 'audit';
@@ -41,16 +42,7 @@ export class SweepSchedules extends Construct {
   constructor(scope: Construct, id: string, props: SweepSchedulesProps) {
     super(scope, id);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: the one of the sweep schedules\' EventBridge targets, which cdk-nag does not recognize (it looks only at queue redrive policies and function DeadLetterConfig).',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', "the one of the sweep schedules' EventBridge targets");
 
     const rules: Partial<Record<SweepJob, events.Rule>> = {};
     for (const schedule of SWEEP_SCHEDULES) {
