@@ -1,8 +1,8 @@
-import { imageService } from '../../shared/app/services.js';
+import { imageRemoval } from '../../shared/app/services.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { noContent } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) => {
-  await imageService().delete(req.caller, req.pathParameters.image_id ?? '');
+  await imageRemoval().delete(req.caller, req.pathParameters.image_id ?? '');
   return noContent();
 });

@@ -2,14 +2,17 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
+import { ImageRemoval } from './image-removal.js';
 import { ImageService } from './images.js';
 import { imageRepository } from './read-services.js';
 
-// Built on first use and kept for the life of the (Lambda) process. Functions that change
-// images but never touch their bytes import this module, so their bundles carry no S3 client;
-// they publish no events themselves (the outbox relay does), so none carries EventBridge.
+// Built on first use and kept for the life of the (Lambda) process. esbuild keeps only what a
+// handler reaches: functions that change metadata (ImageService) carry the DynamoDB client
+// alone, those that delete or restore (ImageRemoval) also Step Functions', and none carries
+// EventBridge (the outbox relay publishes) or S3.
 let workflows: Workflows | undefined;
 let images: ImageService | undefined;
+let removal: ImageRemoval | undefined;
 
 export function imageWorkflows(): Workflows {
   if (!workflows) {
@@ -20,8 +23,13 @@ export function imageWorkflows(): Workflows {
   return workflows;
 }
 
-/** The image metadata use cases. */
+/** Create, update, tag, deactivate and reactivate images. */
 export function imageService(): ImageService {
+  return (images ??= new ImageService(imageRepository()));
+}
+
+/** Delete, restore and scrub-now: the use cases that drive the scrubber. */
+export function imageRemoval(): ImageRemoval {
   const { delayedDelete, scrubDelaySeconds } = config();
-  return (images ??= new ImageService(imageRepository(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
+  return (removal ??= new ImageRemoval(imageRepository(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
 }
