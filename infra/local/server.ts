@@ -53,8 +53,6 @@ export interface LocalRuntime {
   workflowsIdle(): Promise<void>;
   /** JSON lines, one published event each. */
   eventsFile: string;
-  /** Resolves once the outbox relay has published what every write so far recorded. */
-  eventsRelayed(): Promise<void>;
   eventsEndpoint: string;
   stop(): Promise<void>;
 }
@@ -170,7 +168,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     bucket: BUCKET,
     workflowsIdle: () => stepFunctions.idle(),
     eventsFile: eventBridge.file,
-    eventsRelayed: () => tableStream.drained(),
     eventsEndpoint: eventBridge.endpoint,
     stop: async () => {
       await closeServer(server);

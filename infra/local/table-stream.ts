@@ -17,8 +17,6 @@ import { STREAM_VIEW } from '../../shared/adapters/table-design.js';
  * retries from the first failed record (ReportBatchItemFailures) and keeps each shard in order.
  */
 export interface LocalTableStream {
-  /** Resolves once every record written before the call has been delivered. */
-  drained(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,7 +56,6 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
   const finished = new Set<string>();
   let running = true;
   let lastDescribe = 0;
-  let waiters: Array<{ after: number; resolve: () => void }> = [];
 
   const iterator = async (shardId: string, type: ShardIteratorType, sequenceNumber?: string) =>
     (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: type, SequenceNumber: sequenceNumber }))).ShardIterator;
@@ -117,7 +114,6 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
   await discover(true);
   const loop = (async () => {
     while (running) {
-      const passStarted = Date.now();
       let busy = false;
       try {
         if (Date.now() - lastDescribe > DESCRIBE_EVERY_MS || iterators.size === 0) await discover(false);
@@ -127,22 +123,14 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
         busy = true;
         await sleep(options.retryMs);
       }
-      if (!busy) {
-        // Everything written before this pass began has been delivered.
-        const ready = waiters.filter((w) => w.after <= passStarted);
-        waiters = waiters.filter((w) => w.after > passStarted);
-        for (const w of ready) w.resolve();
-        await sleep(pollMs);
-      }
+      if (!busy) await sleep(pollMs);
     }
   })();
 
   return {
-    drained: () => new Promise<void>((resolve) => waiters.push({ after: Date.now(), resolve })),
     stop: async () => {
       running = false;
       await loop;
-      for (const w of waiters) w.resolve();
       streams.destroy();
     },
   };
