@@ -59,6 +59,8 @@ const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeou
   // The sweepers scan the table by status and list the bucket's images/ prefix: I/O-bound, so
   // the default memory, but Lambda's maximum of 15 minutes.
   sweep: { timeout: Duration.minutes(15) },
+  // A stream batch of up to 100 records, one PutEvents call each, with the SDK's own retries.
+  publishEvents: { timeout: Duration.minutes(1) },
 };
 
 /** Settings that only one worker reads, by worker name (shared/app/config.ts reads them). */

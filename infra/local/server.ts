@@ -26,7 +26,7 @@ import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
-import { startLocalTableStream, type LocalTableStream } from './table-stream.js';
+import { startLocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 
@@ -80,7 +80,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let s3: LocalS3;
   let stepFunctions: LocalStepFunctions;
   let eventBridge: LocalEventBridge;
-  let tableStream: LocalTableStream;
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -132,7 +131,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // The outbox relay, fed by the table's stream as the stack's event source mapping feeds it.
     const relay = WORKERS.find((w) => w.name === 'publishEvents');
     if (!relay) throw new Error('no publishEvents worker in the route table');
-    tableStream = await startLocalTableStream({
+    const tableStream = await startLocalTableStream({
       client: dynamo.client,
       endpoint: dynamo.endpoint,
       region: REGION,

@@ -4,8 +4,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * Fault injection for resilience tests: fails chosen S3 or EventBridge commands, as the
- * services do under throttling or an outage, before they leave the SDK. Attached only where SKYGLASS_FAULTS_FILE is set (the
- * local runtime sets it; no deployed function has it). The file holds a list of rules such as
+ * services do under throttling or an outage, before they leave the SDK. Attached only where
+ * SKYGLASS_FAULTS_FILE is set (the local runtime sets it; no deployed function has it). The
+ * file holds a list of rules such as
  * `[{"command": "DeleteObject", "key": "images/<id>/", "times": 2, "error": "SlowDown"}]`
  * (`key` a prefix of the object key, or for PutEvents of the first event's image id, so
  * concurrent tests do not disturb each other; `times` -1: fail every call); each failure counts
