@@ -185,7 +185,9 @@ describe('functions', () => {
       // The sweeper scans the table and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
-      expect(p.Timeout, id).toBe(routeTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId ? 900 : 10));
+      // The event relay publishes a stream batch of up to 100 records: a minute.
+      const relayTimeout = id === workerId('publishEvents') ? 60 : undefined;
+      expect(p.Timeout, id).toBe(routeTimeout ?? relayTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId ? 900 : 10));
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Handler).toBe('index.handler');
       const logGroupId = p.LoggingConfig.LogGroup.Ref as string;
