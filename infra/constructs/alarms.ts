@@ -13,6 +13,8 @@ import { SKYGLASS_METRICS } from '../../shared/app/metrics.js';
 
 /** Every alarm looks at 5-minute sums and fires on the first occurrence. */
 const PERIOD = Duration.minutes(5);
+/** How failures and errors are counted: their sum over one alarm period. */
+const FAILURES = { statistic: cloudwatch.Stats.SUM, period: PERIOD } as const;
 
 export interface SkyglassAlarmsProps {
   readonly stage: string;
@@ -65,16 +67,15 @@ export class SkyglassAlarms extends Construct {
         namespace: SKYGLASS_METRICS.namespace,
         metricName,
         dimensionsMap: { [SKYGLASS_METRICS.dimension]: props.stage },
-        statistic: cloudwatch.Stats.SUM,
-        period: PERIOD,
+        ...FAILURES,
       });
     const specs: Record<string, { metric: cloudwatch.IMetric; description: string }> = {
       VerifierFailed: {
-        metric: props.verifier.metricFailed({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+        metric: props.verifier.metricFailed(FAILURES),
         description: 'A verifier execution failed: an uploaded image may be left saving or importing until the stuck sweeper queues it again.',
       },
       ScrubberFailed: {
-        metric: props.scrubber.metricFailed({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+        metric: props.scrubber.metricFailed(FAILURES),
         description: "A scrubber execution failed: a deleted image's data may still be stored, and the image stays pending_delete.",
       },
       ScrubFailures: {
@@ -86,11 +87,11 @@ export class SkyglassAlarms extends Construct {
         description: "The sweeper's audit found active or deactivated images whose object is missing (see the sweep worker's log).",
       },
       SweepErrors: {
-        metric: props.sweeper.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+        metric: props.sweeper.metricErrors(FAILURES),
         description: 'A sweep failed (see the sweep worker\'s log); the next scheduled run retries its work.',
       },
       RelayErrors: {
-        metric: props.relay.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+        metric: props.relay.metricErrors(FAILURES),
         description: "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events are late.",
       },
       EventsUndelivered: {
