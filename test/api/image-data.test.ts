@@ -3,7 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, settled } from './data-helpers.js';
 import { seedActive } from './seed.js';
@@ -65,6 +67,50 @@ describe('Glance data paths for small bodies', () => {
     expect(imported.status).toBe(202);
     expect(imported.text).toBe('');
     expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+});
+
+/** Every byte value, 16 times: what a UTF-8 decoding would turn into 8,192 bytes of something else. */
+const ALL_BYTES = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256));
+
+async function storedKeys(imageId: string): Promise<string[]> {
+  const out = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${imageId}/` }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '');
+}
+
+describe('image data through the API is taken byte for byte, and only as application/octet-stream', () => {
+  it.each([
+    ['text/plain', { 'Content-Type': 'text/plain' }],
+    ['application/json', { 'Content-Type': 'application/json' }],
+    ['a form', { 'Content-Type': 'application/x-www-form-urlencoded' }],
+    ['no Content-Type at all', {}],
+  ])('PUT /file and PUT /stage with %s: 415 as Glance answers, and nothing written', async (_what, headers: Record<string, string>) => {
+    const token = await tokenFor(uniqueProject());
+    for (const route of ['file', 'stage']) {
+      const image = await createImage(token, RAW);
+      const res = await call(`/v2/images/${image.id}/${route}`, { method: 'PUT', token, body: ALL_BYTES, headers });
+      expect(res.status, route).toBe(415);
+      expect(res.body).toMatchObject({ code: '415 Unsupported Media Type', title: 'Unsupported Media Type' });
+      expect(res.body.message).toContain('application/octet-stream');
+      expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null, checksum: null });
+      expect(await storedKeys(image.id)).toEqual([]);
+    }
+  });
+
+  it('keeps all 256 byte values through PUT /file and through PUT /stage + import: size, checksum and download are of the bytes sent', async () => {
+    const token = await tokenFor(uniqueProject());
+    const direct = await createImage(token, RAW);
+    // Media types are case-insensitive and may carry parameters (RFC 9110 §8.3.1).
+    expect((await putFile(token, direct.id, ALL_BYTES, { 'Content-Type': 'Application/Octet-Stream; charset=binary' })).status).toBe(204);
+    expect((await call(`/v2/images/${direct.id}`, { token })).body).toMatchObject({ status: 'active', size: 4096, checksum: md5(ALL_BYTES) });
+    expect((await download(token, direct.id)).bytes).toEqual(ALL_BYTES);
+
+    const staged = await createImage(token, RAW);
+    expect((await call(`/v2/images/${staged.id}/stage`, { method: 'PUT', token, body: ALL_BYTES, headers: OCTETS })).status).toBe(204);
+    expect((await call(`/v2/images/${staged.id}`, { token })).body).toMatchObject({ status: 'uploading', size: 4096 });
+    expect((await call(`/v2/images/${staged.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(202);
+    expect(await settled(token, staged.id)).toMatchObject({ status: 'active', size: 4096, checksum: md5(ALL_BYTES) });
+    expect((await download(token, staged.id)).bytes).toEqual(ALL_BYTES);
   });
 });
 
