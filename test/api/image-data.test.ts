@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
-import { download, settled } from './data-helpers.js';
+import { download, MiB, putParts, settled, type PartUrl } from './data-helpers.js';
 import { seedActive } from './seed.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -111,6 +111,54 @@ describe('image data through the API is taken byte for byte, and only as applica
     expect((await call(`/v2/images/${staged.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(202);
     expect(await settled(token, staged.id)).toMatchObject({ status: 'active', size: 4096, checksum: md5(ALL_BYTES) });
     expect((await download(token, staged.id)).bytes).toEqual(ALL_BYTES);
+  });
+});
+
+describe('part URLs bind their part\'s length', () => {
+  it('a session for 16 bytes: its part URL refuses 6 MiB and 15 bytes at the store (nothing kept), takes the 16 from curl -T', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(16);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: 16 } });
+    expect(session.status).toBe(201);
+    const [part] = session.body.parts;
+    expect(part).toMatchObject({ part_number: 1, offset: 0, length: 16 });
+    for (const size of [6 * MiB, 15]) {
+      const refused = await fetch(part.url, { method: 'PUT', body: randomBytes(size) });
+      expect(refused.status, `${size} bytes`).toBe(403);
+      expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    }
+    expect((await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}`, { token })).body.parts_done).toEqual([]);
+
+    // The README's shell client: curl -T sends the file with its Content-Length.
+    const dir = mkdtempSync(join(tmpdir(), 'skyglass-part-'));
+    try {
+      writeFileSync(join(dir, 'part.00000'), data);
+      const status = execFileSync('curl', ['-s', '-T', join(dir, 'part.00000'), part.url, '-o', '/dev/null', '-w', '%{http_code}']).toString();
+      expect(status).toBe('200');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`, { method: 'POST', token })).status).toBe(202);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', size: 16, checksum: md5(data) });
+  });
+
+  it('every part URL, and the fresh ones a resume gives, takes exactly its part\'s length (the last part is shorter)', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(12 * MiB);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } });
+    const parts: PartUrl[] = session.body.parts;
+    expect(parts.map((p) => p.length)).toEqual([5 * MiB, 5 * MiB, 2 * MiB]);
+    expect((await fetch(parts[2]!.url, { method: 'PUT', body: data.subarray(0, 5 * MiB) })).status).toBe(403);
+    await putParts(data, parts.slice(0, 1));
+    const resumed = await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}`, { token });
+    const fresh: PartUrl[] = resumed.body.parts;
+    expect(fresh.map((p) => [p.part_number, p.length])).toEqual([[2, 5 * MiB], [3, 2 * MiB]]);
+    expect((await fetch(fresh[0]!.url, { method: 'PUT', body: data.subarray(0, 2 * MiB) })).status).toBe(403);
+    await putParts(data, fresh);
+    expect((await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`, { method: 'POST', token })).status).toBe(202);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', size: data.length, checksum: md5(data) });
   });
 });
 
