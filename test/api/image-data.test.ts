@@ -205,6 +205,13 @@ describe('format inspection on upload', () => {
     qemuImg('create', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qcow2');
     qemuImg('create', '-f', 'qcow2', '-o', 'data_file=data.raw', 'external.qcow2', '64M');
     qemuImg('create', '-f', 'vmdk', '-o', 'subformat=monolithicFlat', 'flat.vmdk', '16M');
+    qemuImg('create', '-f', 'qed', '-b', '/etc/shadow', '-F', 'raw', 'shadow.qed');
+    // LUKS data (cryptsetup, Debian package cryptsetup-bin), as an encrypted volume exported raw would be.
+    execFileSync('truncate', ['-s', '3M', join(dir, 'luks1.img')]);
+    execFileSync('cryptsetup', ['luksFormat', '--batch-mode', '--type', 'luks1', '--pbkdf-force-iterations', '1000', '--key-file', '-', join(dir, 'luks1.img')], {
+      input: 'not-a-secret',
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -234,6 +241,38 @@ describe('format inspection on upload', () => {
     expect(shown).toMatchObject({ status: 'queued', size: null, checksum: null });
     expect(shown.os_skyglass_failure).toMatch(reason);
   });
+
+  /** Sends `data` as a raw image by one of the three ways data arrives; the image as it ends up. */
+  async function sendAsRaw(path: 'PUT /file' | 'uploads' | 'stage + import', data: Buffer) {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    if (path === 'PUT /file') {
+      const res = await putFile(token, image.id, data);
+      expect(res.status).toBe(400);
+    } else if (path === 'uploads') {
+      const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length } });
+      await putParts(data, session.body.parts);
+      expect((await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`, { method: 'POST', token })).status).toBe(202);
+    } else {
+      expect((await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS })).status).toBe(204);
+      expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(202);
+    }
+    return { image: await settled(token, image.id), keys: await storedKeys(image.id) };
+  }
+
+  const unsafe: Array<[string, string, RegExp]> = [
+    ['a QED image backed by /etc/shadow', 'shadow.qed', /safety checks: QED images are not allowed/],
+    ['LUKS data', 'luks1.img', /disk_format raw does not match the uploaded data, which is luks/],
+  ];
+  it.each(unsafe.flatMap(([what, name, reason]) => (['PUT /file', 'uploads', 'stage + import'] as const).map((path) => [what, path, name, reason] as const)))(
+    'refuses %s declared raw through %s: queued with the reason, bytes gone',
+    async (_what, path, name, reason) => {
+      const { image, keys } = await sendAsRaw(path, img(name));
+      expect(image).toMatchObject({ status: 'queued', size: null, checksum: null });
+      expect(image.os_skyglass_failure).toMatch(reason);
+      expect(keys).toEqual([]);
+    },
+  );
 
   it('refuses garbage claiming to be qcow2 and a truncated qcow2 header', async () => {
     const garbage = await upload('qcow2', randomBytes(4096));
