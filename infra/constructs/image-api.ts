@@ -9,6 +9,7 @@ import {
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
+import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
@@ -85,10 +86,10 @@ export class ImageApi extends Construct {
       // The account-wide API Gateway CloudWatch role is a singleton shared with other stacks;
       // managing it here would fight them (and outlive this stack).
       cloudWatchRole: false,
-      // PUT /file and /stage bodies (what glanceclient sends): without this API Gateway would
-      // hand the Lambda the bytes as a UTF-8 string, corrupting them. They arrive base64-encoded,
-      // so the raw body that fits Lambda's 6 MB event is about 4.5 MB.
-      binaryMediaTypes: ['application/octet-stream'],
+      // Every body reaches its function byte for byte: a body whose Content-Type is not listed
+      // here would arrive UTF-8-decoded, its invalid bytes replaced (shared/http/binary-media.ts).
+      // Bodies arrive base64-encoded, so the raw body that fits Lambda's 6 MB event is about 4.5 MB.
+      binaryMediaTypes: [...BINARY_MEDIA_TYPES],
       deployOptions: {
         stageName: props.stage,
         tracingEnabled: true,

@@ -20,6 +20,7 @@ import {
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
+import { proxyEventBody } from '../../shared/http/binary-media.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -58,7 +59,6 @@ export interface LocalRuntime {
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const BINARY_TYPES = ['application/octet-stream'];
 type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
 const REGION = 'us-east-1';
@@ -262,8 +262,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   const query: Record<string, string[]> = {};
   for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
-  const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  const binary = BINARY_TYPES.includes(contentType);
+  // Encoded as API Gateway encodes it for the stack's binaryMediaTypes.
+  const encodedBody = proxyEventBody(body, req.headers['content-type']);
 
   const event: APIGatewayProxyEvent = {
     resource: route?.path ?? '/{proxy+}',
@@ -275,8 +275,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     multiValueQueryStringParameters: Object.keys(query).length ? query : null,
     pathParameters: match && Object.keys(match.pathParameters).length ? match.pathParameters : null,
     stageVariables: null,
-    body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
-    isBase64Encoded: binary && body.length > 0,
+    body: encodedBody.body,
+    isBase64Encoded: encodedBody.isBase64Encoded,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

@@ -41,10 +41,12 @@ export class S3BlobStore implements BlobStore {
     return out.UploadId;
   }
 
-  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), {
-      expiresIn: expiresInSeconds,
-    });
+  presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string> {
+    // Content-Length is a signed header of the URL, so S3 itself refuses a body of any other
+    // size (SignatureDoesNotMatch) instead of keeping it until complete. curl -T, fetch and
+    // browsers send the header on their own.
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength });
+    return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(['content-length']) });
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {

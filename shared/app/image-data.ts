@@ -205,8 +205,9 @@ export class ImageDataService {
     const parts = [];
     for (let n = 1; n <= plan.partCount && parts.length < LISTED_PARTS; n++) {
       if (have.has(n)) continue;
-      const url = await this.blobs.presignUploadPart(session.key, session.store_upload_id, n, this.settings.partUrlSeconds);
-      parts.push({ ...plannedPart(plan, n), url });
+      const part = plannedPart(plan, n);
+      const url = await this.blobs.presignUploadPart(session.key, session.store_upload_id, n, part.length, this.settings.partUrlSeconds);
+      parts.push({ ...part, url });
     }
     return parts;
   }

@@ -12,6 +12,8 @@
  * - vdi:    qemu block/vdi.c
  * - iso:    ECMA-119 (ISO 9660) / ECMA-167 (UDF volume recognition sequence)
  * - gpt:    UEFI 2.10 §5
+ * - qed:    qemu docs/interop/qed_spec.txt (recognised only to be refused, as oslo does)
+ * - luks:   cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 and LUKS2 On-Disk Format
  *
  * Properties:
  * - Fed the bytes strictly in order, once; never needs random access.
@@ -26,7 +28,7 @@
  * Pure domain code: no AWS, no I/O.
  */
 
-export type InspectedFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'vdi' | 'iso' | 'gpt';
+export type InspectedFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'vdi' | 'iso' | 'gpt' | 'qed' | 'luks';
 
 export interface InspectionResult {
   /** What the bytes are. `raw` when nothing more specific was recognised. */
@@ -46,8 +48,11 @@ export interface FormatInspectorOptions {
   maxVmdkDescriptorBytes?: number;
 }
 
-/** Formats with their own container structure: a raw image must not be one of these. */
-export const STRUCTURED_FORMATS: readonly InspectedFormat[] = ['qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi'];
+/**
+ * Formats with their own container structure: a raw image must not be one of these. A LUKS
+ * container is encrypted data that only a host holding its key can read, never a raw disk.
+ */
+export const STRUCTURED_FORMATS: readonly InspectedFormat[] = ['qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi', 'qed', 'luks'];
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -126,6 +131,8 @@ const MAGIC = {
   vmdk3: ascii('COWD'),
   iso9660: ascii('CD001'),
   gpt: ascii('EFI PART'),
+  qed: ascii('QED\0'),
+  luks: Uint8Array.of(0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe), // "LUKS\xba\xbe", LUKS1 and LUKS2 alike
   vhdxRegi: ascii('regi'),
   vhdxMeta: ascii('metadata'),
 };
@@ -268,10 +275,12 @@ export class FormatInspector {
     const vdi = run('vdi', () => detectVdi(head, total));
     const iso = run('iso', () => detectIso(head, total));
     const gpt = run('gpt', () => detectGpt(head, total));
+    const qed = run('qed', () => detectQed(head, total));
+    const luks = run('luks', () => detectLuks(head, total));
 
     const vhdHeaderCopy = vhd !== null && bytesEqual(head, 0, MAGIC.vhd);
     // Formats whose structure starts at offset 0: they cannot legitimately coexist.
-    const atStart = [qcow2, vhdHeaderCopy ? vhd : null, vhdx, vmdk, vdi].filter((d): d is Detection => d !== null);
+    const atStart = [qcow2, vhdHeaderCopy ? vhd : null, vhdx, vmdk, vdi, qed, luks].filter((d): d is Detection => d !== null);
     let chosen: Detection;
     const others: Detection[] = [];
     if (atStart.length > 0) {
@@ -537,6 +546,68 @@ function detectQcow2(h: Uint8Array, total: number): Detection | null {
     if (type === QCOW2_EXT_DATA_FILE) d.issues.push('qcow2 header names an external data file');
     off += 8 + Math.ceil(len / 8) * 8;
   }
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// QED
+
+/** QED_F_BACKING_FILE: the image reads through to another file, named in its header. */
+const QED_F_BACKING_FILE = 0x01n;
+const QED_HEADER_SIZE = 64;
+
+/**
+ * QED, qemu's abandoned "enhanced disk": a backing file lets an image read any host file
+ * (`qemu-img create -f qed -b /etc/shadow -F raw`). Nothing needs it, so like oslo's inspector
+ * (`SafetyCheck.banned()`) it is detected only to be refused, whatever the image claims to be.
+ */
+function detectQed(h: Uint8Array, total: number): Detection | null {
+  if (!bytesEqual(h, 0, MAGIC.qed)) return null;
+  const d: Detection = { format: 'qed', virtualSize: null, issues: ['QED images are not allowed (Glance bans the format)'] };
+  if (total < QED_HEADER_SIZE) {
+    d.issues.push(truncated('QED', QED_HEADER_SIZE, total));
+    return d;
+  }
+  if (u64le(h, 16) & QED_F_BACKING_FILE) d.issues.push('QED image has a backing file');
+  d.virtualSize = safeNumber(u64le(h, 48));
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// LUKS
+
+/** The LUKS1 header: 208 bytes of fields and 8 key slots of 48 bytes. */
+const LUKS1_HEADER_SIZE = 592;
+const LUKS_SECTOR = 512;
+
+/**
+ * LUKS, an encrypted volume: its payload cannot be inspected without the key, so it can never
+ * pass as raw (or as any other declared format). oslo's inspector reads version 1 only and
+ * refuses the rest; so do we. The virtual size of a LUKS1 image is what follows its payload
+ * offset, as qemu's luks driver (and oslo) count it.
+ */
+function detectLuks(h: Uint8Array, total: number): Detection | null {
+  if (!bytesEqual(h, 0, MAGIC.luks)) return null;
+  const d: Detection = { format: 'luks', virtualSize: null, issues: [] };
+  if (total < 8) {
+    d.issues.push(truncated('LUKS', 8, total));
+    return d;
+  }
+  const version = u16be(h, 6);
+  if (version !== 1) {
+    d.issues.push(`LUKS version ${version} is not supported`);
+    return d;
+  }
+  if (total < LUKS1_HEADER_SIZE) {
+    d.issues.push(truncated('LUKS', LUKS1_HEADER_SIZE, total));
+    return d;
+  }
+  const payloadOffset = u32be(h, 104) * LUKS_SECTOR;
+  if (payloadOffset < LUKS1_HEADER_SIZE || payloadOffset > total) {
+    d.issues.push(`LUKS payload offset ${payloadOffset} lies outside the image`);
+    return d;
+  }
+  d.virtualSize = total - payloadOffset;
   return d;
 }
 

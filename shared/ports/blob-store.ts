@@ -33,8 +33,11 @@ export interface DownloadOptions {
  */
 export interface BlobStore {
   createMultipartUpload(key: string): Promise<string>;
-  /** A URL that lets its holder PUT exactly this one part of this one upload, until it expires. */
-  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  /**
+   * A URL that lets its holder PUT exactly this one part of this one upload, of exactly
+   * `contentLength` bytes (the store refuses any other size), until it expires.
+   */
+  presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string>;
   /** UploadGoneError if the upload is no longer open. */
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipartUpload(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;

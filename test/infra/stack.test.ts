@@ -33,6 +33,7 @@ import {
   readDeleteSettings,
   readSweepSettings,
 } from '../../infra/config.js';
+import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
 import { GATEWAY_RESPONSES, UPLOAD_HINT } from '../../shared/http/gateway-responses.js';
 import { ImageApi } from '../../infra/constructs/image-api.js';
 import { ImageBucket } from '../../infra/constructs/image-bucket.js';
@@ -268,11 +269,10 @@ describe('functions', () => {
 });
 
 describe('REST API', () => {
-  it('is a regional REST API named per stage, without the account CloudWatch role, accepting octet-stream bodies', () => {
+  it('is a regional REST API named per stage, without the account CloudWatch role', () => {
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       Name: 'skyglass-dev',
-      BinaryMediaTypes: Match.arrayWith(['application/octet-stream']),
       EndpointConfiguration: { Types: ['REGIONAL'] },
       MinimumCompressionSize: Match.absent(),
     });
@@ -284,6 +284,16 @@ describe('REST API', () => {
         Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }),
       ]),
     });
+  });
+
+  it('hands every request body to its function byte for byte: all media types binary, proxy integrations without content conversion', () => {
+    // A body whose Content-Type is not a binary media type reaches a Lambda proxy integration
+    // UTF-8-decoded (invalid bytes replaced): image data sent as text/plain would be mangled.
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: BINARY_MEDIA_TYPES });
+    for (const method of methods()) {
+      expect(method.integration.Type, method.id).toBe('AWS_PROXY');
+      expect(method.integration.ContentHandling, method.id).toBeUndefined();
+    }
   });
 
   it('has a method with the right HTTP method, path, operation name and function for every route', () => {

@@ -4,7 +4,8 @@
  *
  * Every fixture is fed in random-sized chunks (1 byte .. 64 KiB) several times
  * to prove the inspector never needs a second read; sizes are compared with
- * `qemu-img info --output=json`. Optional tools (genisoimage/xorriso from the
+ * `qemu-img info --output=json`. LUKS images come from `cryptsetup` (Debian package
+ * cryptsetup-bin) and from qemu-img's luks driver. Optional tools (genisoimage/xorriso from the
  * packages of the same name, sgdisk from gdisk) add tool-made ISO/GPT fixtures;
  * without them the ISO/GPT structures are built by hand.
  *
@@ -26,6 +27,10 @@ import {
 const QEMU_HELP =
   'qemu-img is required by the format-inspector tests: install the Debian package qemu-utils ' +
   '(apt-get update && apt-get install -y --no-install-recommends qemu-utils)';
+
+const CRYPTSETUP_HELP =
+  'cryptsetup is required by the format-inspector tests (real LUKS images): install the Debian package cryptsetup-bin ' +
+  '(apt-get update && apt-get install -y --no-install-recommends cryptsetup-bin)';
 
 const SEED = Number(process.env.INSPECTOR_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const MiB = 1024 * 1024;
@@ -84,6 +89,21 @@ const read = (name: string) => new Uint8Array(readFileSync(file(name)));
 
 function qemuImg(...args: string[]): string {
   return execFileSync('qemu-img', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+/** A LUKS image of `size` made by cryptsetup (cheap PBKDF2, the key from stdin). */
+function luksFormat(name: string, size: string, ...options: string[]): void {
+  execFileSync('truncate', ['-s', size, file(name)]);
+  execFileSync('cryptsetup', ['luksFormat', '--batch-mode', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', '-', ...options, file(name)], {
+    input: 'not-a-secret',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+}
+
+/** `Payload offset` (sectors) of a LUKS1 header, as cryptsetup reports it. */
+function luksPayloadOffset(name: string): number {
+  const dump = execFileSync('cryptsetup', ['luksDump', file(name)]).toString();
+  return Number(/Payload offset:\s*(\d+)/.exec(dump)?.[1]);
 }
 
 function qemuVirtualSize(name: string, format: string): number {
@@ -150,12 +170,16 @@ describe('format inspector prerequisites', () => {
   it('has qemu-img (Debian package qemu-utils)', () => {
     expect(has('qemu-img'), QEMU_HELP).toBe(true);
   });
+  it('has cryptsetup (Debian package cryptsetup-bin)', () => {
+    expect(has('cryptsetup'), CRYPTSETUP_HELP).toBe(true);
+  });
 });
 
 // Everything below needs the fixtures (and so qemu-img).
 describe('format inspector', () => {
   beforeAll(() => {
     if (!has('qemu-img')) throw new Error(QEMU_HELP);
+    if (!has('cryptsetup')) throw new Error(CRYPTSETUP_HELP);
     tools.genisoimage = has('genisoimage');
     tools.xorriso = has('xorriso', '-version');
     tools.sgdisk = has('sgdisk');
@@ -175,6 +199,13 @@ describe('format inspector', () => {
     qemuImg('create', '-q', '-f', 'vmdk', '-o', 'subformat=monolithicFlat', 'flat.vmdk', '8M');
     qemuImg('create', '-q', '-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', 'twogb.vmdk', '3G');
     qemuImg('create', '-q', '-f', 'vdi', 'disk.vdi', '100M');
+    // QED: the issue's exploit (a backing file that is the host's /etc/shadow, read as raw), and a plain one.
+    qemuImg('create', '-q', '-f', 'qed', '-b', '/etc/shadow', '-F', 'raw', 'shadow.qed');
+    qemuImg('create', '-q', '-f', 'qed', 'disk.qed', '64M');
+    // LUKS: version 1 from cryptsetup and from qemu's luks driver, version 2 (cryptsetup's default).
+    luksFormat('luks1.img', '3M', '--type', 'luks1');
+    qemuImg('create', '-q', '-f', 'luks', '--object', 'secret,id=sec0,data=not-a-secret', '-o', 'key-secret=sec0', 'qemu.luks', '4M');
+    luksFormat('luks2.img', '2M', '--type', 'luks2', '--luks2-metadata-size', '16k', '--luks2-keyslots-size', '256k');
 
     // streamOptimized as VMware writes it in one pass: grain directory "at end",
     // the real header in a footer. The footer's capacity differs on purpose:
@@ -285,6 +316,44 @@ describe('format inspector', () => {
       }
     });
 
+    it('a QED image is refused whatever it is declared as (Glance bans the format), its backing file named', () => {
+      for (const name of ['disk.qed', 'shadow.qed']) {
+        const r = inspect(read(name), name);
+        expect(r.format, name).toBe('qed');
+        expect(r.virtualSize, name).toBe(qemuVirtualSize(name, 'qed'));
+        expect(r.safetyIssues, name).toContain('QED images are not allowed (Glance bans the format)');
+        for (const declared of ['raw', 'qcow2', 'ami', null]) expect(checkFormatMatches(declared, r), `${name} as ${declared}`).toMatch(/safety checks.*QED/);
+      }
+      expect(inspect(read('shadow.qed'), 'shadow.qed').safetyIssues).toContain('QED image has a backing file');
+      expect(inspect(read('disk.qed'), 'disk.qed').safetyIssues).not.toContain('QED image has a backing file');
+    });
+
+    it('LUKS version 1 (cryptsetup, qemu) is luks, sized as qemu sizes it, and refused as raw or any other format', () => {
+      const qemuSize = Number(
+        JSON.parse(
+          qemuImg('info', '--output=json', '--object', 'secret,id=sec0,data=not-a-secret', '--image-opts', 'driver=luks,key-secret=sec0,file.filename=qemu.luks'),
+        )['virtual-size'],
+      );
+      for (const [name, virtualSize] of [
+        ['luks1.img', 3 * MiB - luksPayloadOffset('luks1.img') * 512],
+        ['qemu.luks', qemuSize],
+      ] as const) {
+        const r = inspect(read(name), name);
+        expect(r, name).toEqual({ format: 'luks', virtualSize, safetyIssues: [] });
+        for (const declared of ['raw', 'qcow2', 'iso', 'ami', 'ploop']) {
+          expect(checkFormatMatches(declared, r), `${name} as ${declared}`).toMatch(new RegExp(`disk_format ${declared} does not match .* luks`));
+        }
+      }
+      expect(qemuSize).toBe(4 * MiB);
+    });
+
+    it('LUKS version 2 is refused as unsupported (as oslo\'s inspector does)', () => {
+      const r = inspect(read('luks2.img'), 'luks2');
+      expect(r.format).toBe('luks');
+      expect(r.safetyIssues).toContain('LUKS version 2 is not supported');
+      expect(checkFormatMatches('raw', r)).toMatch(/safety checks.*LUKS version 2/);
+    });
+
     it('garbage labelled qcow2 is raw, and refused as qcow2', () => {
       const r = inspect(new Uint8Array(randomBytes(MiB + 12345)), 'garbage');
       expect(r.format).toBe('raw');
@@ -318,6 +387,9 @@ describe('format inspector', () => {
         ['vmdk', read('sparse.vmdk').subarray(0, 4000)],
         ['vdi', read('disk.vdi').subarray(0, 0x100)],
         ['iso', handmadeIso(64).subarray(0, 33 * 1024)],
+        ['qed', read('shadow.qed').subarray(0, 40)],
+        ['luks', read('luks1.img').subarray(0, 7)],
+        ['luks', read('luks1.img').subarray(0, 300)],
       ];
       for (const [format, bytes] of cases) {
         const r = inspect(bytes, `${format} truncated to ${bytes.length}`);
@@ -430,7 +502,7 @@ describe('format inspector', () => {
 
     it('random corruption of real headers never throws and keeps memory bounded', () => {
       const r = rng(SEED);
-      const sources = ['disk.qcow2', 'dynamic.vhd', 'disk.vhdx', 'sparse.vmdk', 'stream.vmdk', 'disk.vdi', 'flat.vmdk'].map(
+      const sources = ['disk.qcow2', 'dynamic.vhd', 'disk.vhdx', 'sparse.vmdk', 'stream.vmdk', 'disk.vdi', 'flat.vmdk', 'shadow.qed', 'luks1.img'].map(
         (n) => read(n).subarray(0, 3 * MiB),
       );
       for (let i = 0; i < 150; i++) {
@@ -442,7 +514,7 @@ describe('format inspector', () => {
           b[pos] = Math.floor(r() * 256);
         }
         const { result, peak } = feed(b, SEED + i);
-        expect(['raw', 'qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi', 'iso', 'gpt']).toContain(result.format);
+        expect(['raw', 'qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi', 'iso', 'gpt', 'qed', 'luks']).toContain(result.format);
         expect(result.virtualSize === null || Number.isSafeInteger(result.virtualSize)).toBe(true);
         expect(peak).toBeLessThan(2 * MiB);
       }
@@ -552,7 +624,7 @@ describe('format inspector', () => {
 
     it('raw may be gpt or iso, never a structured format', () => {
       for (const f of ['raw', 'gpt', 'iso'] as const) expect(checkFormatMatches('raw', result(f))).toBeNull();
-      for (const f of ['qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi'] as const) {
+      for (const f of ['qcow2', 'vhd', 'vhdx', 'vmdk', 'vdi', 'qed', 'luks'] as const) {
         expect(checkFormatMatches('raw', result(f))).not.toBeNull();
       }
     });

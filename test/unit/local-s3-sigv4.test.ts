@@ -91,6 +91,24 @@ describe('local S3 SigV4 verifier', () => {
     expect(await code(verifier().verify({ ...presignedGet, headers: { ...presignedGet.headers, origin: 'http://x', 'user-agent': 'y' } }))).toBe('accepted');
   });
 
+  it('refuses x-amz-* headers that are not signed (AccessDenied, naming them); x-amz-content-sha256 may go unsigned', async () => {
+    const unsigned = async (request: IncomingSigned) =>
+      verifier().verify(request).then(
+        () => 'accepted',
+        (error: S3Error) => `${error.code}: ${error.message} [${error.detail.HeadersNotSigned ?? ''}]`,
+      );
+    const notSigned = (names: string) => `AccessDenied: There were headers present in the request which were not signed [${names}]`;
+    expect(await unsigned({ ...presignedGet, headers: { ...presignedGet.headers, 'x-amz-acl': 'public-read' } })).toBe(notSigned('x-amz-acl'));
+    expect(
+      await unsigned({
+        ...presignedGet,
+        headers: { ...presignedGet.headers, 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key-md5': 'x' },
+      }),
+    ).toBe(notSigned('x-amz-server-side-encryption-customer-algorithm, x-amz-server-side-encryption-customer-key-md5'));
+    expect(await unsigned({ ...headerGet, headers: { ...headerGet.headers, 'x-amz-meta-a': 'b' } })).toBe(notSigned('x-amz-meta-a'));
+    expect(await unsigned({ ...presignedGet, headers: { ...presignedGet.headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })).toBe('accepted');
+  });
+
   it('applies time limits: URL expiry, clock skew for header auth', async () => {
     expect(await code(verifier(Date.UTC(2013, 4, 25, 0, 0, 1)).verify(presignedGet))).toBe('AccessDenied');
     expect(await code(verifier(Date.UTC(2013, 4, 23, 23, 0)).verify(presignedGet))).toBe('AccessDenied');

@@ -238,6 +238,53 @@ describe('local S3 (s3rver behind a SigV4/multipart front)', () => {
       wrongKey.destroy();
     });
 
+    it('refuses x-amz-* headers the signature does not cover, as S3 does (x-amz-acl, SSE-C), and stores nothing', async () => {
+      const uploadId = await createUpload('small/unsigned-headers');
+      const url = await presignPart('small/unsigned-headers', uploadId, 1);
+      const sseC = {
+        'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+        'x-amz-server-side-encryption-customer-key': randomBytes(32).toString('base64'),
+      };
+      const unsignedHeaders: Array<Record<string, string>> = [{ 'x-amz-acl': 'public-read' }, sseC, { 'X-Amz-Meta-Owner': 'me', 'x-amz-date': '20990101T000000Z' }];
+      for (const headers of unsignedHeaders) {
+        const response = await fetch(url, { method: 'PUT', headers, body: 'part bytes' });
+        expect(response.status, JSON.stringify(headers)).toBe(403);
+        const xml = await response.text();
+        expect(errorCode(xml)).toBe('AccessDenied');
+        expect(xml).toContain('There were headers present in the request which were not signed');
+        expect(/<HeadersNotSigned>([^<]*)<\/HeadersNotSigned>/.exec(xml)?.[1]?.split(', ').sort()).toEqual(Object.keys(headers).map((h) => h.toLowerCase()).sort());
+      }
+      // A header-signed call with an x-amz-acl added after signing is refused the same way.
+      const tampering = clientFor(s3.endpoint);
+      tampering.middlewareStack.add(
+        (next) => async (args) => {
+          (args.request as { headers: Record<string, string> }).headers['x-amz-acl'] = 'public-read';
+          return next(args);
+        },
+        { step: 'finalizeRequest', priority: 'low', name: 'addAclAfterSigning' },
+      );
+      expect(await s3Failure(tampering.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'small/acl', Body: 'x' })))).toEqual({ code: 'AccessDenied', status: 403 });
+      tampering.destroy();
+      expect((await client.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'small/unsigned-headers', UploadId: uploadId }))).Parts ?? []).toEqual([]);
+      expect(await s3Failure(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'small/acl' })))).toMatchObject({ status: 404 });
+      // Headers that are not x-amz-* (and the payload hash) need no signature.
+      const plain = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: 'part bytes' });
+      expect(plain.status, await plain.clone().text()).toBe(200);
+    });
+
+    it('holds a part URL signed with a Content-Length to that length', async () => {
+      const uploadId = await createUpload('small/sized-part');
+      const url = await getSignedUrl(client, new UploadPartCommand({ Bucket: BUCKET, Key: 'small/sized-part', UploadId: uploadId, PartNumber: 1, ContentLength: 16 }), { expiresIn: 60 });
+      expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;host');
+      for (const size of [15, 17, 6 * MiB]) {
+        const response = await fetch(url, { method: 'PUT', body: new Uint8Array(size) });
+        expect(response.status, `${size} bytes`).toBe(403);
+        expect(errorCode(await response.text())).toBe('SignatureDoesNotMatch');
+      }
+      expect((await client.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'small/sized-part', UploadId: uploadId }))).Parts ?? []).toEqual([]);
+      expect((await fetch(url, { method: 'PUT', body: new Uint8Array(16) })).status).toBe(200);
+    });
+
     it('refuses a header-signed body that does not match its x-amz-content-sha256', async () => {
       const signer = new SignatureV4({ service: 's3', region: REGION, credentials: CREDENTIALS, sha256: NodeSha256, uriEscapePath: false });
       const host = new URL(s3.endpoint).host;

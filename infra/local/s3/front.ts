@@ -68,7 +68,10 @@ interface Request {
 }
 
 export class Front {
-  private readonly agent = new Agent({ keepAlive: true });
+  // s3rver's server closes a connection after 5 s idle (Node's keepAliveTimeout); a request sent
+  // on such a socket just as it closes fails with ECONNRESET (a 500 to the client). Idle sockets
+  // are dropped here well before that (an agent's timeout ends only free sockets).
+  private readonly agent = new Agent({ keepAlive: true, timeout: 1000 });
 
   constructor(private readonly deps: FrontDeps) {}
 

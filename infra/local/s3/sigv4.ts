@@ -176,10 +176,20 @@ export class SigV4Verifier {
     return accessKeyId;
   }
 
-  /** The signed headers as the client sent them (a listed header that is absent cannot verify). */
+  /**
+   * The signed headers as the client sent them (a listed header that is absent cannot verify).
+   * Every x-amz-* header present must be among them, as S3 requires: an unsigned one would let
+   * whoever holds a URL or a signed request add an ACL, SSE-C keys, metadata or a copy source.
+   * x-amz-content-sha256 is the exception S3 makes (presigned URLs leave it out; its value is
+   * checked against the body anyway).
+   */
   private signedHeaderValues(request: IncomingSigned, list: string, accessKeyId: string): { names: string[]; headers: Record<string, string> } {
     const names = list.split(';');
     if (!names.includes('host') || names.some((n) => n !== n.toLowerCase() || n === '')) throw signatureMismatch(accessKeyId);
+    const notSigned = Object.keys(request.headers).filter((n) => n.startsWith('x-amz-') && n !== 'x-amz-content-sha256' && !names.includes(n));
+    if (notSigned.length > 0) {
+      throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.sort().join(', ') });
+    }
     const headers: Record<string, string> = {};
     for (const name of names) {
       const value = request.headers[name];
