@@ -20,6 +20,7 @@ import { CHECKOUT, spawnGroup, stopGroup, userEnvironment } from './processes.js
 const readme = readFileSync(join(CHECKOUT, 'README.md'), 'utf8');
 const blocks = readmeBlocks(readme);
 const runnable = blocks.filter((b) => b.mark?.run);
+const WALKTHROUGH_LIMIT_MS = 240_000;
 
 describe('the README', () => {
   it('marks every sh block as run, or skip with the reason it cannot run here', () => {
@@ -72,9 +73,15 @@ describe('the README', () => {
         env: userEnvironment({ PORT: String(port), DATA_DIR: dataDir, TMPDIR: join(scratch, 'tmp') }),
       });
       shell.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      shell.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       // 'exit', not 'close': the npm start it left in the background still holds its stdout.
-      exitCode = await new Promise<number | null>((resolve) => shell!.once('exit', (code) => resolve(code)));
-    }, 280_000);
+      const exited = new Promise<number | null>((resolve) => shell!.once('exit', (code) => resolve(code)));
+      // A walkthrough that hangs (say, a service that never gets ready) is stopped, so the tests
+      // below report what it printed rather than a bare hook timeout.
+      const hung = new Promise<null>((resolve) => setTimeout(() => resolve(null), WALKTHROUGH_LIMIT_MS).unref());
+      exitCode = await Promise.race([exited, hung]);
+      if (exitCode === null) output += `\n(stopped after ${WALKTHROUGH_LIMIT_MS / 1000} s)`;
+    }, WALKTHROUGH_LIMIT_MS + 30_000);
 
     afterAll(async () => {
       if (shell) await stopGroup(shell);
