@@ -17,6 +17,11 @@ export default defineConfig({
         },
       },
       {
+        // What a newcomer types: the README's blocks, the token command and the set-up check,
+        // each against its own `npm start` (a child process with its own port and DATA_DIR).
+        test: { name: 'readme', include: ['test/readme/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 300_000 },
+      },
+      {
         // The stock glance and openstack CLIs (Debian packages) against the local runtime;
         // each command takes 1-3 s to start, and the steps of a scenario run in order.
         test: {

@@ -9,7 +9,7 @@ export const LAMBDA_BUNDLE = {
   format: 'esm',
   minify: true,
   sourcemap: false,
-  target: 'node22',
+  target: 'node24',
   mainFields: ['module', 'main'],
   // Bundled CommonJS inside an ESM bundle still calls require() for Node built-ins.
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",

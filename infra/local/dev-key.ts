@@ -6,13 +6,26 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 export const LOCAL_ISSUER = 'skyglass-local';
 export const LOCAL_AUDIENCE = 'skyglass';
 
-interface DevKey {
+export interface DevKey {
   privateJwk: JWK;
   publicJwk: JWK;
 }
 
+const devKeyFile = (dataDir: string) => join(dataDir, 'dev-key.json');
+
+/** The key a runtime with this DATA_DIR uses, or null if none has used it yet. Never creates one. */
+export function loadDevKey(dataDir: string): DevKey | null {
+  try {
+    return JSON.parse(readFileSync(devKeyFile(dataDir), 'utf8')) as DevKey;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** For the runtime itself (and the LocalStack deploy, which trusts the same key). */
 export async function loadOrCreateDevKey(dataDir: string): Promise<DevKey> {
-  const file = join(dataDir, 'dev-key.json');
+  const file = devKeyFile(dataDir);
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as DevKey;
   } catch {
@@ -45,8 +58,14 @@ export interface TokenClaims {
   ttl?: number;
 }
 
+/** Signs with the key already in dataDir: a freshly made key would be one no runtime trusts. */
 export async function mintToken(dataDir: string, claims: TokenClaims): Promise<string> {
-  const key = await loadOrCreateDevKey(dataDir);
+  const key = loadDevKey(dataDir);
+  if (!key) throw new Error(`no dev key in ${dataDir}: no local runtime has used this DATA_DIR`);
+  return signToken(key, claims);
+}
+
+export async function signToken(key: DevKey, claims: TokenClaims): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, 'ES256');
   return new SignJWT({ project_id: claims.project, roles: claims.roles ?? ['member', 'reader'] })
     .setProtectedHeader({ alg: 'ES256', kid: key.privateJwk.kid ?? 'local' })

@@ -1,12 +1,23 @@
-import { dataDir } from './data-dir.js';
+import { announceRuntime, dataDir, dataDirChosen } from './data-dir.js';
 import { startLocalRuntime } from './server.js';
+
+// npm scripts run the Node 24 that `npm run setup` (npm ci) puts in node_modules/.bin.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 24) {
+  console.error(`Skyglass needs Node 24; this is Node ${process.version}. Run npm run setup, then npm start.`);
+  process.exit(1);
+}
 
 const port = Number(process.env.PORT ?? 9292);
 const dir = dataDir();
 console.log(`Starting Skyglass locally (data in ${dir}) ...`);
 const runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' });
+// So `npm run token` can tell which data folder (and so which key) the running service uses.
+const forget = announceRuntime({ pid: process.pid, url: runtime.url, dataDir: dir });
+process.once('exit', forget);
+const tokenCommand = `${dataDirChosen() ? `DATA_DIR=${dir} ` : ''}npm run -s token -- --project demo --roles member`;
 console.log(`Skyglass (Glance Images API v2) is listening on ${runtime.url}
-Get a token:   export TOKEN=$(npm run -s token -- --project demo --roles member)
+Get a token:   export TOKEN=$(${tokenCommand})
 Try it:        curl -s -H "X-Auth-Token: $TOKEN" ${runtime.url}/v2/images
 Press Ctrl-C to stop.`);
 
@@ -15,6 +26,7 @@ const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping ...`);
+  forget();
   await runtime.stop();
   process.exit(0);
 };

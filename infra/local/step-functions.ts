@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { StateMachine } from 'aws-local-stepfunctions';
 
 /**
  * Step Functions for the local runtime: the product's state machine definitions (the same JSON
@@ -51,15 +52,6 @@ class ApiError extends Error {
 }
 
 export async function startLocalStepFunctions(machines: LocalStateMachine[]): Promise<LocalStepFunctions> {
-  // aws-local-stepfunctions uses Promise.withResolvers (Node 22+); Node 20 lacks it.
-  const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
-  promiseStatics.withResolvers ??= () => {
-    let resolve!: (value: unknown) => void;
-    let reject!: (reason?: unknown) => void;
-    const promise = new Promise((res, rej) => ((resolve = res), (reject = rej)));
-    return { promise, resolve, reject };
-  };
-  const { StateMachine } = await import('aws-local-stepfunctions');
   const byArn = new Map(machines.map((m) => [m.arn, { machine: m, runner: new StateMachine(m.definition as never, { validationOptions: { checkArn: false } }) }]));
   const executions = new Map<string, Execution>();
 
