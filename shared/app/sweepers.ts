@@ -49,17 +49,19 @@ export class Sweepers {
     private readonly settings: SweepSettings,
   ) {}
 
-  /** Upload sessions past their expiry: abort the multipart upload, queue the image again. */
+  /**
+   * Upload sessions past their expiry: abort the multipart upload, then queue the image again.
+   * The store first, as a client's abort does: stopped between the two, the session is still
+   * on the image and the next sweep finishes it; the other way round, no one would abort it.
+   */
   async expiredUploads(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
     for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'uploading']), scope)) {
       const upload = image.upload;
       if (!upload || upload.state !== 'open' || Date.parse(upload.expires_at) > now.getTime()) continue;
+      await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
       const queued = this.requeue(image, now, `upload session ${upload.upload_id} expired unfinished`);
-      if (await this.settle(queued, image)) {
-        await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
-        swept.push(image.id);
-      }
+      if (await this.settle(queued, image)) swept.push(image.id);
     }
     return swept;
   }

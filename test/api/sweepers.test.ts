@@ -38,6 +38,24 @@ describe('sweepers', () => {
     expect((await fetch(session.body.parts[1].url, { method: 'PUT', body: data.subarray(5 * MiB, 10 * MiB) })).status).toBe(404);
   });
 
+  it('abort an expired session at the store before queueing its image, so a sweep stopped between the two is finished by the next', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
+    const data = randomBytes(11 * MiB);
+    const session = (await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } })).body;
+    const key = (await repo().get(image.id))!.upload!.key;
+    // The sweep's process dies at its call to the store (it never returns).
+    injectFault({ command: 'AbortMultipartUpload', key, times: 1, crash: true });
+    void sweep({ jobs: ['uploads'], as_of: later(25 * HOUR), image_ids: [image.id] });
+    await faultReached({ command: 'AbortMultipartUpload', key });
+    // Nothing was changed: the session is still on the image, so the next sweep can abort it.
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('saving');
+    releaseFault({ command: 'AbortMultipartUpload', key });
+    expect((await sweep({ jobs: ['uploads'], as_of: later(25 * HOUR), image_ids: [image.id] })).expiredUploads).toEqual([image.id]);
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('queued');
+    expect((await fetch(session.parts[0].url, { method: 'PUT', body: data.subarray(0, 5 * MiB) })).status).toBe(404);
+  });
+
   it('return an image stuck importing to queued, with its data removed', async () => {
     const token = await tokenFor(uniqueProject());
     const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
