@@ -7,9 +7,9 @@
  * importing and deactivated → pending_delete, because here bytes exist before an image is
  * active (open multipart uploads, staged and verifying objects) and every byte is removed by
  * the scrubber, whose steps survive a crash (Glance removes staged data inline and has no
- * deactivated → pending_delete, so with delayed_delete it cannot delete a deactivated image
- * with data); and pending_delete → deactivated, so restoring a deleted deactivated image does
- * not reactivate it.
+ * deactivated → pending_delete, so with delayed_delete it answers 400 to deleting a deactivated
+ * image: test_delete_to_unallowed_status); and pending_delete → deactivated, so restoring a
+ * deleted deactivated image does not reactivate it.
  */
 export const IMAGE_STATUSES = [
   'queued',
