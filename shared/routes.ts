@@ -24,6 +24,10 @@ export type Access =
   | 'workflow:verify'
   /** StartExecution and StopExecution of the scrubber state machine. */
   | 'workflow:scrub'
+  /** ListExecutions and StartExecution of the verifier: re-drive verifications that were lost (the sweeper). */
+  | 'workflow:redrive-verify'
+  /** ListExecutions and StartExecution of the scrubber: re-drive scrubs that were lost (the sweeper). */
+  | 'workflow:redrive-scrub'
   /** PutEvents on the image event bus. */
   | 'events:publish'
   /** Read the image table's stream (the outbox relay, which the stream invokes). */
@@ -158,8 +162,8 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'sweep',
     handler: fn('workers', 'sweep'),
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:abort', 'bucket:list'],
-    summary: 'Scheduled sweepers: expired upload sessions, stuck verifications, orphan and missing objects',
+    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:abort', 'bucket:list', 'workflow:redrive-verify', 'workflow:redrive-scrub'],
+    summary: 'Scheduled sweepers: expired upload sessions, stuck verifications, orphan and missing objects, lost workflow executions',
   },
   {
     name: 'publishEvents',

@@ -1,7 +1,8 @@
 import { imageScrubber } from '../../shared/app/data-services.js';
 
 interface ScrubTaskInput {
-  action: 'check' | 'delete-data' | 'mark-deleted' | 'record-failure';
+  /** `check`: the claim, as executions started before the Claim state existed still ask for it. */
+  action: 'claim' | 'check' | 'delete-data' | 'mark-deleted' | 'record-failure';
   image_id: string;
   version: number;
   error?: string;
@@ -16,8 +17,10 @@ export const handler = async (input: ScrubTaskInput) => {
   const scrubber = imageScrubber();
   const target = { image_id: input.image_id, version: input.version };
   switch (input.action) {
+    case 'claim':
+      return scrubber.claim(target);
     case 'check':
-      return scrubber.check(target);
+      return { pending: (await scrubber.claim(target)).claimed };
     case 'delete-data':
       return scrubber.deleteData(target);
     case 'mark-deleted':

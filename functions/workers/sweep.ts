@@ -4,7 +4,7 @@ import type { SweepReport } from '../../shared/app/sweepers.js';
 
 interface SweepInput {
   /** Which jobs; all when absent (each EventBridge schedule names its own). */
-  jobs?: Array<'uploads' | 'stuck' | 'audit'>;
+  jobs?: Array<'uploads' | 'stuck' | 'audit' | 'redrive'>;
   /** Sweep as if it were this time (ISO 8601): for tests and catching up; default now. */
   as_of?: string;
   /** Only these images (an operator's targeted sweep); default all. */
@@ -15,13 +15,14 @@ interface SweepInput {
 export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
   const now = input.as_of ? new Date(input.as_of) : new Date();
   if (Number.isNaN(now.getTime())) throw new Error(`as_of is not a time: ${input.as_of}`);
-  const jobs = new Set(input.jobs ?? ['uploads', 'stuck', 'audit']);
+  const jobs = new Set(input.jobs ?? ['uploads', 'stuck', 'audit', 'redrive']);
   const sweepers = imageSweepers();
-  const report: SweepReport = { expiredUploads: [], stuckImages: [], orphanObjects: [], missingObjects: [] };
+  const report: SweepReport = { expiredUploads: [], stuckImages: [], orphanObjects: [], missingObjects: [], redrivenScrubs: [], redrivenVerifications: [] };
   const scope = { imageIds: input.image_ids };
   if (jobs.has('uploads')) report.expiredUploads = await sweepers.expiredUploads(now, scope);
   if (jobs.has('stuck')) report.stuckImages = await sweepers.stuckImages(now, scope);
   if (jobs.has('audit')) Object.assign(report, await sweepers.audit(now, scope));
+  if (jobs.has('redrive')) Object.assign(report, await sweepers.lostWorkflows(now, scope));
   // Metrics for alarms (CloudWatch embedded metric format) and the report for the log.
   console.log(
     emfRecord(
@@ -30,6 +31,8 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
         [SKYGLASS_METRICS.stuckImages]: report.stuckImages.length,
         [SKYGLASS_METRICS.orphanObjects]: report.orphanObjects.length,
         [SKYGLASS_METRICS.missingObjects]: report.missingObjects.length,
+        [SKYGLASS_METRICS.redrivenScrubs]: report.redrivenScrubs.length,
+        [SKYGLASS_METRICS.redrivenVerifications]: report.redrivenVerifications.length,
       },
       { level: report.missingObjects.length ? 'error' : 'info', message: 'sweep', report },
     ),

@@ -60,9 +60,11 @@ export const LIST_GRANT = {
 
 /** What each `workflow:*` kind grants on its state machine (StopExecution on its executions only). */
 export const WORKFLOW_ACTIONS = {
-  'workflow:verify': { start: true, stop: false },
-  'workflow:scrub': { start: true, stop: true },
-} as const satisfies Record<Extract<Access, `workflow:${string}`>, { start: boolean; stop: boolean }>;
+  'workflow:verify': { start: true, stop: false, list: false },
+  'workflow:scrub': { start: true, stop: true, list: false },
+  'workflow:redrive-verify': { start: true, stop: false, list: true },
+  'workflow:redrive-scrub': { start: true, stop: false, list: true },
+} as const satisfies Record<Extract<Access, `workflow:${string}`>, { start: boolean; stop: boolean; list: boolean }>;
 
 /** A state machine whose name is known (StopExecution is granted on its executions by name). */
 export type NamedStateMachine = sfn.IStateMachine & { readonly stateMachineName: string };
@@ -72,9 +74,9 @@ export interface AccessTargets {
   readonly table: dynamodb.ITable;
   /** Needed by any `bucket:*` kind. */
   readonly bucket?: s3.IBucket;
-  /** Needed by `workflow:verify`. */
+  /** Needed by `workflow:verify` and `workflow:redrive-verify`. */
   readonly verifier?: NamedStateMachine;
-  /** Needed by `workflow:scrub`. */
+  /** Needed by `workflow:scrub` and `workflow:redrive-scrub`. */
   readonly scrubber?: NamedStateMachine;
   /** Needed by `events:publish`. */
   readonly eventBus?: events.IEventBus;
@@ -186,7 +188,7 @@ export class SkyglassFunction extends NodejsFunction {
     const objectActions = new Set<string>();
     const workflows = new Map<keyof typeof WORKFLOW_ACTIONS, { machine: NamedStateMachine; variable: string }>();
     const workflow = (kind: keyof typeof WORKFLOW_ACTIONS, machine: NamedStateMachine | undefined, variable: string) => {
-      if (!machine) throw new Error(`${this.node.path}: ${kind} needs the ${kind === 'workflow:verify' ? 'verifier' : 'scrubber'} state machine`);
+      if (!machine) throw new Error(`${this.node.path}: ${kind} needs the ${kind.endsWith('verify') ? 'verifier' : 'scrubber'} state machine`);
       workflows.set(kind, { machine, variable });
     };
     for (const kind of access) {
@@ -210,9 +212,11 @@ export class SkyglassFunction extends NodejsFunction {
           list = true;
           break;
         case 'workflow:verify':
+        case 'workflow:redrive-verify':
           workflow(kind, targets.verifier, 'VERIFIER_STATE_MACHINE_ARN');
           break;
         case 'workflow:scrub':
+        case 'workflow:redrive-scrub':
           workflow(kind, targets.scrubber, 'SCRUBBER_STATE_MACHINE_ARN');
           break;
         case 'events:publish':
@@ -263,8 +267,10 @@ export class SkyglassFunction extends NodejsFunction {
     }
 
     for (const [kind, { machine, variable }] of workflows) {
-      const { start, stop } = WORKFLOW_ACTIONS[kind];
+      const { start, stop, list } = WORKFLOW_ACTIONS[kind];
       if (start) this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machine.stateMachineArn] }));
+      // ListExecutions acts on the state machine: which executions still run (the sweeper's re-drive).
+      if (list) this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [machine.stateMachineArn] }));
       if (stop) {
         // StopExecution acts on an execution ARN: scoped to this state machine's executions.
         this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionsOf(machine)] }));

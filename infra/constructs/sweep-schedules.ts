@@ -7,13 +7,14 @@ import { Construct } from 'constructs';
 import { deadLetterQueue } from './dead-letter-queue.js';
 
 /** A job of functions/workers/sweep.ts (its input is `{"jobs": [...]}`). */
-export type SweepJob = 'uploads' | 'stuck' | 'audit';
+export type SweepJob = 'uploads' | 'stuck' | 'audit' | 'redrive';
 
 /** One EventBridge schedule per sweeper job, at the rate its job needs. */
 export const SWEEP_SCHEDULES: readonly { id: string; job: SweepJob; every: Duration; summary: string }[] = [
   { id: 'Uploads', job: 'uploads', every: Duration.minutes(15), summary: 'aborts expired upload sessions and queues their images again' },
   { id: 'Stuck', job: 'stuck', every: Duration.minutes(30), summary: 'queues again images whose verification never finished' },
   { id: 'Audit', job: 'audit', every: Duration.days(1), summary: 'deletes orphan objects and reports images whose object is missing' },
+  { id: 'Redrive', job: 'redrive', every: Duration.minutes(15), summary: 'restarts lost scrubber and verifier executions (pending_delete images past their scrub time, verifications never started)' },
 ];
 
 /** EventBridge keeps an event for at most 24 hours. */
@@ -26,7 +27,7 @@ export interface SweepSchedulesProps {
 }
 
 /**
- * The sweepers' schedules: three EventBridge rules invoking the sweep function with the job
+ * The sweepers' schedules: one EventBridge rule per job, invoking the sweep function with the job
  * each names. Every job is idempotent (each decision a conditional write) and its next run
  * redoes whatever a failed run left, so delivery is retried briefly (twice, within one period)
  * and an event that still cannot be delivered lands in a dead-letter queue that an alarm

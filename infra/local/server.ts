@@ -96,8 +96,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       {
         arn: SCRUBBER_ARN,
         definition: substitute(scrubberDefinition(), { [SCRUB_FUNCTION_ARN]: workerArn('scrubImage') }),
-        tasks: Object.fromEntries(['Check', 'DeleteData', 'MarkDeleted', 'RecordFailure'].map((state) => [state, invokeWorker('scrubImage')])),
-        retryIntervals: retryOverrides(['Check', 'DeleteData', 'MarkDeleted', 'RecordFailure']),
+        tasks: Object.fromEntries(['Claim', 'DeleteData', 'MarkDeleted', 'RecordFailure'].map((state) => [state, invokeWorker('scrubImage')])),
+        retryIntervals: retryOverrides(['Claim', 'DeleteData', 'MarkDeleted', 'RecordFailure']),
       },
     ]);
     stops.push(() => stepFunctions.stop());

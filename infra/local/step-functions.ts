@@ -6,7 +6,9 @@ import { StateMachine } from 'aws-local-stepfunctions';
  * Step Functions for the local runtime: the product's state machine definitions (the same JSON
  * the stack deploys) run by aws-local-stepfunctions, behind a loopback endpoint that speaks the
  * part of the Step Functions API the functions use (StartExecution, DescribeExecution,
- * StopExecution), so handlers call it with the real @aws-sdk/client-sfn.
+ * StopExecution, ListExecutions), answering as AWS does, so handlers call it with the real
+ * @aws-sdk/client-sfn. Executions live in memory: a restart forgets them, as a lost execution
+ * would be forgotten, and the sweeper re-drives what they left.
  */
 export interface LocalStateMachine {
   arn: string;
@@ -64,8 +66,9 @@ export async function startLocalStepFunctions(machines: LocalStateMachine[]): Pr
       const executionArn = `${entry.machine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
       const existing = executions.get(executionArn);
       if (existing) {
-        // As in AWS: the same name with the same input is the same execution.
-        if (existing.input === input) return { executionArn, startDate: existing.startDate };
+        // As in AWS: the same name and input while it runs is the same execution; once it has
+        // ended (or with another input) the name is taken (for 90 days in AWS).
+        if (existing.input === input && existing.status === 'RUNNING') return { executionArn, startDate: existing.startDate };
         throw new ApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
       }
       const run = entry.runner.run(JSON.parse(input), {
@@ -108,6 +111,29 @@ export async function startLocalStepFunctions(machines: LocalStateMachine[]): Pr
       if (!execution) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(body.executionArn)}'`);
       const { done: _done, abort: _abort, ...view } = execution;
       return view;
+    },
+    ListExecutions: (body) => {
+      const stateMachineArn = String(body.stateMachineArn);
+      if (!byArn.has(stateMachineArn)) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+      const maxResults = body.maxResults === undefined || body.maxResults === 0 ? 100 : Number(body.maxResults);
+      if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > 1000) {
+        throw new ApiError('ValidationException', `1 validation error detected: Value '${String(body.maxResults)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000`);
+      }
+      // Newest first, as AWS lists them; the token is the position of the next page.
+      const matching = [...executions.values()]
+        .filter((e) => e.stateMachineArn === stateMachineArn && (body.statusFilter === undefined || e.status === body.statusFilter))
+        .sort((a, b) => b.startDate - a.startDate);
+      const from = body.nextToken === undefined ? 0 : Number(body.nextToken);
+      if (!Number.isInteger(from) || from < 0 || from > matching.length) throw new ApiError('InvalidToken', `Invalid Token: '${String(body.nextToken)}'`);
+      const page = matching.slice(from, from + maxResults).map((e) => ({
+        executionArn: e.executionArn,
+        stateMachineArn: e.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: e.startDate,
+        ...(e.stopDate === undefined ? {} : { stopDate: e.stopDate }),
+      }));
+      return { executions: page, ...(from + maxResults < matching.length ? { nextToken: String(from + maxResults) } : {}) };
     },
     StopExecution: (body) => {
       const execution = executions.get(String(body.executionArn));

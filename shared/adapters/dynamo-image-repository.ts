@@ -201,7 +201,7 @@ function sortKeyOf(image: Image): string {
 const IMAGE_FIELDS = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
   'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'location', 'upload', 'failure', 'version',
+  'properties', 'location', 'upload', 'failure', 'scrub', 'version',
 ] as const;
 
 function fromItem(item: Item): Image {

@@ -44,7 +44,7 @@ export function imageScrubber(): Scrubber {
 /** The periodic housekeeping jobs. */
 export function imageSweepers(): Sweepers {
   const { sweepStuckSeconds, orphanGraceSeconds } = dataConfig();
-  return (sweepers ??= new Sweepers(imageRepository(), blobStore(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
+  return (sweepers ??= new Sweepers(imageRepository(), blobStore(), imageWorkflows(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
 }
 
 /** The image data use cases: uploads, staging, import, download. */

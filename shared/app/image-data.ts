@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { requireModifiable, requireVisible, type Caller } from '../domain/caller.js';
-import { badRequest, conflict, forbidden, GlanceError, notFound } from '../domain/errors.js';
-import { glanceTimestamp, type Image, type UploadSession } from '../domain/image.js';
+import { badRequest, conflict, forbidden, GlanceError, notFound, serviceUnavailable } from '../domain/errors.js';
+import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
-import type { ImageRepository } from '../ports/image-repository.js';
-import type { Workflows } from '../ports/workflows.js';
-import type { ImageVerifier } from './verify-image.js';
-import { nextVersion, saveOrConflict } from './writes.js';
+import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { VerificationRequest, Workflows } from '../ports/workflows.js';
+import type { ImageVerifier, VerificationOutcome } from './verify-image.js';
+import { lostRace, nextVersion, saveOrConflict, saveUnlessMoved } from './writes.js';
 
 export interface DataSettings {
   /** Lifetime of each presigned part URL. */
@@ -90,14 +90,15 @@ export class ImageDataService {
     };
   }
 
-  /** POST /v2/images/{id}/uploads/{upload_id}/complete: assemble the parts, then verify. */
+  /**
+   * POST /v2/images/{id}/uploads/{upload_id}/complete: assemble the parts, then verify. A
+   * complete of an upload that is already complete (a retry, or a concurrent complete that got
+   * there first) answers 202 too, and makes sure its verification runs.
+   */
   async completeUpload(caller: Caller, id: string, uploadId: string, body: unknown): Promise<void> {
     const image = requireModifiable(caller, await this.repo.get(id), id);
+    if (completedBy(image, uploadId)) return this.verifyCompleted(image);
     const session = openSession(image, uploadId);
-    if (session.state === 'completing') {
-      // A repeated complete (a client retry): make sure verification runs, once.
-      return this.workflows.startVerification({ image_id: id, key: session.key });
-    }
     const parts = body === undefined || body === null || isEmptyObject(body) ? await this.storedParts(session) : parseParts(body);
     const missing = missingParts(planOf(session), parts.map((p) => p.partNumber));
     if (missing.length > 0) throw badRequest(`Upload ${uploadId} is missing parts ${missing.join(', ')} of ${session.part_count}`);
@@ -112,43 +113,81 @@ export class ImageDataService {
       // by a concurrent complete (which will also record it), or by an earlier attempt of this
       // very request that stopped before recording it (a timeout); recording it again is safe.
       const current = requireModifiable(caller, await this.repo.get(id), id);
-      if (current.location === session.key) return;
+      if (completedBy(current, uploadId)) return this.verifyCompleted(current);
       if (!(await this.blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
     }
-    if (session.stage) {
-      // Staged data waits for POST /import; its size is what was declared until verified.
-      await this.save(this.bump({ ...image, size: session.size, location: session.key, upload: null }), image);
-      return;
+    // Staged data waits for POST /import; its size is what was declared until verified.
+    const completed = session.stage
+      ? this.bump({ ...image, size: session.size, location: session.key, upload: null })
+      : this.bump({ ...image, location: session.key, upload: { ...session, state: 'completing' } });
+    try {
+      await this.repo.save(completed, image);
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      // A concurrent complete of the same upload recorded it first: this one succeeded too.
+      if (error.current && completedBy(error.current, uploadId)) return this.verifyCompleted(error.current);
+      throw lostRace(id, error.current);
     }
-    await this.save(this.bump({ ...image, location: session.key, upload: { ...session, state: 'completing' } }), image);
-    await this.workflows.startVerification({ image_id: id, key: session.key });
+    await this.verifyCompleted(completed);
   }
 
-  /** DELETE /v2/images/{id}/uploads/{upload_id}: abort; the image is queued again. */
+  /** DELETE /v2/images/{id}/uploads/{upload_id}: abort at the store first, then queue the image again. */
   async abortUpload(caller: Caller, id: string, uploadId: string): Promise<void> {
     const image = requireModifiable(caller, await this.repo.get(id), id);
     const session = openSession(image, uploadId);
     if (session.state === 'completing') throw conflict(`Upload ${uploadId} is already complete and being verified; it cannot be aborted.`);
+    // Store first: once the image says queued, no part URL of the session may still work. A
+    // failure here changes nothing, and aborting again is idempotent, so the client retries.
+    try {
+      await this.blobs.abortMultipartUpload(session.key, session.store_upload_id);
+    } catch (error) {
+      throw serviceUnavailable(`The object store did not abort upload ${uploadId} (${errorName(error)}); nothing was changed: retry the abort.`);
+    }
     await this.save(this.bump({ ...image, status: 'queued', size: null, upload: null, location: null }), image);
-    await this.blobs.abortMultipartUpload(session.key, session.store_upload_id);
   }
 
-  /** PUT /v2/images/{id}/file: a small body through the API, verified before answering. */
+  /**
+   * PUT /v2/images/{id}/file: a small body through the API, verified before answering. A request
+   * that fails after its saving write rolls it back; one that died there (a crash, a timeout)
+   * leaves the image saving with no session, and the client's retry takes it over.
+   */
   async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
     checkDeclaredSize(body, declaredSize);
     const image = requireModifiable(caller, await this.repo.get(id), id);
-    checkReadyForData(image, 'saving');
+    if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
     const key = objectKey(id, this.newId());
     const saving = this.bump({ ...image, status: 'saving', location: key, failure: null });
     await this.save(saving, image);
+    // The unfinished attempt's bytes, if it stored any (should it still be running, its
+    // verification now finds the image moved on and removes its own bytes).
+    if (image.status === 'saving' && image.location) await this.blobs.deleteObject(image.location).catch(() => undefined);
+    let outcome: VerificationOutcome;
     try {
       await this.blobs.putObject(key, body);
+      outcome = await this.verifier.verify({ image_id: id, key });
     } catch (error) {
-      await this.save(this.bump({ ...saving, status: 'queued', location: null }), saving).catch(() => undefined);
-      throw error;
+      await this.rollBackPutFile(saving, `PUT /file did not finish (${errorName(error)})`);
+      throw serviceUnavailable(`The image data could not be stored and verified (${errorName(error)}); nothing was kept: retry the upload.`);
     }
-    const outcome = await this.verifier.verify({ image_id: id, key });
     if (outcome.result === 'refused') throw badRequest(`Image data was refused: ${outcome.reason}`);
+    if (outcome.result === 'skipped') {
+      // Another writer moved the image on while this request verified: a concurrent upload
+      // (which took the image over) or a delete. Its own bytes are no longer the image's.
+      const current = await this.repo.get(id);
+      if (current?.location === key && (current.status === 'active' || current.status === 'deactivated')) return;
+      if (current?.location !== key && current?.upload?.key !== key) await this.blobs.deleteObject(key).catch(() => undefined);
+      throw lostRace(id, current);
+    }
+  }
+
+  /** Best effort: removes the failed attempt's bytes and queues the image again with the reason. */
+  private async rollBackPutFile(saving: Image, reason: string): Promise<void> {
+    try {
+      if (saving.location) await this.blobs.deleteObject(saving.location);
+      await saveUnlessMoved(this.repo, this.bump(queuedWithoutData(saving, reason)), saving);
+    } catch {
+      // The store or the table failed too: the image stays saving, and a retry takes it over.
+    }
   }
 
   /** PUT /v2/images/{id}/stage: Glance's interoperable import, step one. */
@@ -166,15 +205,20 @@ export class ImageDataService {
     }
   }
 
-  /** POST /v2/images/{id}/import with glance-direct: staged data is verified, then active. */
+  /**
+   * POST /v2/images/{id}/import with glance-direct: staged data is verified, then active. An
+   * import of an image already importing (a retry after a failure or a timeout) makes sure its
+   * verification runs and answers 202 again.
+   */
   async importImage(caller: Caller, id: string, body: unknown): Promise<void> {
     const method = parseImportMethod(body);
     const image = requireModifiable(caller, await this.repo.get(id), id);
+    if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);
     }
     await this.save(this.bump({ ...image, status: 'importing' }), image);
-    await this.workflows.startVerification({ image_id: id, key: image.location });
+    await this.startVerification({ image_id: id, key: image.location }, 'import');
   }
 
   /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */
@@ -189,6 +233,24 @@ export class ImageDataService {
       expiresInSeconds: this.settings.downloadUrlSeconds,
     });
     return { kind: 'redirect', url };
+  }
+
+  /** A completed upload's verification runs (idempotent); staged data waits for its import. */
+  private async verifyCompleted(image: Image): Promise<void> {
+    if (image.status === 'saving' && image.location) await this.startVerification({ image_id: image.id, key: image.location }, 'complete');
+  }
+
+  /**
+   * Starts verification after the write that asked for it. If Step Functions fails, the write
+   * stands (the image is saving or importing) and the client's retry of the same request starts
+   * it; without a retry the sweeper re-drives it.
+   */
+  private async startVerification(request: VerificationRequest, retry: 'complete' | 'import'): Promise<void> {
+    try {
+      await this.workflows.startVerification(request);
+    } catch (error) {
+      throw serviceUnavailable(`The data is in place but its verification could not be started (${errorName(error)}): retry the ${retry}.`);
+    }
   }
 
   private async storedParts(session: UploadSession) {
@@ -238,6 +300,24 @@ function checkDeclaredSize(body: Buffer, declared: string | undefined): void {
   if (!/^\d+$/.test(declared.trim()) || Number(declared) !== body.length) {
     throw badRequest(`x-openstack-image-size ${declared} does not match the ${body.length} bytes sent`);
   }
+}
+
+/** A PUT /file that did not finish (its request failed before rolling back, or died): saving, with no upload session. */
+function isUnfinishedPutFile(image: Image): boolean {
+  return image.status === 'saving' && image.upload === null;
+}
+
+/**
+ * Whether this upload's bytes are assembled and recorded on the image: its session is being
+ * verified, or its object is the image's (staged, importing, or verified and active).
+ */
+function completedBy(image: Image, uploadId: string): boolean {
+  if (image.location !== objectKey(image.id, uploadId)) return false;
+  return image.upload === null || (image.upload.upload_id === uploadId && image.upload.state === 'completing');
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown error';
 }
 
 function openSession(image: Image, uploadId: string): UploadSession {

@@ -1,17 +1,12 @@
 import { requireModifiable, type Caller } from '../domain/caller.js';
+import { holdsBytes, isClaimed, pendingDelete, pendingScrubOf, restored, scrubbingMessage, type DeleteSettings } from '../domain/deletion.js';
 import { conflict, forbidden, imageNotFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
-import type { ImageEventType } from '../ports/events.js';
-import type { ImageRepository } from '../ports/image-repository.js';
-import type { Workflows } from '../ports/workflows.js';
+import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { ScrubRequest, ScrubStart, Workflows } from '../ports/workflows.js';
 import { nextVersion, saveOrConflict } from './writes.js';
 
-export interface DeleteSettings {
-  /** Glance's delayed_delete: images with data wait in pending_delete for the scrubber. */
-  delayedDelete: boolean;
-  /** The restore window before the scrubber removes the data. */
-  scrubDelaySeconds: number;
-}
+export type { DeleteSettings } from '../domain/deletion.js';
 
 /**
  * Deleting images, Glance's delayed delete: the use cases that start or stop the scrubber
@@ -26,32 +21,48 @@ export class ImageRemoval {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  /**
+   * Glance deletes an image in any status. One that holds bytes (stored, staged, verifying, or
+   * an open upload) goes to pending_delete, and the scrubber removes them; the image answers
+   * 404 from the moment of the write.
+   */
   async delete(caller: Caller, id: string): Promise<void> {
     const current = requireModifiable(caller, await this.repo.get(id), id, `Failed to find image ${id} to delete`);
     if (current.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
-    if (!current.location && !current.upload) {
+    const now = this.clock();
+    if (!holdsBytes(current)) {
       // Nothing stored: straight to the tombstone, as Glance does.
-      const tombstone = this.bump({ ...current, status: 'deleted' });
-      await this.save(tombstone, current, ['image.delete']);
+      await saveOrConflict(this.repo, nextVersion({ ...current, status: 'deleted' }, now), current, ['image.delete']);
       return;
     }
-    // Data to remove: the scrubber removes it, then marks the image deleted. With delayed delete
-    // off it does so at once; either way the image answers 404 from now on.
-    const pending = this.bump({ ...current, status: 'pending_delete' });
-    await this.save(pending, current);
-    const delay = this.deletes.delayedDelete ? this.deletes.scrubDelaySeconds : 0;
-    await this.workflows.startScrub({ image_id: id, version: pending.version, delay_seconds: delay });
+    const pending = pendingDelete(nextVersion(current, now), this.deletes, now);
+    await saveOrConflict(this.repo, pending.image, current);
+    // The delete is done once written. If the scrubber does not start (or this process stops
+    // here), the sweeper re-drives it once its time is due; the client's answer stays 204.
+    await this.startScrub(scrubRequest(pending.image, pending.delaySeconds), 'delayed');
   }
 
-  /** Admin: bring a pending_delete image back within the restore window (glance-scrubber --restore). */
+  /**
+   * Admin: bring a pending_delete image back (glance-scrubber --restore) to what it was, until
+   * the scrubber claims it. The claim is a conditional write on the same version, so a restore
+   * racing a scrub either wins before any byte is touched or gets 409.
+   */
   async restore(caller: Caller, id: string): Promise<void> {
     if (!caller.isAdmin) throw forbidden('You are not authorized to complete restore action.');
     const current = await this.repo.get(id);
     if (!current) throw imageNotFound(id);
-    if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); it cannot be restored.`);
-    const restored = this.bump({ ...current, status: 'active' });
-    await this.save(restored, current, ['image.restore']);
-    await this.workflows.stopScrub(id, current.version);
+    const back = nextVersion(restored(current), this.clock());
+    try {
+      await this.repo.save(back, current, ['image.restore']);
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      if (error.current && isClaimed(error.current)) throw conflict(scrubbingMessage(id));
+      throw conflict(`Image ${id} was changed by another request (it is now ${error.current?.status ?? 'gone'}); it was not restored.`);
+    }
+    const { version } = pendingScrubOf(current);
+    // Stopping is tidiness, not safety: an execution that still runs finds the image restored
+    // and cannot claim it. A failure to stop is logged; the restore stands.
+    await this.workflows.stopScrubs(id, version).catch((error: unknown) => logFailure('scrubber not stopped after a restore', id, error));
   }
 
   /** Admin: remove a pending_delete image's data now instead of at the end of the window. */
@@ -60,14 +71,18 @@ export class ImageRemoval {
     const current = await this.repo.get(id);
     if (!current) throw imageNotFound(id);
     if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); there is nothing to scrub.`);
-    await this.workflows.startScrub({ image_id: id, version: current.version, delay_seconds: 0 }, true);
+    await this.workflows.startScrub(scrubRequest(current, 0), 'now');
   }
 
-  private bump(image: Image): Image {
-    return nextVersion(image, this.clock());
+  private async startScrub(request: ScrubRequest, start: ScrubStart): Promise<void> {
+    await this.workflows.startScrub(request, start).catch((error: unknown) => logFailure('scrubber not started; the sweeper re-drives it', request.image_id, error));
   }
+}
 
-  private save(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
-    return saveOrConflict(this.repo, next, previous, events);
-  }
+function scrubRequest(image: Image, delaySeconds: number): ScrubRequest {
+  return { image_id: image.id, version: pendingScrubOf(image).version, delay_seconds: delaySeconds };
+}
+
+function logFailure(message: string, imageId: string, error: unknown): void {
+  console.error(JSON.stringify({ level: 'error', message, image_id: imageId, error: String(error) }));
 }

@@ -11,6 +11,8 @@ export const SKYGLASS_METRICS = {
   stuckImages: 'StuckImages',
   orphanObjects: 'OrphanObjects',
   missingObjects: 'MissingObjects',
+  redrivenScrubs: 'RedrivenScrubs',
+  redrivenVerifications: 'RedrivenVerifications',
 } as const;
 
 /** The stage the stack deployed this function for (STAGE); `local` outside AWS. */

@@ -1,3 +1,4 @@
+import { claimed, isClaimed, pendingScrubOf } from '../domain/deletion.js';
 import type { Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEvents } from '../ports/events.js';
@@ -12,7 +13,8 @@ export interface ScrubTarget {
 
 /**
  * The scrubber's steps (shared/workflows/scrubber.ts). Each is idempotent: a re-run after a
- * crash between any two of them, or a duplicate execution, ends in the same state.
+ * crash between any two of them, or a duplicate execution, ends in the same state. Nothing is
+ * removed before `claim` has written the claim that restore refuses.
  */
 export class Scrubber {
   constructor(
@@ -22,18 +24,36 @@ export class Scrubber {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Still pending_delete at the version that was deleted? A restore (or a finished scrub) says no. */
-  async check(target: ScrubTarget): Promise<{ pending: boolean }> {
-    return { pending: (await this.pending(target)) !== undefined };
+  /**
+   * Claims the image for removal of its bytes, one conditional write (the version bump makes a
+   * concurrent restore lose, and a restore that won makes this lose). An image already claimed
+   * (by another execution of the same scrub, or a re-drive) is joined. An execution started for
+   * an earlier delete of the image (before a restore) claims nothing.
+   */
+  async claim(target: ScrubTarget): Promise<{ claimed: boolean }> {
+    const image = await this.repo.get(target.image_id);
+    if (!image || image.status !== 'pending_delete') return { claimed: false };
+    if (isClaimed(image)) return { claimed: true };
+    if (pendingScrubOf(image).version !== target.version) return { claimed: false };
+    const now = this.clock();
+    try {
+      await this.repo.save(nextVersion(claimed(image, now), now), image);
+      return { claimed: true };
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      return { claimed: error.current !== undefined && isClaimed(error.current) };
+    }
   }
 
-  /** Deletes the image's bytes and aborts any open multipart upload. */
+  /** Deletes the claimed image's bytes: its object, and any upload (aborted, and its object if it completed meanwhile). */
   async deleteData(target: ScrubTarget): Promise<{ deleted: string[] }> {
-    const image = await this.pending(target);
+    const image = await this.claimedImage(target);
     if (!image) return { deleted: [] };
     const deleted: string[] = [];
     if (image.upload) {
       await this.blobs.abortMultipartUpload(image.upload.key, image.upload.store_upload_id);
+      // A complete that raced the delete may have assembled the object after all.
+      if (image.upload.key !== image.location) await this.blobs.deleteObject(image.upload.key);
       deleted.push(`upload ${image.upload.upload_id}`);
     }
     if (image.location) {
@@ -45,9 +65,9 @@ export class Scrubber {
 
   /** pending_delete → deleted (a tombstone), then image.delete. Only after deleteData succeeded. */
   async markDeleted(target: ScrubTarget): Promise<{ status: string }> {
-    const image = await this.pending(target);
+    const image = await this.claimedImage(target);
     if (!image) return { status: (await this.repo.get(target.image_id))?.status ?? 'gone' };
-    const tombstone = nextVersion({ ...image, status: 'deleted', location: null, upload: null }, this.clock());
+    const tombstone = nextVersion({ ...image, status: 'deleted', location: null, upload: null, scrub: null }, this.clock());
     try {
       await this.repo.save(tombstone, image, ['image.delete']);
     } catch (error) {
@@ -86,8 +106,9 @@ export class Scrubber {
     return { recorded: true };
   }
 
-  private async pending(target: ScrubTarget): Promise<Image | undefined> {
+  /** The image, if it is pending_delete and claimed: only then may its bytes go. */
+  private async claimedImage(target: ScrubTarget): Promise<Image | undefined> {
     const image = await this.repo.get(target.image_id);
-    return image && image.status === 'pending_delete' && image.version === target.version ? image : undefined;
+    return image && isClaimed(image) ? image : undefined;
   }
 }

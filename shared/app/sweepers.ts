@@ -1,6 +1,8 @@
+import { pendingScrubOf } from '../domain/deletion.js';
 import { queuedWithoutData, type Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { VerificationRequest, Workflows } from '../ports/workflows.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
 export interface SweepSettings {
@@ -20,9 +22,19 @@ export interface SweepReport {
   stuckImages: string[];
   orphanObjects: Array<{ key: string; deleted: boolean }>;
   missingObjects: Array<{ image_id: string; key: string }>;
+  /** pending_delete images past their scrub time whose scrubber was lost: scrubbed now. */
+  redrivenScrubs: string[];
+  /** Images saving or importing whose verification was lost (or never started): verified now. */
+  redrivenVerifications: string[];
 }
 
 const seconds = (from: string, to: Date) => (to.getTime() - Date.parse(from)) / 1000;
+
+/**
+ * How long after its write a verification may still be about to start: longer than any API
+ * request that writes saving or importing and then starts it (API Gateway gives up at 29 s).
+ */
+export const VERIFICATION_START_SECONDS = 300;
 
 /**
  * The periodic jobs Glance runs as daemons (its scrubber's and reapers' housekeeping), run on
@@ -33,20 +45,23 @@ export class Sweepers {
   constructor(
     private readonly repo: ImageRepository,
     private readonly blobs: BlobStore,
+    private readonly workflows: Workflows,
     private readonly settings: SweepSettings,
   ) {}
 
-  /** Upload sessions past their expiry: abort the multipart upload, queue the image again. */
+  /**
+   * Upload sessions past their expiry: abort the multipart upload, then queue the image again.
+   * The store first, as a client's abort does: stopped between the two, the session is still
+   * on the image and the next sweep finishes it; the other way round, no one would abort it.
+   */
   async expiredUploads(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
     for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'uploading']), scope)) {
       const upload = image.upload;
       if (!upload || upload.state !== 'open' || Date.parse(upload.expires_at) > now.getTime()) continue;
+      await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
       const queued = this.requeue(image, now, `upload session ${upload.upload_id} expired unfinished`);
-      if (await this.settle(queued, image)) {
-        await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
-        swept.push(image.id);
-      }
+      if (await this.settle(queued, image)) swept.push(image.id);
     }
     return swept;
   }
@@ -92,6 +107,34 @@ export class Sweepers {
     return { orphanObjects, missingObjects };
   }
 
+  /**
+   * Every write followed by a workflow's start (DELETE, scrub-now, complete, import) can lose
+   * the start: the process dies between the two, Step Functions refuses, or the local runtime
+   * restarts and forgets its executions. This re-drives what has no running execution: each
+   * pending_delete image past its scrub time (a failed scrub too, so it is retried once the
+   * store recovers), and each image waiting for a verification. Duplicates are harmless: every
+   * step of both workflows is idempotent, and the scrubber's claim is joined.
+   */
+  async lostWorkflows(now: Date, scope: SweepScope = {}): Promise<Pick<SweepReport, 'redrivenScrubs' | 'redrivenVerifications'>> {
+    const redrivenScrubs: string[] = [];
+    const scrubbing = await this.workflows.runningScrubs();
+    for await (const image of this.inScope(this.repo.scanByStatus(['pending_delete']), scope)) {
+      const scrub = pendingScrubOf(image);
+      if (Date.parse(scrub.due_at) > now.getTime() || scrubbing.has(image.id.toLowerCase())) continue;
+      await this.workflows.startScrub({ image_id: image.id, version: scrub.version, delay_seconds: 0 }, 'redrive');
+      redrivenScrubs.push(image.id);
+    }
+    const redrivenVerifications: string[] = [];
+    const verifying = await this.workflows.runningVerifications();
+    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'importing']), scope)) {
+      const request = awaitedVerification(image);
+      if (!request || seconds(image.updated_at, now) < VERIFICATION_START_SECONDS || verifying.has(image.id.toLowerCase())) continue;
+      await this.workflows.redriveVerification(request);
+      redrivenVerifications.push(image.id);
+    }
+    return { redrivenScrubs, redrivenVerifications };
+  }
+
   private async *inScope(images: AsyncIterable<Image>, scope: SweepScope): AsyncIterable<Image> {
     for await (const image of images) if (!scope.imageIds || scope.imageIds.includes(image.id)) yield image;
   }
@@ -103,4 +146,17 @@ export class Sweepers {
   private settle(next: Image, previous: Image): Promise<boolean> {
     return saveUnlessMoved(this.repo, next, previous);
   }
+}
+
+/**
+ * The verification an image is waiting for, if any: importing staged data, or saving with its
+ * bytes in place (a completed upload, or a PUT /file whose request did not finish). The
+ * verifier acts on exactly these (shared/app/verify-image.ts).
+ */
+function awaitedVerification(image: Image): VerificationRequest | undefined {
+  if (!image.location) return undefined;
+  if (image.status === 'importing' || (image.status === 'saving' && (!image.upload || image.upload.state === 'completing'))) {
+    return { image_id: image.id, key: image.location };
+  }
+  return undefined;
 }

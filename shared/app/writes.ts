@@ -1,5 +1,6 @@
-import { conflict, imageNotFound } from '../domain/errors.js';
+import { conflict, imageNotFound, type GlanceError } from '../domain/errors.js';
 import { glanceTimestamp, type Image } from '../domain/image.js';
+import { canTransition, transitionRefusedMessage } from '../domain/status.js';
 import type { ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 
@@ -10,16 +11,26 @@ export function nextVersion(image: Image, now: Date): Image {
 
 /**
  * One conditional write on behalf of a client: a lost race is a 409 naming what the image is
- * now (a 404 if it is gone), never a silent overwrite.
+ * now (a 404 if it is gone), never a silent overwrite. A transition the status table refuses
+ * is Glance's 409 saying so, without a write: "changed by another request" only ever means a
+ * concurrent change.
  */
 export async function saveOrConflict(repo: ImageRepository, next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
+  if (next.status !== previous.status && !canTransition(previous.status, next.status)) {
+    throw conflict(transitionRefusedMessage(previous.status, next.status));
+  }
   try {
     await repo.save(next, previous, events);
   } catch (error) {
     if (!(error instanceof ConcurrentUpdateError)) throw error;
-    if (!error.current || error.current.status === 'deleted') throw imageNotFound(next.id);
-    throw conflict(`Image ${next.id} was changed by another request (it is now ${error.current.status}); fetch it and retry.`);
+    throw lostRace(next.id, error.current);
   }
+}
+
+/** A client's lost race: 404 if the image is gone for clients (deleted, or pending_delete), else 409 naming its status. */
+export function lostRace(id: string, current: Image | undefined): GlanceError {
+  if (!current || current.status === 'deleted' || current.status === 'pending_delete') return imageNotFound(id);
+  return conflict(`Image ${id} was changed by another request (it is now ${current.status}); fetch it and retry.`);
 }
 
 /** A write on behalf of a background job: losing to another writer means the job has nothing to do. */

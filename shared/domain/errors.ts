@@ -17,6 +17,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   501: 'Not Implemented',
+  503: 'Service Unavailable',
 };
 
 export class GlanceError extends Error {
@@ -46,3 +47,5 @@ export const forbidden = (message: string) => new GlanceError(403, message);
 export const notFound = (message: string) => new GlanceError(404, message);
 export const conflict = (message: string) => new GlanceError(409, message);
 export const imageNotFound = (id: string) => notFound(`No image found with ID ${id}`);
+/** A service behind the API failed; the message says what was and was not done, so a retry is safe. */
+export const serviceUnavailable = (message: string) => new GlanceError(503, message);

@@ -63,8 +63,22 @@ export interface Image {
   upload: UploadSession | null;
   /** Why the last upload or import was refused; shown as FAILURE_KEY. */
   failure: string | null;
+  /** While pending_delete: when and how its bytes go (shared/domain/deletion.ts); never shown. */
+  scrub?: PendingScrub | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
+}
+
+/** A pending_delete image's scrub: written by DELETE, claimed by the scrubber before it removes any byte. */
+export interface PendingScrub {
+  /** The version DELETE wrote: the scrubber executions started for this delete carry it. */
+  version: number;
+  /** When the restore window ends and the scrubber removes the bytes. */
+  due_at: string;
+  /** What a restore returns the image to; null when its bytes were never verified (nothing to restore). */
+  restore_to: 'active' | 'deactivated' | null;
+  /** When the scrubber claimed the image, before removing anything: from then on no restore. */
+  claimed_at: string | null;
 }
 
 /** A presigned multipart upload in progress (POST /v2/images/{id}/uploads). */
@@ -95,7 +109,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, failure, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, ...base } = image;
   return {
     ...properties,
     ...base,

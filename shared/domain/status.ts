@@ -2,6 +2,14 @@
  * Glance's image status machine (glance/domain `Image.valid_state_targets`), plus the
  * restore path of `glance-scrubber --restore`. The table is data: the DynamoDB adapter
  * derives every conditional write's `#status IN (...)` from it.
+ *
+ * Additions to Glance's table, all for delete (shared/domain/deletion.ts): saving, uploading,
+ * importing and deactivated → pending_delete, because here bytes exist before an image is
+ * active (open multipart uploads, staged and verifying objects) and every byte is removed by
+ * the scrubber, whose steps survive a crash (Glance removes staged data inline and has no
+ * deactivated → pending_delete, so with delayed_delete it answers 400 to deleting a deactivated
+ * image: test_delete_to_unallowed_status); and pending_delete → deactivated, so restoring a
+ * deleted deactivated image does not reactivate it.
  */
 export const IMAGE_STATUSES = [
   'queued',
@@ -18,14 +26,14 @@ export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 
 export const STATUS_TARGETS: Readonly<Record<ImageStatus, readonly ImageStatus[]>> = {
   queued: ['saving', 'uploading', 'importing', 'active', 'deleted'],
-  saving: ['active', 'killed', 'deleted', 'queued'],
-  uploading: ['importing', 'queued', 'deleted'],
-  importing: ['active', 'deleted', 'queued'],
+  saving: ['active', 'killed', 'deleted', 'queued', 'pending_delete'],
+  uploading: ['importing', 'queued', 'deleted', 'pending_delete'],
+  importing: ['active', 'deleted', 'queued', 'pending_delete'],
   // queued only when the image's last location is removed (Glance keeps that path).
   active: ['pending_delete', 'deleted', 'deactivated', 'queued'],
   killed: ['deleted'],
-  pending_delete: ['deleted', 'active'],
-  deactivated: ['active', 'deleted'],
+  pending_delete: ['deleted', 'active', 'deactivated'],
+  deactivated: ['active', 'deleted', 'pending_delete'],
   deleted: [],
 };
 

@@ -2,12 +2,14 @@
  * The scrubber state machine (Amazon States Language, JSONPath mode): Glance's delayed delete.
  * Deployed by the stack with the function ARN substituted; run as is by the local runtime.
  *
- * Wait out the restore window → is the image still pending_delete at the version that was
- * deleted? (a restore changes it: then end) → delete its bytes and abort any open upload
- * (retried with backoff) → pending_delete → deleted, and emit image.delete. Every task is
- * idempotent, so a retry or a second run after a crash between any two steps ends the same.
+ * Wait out the restore window → claim the image, one conditional write on the version that
+ * was deleted, which a restore can no longer undo (a restore that came first makes the claim
+ * fail: then end) → delete its bytes and abort any open upload (retried with backoff) →
+ * pending_delete → deleted, and emit image.delete. Every task is idempotent, so a retry or a
+ * second run after a crash between any two steps ends the same (a claimed image is joined).
  * If the bytes cannot be deleted, RecordFailure logs an alarm and the execution fails, leaving
- * the image pending_delete: no state ever claims the bytes are gone while they exist.
+ * the image pending_delete and claimed, for the sweeper to re-drive: no state ever claims the
+ * bytes are gone while they exist.
  */
 export const SCRUB_FUNCTION_ARN = '${ScrubImageFunctionArn}';
 
@@ -38,11 +40,11 @@ export function scrubberDefinition() {
     QueryLanguage: 'JSONPath',
     StartAt: 'WaitForRestoreWindow',
     States: {
-      WaitForRestoreWindow: { Type: 'Wait', SecondsPath: '$.delay_seconds', Next: 'Check' },
-      Check: { ...task('check'), ResultPath: '$.check', Retry: RETRY, Next: 'StillPending' },
-      StillPending: {
+      WaitForRestoreWindow: { Type: 'Wait', SecondsPath: '$.delay_seconds', Next: 'Claim' },
+      Claim: { ...task('claim'), ResultPath: '$.claim', Retry: RETRY, Next: 'Claimed' },
+      Claimed: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.check.result.pending', BooleanEquals: true, Next: 'DeleteData' }],
+        Choices: [{ Variable: '$.claim.result.claimed', BooleanEquals: true, Next: 'DeleteData' }],
         Default: 'NothingToScrub',
       },
       NothingToScrub: { Type: 'Succeed' },

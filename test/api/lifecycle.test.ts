@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
-import { download } from './data-helpers.js';
+import { download, MiB, putParts } from './data-helpers.js';
+import { faultReached, injectFault, releaseFault } from './faults.js';
+import { scrubExecutionStatus, startScrubExecution, sweep } from './workers.js';
 
 const RAW = { disk_format: 'raw', container_format: 'bare' };
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -203,13 +204,6 @@ describe('events', () => {
   });
 });
 
-/** Adds a fault rule for the local runtime's S3 or EventBridge client (shared/adapters/fault-injection.ts). */
-function injectFault(rule: { command: string; key: string; times: number; error?: string }) {
-  const file = join(inject('dataDir'), 'faults.json');
-  const rules = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown[]) : [];
-  writeFileSync(file, JSON.stringify([...rules, rule]));
-}
-
 describe('scrubber under faults', () => {
   it('retries a transient S3 delete failure and ends deleted', async () => {
     const token = await tokenFor(uniqueProject());
@@ -238,8 +232,18 @@ describe('scrubber under faults', () => {
     expect(await objectExists(key)).toBe(true);
     expect(await pendingFor(admin, id)).toBe(true);
     expect(events(id).map((e) => e['detail-type'])).not.toContain('image.delete');
-    // Once S3 recovers, an operator's restore (or another scrub) still works.
-    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+    // The scrub claimed the image before it tried to delete: it may have removed bytes, so no restore.
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
+    // The delayed execution DELETE started fails the same way once its window ends.
+    const { version } = (await imageTable().get(id))!.scrub!;
+    await until('the delayed scrub to fail', async () => ((await scrubExecutionStatus(`scrub-${id}-${version}`)) === 'FAILED' ? true : undefined));
+    expect(await pendingFor(admin, id)).toBe(true);
+    // Once S3 recovers, the sweeper re-drives the scrub (no execution runs any more) and it finishes.
+    releaseFault({ command: 'DeleteObject', key });
+    const report = await sweep({ jobs: ['redrive'], as_of: new Date(Date.now() + 2 * 3600_000).toISOString(), image_ids: [id] });
+    expect(report.redrivenScrubs).toEqual([id]);
+    await gone(admin, id);
+    expect(await objectExists(key)).toBe(false);
   });
 });
 
@@ -259,20 +263,166 @@ describe('scrubber steps after a crash', () => {
     const pending = await imageTable().get(id);
     const step = (action: string) => handler({ action: action as never, image_id: id, version: pending!.version });
 
-    expect(await step('check')).toEqual({ pending: true });
+    // Nothing is removed before the claim.
+    expect(await step('delete-data')).toEqual({ deleted: [] });
+    expect(await step('mark-deleted')).toEqual({ status: 'pending_delete' });
+    expect(await objectExists(key)).toBe(true);
+    expect(await step('claim')).toEqual({ claimed: true });
     expect(await step('delete-data')).toEqual({ deleted: [key] });
-    // Killed here: bytes gone, image still pending_delete. A second run starts from the top.
+    // Killed here: bytes gone, image still pending_delete. A second run starts from the top and joins the claim.
     expect(await objectExists(key)).toBe(false);
-    expect(await step('check')).toEqual({ pending: true });
+    expect(await step('claim')).toEqual({ claimed: true });
     expect(await step('delete-data')).toEqual({ deleted: [key] });
     expect(await step('mark-deleted')).toEqual({ status: 'deleted' });
     // Killed after the tombstone: every step is now a no-op.
     expect(await step('mark-deleted')).toEqual({ status: 'deleted' });
+    expect(await step('claim')).toEqual({ claimed: false });
+    // An execution started before the Claim state existed asks for `check`.
     expect(await step('check')).toEqual({ pending: false });
     expect(await step('delete-data')).toEqual({ deleted: [] });
     // The delayed execution started by DELETE runs later and finds nothing to do either.
     await new Promise((r) => setTimeout(r, (inject('scrubDelaySeconds') + 1) * 1000));
     expect((await eventsOnce(id, 'image.delete')).filter((e) => e['detail-type'] === 'image.delete')).toHaveLength(1);
     expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+  });
+});
+
+const OCTETS = { 'Content-Type': 'application/octet-stream' };
+const gone = (admin: string, id: string) => until(`the tombstone of ${id}`, async () => ((await pendingFor(admin, id)) ? undefined : true));
+
+describe('restore and the scrubber (issue #8, item 1)', () => {
+  it('restore loses with 409 to a scrub that has begun removing the bytes, and the scrub finishes', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    // The scrub-now execution's S3 delete is held in flight: the scrubber has decided to remove the bytes.
+    injectFault({ command: 'DeleteObject', key, times: 1, hold: true });
+    expect((await call(`/v2/images/${id}/actions/scrub`, { method: 'POST', token: admin })).status).toBe(202);
+    await faultReached({ command: 'DeleteObject', key });
+    const restore = await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin });
+    releaseFault({ command: 'DeleteObject', key });
+    expect(restore.status).toBe(409);
+    expect(restore.body).toMatchObject({ code: '409 Conflict' });
+    expect(restore.body.message).toContain('scrub');
+    // No active image without bytes: the scrub ends what it began.
+    await gone(admin, id);
+    expect(await objectExists(key)).toBe(false);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    expect(events(id).map((e) => e['detail-type'])).not.toContain('image.restore');
+  });
+
+  it('restore stops a scrub-now execution as well as the delayed one', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id, data } = await activeImage(token);
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    const { version } = (await imageTable().get(id))!;
+    // A scrub-now execution that has not reached the image yet (the one POST .../scrub starts).
+    await startScrubExecution(`scrubnow-${id}-${version}`, { image_id: id, version, delay_seconds: 600 });
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+    expect(await scrubExecutionStatus(`scrubnow-${id}-${version}`)).toBe('ABORTED');
+    expect(await scrubExecutionStatus(`scrub-${id}-${version}`)).toBe('ABORTED');
+    expect((await download(token, id)).bytes).toEqual(data);
+  });
+});
+
+describe('delete in every status (issue #8, item 5)', () => {
+  it('deletes an image saving through an open upload session: 204, then the session is aborted', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const image = await createImage(token, RAW);
+    const data = randomBytes(11 * MiB);
+    const session = (await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } })).body;
+    await putParts(data, [session.parts[0]]);
+    const deleted = await call(`/v2/images/${image.id}`, { method: 'DELETE', token });
+    expect(deleted.status).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    expect((await call(`/v2/images/${image.id}/uploads/${session.upload_id}`, { token })).status).toBe(404);
+    // Unverified bytes have nothing to restore: they are scrubbed at once, and restore says no.
+    await gone(admin, image.id);
+    const late = await fetch(session.parts[1].url, { method: 'PUT', body: data.subarray(5 * MiB, 10 * MiB) });
+    expect(late.status).toBe(404);
+    expect(await late.text()).toContain('NoSuchUpload');
+    expect((await call(`/v2/images/${image.id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(409);
+    expect((await eventsOnce(image.id, 'image.delete')).map((e) => e['detail-type'])).toEqual(['image.create', 'image.delete']);
+  });
+
+  it('deletes an image uploading through a staged session, and one staged with PUT /stage, removing the staged bytes', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const viaSession = await createImage(token, RAW);
+    const session = (await call(`/v2/images/${viaSession.id}/uploads`, { method: 'POST', token, json: { size: 100, stage: true } })).body;
+    await putParts(randomBytes(100), session.parts);
+    expect((await call(`/v2/images/${viaSession.id}`, { token })).body.status).toBe('uploading');
+    const staged = await createImage(token, RAW);
+    expect((await call(`/v2/images/${staged.id}/stage`, { method: 'PUT', token, body: randomBytes(1000), headers: OCTETS })).status).toBe(204);
+    const stagedKey = (await locationOf(staged.id))!;
+    expect(await objectExists(stagedKey)).toBe(true);
+
+    for (const id of [viaSession.id, staged.id]) {
+      expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status, id).toBe(204);
+      expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    }
+    await gone(admin, viaSession.id);
+    await gone(admin, staged.id);
+    expect(await objectExists(stagedKey)).toBe(false);
+    const late = await fetch(session.parts[0].url, { method: 'PUT', body: randomBytes(100) });
+    expect(late.status).toBe(404);
+  });
+
+  it('deletes an image whose data is being verified; the verifier does not bring it back', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const image = await createImage(token, RAW);
+    const data = randomBytes(1000);
+    const session = (await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length } })).body;
+    const key = (await imageTable().get(image.id))!.upload!.key;
+    await putParts(data, session.parts);
+    // The verifier's read of the object is held: the image stays saving while it runs.
+    injectFault({ command: 'GetObject', key, times: 1, hold: true });
+    expect((await call(`/v2/images/${image.id}/uploads/${session.upload_id}/complete`, { method: 'POST', token })).status).toBe(202);
+    await faultReached({ command: 'GetObject', key });
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+    releaseFault({ command: 'GetObject', key });
+    await gone(admin, image.id);
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    expect(await objectExists(key)).toBe(false);
+    expect(events(image.id).map((e) => e['detail-type'])).not.toContain('image.activate');
+  });
+
+  it('deletes a deactivated image through pending_delete; a restore brings it back deactivated, not active', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id, data } = await activeImage(token);
+    const key = (await locationOf(id))!;
+    expect((await call(`/v2/images/${id}/actions/deactivate`, { method: 'POST', token: admin })).status).toBe(204);
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    expect(await pendingFor(admin, id)).toBe(true);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+    expect((await call(`/v2/images/${id}`, { token })).body).toMatchObject({ status: 'deactivated', checksum: md5(data) });
+    expect((await download(token, id)).redirect.status).toBe(403);
+    expect((await download(admin, id)).bytes).toEqual(data);
+
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    await gone(admin, id);
+    expect(await objectExists(key)).toBe(false);
+  });
+
+  it('answers a delete that loses a race with 404 or 409, never a 409 without a concurrent change', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: 100 } });
+    const results = await Promise.all([1, 2, 3, 4].map(() => call(`/v2/images/${image.id}`, { method: 'DELETE', token })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 204)).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 204)) {
+      expect([404, 409]).toContain(r.status);
+      expect(r.body.code).toBe(`${r.status} ${r.status === 404 ? 'Not Found' : 'Conflict'}`);
+    }
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
   });
 });

@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, putParts } from './data-helpers.js';
+import { faultReached, injectFault, releaseFault, requestThatCrashes } from './faults.js';
+import { scrubExecutionStatus, sweep } from './workers.js';
 
 const HOUR = 3600 * 1000;
 const later = (ms: number) => new Date(Date.now() + ms).toISOString();
-let sweep: (input: { jobs?: string[]; as_of?: string; image_ids?: string[] }) => Promise<any>;
 
 const s3 = storeClient;
 const repo = imageTable;
@@ -19,15 +20,6 @@ async function exists(key: string): Promise<boolean> {
     return false;
   }
 }
-
-beforeAll(async () => {
-  // The sweep worker, run here as its EventBridge schedule would run it, against the same emulators.
-  Object.assign(process.env, {
-    TABLE_NAME: inject('tableName'), DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), BUCKET_NAME: inject('bucket'),
-    S3_ENDPOINT: inject('s3Endpoint'), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
-  });
-  ({ handler: sweep } = (await import('../../functions/workers/sweep.js')) as never);
-});
 
 describe('sweepers', () => {
   it('abort an abandoned upload session and queue the image again', async () => {
@@ -44,6 +36,24 @@ describe('sweepers', () => {
     expect(shown).toMatchObject({ status: 'queued' });
     expect(shown.os_skyglass_failure).toContain('expired');
     expect((await fetch(session.body.parts[1].url, { method: 'PUT', body: data.subarray(5 * MiB, 10 * MiB) })).status).toBe(404);
+  });
+
+  it('abort an expired session at the store before queueing its image, so a sweep stopped between the two is finished by the next', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
+    const data = randomBytes(11 * MiB);
+    const session = (await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } })).body;
+    const key = (await repo().get(image.id))!.upload!.key;
+    // The sweep's process dies at its call to the store (it never returns).
+    injectFault({ command: 'AbortMultipartUpload', key, times: 1, crash: true });
+    void sweep({ jobs: ['uploads'], as_of: later(25 * HOUR), image_ids: [image.id] });
+    await faultReached({ command: 'AbortMultipartUpload', key });
+    // Nothing was changed: the session is still on the image, so the next sweep can abort it.
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('saving');
+    releaseFault({ command: 'AbortMultipartUpload', key });
+    expect((await sweep({ jobs: ['uploads'], as_of: later(25 * HOUR), image_ids: [image.id] })).expiredUploads).toEqual([image.id]);
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('queued');
+    expect((await fetch(session.parts[0].url, { method: 'PUT', body: data.subarray(0, 5 * MiB) })).status).toBe(404);
   });
 
   it('return an image stuck importing to queued, with its data removed', async () => {
@@ -81,5 +91,73 @@ describe('sweepers', () => {
     await s3().send(new DeleteObjectCommand({ Bucket: inject('bucket'), Key: location }));
     const audit = await sweep({ jobs: ['audit'], image_ids: [image.id] });
     expect(audit.missingObjects).toEqual([{ image_id: image.id, key: location }]);
+  });
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const pendingDelete = async (admin: string, id: string) =>
+  (await call('/v2/images?status=pending_delete&limit=1000', { token: admin })).body.images.some((i: { id: string }) => i.id === id);
+
+async function activeImage(token: string) {
+  const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
+  const put = await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: randomBytes(1500), headers: { 'Content-Type': 'application/octet-stream' } });
+  expect(put.status).toBe(204);
+  return { id: image.id as string, key: (await repo().get(image.id))!.location! };
+}
+
+describe('re-driving lost scrubs (issue #8, item 7)', () => {
+  it('scrubs a pending_delete image whose scrubber never started, once its time is due', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id, key } = await activeImage(token);
+    // The process dies between the pending_delete write and StartExecution.
+    await requestThatCrashes(`/v2/images/${id}`, { method: 'DELETE', token }, { command: 'StartExecution', key: id, times: 1 });
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+    expect(await pendingDelete(admin, id)).toBe(true);
+    expect(await scrubExecutionStatus(`scrub-${id}-${(await repo().get(id))!.version}`)).toBe('none');
+    // Within the restore window nothing happens: a restore is still possible.
+    expect((await sweep({ jobs: ['redrive'], image_ids: [id] })).redrivenScrubs).toEqual([]);
+    expect((await sweep({ jobs: ['redrive'], as_of: later(HOUR), image_ids: [id] })).redrivenScrubs).toEqual([id]);
+    await until('the re-driven scrub', async () => ((await pendingDelete(admin, id)) ? undefined : true));
+    expect(await exists(key)).toBe(false);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+  });
+
+  it('leaves alone a pending_delete image whose scrubber is running', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id, key } = await activeImage(token);
+    // The scrubber's S3 delete is held: its execution runs past the scrub time.
+    injectFault({ command: 'DeleteObject', key, times: 1, hold: true });
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    await faultReached({ command: 'DeleteObject', key });
+    expect((await sweep({ jobs: ['redrive'], as_of: later(HOUR), image_ids: [id] })).redrivenScrubs).toEqual([]);
+    releaseFault({ command: 'DeleteObject', key });
+    await until('the scrub', async () => ((await pendingDelete(admin, id)) ? undefined : true));
+    expect(await exists(key)).toBe(false);
+  });
+
+  it('scrubs an image deleted while its upload was open, after a crash before the scrubber started', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
+    const data = randomBytes(6 * MiB);
+    const session = (await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } })).body;
+    await putParts(data, [session.parts[0]]);
+    await requestThatCrashes(`/v2/images/${image.id}`, { method: 'DELETE', token }, { command: 'StartExecution', key: image.id, times: 1 });
+    // Unverified bytes are due at once.
+    expect((await sweep({ jobs: ['redrive'], image_ids: [image.id] })).redrivenScrubs).toEqual([image.id]);
+    await until('the re-driven scrub', async () => ((await pendingDelete(admin, image.id)) ? undefined : true));
+    const late = await fetch(session.parts[1].url, { method: 'PUT', body: data.subarray(5 * MiB) });
+    expect(late.status).toBe(404);
   });
 });

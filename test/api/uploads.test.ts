@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, putParts, settled } from './data-helpers.js';
+import { injectFault } from './faults.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
@@ -104,17 +105,57 @@ describe('presigned multipart uploads', () => {
     expect((await fetch(otherKey, { method: 'PUT', body: randomBytes(10) })).status).toBe(403);
   });
 
-  it('two concurrent completes end with one active image', async () => {
+  it('concurrent completes of the same upload all answer 202 and end with one active image', async () => {
     const token = await tokenFor(uniqueProject());
     const image = await createImage(token, RAW);
     const data = randomBytes(6 * MiB);
     const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length } });
     const parts = await putParts(data, session.body.parts);
     const path = `/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`;
-    const results = await Promise.all([1, 2].map(() => call(path, { method: 'POST', token, json: { parts } })));
-    expect(results.map((r) => r.status).filter((s) => s === 202).length).toBeGreaterThanOrEqual(1);
-    expect(results.every((r) => r.status === 202 || r.status === 409)).toBe(true);
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => call(path, { method: 'POST', token, ...(n % 2 ? { json: { parts } } : {}) })));
+    // The upload completed, whichever request got there first: no 409 for the others.
+    expect(results.map((r) => `${r.status} ${r.text}`)).toEqual(results.map(() => '202 '));
     expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+    // A retry of the completed upload's complete (its answer was lost) is 202 too, and changes nothing.
+    const before = (await call(`/v2/images/${image.id}`, { token })).body;
+    expect((await call(path, { method: 'POST', token, json: { parts } })).status).toBe(202);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toEqual(before);
+  });
+
+  it('a staged upload completed twice answers 202 twice and stays staged for import', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(1000);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, stage: true } });
+    await putParts(data, session.body.parts);
+    const path = `/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`;
+    expect((await call(path, { method: 'POST', token })).status).toBe(202);
+    expect((await call(path, { method: 'POST', token })).status).toBe(202);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'uploading', size: data.length });
+    expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(202);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+
+  it('an abort whose S3 call fails changes nothing and says so; the retry aborts (issue #8, item 15)', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(11 * MiB);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length, part_size: 5 * MiB } });
+    const key = (await imageTable().get(image.id))!.upload!.key;
+    injectFault({ command: 'AbortMultipartUpload', key, times: 1, error: 'InternalError' });
+    const path = `/v2/images/${image.id}/uploads/${session.body.upload_id}`;
+    const failed = await call(path, { method: 'DELETE', token });
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ code: '503 Service Unavailable' });
+    expect(failed.body.message).toContain('nothing was changed');
+    // Still the upload it was: saving, the session open, its part URLs working.
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('saving');
+    expect((await call(path, { token })).status).toBe(200);
+    await putParts(data, [session.body.parts[0]]);
+
+    expect((await call(path, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
+    expect((await fetch(session.body.parts[1].url, { method: 'PUT', body: data.subarray(5 * MiB, 10 * MiB) })).status).toBe(404);
   });
 
   it('a complete retried after the store completed but before the image recorded it still ends active', async () => {

@@ -212,7 +212,7 @@ describe('functions', () => {
     const data = { UPLOAD_URL_SECONDS: '900', UPLOAD_SESSION_SECONDS: '86400', DOWNLOAD_URL_SECONDS: '300' };
     for (const { name, id, access } of declared()) {
       const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
-      const startsVerifier = access.includes('workflow:verify');
+      const startsVerifier = access.includes('workflow:verify') || access.includes('workflow:redrive-verify');
       // Import starts the verifier but touches no object: no bucket name.
       const isData = access.some((a) => a.startsWith('bucket:'));
       if (isData) {
@@ -248,6 +248,10 @@ describe('functions', () => {
       if (access.includes('workflow:scrub')) {
         expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
         expect(env, name).toMatchObject({ DELAYED_DELETE: 'true', SCRUB_DELAY_SECONDS: '3600' });
+      } else if (access.includes('workflow:redrive-scrub')) {
+        // Re-drives scrub at once (their time is due): the ARN, not the delete settings.
+        expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+        for (const key of ['DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
       } else {
         for (const key of ['SCRUBBER_STATE_MACHINE_ARN', 'DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
       }
@@ -613,6 +617,9 @@ describe('IAM least privilege', () => {
         ],
       },
     ],
+    // The sweeper's re-drive: which executions still run, and a new one for each that was lost.
+    'workflow:redrive-verify': [{ actions: ['states:StartExecution', 'states:ListExecutions'], on: () => [{ Ref: logicalId(stack.verifier) }] }],
+    'workflow:redrive-scrub': [{ actions: ['states:StartExecution', 'states:ListExecutions'], on: () => [{ Ref: logicalId(stack.scrubber) }] }],
     'events:publish': [{ actions: ['events:PutEvents'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventBus), 'Arn'] }] }],
     // What a stream event source mapping reads with: this table's stream, plus ListStreams (no resource level).
     'table:stream': [
@@ -733,7 +740,7 @@ describe('IAM least privilege', () => {
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'table:stream', 'workflow:scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'table:stream', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -751,6 +758,8 @@ describe('IAM least privilege', () => {
     expect(() => fn.grantAccess(['bucket:list'], { table })).toThrow(/bucket:list needs the image bucket/);
     expect(() => fn.grantAccess(['workflow:verify'], { table })).toThrow(/needs the verifier state machine/);
     expect(() => fn.grantAccess(['workflow:scrub'], { table })).toThrow(/needs the scrubber state machine/);
+    expect(() => fn.grantAccess(['workflow:redrive-verify'], { table })).toThrow(/needs the verifier state machine/);
+    expect(() => fn.grantAccess(['workflow:redrive-scrub'], { table })).toThrow(/needs the scrubber state machine/);
     expect(() => fn.grantAccess(['events:publish'], { table })).toThrow(/needs the image event bus/);
   });
 
@@ -897,13 +906,14 @@ describe('sweeper schedules', () => {
   const rules = () => ofType('AWS::Events::Rule');
   const queueArn = (): Json => ({ 'Fn::GetAtt': [logicalId(stack.sweepSchedules.deadLetterQueue), 'Arn'] });
 
-  it('are three rules invoking the sweep worker with one job each: uploads every 15 minutes, stuck every 30, audit daily', () => {
+  it('are four rules invoking the sweep worker with one job each: uploads every 15 minutes, stuck every 30, audit daily, redrive every 15', () => {
     const expected = [
       { jobs: ['uploads'], rate: 'rate(15 minutes)', maxAge: 900 },
       { jobs: ['stuck'], rate: 'rate(30 minutes)', maxAge: 1800 },
       { jobs: ['audit'], rate: 'rate(1 day)', maxAge: 86_400 },
+      { jobs: ['redrive'], rate: 'rate(15 minutes)', maxAge: 900 },
     ];
-    expect(SWEEP_SCHEDULES.map((s) => s.job)).toEqual(['uploads', 'stuck', 'audit']);
+    expect(SWEEP_SCHEDULES.map((s) => s.job)).toEqual(['uploads', 'stuck', 'audit', 'redrive']);
     expect(rules()).toHaveLength(expected.length);
     const seen = rules().map(([id, rule]) => {
       const p = rule.Properties;

@@ -7,14 +7,16 @@ import { canTransition, IMAGE_STATUSES, isImageStatus, sourcesOf, type ImageStat
  */
 const EXPECTED: Record<string, string[]> = {
   queued: ['saving', 'uploading', 'importing', 'active', 'deleted'],
-  saving: ['active', 'killed', 'deleted', 'queued'],
-  uploading: ['importing', 'queued', 'deleted'],
-  importing: ['active', 'deleted', 'queued'],
+  // Delete sends every image holding bytes through pending_delete and the scrubber (issue #8).
+  saving: ['active', 'killed', 'deleted', 'queued', 'pending_delete'],
+  uploading: ['importing', 'queued', 'deleted', 'pending_delete'],
+  importing: ['active', 'deleted', 'queued', 'pending_delete'],
   // "queued when its last location is removed" is part of the table.
   active: ['pending_delete', 'deleted', 'deactivated', 'queued'],
   killed: ['deleted'],
-  pending_delete: ['deleted', 'active'],
-  deactivated: ['active', 'deleted'],
+  // Restore returns a deleted deactivated image to deactivated.
+  pending_delete: ['deleted', 'active', 'deactivated'],
+  deactivated: ['active', 'deleted', 'pending_delete'],
   deleted: [],
 };
 
@@ -60,7 +62,8 @@ describe('image status machine (DESIGN §2)', () => {
     expect([...sourcesOf('active')].sort()).toEqual(['deactivated', 'importing', 'pending_delete', 'queued', 'saving']);
     expect([...sourcesOf('queued')].sort()).toEqual(['active', 'importing', 'saving', 'uploading']);
     expect(sourcesOf('killed')).toEqual(['saving']);
-    expect(sourcesOf('pending_delete')).toEqual(['active']);
+    expect([...sourcesOf('pending_delete')].sort()).toEqual(['active', 'deactivated', 'importing', 'saving', 'uploading']);
+    expect([...sourcesOf('deactivated')].sort()).toEqual(['active', 'pending_delete']);
     expect([...sourcesOf('deleted')].sort()).toEqual(
       ['active', 'deactivated', 'importing', 'killed', 'pending_delete', 'queued', 'saving', 'uploading'],
     );
