@@ -1,4 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
@@ -18,6 +19,8 @@ export function imageWorkflows(): Workflows {
   if (!workflows) {
     const { region, sfnEndpoint, verifierArn, scrubberArn } = config();
     const sfn = new SFNClient({ region, ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}) });
+    // Resilience tests only: the local runtime sets it, deployed functions never do.
+    if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(sfn, process.env.SKYGLASS_FAULTS_FILE);
     workflows = new SfnWorkflows(sfn, { verifier: verifierArn, scrubber: scrubberArn });
   }
   return workflows;
