@@ -32,6 +32,11 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // The local runtime in a child process, killed between writes and their side effects
+        // and started again on the same data (test/crash/runtime-process.ts).
+        test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 },
+      },
     ],
   },
 });

@@ -1,55 +1,71 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SFNClient } from '@aws-sdk/client-sfn';
 
 /**
- * Fault injection for resilience tests: fails chosen S3, EventBridge or Step Functions
- * commands, as the services do under throttling or an outage, before they leave the SDK.
- * Attached only where SKYGLASS_FAULTS_FILE is set (the local runtime sets it; no deployed
- * function has it). The file holds a list of rules such as
- * `[{"command": "DeleteObject", "key": "images/<id>/", "times": 2, "error": "SlowDown"}]`
- * (`key` a prefix of the object key, or for PutEvents of the first event's image id, or for
- * Step Functions of the image id the execution is for, so concurrent tests do not disturb each
- * other; `times` -1: fail every call); each use counts down `times` and writes the file back.
+ * Fault injection for resilience tests: fails chosen AWS commands (S3, DynamoDB, Step
+ * Functions, EventBridge), as the services do under throttling or an outage, before they
+ * leave the SDK. Attached only where SKYGLASS_FAULTS_FILE is set (the local runtime sets it;
+ * no deployed function has it). The file holds a list of rules such as
+ * `[{"command": "DeleteObject", "key": "images/<id>/", "times": 2, "error": "SlowDown"}]`.
+ * `key` is a prefix of what the command is about (see faultKeyOf: an object key, or an image
+ * id), so concurrent tests do not disturb each other; `imageStatus` narrows a PutItem rule to
+ * writes that store the image in that status; `times` -1 applies to every call. Each use
+ * counts down `times` and writes the file back.
  *
  * Instead of failing, a rule may
  * - `hold` the call until the rule is removed from the file, then let it through: a test can
  *   act while the side effect is in flight (the rule's `times` reaching 0 says it is held);
  * - `crash`: the call never returns and never reaches the service, so nothing after it in
- *   that handler runs, as if the process had died just before the call.
+ *   that handler runs, as if the handler's process had died just before the call;
+ * - `kill` the whole process (SIGKILL) right there, emulators and workflows included: the
+ *   crash suite (test/crash) then starts the runtime again on the same data.
  */
 interface FaultRule {
   command: string;
   key?: string;
+  imageStatus?: string;
   times: number;
   error?: string;
+  /** The HTTP status of the injected error (default 503). */
   status?: number;
   hold?: boolean;
   crash?: boolean;
+  kill?: boolean;
+}
+
+/** Any AWS SDK v3 client: they all take the same initialize-step middleware. */
+interface SdkClient {
+  middlewareStack: {
+    add(
+      middleware: (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) => (args: { input: unknown }) => Promise<unknown>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
 }
 
 const HOLD_POLL_MS = 20;
 
-export function attachFaultInjection(client: S3Client | EventBridgeClient | SFNClient, file: string): void {
-  // The stacks take the same initialize-step middleware; S3's typing stands for all of them.
-  (client.middlewareStack as S3Client['middlewareStack']).add(
+export function attachFaultInjection(client: object, file: string): void {
+  (client as SdkClient).middlewareStack.add(
     (next, context) => async (args) => {
       const command = String(context.commandName ?? '').replace(/Command$/, '');
-      const key = faultKeyOf(args.input as Record<string, unknown>);
-      const rule = takeFault(file, command, key);
-      if (rule?.crash) return new Promise<never>(() => undefined);
+      const input = args.input as Record<string, unknown>;
+      const rule = takeFault(file, command, faultKeyOf(input), statusOf(input));
+      if (rule?.kill) {
+        // The marker tells the test where the process died; then die with no clean-up at all.
+        writeFileSync(`${file}.killed`, JSON.stringify({ command, rule, pid: process.pid }));
+        process.kill(process.pid, 'SIGKILL');
+      }
+      if (rule?.crash || rule?.kill) return new Promise<never>(() => undefined);
       if (rule?.hold) {
         while (stillHeld(file, rule)) await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
         return next(args);
       }
       if (rule) {
-        const error = Object.assign(new Error(`injected fault: ${rule.error ?? 'ServiceUnavailable'} on ${command}`), {
+        throw Object.assign(new Error(`injected fault: ${rule.error ?? 'ServiceUnavailable'} on ${command}`), {
           name: rule.error ?? 'ServiceUnavailable',
           $fault: 'server',
           $metadata: { httpStatusCode: rule.status ?? 503 },
         });
-        throw error;
       }
       return next(args);
     },
@@ -65,9 +81,11 @@ function readRules(file: string): FaultRule[] {
   }
 }
 
-function takeFault(file: string, command: string, key: string): FaultRule | undefined {
+function takeFault(file: string, command: string, key: string, status: string | undefined): FaultRule | undefined {
   const rules = readRules(file);
-  const index = rules.findIndex((r) => r.command === command && r.times !== 0 && key.startsWith(r.key ?? ''));
+  const index = rules.findIndex(
+    (r) => r.command === command && r.times !== 0 && key.startsWith(r.key ?? '') && (r.imageStatus === undefined || r.imageStatus === status),
+  );
   const rule = rules[index];
   if (!rule) return undefined;
   if (rule.times > 0) {
@@ -84,9 +102,23 @@ function stillHeld(file: string, held: FaultRule): boolean {
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
-/** What a rule's `key` is matched against: an S3 object key, or the image id of an event or execution. */
+/** A DynamoDB attribute, before or after the document client marshalled it. */
+function attribute(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const s = (value as { S?: unknown } | undefined)?.S;
+  return typeof s === 'string' ? s : undefined;
+}
+
+/**
+ * What a rule's `key` is matched against: an S3 object key; the image id of a DynamoDB item,
+ * of a Step Functions execution (its input, or the id inside its name), or of the first event
+ * of a PutEvents.
+ */
 function faultKeyOf(input: Record<string, unknown>): string {
   if (typeof input.Key === 'string') return input.Key;
+  const item = (input.Item ?? input.Key) as Record<string, unknown> | undefined;
+  const itemId = attribute(item?.id) ?? attribute(item?.pk)?.replace(/^IMAGE#/, '');
+  if (itemId) return itemId;
   const [first] = Array.isArray(input.Entries) ? (input.Entries as Array<{ Detail?: string }>) : [];
   const json = typeof first?.Detail === 'string' ? first.Detail : typeof input.input === 'string' ? input.input : undefined;
   if (json !== undefined) {
@@ -100,4 +132,9 @@ function faultKeyOf(input: Record<string, unknown>): string {
   // StopExecution, DescribeExecution: the image id inside the execution's name.
   if (typeof input.executionArn === 'string') return UUID.exec(input.executionArn)?.[0] ?? '';
   return '';
+}
+
+/** The status a PutItem stores the image in. */
+function statusOf(input: Record<string, unknown>): string | undefined {
+  return attribute((input.Item as Record<string, unknown> | undefined)?.status);
 }

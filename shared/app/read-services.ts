@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
+import { attachFaultInjection } from '../adapters/fault-injection.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
@@ -16,6 +17,8 @@ export function imageRepository(): ImageRepository {
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
     // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
     if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
+    // Resilience tests only: the local runtime sets it, deployed functions never do.
+    if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(client, process.env.SKYGLASS_FAULTS_FILE);
     repository = new DynamoImageRepository(client, { tableName });
   }
   return repository;
