@@ -99,19 +99,10 @@ export class ImageDataService {
     const image = requireModifiable(caller, await this.repo.get(id), id);
     if (completedBy(image, uploadId)) return this.verifyCompleted(image);
     const session = openSession(image, uploadId);
-    const parts = body === undefined || body === null || isEmptyObject(body) ? await this.storedParts(session) : parseParts(body);
-    const missing = missingParts(planOf(session), parts.map((p) => p.partNumber));
-    if (missing.length > 0) throw badRequest(`Upload ${uploadId} is missing parts ${missing.join(', ')} of ${session.part_count}`);
-    const extra = parts.filter((p) => p.partNumber > session.part_count);
-    if (extra.length > 0) throw badRequest(`Upload ${uploadId} has only ${session.part_count} parts, not part ${extra[0]!.partNumber}`);
-    try {
-      await this.blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
-    } catch (error) {
-      if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
-      if (!(error instanceof UploadGoneError)) throw error;
+    if (!(await this.assemble(session, body))) {
       // The store no longer knows the upload. If its object exists, the upload was completed:
       // by a concurrent complete (which will also record it), or by an earlier attempt of this
-      // very request that stopped before recording it (a timeout); recording it again is safe.
+      // very request that stopped before recording it (a timeout, a crash); recording it again is safe.
       const current = requireModifiable(caller, await this.repo.get(id), id);
       if (completedBy(current, uploadId)) return this.verifyCompleted(current);
       if (!(await this.blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
@@ -251,6 +242,36 @@ export class ImageDataService {
     } catch (error) {
       throw serviceUnavailable(`The data is in place but its verification could not be started (${errorName(error)}): retry the ${retry}.`);
     }
+  }
+
+  /**
+   * Completes the multipart upload from the parts the client names (or, with no body, every part
+   * the store holds). False when the store no longer knows the upload: it was completed or aborted.
+   */
+  private async assemble(session: UploadSession, body: unknown): Promise<boolean> {
+    let parts: Array<{ partNumber: number; etag: string }>;
+    if (body === undefined || body === null || isEmptyObject(body)) {
+      try {
+        parts = await this.blobs.listParts(session.key, session.store_upload_id);
+      } catch (error) {
+        if (error instanceof UploadGoneError) return false;
+        throw error;
+      }
+    } else {
+      parts = parseParts(body);
+    }
+    const missing = missingParts(planOf(session), parts.map((p) => p.partNumber));
+    if (missing.length > 0) throw badRequest(`Upload ${session.upload_id} is missing parts ${missing.join(', ')} of ${session.part_count}`);
+    const extra = parts.filter((p) => p.partNumber > session.part_count);
+    if (extra.length > 0) throw badRequest(`Upload ${session.upload_id} has only ${session.part_count} parts, not part ${extra[0]!.partNumber}`);
+    try {
+      await this.blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
+    } catch (error) {
+      if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
+      if (error instanceof UploadGoneError) return false;
+      throw error;
+    }
+    return true;
   }
 
   private async storedParts(session: UploadSession) {
