@@ -17,7 +17,7 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
   if (Number.isNaN(now.getTime())) throw new Error(`as_of is not a time: ${input.as_of}`);
   const jobs = new Set(input.jobs ?? ['uploads', 'stuck', 'audit', 'redrive']);
   const sweepers = imageSweepers();
-  const report: SweepReport = { expiredUploads: [], stuckImages: [], orphanObjects: [], missingObjects: [], redrivenScrubs: [], redrivenVerifications: [] };
+  const report: SweepReport = { expiredUploads: [], stuckImages: [], orphanObjects: [], orphanUploads: [], missingObjects: [], redrivenScrubs: [], redrivenVerifications: [] };
   const scope = { imageIds: input.image_ids };
   if (jobs.has('uploads')) report.expiredUploads = await sweepers.expiredUploads(now, scope);
   if (jobs.has('stuck')) report.stuckImages = await sweepers.stuckImages(now, scope);
@@ -30,6 +30,7 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
         [SKYGLASS_METRICS.expiredUploads]: report.expiredUploads.length,
         [SKYGLASS_METRICS.stuckImages]: report.stuckImages.length,
         [SKYGLASS_METRICS.orphanObjects]: report.orphanObjects.length,
+        [SKYGLASS_METRICS.orphanUploads]: report.orphanUploads.length,
         [SKYGLASS_METRICS.missingObjects]: report.missingObjects.length,
         [SKYGLASS_METRICS.redrivenScrubs]: report.redrivenScrubs.length,
         [SKYGLASS_METRICS.redrivenVerifications]: report.redrivenVerifications.length,

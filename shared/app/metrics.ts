@@ -10,6 +10,7 @@ export const SKYGLASS_METRICS = {
   expiredUploads: 'ExpiredUploads',
   stuckImages: 'StuckImages',
   orphanObjects: 'OrphanObjects',
+  orphanUploads: 'OrphanUploads',
   missingObjects: 'MissingObjects',
   redrivenScrubs: 'RedrivenScrubs',
   redrivenVerifications: 'RedrivenVerifications',

@@ -21,6 +21,7 @@ export interface SweepReport {
   expiredUploads: string[];
   stuckImages: string[];
   orphanObjects: Array<{ key: string; deleted: boolean }>;
+  orphanUploads: Array<{ key: string; upload_id: string; aborted: boolean }>;
   missingObjects: Array<{ image_id: string; key: string }>;
   /** pending_delete images past their scrub time whose scrubber was lost: scrubbed now. */
   redrivenScrubs: string[];
@@ -85,26 +86,43 @@ export class Sweepers {
    * Objects no image owns (left by a crash between writes) and images whose object is missing.
    * Orphans younger than the grace period are only reported: an upload may be landing.
    */
-  async audit(now: Date, scope: SweepScope = {}): Promise<Pick<SweepReport, 'orphanObjects' | 'missingObjects'>> {
-    const orphanObjects: SweepReport['orphanObjects'] = [];
+  async audit(now: Date, scope: SweepScope = {}): Promise<Pick<SweepReport, 'orphanObjects' | 'orphanUploads' | 'missingObjects'>> {
     const prefixes = scope.imageIds ? scope.imageIds.map((id) => `images/${id}/`) : ['images/'];
-    const objects = async function* (blobs: BlobStore) {
-      for (const prefix of prefixes) yield* blobs.list(prefix);
-    };
-    for await (const object of objects(this.blobs)) {
-      const imageId = object.key.split('/')[1] ?? '';
-      const image = imageId ? await this.repo.get(imageId) : undefined;
-      const owned = image && (image.location === object.key || image.upload?.key === object.key);
-      if (owned) continue;
-      const old = (now.getTime() - object.lastModified.getTime()) / 1000 >= this.settings.orphanGraceSeconds;
-      if (old) await this.blobs.deleteObject(object.key);
-      orphanObjects.push({ key: object.key, deleted: old });
+    const pastGrace = (since: Date) => (now.getTime() - since.getTime()) / 1000 >= this.settings.orphanGraceSeconds;
+    const orphanObjects: SweepReport['orphanObjects'] = [];
+    for (const prefix of prefixes) {
+      for await (const object of this.blobs.list(prefix)) {
+        const image = await this.imageOf(object.key);
+        if (image && (image.location === object.key || image.upload?.key === object.key)) continue;
+        const old = pastGrace(object.lastModified);
+        if (old) await this.blobs.deleteObject(object.key);
+        orphanObjects.push({ key: object.key, deleted: old });
+      }
+    }
+    // Multipart uploads no image records: a crash between opening one and the image's write,
+    // or between an image's write and the abort it meant. Their parts are bytes nobody can
+    // complete; the bucket's lifecycle rule would abort them only after days.
+    const orphanUploads: SweepReport['orphanUploads'] = [];
+    for (const prefix of prefixes) {
+      for await (const upload of this.blobs.listUploads(prefix)) {
+        const image = await this.imageOf(upload.key);
+        if (image?.upload?.store_upload_id === upload.uploadId) continue;
+        const old = pastGrace(upload.initiated);
+        if (old) await this.blobs.abortMultipartUpload(upload.key, upload.uploadId);
+        orphanUploads.push({ key: upload.key, upload_id: upload.uploadId, aborted: old });
+      }
     }
     const missingObjects: SweepReport['missingObjects'] = [];
     for await (const image of this.inScope(this.repo.scanByStatus(['active', 'deactivated']), scope)) {
       if (image.location && !(await this.blobs.exists(image.location))) missingObjects.push({ image_id: image.id, key: image.location });
     }
-    return { orphanObjects, missingObjects };
+    return { orphanObjects, orphanUploads, missingObjects };
+  }
+
+  /** The image an object key (`images/<id>/...`) belongs to. */
+  private async imageOf(key: string): Promise<Image | undefined> {
+    const imageId = key.split('/')[1] ?? '';
+    return imageId ? this.repo.get(imageId) : undefined;
   }
 
   /**

@@ -52,4 +52,6 @@ export interface BlobStore {
   /** Every object under a prefix, with when it was last written (the auditor's view). */
   list(prefix: string): AsyncIterable<{ key: string; lastModified: Date }>;
   exists(key: string): Promise<boolean>;
+  /** Every multipart upload still open under a prefix, with when it was started (the auditor's view). */
+  listUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated: Date }>;
 }

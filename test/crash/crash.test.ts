@@ -62,9 +62,18 @@ async function crashDuring<T>(rule: CrashRule, action: () => Promise<T>): Promis
   return answer;
 }
 
-/** Sweeps as if the sweep period had passed, then waits for the work the sweep started. */
+/**
+ * The sweeps as their schedules would run them: first the re-drive (every 15 minutes), then,
+ * once the sweep period has passed, all of them; each time waiting for the work they started.
+ */
 async function sweepAndSettle(id: string): Promise<void> {
+  await runtime.sweep(new Date(Date.now() + 15 * 60 * 1000), [id]);
+  await settle(id);
   await runtime.sweep(AFTER_THE_SWEEP_PERIOD(), [id]);
+  await settle(id);
+}
+
+async function settle(id: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const status = (await runtime.stored(id))?.status;
