@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -19,6 +19,14 @@ export interface CrashRule {
   key: string;
   /** With PutItem: only a write that stores the image in this status. */
   imageStatus?: string;
+}
+
+/** An HTTP answer as a client saw it. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
 }
 
 /**
@@ -62,23 +70,38 @@ export class RuntimeProcess {
     this.environment = (JSON.parse(readFileSync(join(this.dataDir, 'runtime.json'), 'utf8')) as { environment: Record<string, string> }).environment;
   }
 
-  /** Arms one crash: the next matching call kills the runtime before it is sent. */
-  armCrash(rule: CrashRule): void {
-    rmSync(this.crashMarker, { force: true });
+  /**
+   * Holds each matching call at its point for good (it never leaves the SDK), so that many
+   * requests can be brought to their crash points before one kill takes them all.
+   */
+  holdAt(rules: CrashRule[]): void {
+    writeFileSync(this.faultsFile, JSON.stringify(rules.map((rule) => ({ ...rule, times: 1, crash: true }))));
+  }
+
+  /** Resolves once every held rule has been reached. */
+  async allHeld(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let waiting: unknown[] | undefined;
+      try {
+        const rules = JSON.parse(readFileSync(this.faultsFile, 'utf8')) as Array<{ times: number }>;
+        waiting = rules.filter((r) => r.times !== 0);
+      } catch {
+        // Caught mid-write by the runtime: read again.
+      }
+      if (waiting?.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`not reached: ${JSON.stringify(waiting)}\n${this.log.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The next matching call kills the process that makes it (SIGKILL) before it is sent. */
+  killAt(rule: CrashRule): void {
     writeFileSync(this.faultsFile, JSON.stringify([{ ...rule, times: 1, kill: true }]));
   }
 
-  /** Waits until the armed crash happened (the process is dead), then reaps the whole group. */
-  async crashed(timeoutMs = 60_000): Promise<{ command: string }> {
-    const deadline = Date.now() + timeoutMs;
-    while (!existsSync(this.crashMarker)) {
-      if (Date.now() > deadline) throw new Error(`the runtime did not reach the crash point:\n${this.log.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const marker = JSON.parse(readFileSync(this.crashMarker, 'utf8')) as { command: string };
-    await this.kill();
+  clearFaults(): void {
     rmSync(this.faultsFile, { force: true });
-    return marker;
   }
 
   /** SIGKILL to the process group: the runtime and its emulators die at once. */
@@ -116,7 +139,7 @@ export class RuntimeProcess {
   }
 
   /** One HTTP call to the API, as a client makes it; `status` 0 when the connection died. */
-  async call(path: string, options: { method?: string; token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}) {
+  async call(path: string, options: { method?: string; token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (options.token) headers['X-Auth-Token'] = options.token;
     let body: string | Buffer | undefined = options.body;
@@ -174,9 +197,6 @@ export class RuntimeProcess {
     return join(this.dataDir, 'faults.json');
   }
 
-  private get crashMarker(): string {
-    return `${this.faultsFile}.killed`;
-  }
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
