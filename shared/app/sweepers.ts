@@ -39,7 +39,7 @@ export class Sweepers {
   /** Upload sessions past their expiry: abort the multipart upload, queue the image again. */
   async expiredUploads(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'uploading']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'uploading']), scope)) {
       const upload = image.upload;
       if (!upload || upload.state !== 'open' || Date.parse(upload.expires_at) > now.getTime()) continue;
       const queued = this.requeue(image, now, `upload session ${upload.upload_id} expired unfinished`);
@@ -54,7 +54,7 @@ export class Sweepers {
   /** Images whose verification never finished: data removed, queued again with the reason. */
   async stuckImages(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'importing']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'importing'], { updatedAtOrBefore: new Date(now.getTime() - this.settings.stuckSeconds * 1000) }), scope)) {
       if (image.upload?.state === 'open') continue; // an open session belongs to expiredUploads
       if (seconds(image.updated_at, now) < this.settings.stuckSeconds) continue;
       const queued = this.requeue(image, now, `${image.status} did not finish within ${this.settings.stuckSeconds} s`);
@@ -86,7 +86,7 @@ export class Sweepers {
       orphanObjects.push({ key: object.key, deleted: old });
     }
     const missingObjects: SweepReport['missingObjects'] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['active', 'deactivated']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['active', 'deactivated']), scope)) {
       if (image.location && !(await this.blobs.exists(image.location))) missingObjects.push({ image_id: image.id, key: image.location });
     }
     return { orphanObjects, missingObjects };
