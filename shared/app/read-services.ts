@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import type { ImageRepository } from '../ports/image-repository.js';
@@ -16,6 +17,8 @@ export function imageRepository(): ImageRepository {
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
     // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
     if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(client, 'dynamodb', process.env.SKYGLASS_AWS_CALL_LOG);
     repository = new DynamoImageRepository(client, { tableName });
   }
   return repository;

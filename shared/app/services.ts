@@ -1,4 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
@@ -18,6 +19,8 @@ export function imageWorkflows(): Workflows {
   if (!workflows) {
     const { region, sfnEndpoint, verifierArn, scrubberArn } = config();
     const sfn = new SFNClient({ region, ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}) });
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(sfn, 'states', process.env.SKYGLASS_AWS_CALL_LOG);
     workflows = new SfnWorkflows(sfn, { verifier: verifierArn, scrubber: scrubberArn });
   }
   return workflows;

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, putParts } from './data-helpers.js';
@@ -26,7 +27,9 @@ beforeAll(async () => {
     TABLE_NAME: inject('tableName'), DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), BUCKET_NAME: inject('bucket'),
     S3_ENDPOINT: inject('s3Endpoint'), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
   });
-  ({ handler: sweep } = (await import('../../functions/workers/sweep.js')) as never);
+  const { handler } = (await import('../../functions/workers/sweep.js')) as { handler: typeof sweep };
+  // As the sweep function's invocation, so its calls are checked against its IAM (test/iam).
+  sweep = (input) => runAsFunction('sweep', () => handler(input));
 });
 
 describe('sweepers', () => {
