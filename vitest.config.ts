@@ -5,9 +5,13 @@ import { defineConfig } from 'vitest/config';
 
 // The AWS calls the functions make during this run (shared/adapters/aws-call-log.ts), for the
 // iam project to check against the stack's IAM. Set here, in the main process, so the local
-// runtime (started by the api project's global setup) and every test worker inherit it.
-const callLog = (process.env.SKYGLASS_AWS_CALL_LOG ??= join(tmpdir(), `skyglass-aws-calls-${process.pid}.jsonl`));
-process.once('exit', () => rmSync(callLog, { force: true }));
+// runtime (started by the api project's global setup) and every test worker inherit it. A log
+// named by the caller is kept (to read it); the run's own is removed when the run ends.
+if (!process.env.SKYGLASS_AWS_CALL_LOG) {
+  const callLog = join(tmpdir(), `skyglass-aws-calls-${process.pid}.jsonl`);
+  process.env.SKYGLASS_AWS_CALL_LOG = callLog;
+  process.once('exit', () => rmSync(callLog, { force: true }));
+}
 
 // Separate projects so unit and infra runs do not wait for the local runtime to start.
 export default defineConfig({

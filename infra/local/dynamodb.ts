@@ -160,7 +160,7 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
  * them; give each one in a swept status the attributes its next write would give it. (A local
  * one-off, with the runtime's own client: no function ever scans.)
  */
-async function backfillStatusIndex(client: DynamoDBClient, tableName: string): Promise<void> {
+export async function backfillStatusIndex(client: DynamoDBClient, tableName: string): Promise<void> {
   const { partitionKey, sortKey } = INDEXES.byStatus;
   const statuses: Record<string, AttributeValue> = {};
   STATUS_INDEX_STATUSES.forEach((status, i) => (statuses[`:s${i}`] = { S: status }));

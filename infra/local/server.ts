@@ -21,7 +21,7 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
-import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
@@ -304,6 +304,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
 
   if (route?.auth) {
+    // As API Gateway: a cached authorizer's identity source (its cache key) is required, and a
+    // request without it is 401 before the authorizer runs (AUTHORIZER_CACHE, shared/routes.ts).
+    const cacheSeconds = Number(process.env.AUTHORIZER_CACHE_SECONDS ?? AUTHORIZER_CACHE.defaultSeconds);
+    const identity = Object.entries(headers).find(([name]) => name.toLowerCase() === AUTHORIZER_CACHE.identityHeader.toLowerCase())?.[1];
+    if (cacheSeconds > 0 && !identity?.trim()) return send(res, gatewayError('UNAUTHORIZED'));
     const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
     let decision: APIGatewayAuthorizerResult;
     try {
