@@ -151,8 +151,20 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
         GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
       }),
     );
+    await indexActive(client, tableName, index.name);
     if (index.name === INDEXES.byStatus.name) await backfillStatusIndex(client, tableName);
   }
+}
+
+/** A new index fills from the table's items before it can be used, in DynamoDB Local as in AWS. */
+async function indexActive(client: DynamoDBClient, tableName: string, indexName: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    const index = table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === indexName);
+    if (table?.TableStatus === 'ACTIVE' && index?.IndexStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`index ${indexName} of ${tableName} did not become active`);
 }
 
 /**

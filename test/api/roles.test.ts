@@ -34,13 +34,17 @@ describe('roles from the token', () => {
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, ['reader']), image.id)).toBe(404);
   });
 
-  it('read a string claim (a Cognito custom attribute) as a comma- or space-separated list', async () => {
+  it('read a string claim (a Cognito custom attribute) as a JSON list, or a comma- or space-separated one', async () => {
     const owner = await tokenFor(uniqueProject());
     const image = await createImage(owner, { name: 'private', visibility: 'private' });
     const other = uniqueProject();
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, 'reader,admin'), image.id)).toBe(200);
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, 'member admin'), image.id)).toBe(200);
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, 'member'), image.id)).toBe(404);
+    // A string holding a JSON list is that list, element by element.
+    expect(await seesOthersPrivateImage(await tokenWithRoles(other, '["member", "admin"]'), image.id)).toBe(200);
+    expect(await seesOthersPrivateImage(await tokenWithRoles(other, '["reader,admin"]'), image.id)).toBe(404);
+    expect(await seesOthersPrivateImage(await tokenWithRoles(other, '["admin"'), image.id)).toBe(404);
     // Anything else carries no roles at all (never a guess).
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, { admin: true }), image.id)).toBe(404);
     expect(await seesOthersPrivateImage(await tokenWithRoles(other, [['admin']]), image.id)).toBe(404);

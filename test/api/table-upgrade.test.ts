@@ -1,18 +1,23 @@
-import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
-import { ensureTable } from '../../infra/local/dynamodb.js';
+import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
 
 /**
  * `npm start` on a DATA_DIR from before the byStatus index: the table must gain the index, and
  * the images already in a swept status must be found by the sweepers (not only those written
  * after the upgrade).
  */
+// A DynamoDB Local of its own (in memory): creating and filling an index beside the runtime's
+// table, in the runtime's DynamoDB Local, disturbs that table's stream.
+let dynamo: LocalDynamo;
 let client: DynamoDBClient;
-// A table of its own, beside the runtime's in the same DynamoDB Local.
-const TABLE = `older-images-${randomUUID().slice(0, 8)}`;
+let workDir: string;
+const TABLE = 'older-images';
 
 /** An image item as the repository wrote it before byStatus existed (no statusPk/statusSk). */
 function olderItem(id: string, status: string, updatedAt: string) {
@@ -24,7 +29,9 @@ function olderItem(id: string, status: string, updatedAt: string) {
 }
 
 beforeAll(async () => {
-  client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  workDir = mkdtempSync(join(tmpdir(), 'skyglass-upgrade-'));
+  dynamo = await startDynamoDbLocal(null, workDir);
+  client = dynamo.client;
   const key = (name: string) => ({ AttributeName: name, AttributeType: 'S' as const });
   const index = (name: string, pk: string) => ({
     IndexName: name,
@@ -45,8 +52,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await client?.send(new DeleteTableCommand({ TableName: TABLE }));
-  client?.destroy();
+  await dynamo?.stop();
+  rmSync(workDir, { recursive: true, force: true });
 });
 
 describe('a table from an older DATA_DIR', () => {

@@ -217,3 +217,31 @@ export function checkCalls(calls: readonly AwsCallRecord[], grants: ReadonlyMap<
   }
   return violations;
 }
+
+/**
+ * The grants no recorded call needed, per function: for review, not a failure (a path the
+ * suites never take, a retry, an error branch may still need them).
+ */
+export function unusedGrants(calls: readonly AwsCallRecord[], grants: ReadonlyMap<string, readonly PolicyStatement[]>, scope: ArnScope): string[] {
+  const unused: string[] = [];
+  for (const [fn, statements] of grants) {
+    const needed = calls.filter((c) => c.fn === fn).flatMap((c) => {
+      try {
+        return requiredPermissions(c, scope);
+      } catch {
+        return [];
+      }
+    });
+    for (const statement of statements) {
+      if (statement.Effect !== 'Allow') continue;
+      for (const action of list(statement.Action)) {
+        if (/^(logs|xray):/.test(action)) continue; // the runtime's own use, never a recorded call
+        for (const resource of list(statement.Resource)) {
+          const single: PolicyStatement = { ...statement, Action: [action], Resource: [resource] };
+          if (!needed.some((permission) => isAllowed([single], permission))) unused.push(`${fn}: ${action} on ${resource}`);
+        }
+      }
+    }
+  }
+  return unused;
+}
