@@ -32,8 +32,10 @@ export type Access =
   | 'bucket:list'
   /** StartExecution of the verifier state machine. */
   | 'workflow:verify'
-  /** StartExecution and StopExecution of the scrubber state machine. */
+  /** StartExecution of the scrubber state machine (delete, scrub now). */
   | 'workflow:scrub'
+  /** StopExecution of the scrubber's executions (restore). */
+  | 'workflow:stop-scrub'
   /** PutEvents on the image event bus. */
   | 'events:publish'
   /** Read the image table's stream (the outbox relay, which the stream invokes). */
@@ -75,7 +77,7 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
   { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin)' },
   { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin)' },
-  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
+  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:stop-scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
   { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:abort'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },

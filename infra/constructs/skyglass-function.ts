@@ -75,7 +75,8 @@ export const LIST_GRANT = {
 /** What each `workflow:*` kind grants on its state machine (StopExecution on its executions only). */
 export const WORKFLOW_ACTIONS = {
   'workflow:verify': { start: true, stop: false },
-  'workflow:scrub': { start: true, stop: true },
+  'workflow:scrub': { start: true, stop: false },
+  'workflow:stop-scrub': { start: false, stop: true },
 } as const satisfies Record<Extract<Access, `workflow:${string}`>, { start: boolean; stop: boolean }>;
 
 /** A state machine whose name is known (StopExecution is granted on its executions by name). */
@@ -88,7 +89,7 @@ export interface AccessTargets {
   readonly bucket?: s3.IBucket;
   /** Needed by `workflow:verify`. */
   readonly verifier?: NamedStateMachine;
-  /** Needed by `workflow:scrub`. */
+  /** Needed by `workflow:scrub` and `workflow:stop-scrub`. */
   readonly scrubber?: NamedStateMachine;
   /** Needed by `events:publish`. */
   readonly eventBus?: events.IEventBus;
@@ -244,6 +245,7 @@ export class SkyglassFunction extends NodejsFunction {
           workflow(kind, targets.verifier, 'VERIFIER_STATE_MACHINE_ARN');
           break;
         case 'workflow:scrub':
+        case 'workflow:stop-scrub':
           workflow(kind, targets.scrubber, 'SCRUBBER_STATE_MACHINE_ARN');
           break;
         case 'events:publish':

@@ -242,14 +242,15 @@ describe('functions', () => {
     }
   });
 
-  it('gives the scrubber\'s ARN and the delete settings to functions that start it, the bus name to publishers', () => {
+  it('gives the scrubber\'s ARN to functions that start or stop it, the delete settings to those that start it, the bus name to publishers', () => {
     for (const { name, id, access } of declared()) {
       const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
+      if (access.includes('workflow:scrub') || access.includes('workflow:stop-scrub')) expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+      else expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toBeUndefined();
       if (access.includes('workflow:scrub')) {
-        expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
         expect(env, name).toMatchObject({ DELAYED_DELETE: 'true', SCRUB_DELAY_SECONDS: '3600' });
       } else {
-        for (const key of ['SCRUBBER_STATE_MACHINE_ARN', 'DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
+        for (const key of ['DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
       }
       if (access.includes('events:publish')) expect(env.EVENT_BUS_NAME, name).toEqual({ Ref: logicalId(stack.eventBus) });
       else expect(env.EVENT_BUS_NAME, name).toBeUndefined();
@@ -621,9 +622,9 @@ describe('IAM least privilege', () => {
     // The one bucket-level grant, and only for listings under images/.
     'bucket:list': [{ actions: ['s3:ListBucket'], on: () => [bucketArn()], condition: LIST_CONDITION }],
     'workflow:verify': [{ actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.verifier) }] }],
-    'workflow:scrub': [
-      { actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.scrubber) }] },
-      // Restore stops the delayed scrub of one image version: executions of the scrubber only.
+    'workflow:scrub': [{ actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.scrubber) }] }],
+    'workflow:stop-scrub': [
+      // Restore stops the scrub of one image version: executions of the scrubber only.
       {
         actions: ['states:StopExecution'],
         on: () => [
@@ -752,6 +753,13 @@ describe('IAM least privilege', () => {
     expect(dynamoActions('createImage')).toEqual(['dynamodb:PutItem']);
   });
 
+  it('lets delete and scrub-now start the scrubber and restore stop it, and none do both', () => {
+    const statesActions = (operationId: string) => actionsOf(roleStatements(functionId(operationId))).filter((a) => a.startsWith('states:')).sort();
+    expect(statesActions('deleteImage')).toEqual(['states:StartExecution']);
+    expect(statesActions('scrubImageNow')).toEqual(['states:StartExecution']);
+    expect(statesActions('restoreImage')).toEqual(['states:StopExecution']);
+  });
+
   it('gives each upload function only the multipart actions it performs', () => {
     const s3Actions = (operationId: string) => [...new Set(actionsOf(roleStatements(functionId(operationId))).filter((a) => a.startsWith('s3:')))].sort();
     // Create, presign the parts; abort when its own write loses (nothing left behind at S3).
@@ -781,7 +789,7 @@ describe('IAM least privilege', () => {
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:stream', 'table:sweep', 'workflow:scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:stream', 'table:sweep', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -799,6 +807,7 @@ describe('IAM least privilege', () => {
     expect(() => fn.grantAccess(['bucket:list'], { table })).toThrow(/bucket:list needs the image bucket/);
     expect(() => fn.grantAccess(['workflow:verify'], { table })).toThrow(/needs the verifier state machine/);
     expect(() => fn.grantAccess(['workflow:scrub'], { table })).toThrow(/needs the scrubber state machine/);
+    expect(() => fn.grantAccess(['workflow:stop-scrub'], { table })).toThrow(/needs the scrubber state machine/);
     expect(() => fn.grantAccess(['events:publish'], { table })).toThrow(/needs the image event bus/);
   });
 
