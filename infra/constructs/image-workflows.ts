@@ -57,7 +57,7 @@ export interface ImageWorkflowsProps {
  */
 const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeout' | 'memorySize'>>> = {
   verifyImage: { timeout: Duration.minutes(15), memorySize: 1769 },
-  // The sweepers scan the table by status and list the bucket's images/ prefix: I/O-bound, so
+  // The sweepers query the status index and list the bucket's images/ prefix: I/O-bound, so
   // the default memory, but Lambda's maximum of 15 minutes.
   sweep: { timeout: Duration.minutes(15) },
   // A stream batch of up to 100 records, one PutEvents call each, with the SDK's own retries.

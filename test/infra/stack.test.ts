@@ -183,7 +183,7 @@ describe('functions', () => {
       expect(p.Architectures).toEqual(['arm64']);
       // The verifier streams and hashes whole images: one full vCPU (1769 MB) and Lambda's 15 minutes.
       expect(p.MemorySize, id).toBe(id === verifierId ? 1769 : 512);
-      // The sweeper scans the table and lists the bucket: Lambda's 15 minutes too.
+      // The sweeper pages through the table's indexes and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
       // The event relay publishes a stream batch of up to 100 records: a minute.
