@@ -1,4 +1,17 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// The AWS calls the functions make during this run (shared/adapters/aws-call-log.ts), for the
+// iam project to check against the stack's IAM. Set here, in the main process, so the local
+// runtime (started by the api project's global setup) and every test worker inherit it. A log
+// named by the caller is kept (to read it); the run's own is removed when the run ends.
+if (!process.env.SKYGLASS_AWS_CALL_LOG) {
+  const callLog = join(tmpdir(), `skyglass-aws-calls-${process.pid}.jsonl`);
+  process.env.SKYGLASS_AWS_CALL_LOG = callLog;
+  process.once('exit', () => rmSync(callLog, { force: true }));
+}
 
 // Separate projects so unit and infra runs do not wait for the local runtime to start.
 export default defineConfig({
@@ -35,7 +48,18 @@ export default defineConfig({
       {
         // The local runtime in a child process, killed between writes and their side effects
         // and started again on the same data (test/crash/runtime-process.ts).
-        test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 },
+        test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },
+      },
+      {
+        // After every other project (group 1 starts when group 0 has finished): checks each AWS
+        // call the api and compat suites made against the IAM the synthesized stack grants.
+        test: {
+          name: 'iam',
+          include: ['test/iam/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          testTimeout: 60_000,
+          hookTimeout: 300_000,
+        },
       },
     ],
   },

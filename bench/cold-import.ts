@@ -196,7 +196,7 @@ function proxyEvent(path: string, resource: string, pathParameters: Record<strin
     requestContext: {
       accountId: '000000000000',
       apiId: 'bench',
-      authorizer: { projectId: 'bench-project', userId: 'bench-user', roles: 'member', principalId: 'bench-user' },
+      authorizer: { projectId: 'bench-project', userId: 'bench-user', roles: '["member"]', principalId: 'bench-user' },
       domainName: 'bench.example',
       httpMethod: 'GET',
       path,

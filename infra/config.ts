@@ -2,7 +2,7 @@
  * Stack configuration read from CDK context (`cdk.json`, `-c key=value`), validated once.
  * Every key is prefixed `skyglass:`.
  */
-import { ROUTES } from '../shared/routes.js';
+import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
 
 /** How the authorizer learns which tokens to trust. */
 export type AuthConfig =
@@ -54,6 +54,11 @@ export interface SkyglassConfig {
   alarms: AlarmSettings;
   /** Pre-initialized environments per function (operationId or `authorizer`); none by default. */
   provisionedConcurrency: ProvisionedConcurrency;
+  /**
+   * How long API Gateway caches the authorizer's decision per X-Auth-Token (0: no cache, and then
+   * `Authorization: Bearer` alone is accepted too); see AUTHORIZER_CACHE.
+   */
+  authorizerCacheSeconds: number;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -343,6 +348,8 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     sweeps: readSweepSettings(read),
     alarms: readAlarmSettings(read),
     provisionedConcurrency: readProvisionedConcurrency(read, [...ROUTES.map((r) => r.operationId), AUTHORIZER_FUNCTION_NAME]),
+    // API Gateway caches authorizer results for at most an hour.
+    authorizerCacheSeconds: positiveSeconds(read, 'authorizerCacheSeconds', AUTHORIZER_CACHE.defaultSeconds, 3600, true),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

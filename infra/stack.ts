@@ -72,6 +72,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default none
    */
   readonly provisionedConcurrency?: ProvisionedConcurrency;
+  /**
+   * How long API Gateway caches the authorizer's decision per X-Auth-Token; 0 turns caching off.
+   * @default AUTHORIZER_CACHE.defaultSeconds (300)
+   */
+  readonly authorizerCacheSeconds?: number;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -89,6 +94,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     sweepSettings: config.sweeps,
     alarmSettings: config.alarms,
     provisionedConcurrency: config.provisionedConcurrency,
+    authorizerCacheSeconds: config.authorizerCacheSeconds,
   };
 }
 
@@ -135,6 +141,7 @@ export class SkyglassStack extends Stack {
       sweepSettings: _sweepSettings,
       alarmSettings: _alarmSettings,
       provisionedConcurrency: _provisionedConcurrency,
+      authorizerCacheSeconds: _authorizerCacheSeconds,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -242,6 +249,7 @@ export class SkyglassStack extends Stack {
       ...(props.accessLogs !== undefined && { accessLogs: props.accessLogs }),
       ...(props.throttling && { throttling: props.throttling }),
       ...(props.provisionedConcurrency && { provisionedConcurrency: props.provisionedConcurrency }),
+      ...(props.authorizerCacheSeconds !== undefined && { authorizerCacheSeconds: props.authorizerCacheSeconds }),
     });
     this.api = this.imageApi.api;
     this.functions = this.imageApi.functions;

@@ -6,28 +6,42 @@
 
 /** What a function may touch; the stack turns each into the least IAM actions that cover it. */
 export type Access =
+  /** GetItem of an image by id (every read of one image). */
   | 'table:read'
+  /** Read an image and replace it with one conditional PutItem (every status change, PATCH, tags). */
   | 'table:write'
+  /** PutItem of a new image, conditional on its id being unused (create reads nothing). */
+  | 'table:insert'
+  /** Query the list indexes (byOwner, byVisibility, all). */
+  | 'table:list'
+  /** Query the indexes the sweepers read: byStatus (their candidates) and all (the daily audit). */
+  | 'table:sweep'
   /** GetObject of image objects (verifying, presigning downloads). */
   | 'bucket:read'
   /** PutObject of image objects (small bodies through the API). */
   | 'bucket:write'
   /** DeleteObject of image objects (refused data). */
   | 'bucket:delete'
-  /** Create, presign parts of, list parts of, complete and abort multipart uploads of image objects. */
+  /** Create, presign part uploads of, and complete multipart uploads of image objects (all s3:PutObject). */
   | 'bucket:multipart'
-  /** Only abort multipart uploads of image objects (the scrubber and sweepers clean up). */
+  /** List the parts a multipart upload of an image object holds (resume, complete). */
+  | 'bucket:parts'
+  /** Abort multipart uploads of image objects. */
   | 'bucket:abort'
   /** ListBucket on the image prefix (the auditor). */
   | 'bucket:list'
+  /** ListBucketMultipartUploads on the image bucket: open uploads no image records (the auditor). */
+  | 'bucket:list-uploads'
   /** StartExecution of the verifier state machine. */
   | 'workflow:verify'
-  /** StartExecution and StopExecution of the scrubber state machine. */
+  /** StartExecution of the scrubber state machine (delete, scrub now). */
   | 'workflow:scrub'
   /** ListExecutions and StartExecution of the verifier: re-drive verifications that were lost (the sweeper). */
   | 'workflow:redrive-verify'
   /** ListExecutions and StartExecution of the scrubber: re-drive scrubs that were lost (the sweeper). */
   | 'workflow:redrive-scrub'
+  /** StopExecution of the scrubber's executions (restore). */
+  | 'workflow:stop-scrub'
   /** PutEvents on the image event bus. */
   | 'events:publish'
   /** Read the image table's stream (the outbox relay, which the stream invokes). */
@@ -60,8 +74,8 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
   { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
   { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
-  { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:write'], summary: 'Create an image record (queued)' },
-  { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read'], summary: 'List, filter, sort and page images' },
+  { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:insert'], summary: 'Create an image record (queued)' },
+  { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read', 'table:list'], summary: 'List, filter, sort and page images' },
   { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },
   { operationId: 'updateImage', method: 'PATCH', path: '/v2/images/{image_id}', handler: fn('images', 'update-image'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Update an image with a JSON patch' },
   { operationId: 'deleteImage', method: 'DELETE', path: '/v2/images/{image_id}', handler: fn('images', 'delete-image'), policy: 'delete_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Delete an image' },
@@ -69,13 +83,13 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
   { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin)' },
   { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin)' },
-  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
+  { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:stop-scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
   { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
-  { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
-  { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
-  { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:list', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)', timeoutSeconds: 29 },
-  { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart'], summary: 'Abort an upload session (saving → queued)' },
+  { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:abort'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
+  { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart', 'bucket:parts'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
+  { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:parts', 'bucket:list', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)', timeoutSeconds: 29 },
+  { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:abort'], summary: 'Abort an upload session (saving → queued)' },
   { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
   { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
@@ -89,6 +103,16 @@ export const ROUTES: readonly Route[] = [
 export const FALLBACK_HANDLER = fn('meta', 'fallback');
 /** The REQUEST authorizer in front of every route with `auth: true`. */
 export const AUTHORIZER_HANDLER = fn('auth', 'authorizer');
+
+/**
+ * API Gateway caches the authorizer's decision per token (keystonemiddleware caches validated
+ * tokens for 300 s too). The cache key is the identity source, which API Gateway also requires:
+ * a request without it is answered 401 before the authorizer runs. Only one header can be
+ * required, so caching is keyed by X-Auth-Token, what every Glance client sends; a deployment
+ * that must accept `Authorization: Bearer` alone turns caching off (0), and then requires no
+ * identity source. The local runtime applies the same rule.
+ */
+export const AUTHORIZER_CACHE = { identityHeader: 'X-Auth-Token', defaultSeconds: 300 } as const;
 
 export interface RouteMatch {
   route: Route;
@@ -162,7 +186,7 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'sweep',
     handler: fn('workers', 'sweep'),
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:abort', 'bucket:list', 'workflow:redrive-verify', 'workflow:redrive-scrub'],
+    access: ['table:write', 'table:sweep', 'bucket:delete', 'bucket:abort', 'bucket:list', 'bucket:list-uploads', 'workflow:redrive-verify', 'workflow:redrive-scrub'],
     summary: 'Scheduled sweepers: expired upload sessions, stuck verifications, orphan and missing objects, lost workflow executions',
   },
   {

@@ -47,10 +47,27 @@ function claimString(payload: JWTPayload, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function claimRoles(payload: JWTPayload, name: string): string {
+/**
+ * The caller's roles as a list. A list claim (what OIDC issuers send) gives one role per
+ * element, taken whole: a role named "reader,admin" stays one role. A string claim (Cognito
+ * custom attributes can only be strings) is a JSON list when it looks like one, else a comma-
+ * or space-separated list, as Keystone's role headers are. Anything else carries no roles.
+ */
+function claimRoles(payload: JWTPayload, name: string): string[] {
   const value = payload[name];
-  if (Array.isArray(value)) return value.filter((r): r is string => typeof r === 'string').join(',');
-  return typeof value === 'string' ? value : '';
+  if (typeof value === 'string' && value.trim().startsWith('[')) return stringsOf(parseJson(value));
+  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+  return stringsOf(value);
+}
+
+const stringsOf = (value: unknown): string[] => (Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : []);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
@@ -75,7 +92,8 @@ export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<
     context: {
       [AUTH_CONTEXT.project]: claimString(payload, claims.project),
       [AUTH_CONTEXT.user]: claimString(payload, claims.user),
-      [AUTH_CONTEXT.roles]: claimRoles(payload, claims.roles),
+      // Context values must be strings, numbers or booleans: the list travels as a JSON array.
+      [AUTH_CONTEXT.roles]: JSON.stringify(claimRoles(payload, claims.roles)),
     },
   };
 };

@@ -10,7 +10,7 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
-import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
@@ -46,6 +46,12 @@ export interface ImageApiProps extends AccessTargets {
    * @default none
    */
   readonly provisionedConcurrency?: ProvisionedConcurrency;
+  /**
+   * How long API Gateway caches the authorizer's decision per X-Auth-Token; 0 turns caching off
+   * (and with it the X-Auth-Token requirement). See AUTHORIZER_CACHE.
+   * @default AUTHORIZER_CACHE.defaultSeconds (300)
+   */
+  readonly authorizerCacheSeconds?: number;
 }
 
 /**
@@ -169,19 +175,24 @@ export class ImageApi extends Construct {
     const invoked = (name: string, fn: SkyglassFunction): lambda.IFunction => warmAliases[name] ?? fn;
 
     // --- authorizer ------------------------------------------------------------------------
-    // Tokens arrive in X-Auth-Token (glance/openstack clients) or Authorization: Bearer, so no
-    // single header can be a required identity source: API Gateway would answer 401 without
-    // calling the authorizer whenever that one header is missing. A REQUEST authorizer with no
-    // identity source is allowed only with caching off (TTL 0), which CDK accepts.
+    // A REQUEST authorizer's identity sources are both its cache key and required: API Gateway
+    // answers 401 without calling the authorizer when any is missing (CDK joins several with ",",
+    // so X-Auth-Token *and* Authorization would both be required). Tokens arrive in X-Auth-Token
+    // (every glance/openstack client) or Authorization: Bearer, so caching is keyed by
+    // X-Auth-Token alone; with caching off there is no identity source and Bearer alone works.
+    // The authorizer allows the whole stage, so a cached decision serves every route.
+    const cacheSeconds = props.authorizerCacheSeconds ?? AUTHORIZER_CACHE.defaultSeconds;
     this.authorizer = new apigateway.RequestAuthorizer(this, 'JwtAuthorizer', {
       authorizerName: `skyglass-${props.stage}-jwt`,
       handler: invoked(AUTHORIZER_FUNCTION_NAME, this.authorizerFunction),
-      identitySources: [],
-      resultsCacheTtl: Duration.seconds(0),
+      identitySources: cacheSeconds > 0 ? [apigateway.IdentitySource.header(AUTHORIZER_CACHE.identityHeader)] : [],
+      resultsCacheTtl: Duration.seconds(cacheSeconds),
     });
-    // CDK renders the empty list as IdentitySource: "" (a join of nothing). Remove the property
-    // so CloudFormation sends none, which is the documented form for "no identity source".
-    (this.authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
+    if (cacheSeconds === 0) {
+      // CDK renders the empty list as IdentitySource: "" (a join of nothing). Remove the property
+      // so CloudFormation sends none, which is the documented form for "no identity source".
+      (this.authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
+    }
 
     // --- resources and methods -------------------------------------------------------------
     const resources = new Map<string, apigateway.IResource>([['/', this.api.root]]);

@@ -1,4 +1,5 @@
 import { Aws, Duration, Fn, RemovalPolicy, Validations, type CfnElement } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -56,7 +57,7 @@ export interface ImageWorkflowsProps {
  */
 const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeout' | 'memorySize'>>> = {
   verifyImage: { timeout: Duration.minutes(15), memorySize: 1769 },
-  // The sweepers scan the table by status and list the bucket's images/ prefix: I/O-bound, so
+  // The sweepers query the status index and list the bucket's images/ prefix: I/O-bound, so
   // the default memory, but Lambda's maximum of 15 minutes.
   sweep: { timeout: Duration.minutes(15) },
   // A stream batch of up to 100 records, one PutEvents call each, with the SDK's own retries.
@@ -67,6 +68,14 @@ const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeou
 const workerEnvironment = (sweeps: SweepSettings): Readonly<Record<string, Record<string, string>>> => ({
   sweep: { SWEEP_STUCK_SECONDS: String(sweeps.stuckSeconds), ORPHAN_GRACE_SECONDS: String(sweeps.orphanGraceSeconds) },
 });
+
+/** What Step Functions needs to deliver a state machine's logs to CloudWatch Logs (no resource-level permissions). */
+const LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+] as const;
+/** What an X-Ray-traced state machine needs (no resource-level permissions). */
+const STATE_MACHINE_TRACING_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'] as const;
 
 /** `verifyImage` → `VerifyImageFunctionArn`, the placeholder state machine definitions use for it. */
 export const functionArnPlaceholder = (workerName: string): string => `${workerName.charAt(0).toUpperCase()}${workerName.slice(1)}FunctionArn`;
@@ -145,21 +154,38 @@ export class ImageWorkflows extends Construct {
         stateMachineType: sfn.StateMachineType.STANDARD,
         definitionBody: sfn.DefinitionBody.fromString(definition),
         definitionSubstitutions,
+      });
+      // Logging and tracing are set on the resource rather than through CDK, whose grants for
+      // them (all on "*") would land in the role's DefaultPolicy beside the invoke grants: here
+      // they get a policy of their own, the only place IAM5[Resource::*] is acknowledged.
+      const cfnMachine = machine.node.defaultChild as sfn.CfnStateMachine;
+      cfnMachine.loggingConfiguration = {
+        destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: logGroup.logGroupArn } }],
+        level: sfn.LogLevel.ALL,
         // Execution data would put image ids and error causes in the logs; the execution
         // history has them for whoever may read it.
-        logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-        tracingEnabled: true,
+        includeExecutionData: false,
+      };
+      cfnMachine.tracingConfiguration = { enabled: true };
+      const unscoped = new iam.Policy(machine.role, 'Unscoped', {
+        roles: [machine.role],
+        statements: [
+          new iam.PolicyStatement({ sid: 'LogDelivery', actions: [...LOG_DELIVERY_ACTIONS], resources: ['*'] }),
+          new iam.PolicyStatement({ sid: 'Tracing', actions: [...STATE_MACHINE_TRACING_ACTIONS], resources: ['*'] }),
+        ],
+      });
+      // Step Functions checks at creation that the role can deliver its logs.
+      cfnMachine.node.addDependency(unscoped);
+      Validations.of(unscoped).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'This policy holds only log delivery (logs:CreateLogDelivery and friends) and X-Ray tracing (xray:PutTraceSegments and friends), which support no resource-level permissions; the invoke grants live in the role\'s other policy.',
       });
       // A definition given as a string grants nothing by itself: the role may invoke exactly
       // the functions the definition names (their ARN and qualified ARNs), nothing else.
       for (const fn of invoked) fn.grantInvoke(machine);
 
       Validations.of(machine.role).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Log delivery (logs:CreateLogDelivery and friends) and X-Ray tracing (xray:PutTraceSegments and friends) support no resource-level permissions; CDK grants exactly those for logging and tracing.',
-        },
         ...invoked.map((fn) => ({
           id: `AwsSolutions-IAM5[Resource::<${fn.stack.getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`,
           reason: `lambda:InvokeFunction on ${fn.node.id}'s qualified ARNs (versions and aliases) only; the wildcard covers no other function.`,

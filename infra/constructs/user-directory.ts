@@ -53,7 +53,11 @@ export class UserDirectory extends Construct {
     this.client = this.userPool.addClient('CliClient', {
       userPoolClientName: `skyglass-${props.stage}-cli`,
       generateSecret: false,
+      // CLIs and services sign in with InitiateAuth (SRP, or the password for scripts) and use the
+      // ID token; the stack has no Cognito domain, so OAuth flows (and CDK's default
+      // https://example.com callback) could never be used: none is offered.
       authFlows: { userSrp: true, userPassword: true },
+      disableOAuth: true,
       preventUserExistenceErrors: true,
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),

@@ -8,9 +8,14 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
+  ScanCommand,
+  UpdateItemCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
+  type AttributeValue,
+  type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
-import { INDEXES, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
+import { INDEXES, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
 
 /**
@@ -90,7 +95,20 @@ export async function startDynamoDbLocal(dbDir: string | null, workDir: string):
   };
 }
 
-/** Creates the table with the stack's key design if it is not there yet. */
+const indexDefinition = (index: (typeof INDEXES)[keyof typeof INDEXES]): GlobalSecondaryIndex => ({
+  IndexName: index.name,
+  KeySchema: [
+    { AttributeName: index.partitionKey, KeyType: 'HASH' },
+    { AttributeName: index.sortKey, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: 'ALL' },
+});
+
+/**
+ * Creates the table with the stack's key design if it is not there yet, and brings a table
+ * from an older DATA_DIR up to it: indexes added since are created, and the items they must
+ * hold are given their index attributes.
+ */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
   for (const index of Object.values(INDEXES)) {
@@ -107,14 +125,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: Object.values(INDEXES).map((index) => ({
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        })),
+        GlobalSecondaryIndexes: Object.values(INDEXES).map(indexDefinition),
         StreamSpecification: { StreamEnabled: true, StreamViewType: STREAM_VIEW },
       }),
     );
@@ -123,6 +134,80 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    await addMissingIndexes(client, tableName);
   }
   await client.send(new DescribeTableCommand({ TableName: tableName }));
+}
+
+async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
+  const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  const present = new Set((table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  for (const index of Object.values(INDEXES)) {
+    if (present.has(index.name)) continue;
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [index.partitionKey, index.sortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
+      }),
+    );
+    await indexActive(client, tableName, index.name);
+    if (index.name === INDEXES.byStatus.name) await backfillStatusIndex(client, tableName);
+  }
+}
+
+/** A new index fills from the table's items before it can be used, in DynamoDB Local as in AWS. */
+async function indexActive(client: DynamoDBClient, tableName: string, indexName: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    const index = table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === indexName);
+    if (table?.TableStatus === 'ACTIVE' && index?.IndexStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`index ${indexName} of ${tableName} did not become active`);
+}
+
+/**
+ * Images written before the byStatus index existed lack its attributes, so no sweep would find
+ * them; give each one in a swept status the attributes its next write would give it. (A local
+ * one-off, with the runtime's own client: no function ever scans.)
+ */
+export async function backfillStatusIndex(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { partitionKey, sortKey } = INDEXES.byStatus;
+  const statuses: Record<string, AttributeValue> = {};
+  STATUS_INDEX_STATUSES.forEach((status, i) => (statuses[`:s${i}`] = { S: status }));
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: `attribute_not_exists(#p) AND #status IN (${Object.keys(statuses).join(', ')})`,
+        ExpressionAttributeNames: { '#p': partitionKey, '#status': 'status' },
+        ExpressionAttributeValues: statuses,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const status = item.status?.S;
+      const updatedAt = item.updated_at?.S;
+      const id = item.id?.S;
+      if (!status || !updatedAt || !id || !item.version) continue;
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { [TABLE_KEYS.partitionKey]: item[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: item[TABLE_KEYS.sortKey]! },
+            // Only the version that was read: a concurrent write sets the attributes itself.
+            ConditionExpression: '#version = :v',
+            UpdateExpression: 'SET #p = :p, #s = :s',
+            ExpressionAttributeNames: { '#version': 'version', '#p': partitionKey, '#s': sortKey },
+            ExpressionAttributeValues: { ':v': item.version, ':p': { S: status }, ':s': { S: statusSortKey(updatedAt, id) } },
+          }),
+        )
+        .catch((error: Error) => {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }

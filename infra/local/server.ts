@@ -21,7 +21,8 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { proxyEventBody } from '../../shared/http/binary-media.js';
-import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
+import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
+import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
@@ -137,7 +138,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       region: REGION,
       credentials: CREDENTIALS,
       tableName: TABLE,
-      deliver: async (event) => (await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(relay.handler))(event, lambdaContext(relay.name)),
+      deliver: async (event) => invoke(relay.name, await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(relay.handler), event),
+      consumer: relay.name,
       retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
     });
     stops.push(() => tableStream.stop());
@@ -209,7 +211,7 @@ function invokeWorker(name: string) {
   return async (input: unknown) => {
     const handler = await loadHandler<unknown, unknown>(worker.handler);
     const payload = (input as { Payload?: unknown }).Payload;
-    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: await handler(payload, lambdaContext(name)) };
+    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: await invoke(name, handler, payload) };
   };
 }
 
@@ -218,6 +220,11 @@ function substitute(definition: object, values: Record<string, string>): object 
   let text = JSON.stringify(definition);
   for (const [placeholder, value] of Object.entries(values)) text = text.split(placeholder).join(value);
   return JSON.parse(text) as object;
+}
+
+/** One invocation of the function `name`: the AWS calls made within it are its own (shared/adapters/aws-call-log.ts). */
+function invoke<E, R>(name: string, handler: LambdaHandler<E, R>, event: E): Promise<R> {
+  return runAsFunction(name, () => handler(event, lambdaContext(name)));
 }
 
 function lambdaContext(name: string): Context {
@@ -297,10 +304,17 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
 
   if (route?.auth) {
+    // As API Gateway: a cached authorizer's identity source (its cache key) is required, and a
+    // request without it is 401 before the authorizer runs (AUTHORIZER_CACHE, shared/routes.ts).
+    const cacheSeconds = Number(process.env.AUTHORIZER_CACHE_SECONDS ?? AUTHORIZER_CACHE.defaultSeconds);
+    const identity = Object.entries(headers).find(([name]) => name.toLowerCase() === AUTHORIZER_CACHE.identityHeader.toLowerCase())?.[1];
+    if (cacheSeconds > 0 && !identity?.trim()) return send(res, gatewayError('UNAUTHORIZED'));
     const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
     let decision: APIGatewayAuthorizerResult;
     try {
-      decision = await authorizer(
+      decision = await invoke(
+        'authorizer',
+        authorizer,
         {
           type: 'REQUEST',
           methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/local/${method}${url.pathname}`,
@@ -315,7 +329,6 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
           stageVariables: null,
           requestContext: event.requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
         },
-        lambdaContext('authorizer'),
       );
     } catch (error) {
       return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX'));
@@ -327,7 +340,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
   const entry = route?.handler ?? FALLBACK_HANDLER;
   const handler = await loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(entry);
-  const result = await handler(event, lambdaContext(route?.operationId ?? 'fallback'));
+  const result = await invoke(route?.operationId ?? 'fallback', handler, event);
   send(res, result, method === 'HEAD');
 }
 

@@ -8,6 +8,7 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { attachAwsCallLog, runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { STREAM_VIEW } from '../../shared/adapters/table-design.js';
 
 /**
@@ -31,6 +32,11 @@ export interface LocalTableStreamOptions {
   retryMs: number;
   /** Wait between reads when the stream has nothing new. */
   pollMs?: number;
+  /**
+   * The function this mapping invokes. In AWS the mapping reads the stream with that function's
+   * role, so its stream reads are recorded as that function's calls (test/iam checks them).
+   */
+  consumer?: string;
 }
 
 const BATCH = 100;
@@ -50,6 +56,8 @@ export async function ensureTableStream(client: DynamoDBClient, tableName: strin
 export async function startLocalTableStream(options: LocalTableStreamOptions): Promise<LocalTableStream> {
   const streamArn = await ensureTableStream(options.client, options.tableName);
   const streams = new DynamoDBStreamsClient({ endpoint: options.endpoint, region: options.region, credentials: options.credentials, maxAttempts: 1 });
+  if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(streams, 'dynamodb', process.env.SKYGLASS_AWS_CALL_LOG, { StreamArn: streamArn });
+  const asConsumer = <T>(run: () => T): T => (options.consumer ? runAsFunction(options.consumer, run) : run());
   const pollMs = options.pollMs ?? 50;
   /** Open shards and where to read them next; a shard seen for the first time after start is read from its start. */
   const iterators = new Map<string, string>();
@@ -111,8 +119,8 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
     return true;
   };
 
-  await discover(true);
-  const loop = (async () => {
+  await asConsumer(() => discover(true));
+  const loop = asConsumer(async () => {
     while (running) {
       let busy = false;
       try {
@@ -125,7 +133,7 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
       }
       if (!busy) await sleep(pollMs);
     }
-  })();
+  });
 
   return {
     stop: async () => {

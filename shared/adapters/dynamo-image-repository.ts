@@ -1,14 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { canSee, type Caller } from '../domain/caller.js';
-import type { Image } from '../domain/image.js';
+import { glanceTimestamp, type Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
-import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage } from '../ports/image-repository.js';
-import { INDEXES, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
+import { INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -27,7 +27,8 @@ const LIVE = (image: Image) => image.status !== 'deleted' && image.status !== 'p
 /**
  * Images in one DynamoDB table (docs/table-design.md). Each image is one item keyed
  * `IMAGE#<id>`; three sparse GSIs sorted by `<created_at>#<id>` serve listing by Query:
- * the caller's own images, the public/community images, and (for admins) every image.
+ * the caller's own images, the public/community images, and (for admins) every image; a
+ * fourth, by status and last change, serves the sweepers.
  */
 export class DynamoImageRepository implements ImageRepository {
   private readonly doc: DynamoDBDocumentClient;
@@ -111,20 +112,42 @@ export class DynamoImageRepository implements ImageRepository {
     return { images: sorted.slice(start, start + query.limit) };
   }
 
-  async *scanByStatus(statuses: readonly ImageStatus[]): AsyncIterable<Image> {
-    const values: Item = {};
-    statuses.forEach((s, i) => (values[`:s${i}`] = s));
+  async *findByStatus(statuses: readonly ImageStatus[], query: StatusQuery = {}): AsyncIterable<Image> {
+    // Timestamps are Glance's (whole seconds, UTC, fixed width), so they compare as strings.
+    const cutoff = query.updatedAtOrBefore ? glanceTimestamp(query.updatedAtOrBefore) : undefined;
+    for (const status of statuses.filter(inStatusIndex)) {
+      const index = INDEXES.byStatus;
+      // `<updated_at>#<id>` < `<cutoff>$` exactly when updated_at <= cutoff ('$' sorts right after '#').
+      yield* this.pages({
+        TableName: this.table,
+        IndexName: index.name,
+        KeyConditionExpression: cutoff ? '#p = :p AND #s < :cutoff' : '#p = :p',
+        ExpressionAttributeNames: { '#p': index.partitionKey, ...(cutoff ? { '#s': index.sortKey } : {}) },
+        ExpressionAttributeValues: { ':p': status, ...(cutoff ? { ':cutoff': `${cutoff}$` } : {}) },
+      });
+    }
+    const others = statuses.filter((status) => !inStatusIndex(status));
+    if (others.length === 0) return;
+    // No sweep-sized index holds these (the audit's active and deactivated: most images): page
+    // through every live image on `all`, letting DynamoDB drop the other statuses.
+    const values: Item = { ':p': ALL_PK };
+    others.forEach((s, i) => (values[`:s${i}`] = s));
+    if (cutoff) values[':cutoff'] = cutoff;
+    yield* this.pages({
+      TableName: this.table,
+      IndexName: INDEXES.all.name,
+      KeyConditionExpression: '#p = :p',
+      FilterExpression: `#status IN (${others.map((_, i) => `:s${i}`).join(', ')})${cutoff ? ' AND #updated <= :cutoff' : ''}`,
+      ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey, '#status': 'status', ...(cutoff ? { '#updated': 'updated_at' } : {}) },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Every item a Query returns, page after page. */
+  private async *pages(input: QueryCommandInput): AsyncIterable<Image> {
     let startKey: Item | undefined;
     do {
-      const out = await this.doc.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: `#sk = :image AND #status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#sk': TABLE_KEYS.sortKey, '#status': 'status' },
-          ExpressionAttributeValues: { ...values, ':image': IMAGE_SK },
-          ExclusiveStartKey: startKey,
-        }),
-      );
+      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
       for (const item of out.Items ?? []) yield fromItem(item);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
@@ -179,6 +202,10 @@ export class DynamoImageRepository implements ImageRepository {
     if (live) {
       item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
       if (image.visibility === 'public' || image.visibility === 'community') item[INDEXES.byVisibility.partitionKey] = image.visibility;
+    }
+    if (inStatusIndex(image.status)) {
+      item[INDEXES.byStatus.partitionKey] = image.status;
+      item[INDEXES.byStatus.sortKey] = statusSortKey(image.updated_at, image.id);
     }
     if (image.status === 'deleted') item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
     return item;

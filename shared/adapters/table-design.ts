@@ -4,8 +4,14 @@
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 
-/** The list sort key every index shares: `<created_at>#<id>`, so a descending Query is Glance's default order. */
+/** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
+
+/**
+ * The statuses a sweep looks for (in-flight uploads, verifications and imports, and images
+ * waiting for their scrubber): only images in these statuses are in the byStatus index.
+ */
+export const STATUS_INDEX_STATUSES = ['saving', 'uploading', 'importing', 'pending_delete'] as const;
 
 export const INDEXES = {
   /** Every live image of one project: `ownerPk = <project>`. */
@@ -14,7 +20,28 @@ export const INDEXES = {
   byVisibility: { name: 'byVisibility', partitionKey: 'visPk', sortKey: LIST_SORT_KEY },
   /** Sparse: every live image, for the admin's list: `allPk = "image"`. */
   all: { name: 'all', partitionKey: 'allPk', sortKey: LIST_SORT_KEY },
+  /**
+   * Sparse: images in one of STATUS_INDEX_STATUSES, `statusPk = <status>`, sorted by
+   * `statusSk = <updated_at>#<id>`, so a sweep reads only its candidates, oldest first, and
+   * "not changed since T" is a key condition.
+   */
+  byStatus: { name: 'byStatus', partitionKey: 'statusPk', sortKey: 'statusSk' },
 } as const;
+
+/** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
+export const LIST_INDEXES = [INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name] as const;
+/** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
+export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;
+
+/** Whether an image in this status is in the byStatus index. */
+export function inStatusIndex(status: string): boolean {
+  return (STATUS_INDEX_STATUSES as readonly string[]).includes(status);
+}
+
+/** byStatus's sort key of an image last written at `updatedAt` (a Glance timestamp, whole seconds, UTC). */
+export function statusSortKey(updatedAt: string, id: string): string {
+  return `${updatedAt}#${id}`;
+}
 
 /** Epoch-seconds attribute that DynamoDB's TTL reads (tombstones of deleted images). */
 export const TTL_ATTRIBUTE = 'expiresAt';

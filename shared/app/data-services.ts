@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
 import { config, dataConfig } from './config.js';
@@ -26,6 +27,8 @@ function blobStore(): S3BlobStore {
     });
     // Resilience tests only: the local runtime sets it, deployed functions never do.
     if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(s3, process.env.SKYGLASS_FAULTS_FILE);
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(s3, 's3', process.env.SKYGLASS_AWS_CALL_LOG);
     blobs = new S3BlobStore(s3, bucketName);
   }
   return blobs;

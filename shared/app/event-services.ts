@@ -1,5 +1,6 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgeEvents } from '../adapters/eventbridge-events.js';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import type { ImageEvents } from '../ports/events.js';
 import { config } from './config.js';
@@ -14,6 +15,8 @@ export function imageEvents(): ImageEvents {
     const client = new EventBridgeClient({ region, ...(eventsEndpoint ? { endpoint: eventsEndpoint } : {}) });
     // Resilience tests only: the local runtime sets it, deployed functions never do.
     if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(client, process.env.SKYGLASS_FAULTS_FILE);
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(client, 'events', process.env.SKYGLASS_AWS_CALL_LOG);
     events = new EventBridgeEvents(client, eventBusName);
   }
   return events;

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
@@ -19,6 +20,8 @@ export function imageRepository(): ImageRepository {
     if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
     // Resilience tests only: the local runtime sets it, deployed functions never do.
     if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(client, process.env.SKYGLASS_FAULTS_FILE);
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(client, 'dynamodb', process.env.SKYGLASS_AWS_CALL_LOG);
     repository = new DynamoImageRepository(client, { tableName });
   }
   return repository;

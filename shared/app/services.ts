@@ -1,5 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
+import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
@@ -21,6 +22,8 @@ export function imageWorkflows(): Workflows {
     const sfn = new SFNClient({ region, ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}) });
     // Resilience tests only: the local runtime sets it, deployed functions never do.
     if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(sfn, process.env.SKYGLASS_FAULTS_FILE);
+    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(sfn, 'states', process.env.SKYGLASS_AWS_CALL_LOG);
     workflows = new SfnWorkflows(sfn, { verifier: verifierArn, scrubber: scrubberArn });
   }
   return workflows;

@@ -57,7 +57,7 @@ export class Sweepers {
    */
   async expiredUploads(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'uploading']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'uploading']), scope)) {
       const upload = image.upload;
       if (!upload || upload.state !== 'open' || Date.parse(upload.expires_at) > now.getTime()) continue;
       await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
@@ -70,7 +70,7 @@ export class Sweepers {
   /** Images whose verification never finished: data removed, queued again with the reason. */
   async stuckImages(now: Date, scope: SweepScope = {}): Promise<string[]> {
     const swept: string[] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'importing']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'importing'], { updatedAtOrBefore: new Date(now.getTime() - this.settings.stuckSeconds * 1000) }), scope)) {
       if (image.upload?.state === 'open') continue; // an open session belongs to expiredUploads
       if (seconds(image.updated_at, now) < this.settings.stuckSeconds) continue;
       const queued = this.requeue(image, now, `${image.status} did not finish within ${this.settings.stuckSeconds} s`);
@@ -113,7 +113,7 @@ export class Sweepers {
       }
     }
     const missingObjects: SweepReport['missingObjects'] = [];
-    for await (const image of this.inScope(this.repo.scanByStatus(['active', 'deactivated']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['active', 'deactivated']), scope)) {
       if (image.location && !(await this.blobs.exists(image.location))) missingObjects.push({ image_id: image.id, key: image.location });
     }
     return { orphanObjects, orphanUploads, missingObjects };
@@ -136,7 +136,7 @@ export class Sweepers {
   async lostWorkflows(now: Date, scope: SweepScope = {}): Promise<Pick<SweepReport, 'redrivenScrubs' | 'redrivenVerifications'>> {
     const redrivenScrubs: string[] = [];
     const scrubbing = await this.workflows.runningScrubs();
-    for await (const image of this.inScope(this.repo.scanByStatus(['pending_delete']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['pending_delete']), scope)) {
       const scrub = pendingScrubOf(image);
       if (Date.parse(scrub.due_at) > now.getTime() || scrubbing.has(image.id.toLowerCase())) continue;
       await this.workflows.startScrub({ image_id: image.id, version: scrub.version, delay_seconds: 0 }, 'redrive');
@@ -144,7 +144,7 @@ export class Sweepers {
     }
     const redrivenVerifications: string[] = [];
     const verifying = await this.workflows.runningVerifications();
-    for await (const image of this.inScope(this.repo.scanByStatus(['saving', 'importing']), scope)) {
+    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'importing']), scope)) {
       const request = awaitedVerification(image);
       if (!request || seconds(image.updated_at, now) < VERIFICATION_START_SECONDS || verifying.has(image.id.toLowerCase())) continue;
       await this.workflows.redriveVerification(request);

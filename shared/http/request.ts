@@ -19,14 +19,28 @@ export interface HttpRequest {
   baseUrl: string;
 }
 
-/** Authorizer context keys; the authorizer writes them, `callerFrom` reads them. */
+/**
+ * Authorizer context keys; the authorizer writes them, `callerFrom` reads them. API Gateway
+ * carries only strings, numbers and booleans there, so `roles` is a JSON array of strings.
+ */
 export const AUTH_CONTEXT = { project: 'projectId', user: 'userId', roles: 'roles' } as const;
 
 export function callerFrom(event: APIGatewayProxyEvent): Caller {
   const ctx = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
-  const roles = str(ctx[AUTH_CONTEXT.roles]);
-  return makeCaller(str(ctx[AUTH_CONTEXT.project]), str(ctx[AUTH_CONTEXT.user]), roles ? roles.split(',') : []);
+  return makeCaller(str(ctx[AUTH_CONTEXT.project]), str(ctx[AUTH_CONTEXT.user]), rolesFrom(ctx[AUTH_CONTEXT.roles]));
+}
+
+/** The roles list the authorizer encoded; anything that is not a JSON array of strings is no roles (never split). */
+function rolesFrom(value: unknown): string[] {
+  if (typeof value !== 'string') return [];
+  let roles: unknown;
+  try {
+    roles = JSON.parse(value);
+  } catch {
+    return [];
+  }
+  return Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? roles : [];
 }
 
 export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {

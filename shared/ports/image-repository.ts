@@ -24,6 +24,12 @@ export interface ListPage {
   images: Image[];
 }
 
+/** Narrows `findByStatus`. */
+export interface StatusQuery {
+  /** Only images last written at or before this time (whose last change is at least this old). */
+  updatedAtOrBefore?: Date;
+}
+
 /**
  * Image metadata storage. Every write is conditional; see the DynamoDB adapter for how.
  *
@@ -44,6 +50,12 @@ export interface ImageRepository {
   save(next: Image, previous: Image, events?: readonly ImageEventType[]): Promise<void>;
   /** One page of images visible to the caller that match the query, in the query's order. */
   list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
-  /** Every image in one of these statuses: for the sweepers, which run on a schedule (a Scan). */
-  scanByStatus(statuses: readonly ImageStatus[]): AsyncIterable<Image>;
+  /**
+   * Every image in one of these statuses, oldest change first per status: for the sweepers,
+   * which run on a schedule. The statuses a sweep looks for (saving, uploading, importing,
+   * pending_delete) are read from a sparse index, so a sweep reads only its candidates; any
+   * other status (the audit's active and deactivated) pages through every live image.
+   * Eventually consistent: decide on what it yields with a conditional write.
+   */
+  findByStatus(statuses: readonly ImageStatus[], query?: StatusQuery): AsyncIterable<Image>;
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
+import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, putParts } from './data-helpers.js';
@@ -261,7 +262,8 @@ describe('scrubber steps after a crash', () => {
     const key = (await locationOf(id))!;
     await call(`/v2/images/${id}`, { method: 'DELETE', token });
     const pending = await imageTable().get(id);
-    const step = (action: string) => handler({ action: action as never, image_id: id, version: pending!.version });
+    // As the scrubber function's invocation, so its calls are checked against its IAM (test/iam).
+    const step = (action: string) => runAsFunction('scrubImage', () => handler({ action: action as never, image_id: id, version: pending!.version }));
 
     // Nothing is removed before the claim.
     expect(await step('delete-data')).toEqual({ deleted: [] });

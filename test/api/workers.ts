@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 
 /**
  * The local runtime's workers, run in the test process as their schedule or state machine
@@ -21,13 +22,14 @@ export interface SweepInput {
 export async function sweep(input: SweepInput): Promise<Record<string, any>> {
   useRuntimeEnvironment();
   const { handler } = await import('../../functions/workers/sweep.js');
-  return handler(input as never) as Promise<Record<string, any>>;
+  // As the sweep function's invocation, so its calls are checked against its IAM (test/iam).
+  return runAsFunction('sweep', () => handler(input as never)) as Promise<Record<string, any>>;
 }
 
 export async function scrubStep(input: { action: string; image_id: string; version: number }): Promise<unknown> {
   useRuntimeEnvironment();
   const { handler } = await import('../../functions/workers/scrub-image.js');
-  return handler(input as never);
+  return runAsFunction('scrubImage', () => handler(input as never));
 }
 
 function runtimeEnvironment(): Record<string, string> {

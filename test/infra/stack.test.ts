@@ -10,8 +10,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { App, CfnResource, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -183,7 +184,7 @@ describe('functions', () => {
       expect(p.Architectures).toEqual(['arm64']);
       // The verifier streams and hashes whole images: one full vCPU (1769 MB) and Lambda's 15 minutes.
       expect(p.MemorySize, id).toBe(id === verifierId ? 1769 : 512);
-      // The sweeper scans the table and lists the bucket: Lambda's 15 minutes too.
+      // The sweeper pages through the table's indexes and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
       // The event relay publishes a stream batch of up to 100 records: a minute.
@@ -242,18 +243,19 @@ describe('functions', () => {
     }
   });
 
-  it('gives the scrubber\'s ARN and the delete settings to functions that start it, the bus name to publishers', () => {
+  it('gives the scrubber\'s ARN to functions that start or stop it, the delete settings to those that start it, the bus name to publishers', () => {
     for (const { name, id, access } of declared()) {
       const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
+      if (access.includes('workflow:scrub') || access.includes('workflow:stop-scrub')) expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+      else expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toBeUndefined();
       if (access.includes('workflow:scrub')) {
-        expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
         expect(env, name).toMatchObject({ DELAYED_DELETE: 'true', SCRUB_DELAY_SECONDS: '3600' });
       } else if (access.includes('workflow:redrive-scrub')) {
         // Re-drives scrub at once (their time is due): the ARN, not the delete settings.
         expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
         for (const key of ['DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
       } else {
-        for (const key of ['SCRUBBER_STATE_MACHINE_ARN', 'DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
+        for (const key of ['DELAYED_DELETE', 'SCRUB_DELAY_SECONDS']) expect(env[key], `${name} ${key}`).toBeUndefined();
       }
       if (access.includes('events:publish')) expect(env.EVENT_BUS_NAME, name).toEqual({ Ref: logicalId(stack.eventBus) });
       else expect(env.EVENT_BUS_NAME, name).toBeUndefined();
@@ -332,15 +334,30 @@ describe('REST API', () => {
     for (const route of versionRoutes) expect(methodOf(route).authorizationType).toBe('NONE');
   });
 
-  it('uses a REQUEST authorizer with no required identity source and caching off', () => {
+  it('uses a REQUEST authorizer whose decisions API Gateway caches for 5 minutes, keyed by the X-Auth-Token header', () => {
     template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    // The one identity source is the cache key, and API Gateway answers 401 without calling the
+    // authorizer when it is missing: X-Auth-Token, what every Glance client sends.
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
-      AuthorizerResultTtlInSeconds: 0,
-      IdentitySource: Match.absent(),
+      AuthorizerResultTtlInSeconds: 300,
+      IdentitySource: 'method.request.header.X-Auth-Token',
     });
     const [, authorizer] = ofType('AWS::ApiGateway::Authorizer')[0]!;
     expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${logicalId(stack.authorizerFunction)}"`);
+    // A cached Allow serves every route of the stage, so the authorizer must allow the whole stage, never one method.
+    const code = readFileSync(path.join(REPO_ROOT, 'functions/auth/authorizer.ts'), 'utf8');
+    expect(code).toContain('Resource: `${arnPrefix}/${stage}/*`');
+  });
+
+  it('turns the authorizer cache off with skyglass:authorizerCacheSeconds=0, and then requires no identity source (Authorization: Bearer alone works)', () => {
+    expect(readConfig((key) => ({ 'skyglass:authorizerCacheSeconds': '0' })[key], {}).authorizerCacheSeconds).toBe(0);
+    expect(readConfig(() => undefined, {}).authorizerCacheSeconds).toBe(300);
+    for (const bad of ['-1', '3601', '1.5', 'soon']) expect(() => readConfig((key) => ({ 'skyglass:authorizerCacheSeconds': bad })[key], {}), bad).toThrow(/authorizerCacheSeconds/);
+    const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Uncached');
+    const table = new ImageTable(scope, 'Images', { production: false }).table;
+    new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes: ROUTES.filter((r) => r.operationId === 'showImage'), authorizerCacheSeconds: 0 });
+    Template.fromStack(scope).hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0, IdentitySource: Match.absent() });
   });
 
   it('sends every unmatched method and path to the fallback, without authorization', () => {
@@ -576,35 +593,53 @@ describe('identity', () => {
     expect(writable!.filter((a) => a.startsWith('custom:'))).toEqual([]);
     expect(client.Properties.GenerateSecret).toBe(false);
   });
+
+  it('gives the app client the sign-in flows a CLI uses and no OAuth: no hosted-UI flows, scopes or example.com callback', () => {
+    const [, client] = ofType('AWS::Cognito::UserPoolClient')[0]!;
+    const p = client.Properties;
+    // InitiateAuth with SRP (or the password, for scripts) and refresh: how CLIs and services get ID tokens.
+    expect([...(p.ExplicitAuthFlows as string[])].sort()).toEqual(['ALLOW_REFRESH_TOKEN_AUTH', 'ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH']);
+    // The stack has no Cognito domain, so no OAuth flow could ever be used: none is offered.
+    expect(p.AllowedOAuthFlowsUserPoolClient).not.toBe(true);
+    expect(p.AllowedOAuthFlows).toBeUndefined();
+    expect(p.AllowedOAuthScopes).toBeUndefined();
+    expect(p.CallbackURLs).toBeUndefined();
+    expect(JSON.stringify(p)).not.toContain('example.com');
+    template.resourceCountIs('AWS::Cognito::UserPoolDomain', 0);
+  });
 });
 
 describe('IAM least privilege', () => {
   const tableArn = (): Json => ({ 'Fn::GetAtt': [logicalId(stack.table), 'Arn'] });
-  const indexArn = (): Json => ({ 'Fn::Join': ['', [tableArn(), '/index/*']] });
+  /** One named index of the table: Queries are granted per index, never on `index/*`. */
+  const indexArn = (name: string): Json => ({ 'Fn::Join': ['', [tableArn(), `/index/${name}`]] });
 
   /**
    * What each Access kind must grant and on what, written out here rather than read from the
    * stack, so the stack is checked against the intent. Typed by Access: a new kind fails to compile until it is added.
    */
-  const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
   const EXPECTED_GRANTS: Record<Access, { actions: string[]; on: () => (Json | string)[]; condition?: Json }[]> = {
-    'table:read': [{ actions: TABLE_READ, on: () => [tableArn(), indexArn()] }],
-    'table:write': [
-      { actions: TABLE_READ, on: () => [tableArn(), indexArn()] },
-      { actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] },
-    ],
+    // Every write is one conditional PutItem (the repository never updates or deletes items).
+    'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
+    'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], on: () => [tableArn()] }],
+    'table:insert': [{ actions: ['dynamodb:PutItem'], on: () => [tableArn()] }],
+    'table:list': [{ actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all'].map(indexArn) }],
+    // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
+    'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
     'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
     'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
     // PutObject covers CreateMultipartUpload, UploadPart (the presigned part URLs) and CompleteMultipartUpload.
-    'bucket:multipart': [{ actions: ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], on: () => [imagesArn()] }],
+    'bucket:multipart': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
+    'bucket:parts': [{ actions: ['s3:ListMultipartUploadParts'], on: () => [imagesArn()] }],
     'bucket:abort': [{ actions: ['s3:AbortMultipartUpload'], on: () => [imagesArn()] }],
     // The one bucket-level grant, and only for listings under images/.
     'bucket:list': [{ actions: ['s3:ListBucket'], on: () => [bucketArn()], condition: LIST_CONDITION }],
+    'bucket:list-uploads': [{ actions: ['s3:ListBucketMultipartUploads'], on: () => [bucketArn()] }],
     'workflow:verify': [{ actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.verifier) }] }],
-    'workflow:scrub': [
-      { actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.scrubber) }] },
-      // Restore stops the delayed scrub of one image version: executions of the scrubber only.
+    'workflow:scrub': [{ actions: ['states:StartExecution'], on: () => [{ Ref: logicalId(stack.scrubber) }] }],
+    'workflow:stop-scrub': [
+      // Restore stops the scrub of one image version: executions of the scrubber only.
       {
         actions: ['states:StopExecution'],
         on: () => [
@@ -716,11 +751,42 @@ describe('IAM least privilege', () => {
   });
 
   it('gives read-only routes (listImages, showImage) reads and no writes', () => {
+    expect(dynamoActions('showImage')).toEqual(['dynamodb:GetItem']);
+    expect(dynamoActions('listImages').sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
     for (const operationId of ['listImages', 'showImage']) {
-      const actions = dynamoActions(operationId);
-      expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
-      for (const write of [...WRITE_ACTIONS, 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem']) expect(actions).not.toContain(write);
+      for (const write of [...WRITE_ACTIONS, 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem']) expect(dynamoActions(operationId)).not.toContain(write);
     }
+  });
+
+  it('gives table writers PutItem only (no UpdateItem, DeleteItem or ConditionCheckItem they never use), and create no read', () => {
+    const writers = declared().filter((d) => d.access.includes('table:write') || d.access.includes('table:insert'));
+    expect(writers.length).toBeGreaterThan(10);
+    for (const { name, id } of writers) {
+      const actions = dynamoActionsOf(id);
+      expect(actions, name).toContain('dynamodb:PutItem');
+      for (const unused of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
+        expect(actions, name).not.toContain(unused);
+      }
+    }
+    expect(dynamoActions('createImage')).toEqual(['dynamodb:PutItem']);
+  });
+
+  it('lets delete and scrub-now start the scrubber and restore stop it, and none do both', () => {
+    const statesActions = (operationId: string) => actionsOf(roleStatements(functionId(operationId))).filter((a) => a.startsWith('states:')).sort();
+    expect(statesActions('deleteImage')).toEqual(['states:StartExecution']);
+    expect(statesActions('scrubImageNow')).toEqual(['states:StartExecution']);
+    expect(statesActions('restoreImage')).toEqual(['states:StopExecution']);
+  });
+
+  it('gives each upload function only the multipart actions it performs', () => {
+    const s3Actions = (operationId: string) => [...new Set(actionsOf(roleStatements(functionId(operationId))).filter((a) => a.startsWith('s3:')))].sort();
+    // Create, presign the parts; abort when its own write loses (nothing left behind at S3).
+    expect(s3Actions('createImageUpload')).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+    // Resume: what S3 holds, and fresh part URLs (signed for s3:PutObject).
+    expect(s3Actions('getImageUpload')).toEqual(['s3:ListMultipartUploadParts', 's3:PutObject']);
+    // Abort only.
+    expect(s3Actions('abortImageUpload')).toEqual(['s3:AbortMultipartUpload']);
+    expect(s3Actions('completeImageUpload')).toEqual(['s3:ListBucket', 's3:ListMultipartUploadParts', 's3:PutObject']);
   });
 
   it('grants every route and worker exactly the actions and resources its declared access maps to', () => {
@@ -736,11 +802,12 @@ describe('IAM least privilege', () => {
       for (const kind of access) for (const { actions, on, condition } of EXPECTED_GRANTS[kind]) for (const a of actions) for (const r of on()) expected.add(pair(a, r, condition));
       for (const { actions, on } of INVOCATION_GRANTS[name] ?? []) for (const a of actions) for (const r of on()) expected.add(pair(a, r));
       expect(grantedPairs(id).sort(), name).toEqual([...expected].sort());
+      // The sweepers read the sparse byStatus index: nothing ever scans the table.
       expect(dynamoActionsOf(id), name).not.toContain('dynamodb:Scan');
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:multipart', 'bucket:read', 'events:publish', 'table:stream', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:stream', 'table:sweep', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -760,20 +827,23 @@ describe('IAM least privilege', () => {
     expect(() => fn.grantAccess(['workflow:scrub'], { table })).toThrow(/needs the scrubber state machine/);
     expect(() => fn.grantAccess(['workflow:redrive-verify'], { table })).toThrow(/needs the verifier state machine/);
     expect(() => fn.grantAccess(['workflow:redrive-scrub'], { table })).toThrow(/needs the scrubber state machine/);
+    expect(() => fn.grantAccess(['workflow:stop-scrub'], { table })).toThrow(/needs the scrubber state machine/);
     expect(() => fn.grantAccess(['events:publish'], { table })).toThrow(/needs the image event bus/);
   });
 
-  it('scopes table permissions to the table and its indexes only, and writes to the table only', () => {
-    const tableId = logicalId(stack.table);
-    const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
-    const indexArn = { 'Fn::Join': ['', [tableArn, '/index/*']] };
-    for (const route of ROUTES.filter((r) => r.access.length > 0)) {
-      for (const statement of roleStatements(functionId(route.operationId))) {
+  it('scopes table permissions to the table and its named indexes only, Queries to indexes and item access to the table', () => {
+    const indexes = Object.values(INDEXES).map((index) => indexArn(index.name));
+    for (const { name, id, access } of declared().filter((d) => !d.access.includes('table:stream'))) {
+      for (const statement of roleStatements(id)) {
         const actions = asArray(statement.Action);
         if (!actions.some((a) => a.startsWith('dynamodb:'))) continue;
         const resourcesOf = asArray(statement.Resource as Json | Json[]);
-        for (const resource of resourcesOf) expect([tableArn, indexArn], route.operationId).toContainEqual(resource);
-        if (actions.some((a) => WRITE_ACTIONS.includes(a))) expect(resourcesOf, route.operationId).toEqual([tableArn]);
+        if (actions.includes('dynamodb:Query')) {
+          expect(actions, name).toEqual(['dynamodb:Query']);
+          for (const resource of resourcesOf) expect(indexes, name).toContainEqual(resource);
+        } else {
+          expect(resourcesOf, name).toEqual([tableArn()]);
+        }
       }
     }
   });
@@ -1120,8 +1190,7 @@ describe('outputs', () => {
 describe('cdk-nag AwsSolutions', () => {
   /** Every acknowledgement in the stack, and why it is acceptable, lives in the constructs; this is the complete list. */
   const ALLOWED = [
-    /^AwsSolutions-IAM5\[Resource::\*\]$/, // X-Ray actions have no resource-level permissions
-    /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/index\/\*\]$/, // Query on the table's own GSIs
+    /^AwsSolutions-IAM5\[Resource::\*\]$/, // only on policies holding nothing but actions without resource-level permissions (checked below)
     /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/images\/\*\]$/, // image objects: keys are per image and upload
     /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>:\*\]$/, // a state machine invokes its function's versions/aliases
     /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*\]$/, // StopExecution: one state machine's executions
@@ -1163,6 +1232,47 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('leaves no CDK error annotations', () => {
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+  });
+
+  /** Actions that support no resource-level permissions, so `Resource: "*"` is the only way to grant them. */
+  const UNSCOPED_ACTIONS = new Set([
+    'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+    'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+    'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+    'dynamodb:ListStreams',
+  ]);
+
+  it("acknowledges IAM5[Resource::*] only on policies that hold nothing but actions without resource-level permissions", () => {
+    const wildcardAcks = acknowledgements().filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]');
+    expect(wildcardAcks.length).toBeGreaterThan(0);
+    for (const ack of wildcardAcks) {
+      const construct = stack.node.findAll().find((c) => c.node.path === ack.path)!;
+      // The acknowledged construct is one IAM policy (no role, no function, no subtree holding others).
+      const cfnResources = construct.node.findAll().filter(CfnResource.isCfnResource);
+      expect(cfnResources.map((r) => r.cfnResourceType), ack.path).toEqual(['AWS::IAM::Policy']);
+      const statements = resources[logicalId(construct)]!.Properties.PolicyDocument.Statement as Statement[];
+      for (const statement of statements) {
+        expect(statement.Resource, ack.path).toBe('*');
+        for (const action of asArray(statement.Action)) expect(UNSCOPED_ACTIONS.has(action), `${ack.path}: ${action}`).toBe(true);
+      }
+    }
+    // Every role of a function or state machine keeps its data statements where no IAM5[Resource::*] acknowledgement reaches.
+    const roles = [...Object.values(stack.functions), ...Object.values(stack.workers), stack.authorizerFunction, stack.fallbackFunction].map((fn) => fn.serviceRole.node.path);
+    for (const path of roles) expect(wildcardAcks.map((a) => a.path).filter((p) => path.startsWith(p)), path).toEqual([]);
+  });
+
+  it("still reports a data statement on Resource * added to a function's role (it is not silenced)", () => {
+    const scratch = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    const scope = new Stack(scratch, 'Careless');
+    const table = new ImageTable(scope, 'Images', {}).table;
+    const fn = new SkyglassFunction(scope, 'Fn', { handlerPath: FALLBACK_HANDLER });
+    fn.grantAccess(['table:read'], { table });
+    const findings = () => new AwsSolutionsChecks(scratch).validateScope(scope).violations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM5'));
+    expect(findings()).toEqual([]);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
+    const reported = findings();
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported.flatMap((v) => v.violatingResources.map((r) => r.constructPath)).join(' ')).toContain('Careless/FnRole');
   });
 });
 

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
+
+/**
+ * `npm start` on a DATA_DIR from before the byStatus index: the table must gain the index, and
+ * the images already in a swept status must be found by the sweepers (not only those written
+ * after the upgrade).
+ */
+// A DynamoDB Local of its own (in memory): creating and filling an index beside the runtime's
+// table, in the runtime's DynamoDB Local, disturbs that table's stream.
+let dynamo: LocalDynamo;
+let client: DynamoDBClient;
+let workDir: string;
+const TABLE = 'older-images';
+
+/** An image item as the repository wrote it before byStatus existed (no statusPk/statusSk). */
+function olderItem(id: string, status: string, updatedAt: string) {
+  return marshall({
+    pk: `IMAGE#${id}`, sk: 'IMAGE', id, name: id, status, visibility: 'shared', protected: false, os_hidden: false, owner: 'p',
+    min_disk: 0, min_ram: 0, tags: [], properties: '{}', created_at: updatedAt, updated_at: updatedAt, version: 3,
+    listSk: `${updatedAt}#${id}`, allPk: 'image', ownerPk: 'p',
+  });
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'skyglass-upgrade-'));
+  dynamo = await startDynamoDbLocal(null, workDir);
+  client = dynamo.client;
+  const key = (name: string) => ({ AttributeName: name, AttributeType: 'S' as const });
+  const index = (name: string, pk: string) => ({
+    IndexName: name,
+    KeySchema: [{ AttributeName: pk, KeyType: 'HASH' as const }, { AttributeName: 'listSk', KeyType: 'RANGE' as const }],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  // The table design before the byStatus index.
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: ['pk', 'sk', 'ownerPk', 'visPk', 'allPk', 'listSk'].map(key),
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [index('byOwner', 'ownerPk'), index('byVisibility', 'visPk'), index('all', 'allPk')],
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await dynamo?.stop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('a table from an older DATA_DIR', () => {
+  it('gains the byStatus index, and the sweepers find the images that were already in flight', async () => {
+    const stuck = '11111111-1111-4111-8111-111111111111';
+    const pending = '22222222-2222-4222-8222-222222222222';
+    const active = '33333333-3333-4333-8333-333333333333';
+    for (const [id, status] of [[stuck, 'saving'], [pending, 'pending_delete'], [active, 'active']] as const) {
+      await client.send(new PutItemCommand({ TableName: TABLE, Item: olderItem(id, status, '2020-01-01T00:00:00Z') }));
+    }
+    await ensureTable(client, TABLE);
+    const table = (await client.send(new DescribeTableCommand({ TableName: TABLE }))).Table!;
+    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'byOwner', 'byStatus', 'byVisibility']);
+
+    const repo = new DynamoImageRepository(client, { tableName: TABLE });
+    const found = async (statuses: Parameters<typeof repo.findByStatus>[0], updatedAtOrBefore?: Date) => {
+      const ids: string[] = [];
+      for await (const image of repo.findByStatus(statuses, updatedAtOrBefore ? { updatedAtOrBefore } : {})) ids.push(image.id);
+      return ids.sort();
+    };
+    expect(await found(['saving', 'importing'], new Date('2020-01-01T00:00:00Z'))).toEqual([stuck]);
+    expect(await found(['saving'], new Date('2019-12-31T23:59:59Z'))).toEqual([]);
+    expect(await found(['pending_delete'])).toEqual([pending]);
+    // Active images were never in byStatus; the audit reads them from `all`.
+    expect(await found(['active'])).toEqual([active]);
+    // Running it again (every start) changes nothing.
+    await ensureTable(client, TABLE);
+    expect(await found(['saving', 'pending_delete'])).toEqual([stuck, pending].sort());
+  });
+});

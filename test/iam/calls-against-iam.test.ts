@@ -1,0 +1,89 @@
+/**
+ * Every AWS call the functions made while the API, compat and worker suites ran (recorded by
+ * shared/adapters/aws-call-log.ts into SKYGLASS_AWS_CALL_LOG), checked against the IAM the
+ * synthesized stack grants each function. So the local runtime, which holds no IAM of its own,
+ * can no longer pass a call that AWS would refuse.
+ *
+ * This project runs after the others (vitest.config.ts: sequence.groupOrder), so the log is
+ * complete; run it with them (`npm test`, or `npx vitest run --project api --project iam`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AwsCallLogLine, AwsCallRecord } from '../../shared/adapters/aws-call-log.js';
+import { ROUTES, WORKERS } from '../../shared/routes.js';
+import { readConfig } from '../../infra/config.js';
+import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
+import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
+import { stackFunctions, stackGrants, type StackGrants } from './stack-grants.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CDK_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+
+let calls: AwsCallRecord[];
+let stack: SkyglassStack;
+let granted: StackGrants;
+
+function readLog(file: string): { calls: AwsCallRecord[]; environment: Record<string, string> } {
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AwsCallLogLine);
+  const environment: Record<string, string> = {};
+  for (const line of lines) {
+    if (line.kind !== 'environment') continue;
+    for (const [name, value] of Object.entries(line.environment)) {
+      // Every process must have called the same resources, or the names below would be ambiguous.
+      if (environment[name] !== undefined && environment[name] !== value) throw new Error(`${name} was ${environment[name]} in one recording process and ${value} in another`);
+      environment[name] = value;
+    }
+  }
+  return { calls: lines.filter((line): line is AwsCallRecord => line.kind === 'call'), environment };
+}
+
+const report = (violations: Violation[]) => violations.map((v) => `${v.fn ?? '(no function)'}: ${v.call}\n    ${v.reason}`);
+
+beforeAll(() => {
+  const file = process.env.SKYGLASS_AWS_CALL_LOG;
+  if (!file || !existsSync(file)) {
+    throw new Error(`No AWS call log at ${file ?? '(SKYGLASS_AWS_CALL_LOG unset)'}: run this project together with the api suite (npm test), which records it`);
+  }
+  const log = readLog(file);
+  calls = log.calls;
+  const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  stack = new SkyglassStack(app, 'SkyglassIamCheck', stackPropsFrom(readConfig((key) => app.node.tryGetContext(key), {})));
+  const template = app.synth({ validateOnSynthesis: false }).getStackArtifact(stack.artifactId).template as { Resources: Record<string, Record<string, any>> };
+  granted = stackGrants(stack, template, log.environment);
+}, 300_000);
+
+describe('AWS calls made during the suites, against the IAM the stack grants', () => {
+  it('were recorded for the functions the suites exercise, routes and workers alike', () => {
+    const recorded = new Set(calls.map((c) => c.fn));
+    // If recording broke, the check below would pass on nothing.
+    for (const name of ['createImage', 'showImage', 'listImages', 'updateImage', 'deleteImage', 'uploadImageFile', 'stageImageData', 'importImage',
+      'createImageUpload', 'getImageUpload', 'completeImageUpload', 'abortImageUpload', 'downloadImage', 'verifyImage', 'scrubImage', 'sweep', 'publishEvents']) {
+      expect(recorded.has(name), `no calls recorded for ${name}`).toBe(true);
+    }
+    for (const service of ['dynamodb', 's3', 'states', 'events']) expect(calls.some((c) => c.service === service), service).toBe(true);
+    const known = new Set([...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback']);
+    expect([...stackFunctions(stack).keys()].sort()).toEqual([...known].sort());
+  });
+
+  it('are each allowed by the calling function\'s role', () => {
+    expect(report(checkCalls(calls, granted.grants, granted.scope))).toEqual([]);
+    // For review: what the suites never needed (untested paths may still need it).
+    const unused = unusedGrants(calls, granted.grants, granted.scope);
+    if (unused.length) console.info(`Grants no recorded call used:\n  ${unused.join('\n  ')}`);
+  });
+
+  it('would refuse a call the role is not granted: the sweepers\' Scan of the whole table, as they did before', () => {
+    const table = calls.find((c) => c.fn === 'sweep' && c.service === 'dynamodb' && typeof c.params.TableName === 'string')!;
+    expect(table, 'a recorded sweep call on the table').toBeDefined();
+    const scan: AwsCallRecord = { kind: 'call', fn: 'sweep', service: 'dynamodb', command: 'Scan', params: { TableName: table.params.TableName } };
+    expect(checkCalls([scan], granted.grants, granted.scope).map((v) => v.reason)).toEqual([
+      expect.stringMatching(/^sweep's role is not granted dynamodb:Scan on arn:aws:dynamodb:[\w-]+:\d+:table\//),
+    ]);
+    // And what it does instead is granted: a Query of the status index.
+    const query: AwsCallRecord = { ...scan, command: 'Query', params: { TableName: table.params.TableName, IndexName: 'byStatus' } };
+    expect(checkCalls([query], granted.grants, granted.scope)).toEqual([]);
+  });
+});

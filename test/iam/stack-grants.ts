@@ -1,0 +1,128 @@
+/**
+ * What the synthesized stack grants each function, as plain IAM statements whose ARNs name the
+ * resources the recorded calls used: the stack tells each function its resources' names through
+ * environment variables (TABLE_NAME = Ref of the table, ...), and the recording says what those
+ * variables held where the calls were made, so each resource's Ref and attributes resolve to
+ * those names. A value that does not resolve becomes a string no ARN matches.
+ */
+import type { CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { RESOURCE_VARIABLES } from '../../shared/adapters/aws-call-log.js';
+import type { SkyglassStack } from '../../infra/stack.js';
+import type { ArnScope, PolicyStatement } from './iam-check.js';
+
+type Json = Record<string, any>; // CloudFormation fragments
+
+export interface StackGrants {
+  /** Role statements by function name: operationId, worker name, `authorizer`, `fallback`. */
+  grants: Map<string, PolicyStatement[]>;
+  scope: ArnScope;
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Every function of the stack by the name the local runtime invokes it under. */
+export function stackFunctions(stack: SkyglassStack): Map<string, IConstruct> {
+  return new Map<string, IConstruct>([
+    ...Object.entries(stack.functions),
+    ...Object.entries(stack.workers),
+    ['authorizer', stack.authorizerFunction],
+    ['fallback', stack.fallbackFunction],
+  ]);
+}
+
+export function stackGrants(stack: SkyglassStack, template: { Resources: Record<string, Json> }, environment: Record<string, string>): StackGrants {
+  const resources = template.Resources;
+  const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  const functions = stackFunctions(stack);
+
+  // Logical id → what its Ref is where the calls were made, from the variables both sides set.
+  const refs = new Map<string, string>();
+  for (const fn of functions.values()) {
+    const variables = (resources[logicalId(fn)]?.Properties?.Environment?.Variables ?? {}) as Json;
+    for (const name of RESOURCE_VARIABLES) {
+      const ref = variables[name]?.Ref as string | undefined;
+      if (ref && environment[name]) refs.set(ref, environment[name]);
+    }
+  }
+  const machineArn = environment.VERIFIER_STATE_MACHINE_ARN ?? environment.SCRUBBER_STATE_MACHINE_ARN;
+  const scope: ArnScope = {
+    partition: 'aws',
+    region: environment.AWS_REGION ?? 'us-east-1',
+    account: machineArn?.split(':')[4] ?? '000000000000',
+  };
+  const arn = (service: string, resource: string) => `arn:${scope.partition}:${service}:${scope.region}:${scope.account}:${resource}`;
+  const unresolved = (value: unknown) => `<unresolved ${JSON.stringify(value)}>`;
+
+  const attribute = (id: string, name: string): string => {
+    const ref = refs.get(id);
+    const type = resources[id]?.Type as string | undefined;
+    if (ref === undefined) return unresolved({ 'Fn::GetAtt': [id, name] });
+    switch (`${type}.${name}`) {
+      case 'AWS::DynamoDB::Table.Arn':
+        return arn('dynamodb', `table/${ref}`);
+      case 'AWS::DynamoDB::Table.StreamArn':
+        // The stream's label is DynamoDB's choice: the table has one stream.
+        return arn('dynamodb', `table/${ref}/stream/*`);
+      case 'AWS::S3::Bucket.Arn':
+        return `arn:${scope.partition}:s3:::${ref}`;
+      case 'AWS::StepFunctions::StateMachine.Name':
+        return ref.split(':').pop() ?? unresolved(id);
+      case 'AWS::StepFunctions::StateMachine.Arn':
+        return ref;
+      case 'AWS::Events::EventBus.Arn':
+        return arn('events', `event-bus/${ref}`);
+      default:
+        return unresolved({ 'Fn::GetAtt': [id, name] });
+    }
+  };
+
+  const resolve = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Json;
+    if (typeof v.Ref === 'string') {
+      switch (v.Ref) {
+        case 'AWS::Partition':
+          return scope.partition;
+        case 'AWS::Region':
+          return scope.region;
+        case 'AWS::AccountId':
+          return scope.account;
+        case 'AWS::URLSuffix':
+          return 'amazonaws.com';
+        default:
+          return refs.get(v.Ref) ?? unresolved(v);
+      }
+    }
+    if (Array.isArray(v['Fn::GetAtt'])) return attribute(v['Fn::GetAtt'][0] as string, v['Fn::GetAtt'][1] as string);
+    if (Array.isArray(v['Fn::Join'])) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0] as string);
+    return unresolved(v);
+  };
+
+  const resolveStatement = (s: Json): PolicyStatement => ({
+    Effect: s.Effect,
+    ...(s.Action !== undefined && { Action: asArray(s.Action).map(resolve) }),
+    ...(s.NotAction !== undefined && { NotAction: asArray(s.NotAction).map(resolve) }),
+    ...(s.Resource !== undefined && { Resource: asArray(s.Resource).map(resolve) }),
+    ...(s.NotResource !== undefined && { NotResource: asArray(s.NotResource).map(resolve) }),
+    ...(s.Condition !== undefined && {
+      Condition: Object.fromEntries(
+        Object.entries(s.Condition as Json).map(([op, keys]) => [op, Object.fromEntries(Object.entries(keys as Json).map(([k, vs]) => [k, asArray(vs).map(resolve)]))]),
+      ),
+    }),
+  });
+
+  const grants = new Map<string, PolicyStatement[]>();
+  for (const [name, fn] of functions) {
+    const roleId = resources[logicalId(fn)]!.Properties.Role['Fn::GetAtt'][0] as string;
+    const role = resources[roleId]!;
+    if (asArray(role.Properties.ManagedPolicyArns).length > 0) throw new Error(`${name}: managed policies are not resolved here; the check would not see them`);
+    const statements: Json[] = asArray(role.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement as Json[]);
+    for (const policy of Object.values(resources)) {
+      if (policy.Type !== 'AWS::IAM::Policy') continue;
+      if (asArray(policy.Properties.Roles as Json[]).some((r) => r.Ref === roleId)) statements.push(...(policy.Properties.PolicyDocument.Statement as Json[]));
+    }
+    grants.set(name, statements.map(resolveStatement));
+  }
+  return { grants, scope };
+}
