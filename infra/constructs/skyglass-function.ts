@@ -61,7 +61,7 @@ export const ACCESS_GRANTS = {
   'bucket:multipart': ['s3:PutObject'],
   'bucket:parts': ['s3:ListMultipartUploadParts'],
   'bucket:abort': ['s3:AbortMultipartUpload'],
-} as const satisfies Record<Exclude<Extract<Access, `bucket:${string}`>, 'bucket:list'>, readonly string[]>;
+} as const satisfies Record<Exclude<Extract<Access, `bucket:${string}`>, 'bucket:list' | 'bucket:list-uploads'>, readonly string[]>;
 
 /**
  * `bucket:list`, the one bucket-level grant: s3:ListBucket on the bucket ARN, and only for

@@ -246,7 +246,9 @@ describe('functions', () => {
   it('gives the scrubber\'s ARN to functions that start or stop it, the delete settings to those that start it, the bus name to publishers', () => {
     for (const { name, id, access } of declared()) {
       const env = (resources[id]!.Properties.Environment?.Variables ?? {}) as Json;
-      if (access.includes('workflow:scrub') || access.includes('workflow:stop-scrub')) expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+      if (access.includes('workflow:scrub') || access.includes('workflow:stop-scrub') || access.includes('workflow:redrive-scrub')) {
+        expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toEqual({ Ref: logicalId(stack.scrubber) });
+      }
       else expect(env.SCRUBBER_STATE_MACHINE_ARN, name).toBeUndefined();
       if (access.includes('workflow:scrub')) {
         expect(env, name).toMatchObject({ DELAYED_DELETE: 'true', SCRUB_DELAY_SECONDS: '3600' });
@@ -710,10 +712,11 @@ describe('IAM least privilege', () => {
     // The only Deny-with-s3:* is the TLS-only guard (checked above), which restricts rather than grants.
   });
 
-  it('scopes every S3 grant to image objects (<bucket>/images/*), and ListBucket to the bucket with the images/ prefix condition', () => {
+  it('scopes every S3 grant to image objects (<bucket>/images/*), ListBucket to the bucket with the images/ prefix condition, and open-upload listing to the auditor', () => {
     const autoDeleteRole = Object.keys(resources).find((id) => id.startsWith('CustomS3AutoDeleteObjectsCustomResourceProviderRole'));
     let granted = 0;
     let listed = 0;
+    let listsUploads = 0;
     for (const { where, statement } of allowStatements()) {
       const actions = asArray(statement.Action);
       if (!actions.some((a) => a.startsWith('s3:'))) continue;
@@ -731,6 +734,13 @@ describe('IAM least privilege', () => {
         expect(statement.Condition, where).toEqual(LIST_CONDITION);
         continue;
       }
+      if (actions.includes('s3:ListBucketMultipartUploads')) {
+        // The auditor's view of open uploads (keys and ids, no bytes): alone, on the bucket ARN.
+        expect(actions, where).toEqual(['s3:ListBucketMultipartUploads']);
+        expect(asArray(statement.Resource as Json | Json[]), where).toEqual([bucketArn()]);
+        listsUploads++;
+        continue;
+      }
       granted++;
       expect(statement.Condition, where).toBeUndefined();
       expect(asArray(statement.Resource as Json | Json[]), where).toEqual([imagesArn()]);
@@ -739,6 +749,8 @@ describe('IAM least privilege', () => {
     // Exactly the functions declaring bucket:list list the bucket.
     expect(listed).toBe(declared().filter((d) => d.access.includes('bucket:list')).length);
     expect(listed).toBeGreaterThan(0);
+    expect(listsUploads).toBe(declared().filter((d) => d.access.includes('bucket:list-uploads')).length);
+    expect(listsUploads).toBeGreaterThan(0);
   });
 
   it('gives no table permission to functions whose route has no access (versions, schemas, authorizer, fallback)', () => {
