@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { makeCaller, type Caller } from '../domain/caller.js';
-import { badRequest } from '../domain/errors.js';
+import { parseJsonBody } from '../domain/json-body.js';
 
 /** A request as the handlers see it, decoupled from API Gateway's event shape. */
 export interface HttpRequest {
@@ -60,17 +60,7 @@ function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>)
   return `${proto}://${host}${prefix}`;
 }
 
-/** Glance's body parsing: empty → 400 "Body expected", bad JSON → 400 "Malformed JSON". */
+/** Glance's body parsing: empty → 400 "Body expected", not UTF-8, bad or too deep JSON → 400 "Malformed JSON". */
 export function jsonBody(req: HttpRequest): unknown {
-  const text = req.body?.toString('utf8') ?? '';
-  if (text.trim() === '') throw badRequest('Body expected in request.');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest('Malformed JSON in request body.');
-  }
-}
-
-export function bodyText(req: HttpRequest): string | undefined {
-  return req.body?.toString('utf8');
+  return parseJsonBody(req.body);
 }
