@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { makeCaller, type Caller } from '../domain/caller.js';
+import { canonicalId } from '../domain/image.js';
 import { parseJsonBody } from '../domain/json-body.js';
 
 /** A request as the handlers see it, decoupled from API Gateway's event shape. */
@@ -29,6 +30,9 @@ export function callerFrom(event: APIGatewayProxyEvent): Caller {
   return makeCaller(str(ctx[AUTH_CONTEXT.project]), str(ctx[AUTH_CONTEXT.user]), roles ? roles.split(',') : []);
 }
 
+/** Path parameters that hold ids: every use case sees them in their one spelling (lower case). */
+const ID_PARAMETERS = new Set(['image_id', 'upload_id']);
+
 export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
@@ -36,7 +40,7 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = [...v];
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !query[k]) query[k] = [v];
   const pathParameters: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = v;
+  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = ID_PARAMETERS.has(k) ? canonicalId(v) : v;
   const pairs = Object.entries(query).flatMap(([k, vs]) => vs.map((v) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
   return {
     method: event.httpMethod,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ROUTES } from '../../shared/routes.js';
 import { call, createImage, patch, PATCH_TYPE, tokenFor, uniqueProject, type CallResult } from './client.js';
 
 /**
@@ -140,5 +141,103 @@ describe('upload sizes beyond the largest image (item 12)', () => {
       expect(res.body.message, String(size)).toMatch(/exceeds the largest image, 5497558138880 bytes/);
     }
     expect((await call(`/v2/images/${image.id}`, { token })).body).toEqual(image);
+  });
+});
+
+const ID_ROUTES = ROUTES.filter((route) => route.path.includes('{image_id}'));
+
+/** A concrete path for a route, with these ids in place of its parameters. */
+function pathOf(template: string, imageId: string, uploadId = randomUUID(), tag = 'tag'): string {
+  return template
+    .replace('{image_id}', encodeURIComponent(imageId))
+    .replace('{upload_id}', encodeURIComponent(uploadId))
+    .replace('{tag_value}', encodeURIComponent(tag));
+}
+
+/** A body each route would parse, so the answer is about the id and nothing else. */
+function plausibleBody(operationId: string): { body?: string | Buffer; headers?: Record<string, string> } {
+  switch (operationId) {
+    case 'updateImage':
+      return { body: JSON.stringify([{ op: 'replace', path: '/name', value: 'n' }]), headers: { 'Content-Type': PATCH_TYPE } };
+    case 'createImageUpload':
+      return { body: JSON.stringify({ size: 10 }), headers: { 'Content-Type': 'application/json' } };
+    case 'importImage':
+      return { body: JSON.stringify({ method: { name: 'glance-direct' } }), headers: { 'Content-Type': 'application/json' } };
+    case 'uploadImageFile':
+    case 'stageImageData':
+      return { body: Buffer.from('data'), headers: { 'Content-Type': 'application/octet-stream' } };
+    default:
+      return {};
+  }
+}
+
+describe('ids that are not UUIDs (item 10)', () => {
+  it('covers the 17 id routes', () => {
+    expect(ID_ROUTES).toHaveLength(17);
+  });
+
+  it('answers 404 on every id route for ids over 2,042 bytes and other non-UUIDs', async () => {
+    const admin = await tokenFor(uniqueProject('adm'), ['admin']);
+    const ids = ['a'.repeat(3000), 'é'.repeat(1100), `${randomUUID()}${'0'.repeat(2100)}`, 'not-a-uuid', randomUUID().replace(/-/g, ''), '%2e%2e'];
+    for (const route of ID_ROUTES) {
+      for (const id of ids) {
+        const res = await call(pathOf(route.path, id), { method: route.method, token: admin, ...plausibleBody(route.operationId) });
+        expectGlanceError(res, 404);
+      }
+    }
+  });
+
+  it('answers 400 for a marker over 2,042 bytes or not a UUID, as for an unknown marker', async () => {
+    const token = await tokenFor(uniqueProject());
+    for (const marker of ['a'.repeat(3000), `${randomUUID()}x`, 'x']) {
+      const res = await call(`/v2/images?marker=${encodeURIComponent(marker)}`, { token });
+      expectGlanceError(res, 400);
+      expect(res.body.message).toMatch(/^No image found with ID /);
+    }
+  });
+});
+
+describe('upper-case ids (item 14)', () => {
+  it('answers 409 to a create with an existing id in upper case, as Glance does', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name: 'first' });
+    const again = await call('/v2/images', { method: 'POST', token, json: { id: image.id.toUpperCase(), name: 'second' } });
+    expectGlanceError(again, 409);
+    expect((await ownImages(token, project)).map((i) => i.id)).toEqual([image.id]);
+  });
+
+  it('stores a client-chosen upper-case id in lower case and finds the image by either case on every path', async () => {
+    const token = await tokenFor(uniqueProject());
+    const id = randomUUID();
+    const created = await call('/v2/images', { method: 'POST', token, json: { id: id.toUpperCase(), name: 'upper', ...RAW } });
+    expect(created.status).toBe(201);
+    expect(created.body.id).toBe(id);
+    expect(created.headers.get('location')).toMatch(new RegExp(`/v2/images/${id}$`));
+    const upper = id.toUpperCase();
+    expect((await call(`/v2/images/${upper}`, { token })).body.id).toBe(id);
+    expect((await patch(token, upper, [{ op: 'add', path: '/os_distro', value: 'x' }])).status).toBe(200);
+    expect((await call(`/v2/images/${upper}/tags/t`, { method: 'PUT', token })).status).toBe(204);
+    expect((await call(`/v2/images?id=${upper}`, { token })).body.images.map((i: { id: string }) => i.id)).toEqual([id]);
+    const session = await call(`/v2/images/${upper}/uploads`, { method: 'POST', token, json: { size: 4 } });
+    expect(session.status).toBe(201);
+    expect(session.body.image_id).toBe(id);
+    const shown = await call(`/v2/images/${upper}/uploads/${String(session.body.upload_id).toUpperCase()}`, { token });
+    expect(shown.status).toBe(200);
+    expect(shown.body.upload_id).toBe(session.body.upload_id);
+    expect((await call(`/v2/images/${upper}/uploads/${session.body.upload_id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${upper}`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await call(`/v2/images/${id}`, { token })).status).toBe(404);
+  });
+
+  it('pages with an upper-case marker', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    const older = await createImage(token, { name: 'older' });
+    await new Promise((r) => setTimeout(r, 1100)); // created_at has whole seconds
+    const newer = await createImage(token, { name: 'newer' });
+    const page = await call(`/v2/images?owner=${project}&marker=${newer.id.toUpperCase()}`, { token });
+    expect(page.status).toBe(200);
+    expect(page.body.images.map((i: { id: string }) => i.id)).toEqual([older.id]);
   });
 });
