@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +21,8 @@ import {
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
+import { errorEnvelope } from '../../shared/http/response.js';
+import { GlanceError } from '../../shared/domain/errors.js';
 import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -148,11 +151,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => {
+      // A request the client broke off (or the parser refused mid-body) has no one to answer.
+      if (req.destroyed && res.destroyed) return;
       console.error(error);
       if (!res.headersSent) send(res, gatewayError('DEFAULT_5XX'));
       else res.end();
     });
   });
+  server.on('clientError', answerParserError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 9292, options.host ?? '127.0.0.1', () => resolve());
@@ -247,8 +253,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const matches = matchPath(url.pathname);
   const match = matches.find((m) => m.route.method === method);
   const route: Route | undefined = match?.route;
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Header names and query keys are the client's: prototype-less records keep `__proto__`,
+  // `constructor` and `toString` ordinary keys, as they are in the JSON event API Gateway sends.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
@@ -260,7 +268,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     headers[name as string] = value as string;
     multiValueHeaders[name as string] = [value as string];
   }
-  const query: Record<string, string[]> = {};
+  const query: Record<string, string[]> = Object.create(null);
   for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const binary = BINARY_TYPES.includes(contentType);
@@ -329,6 +337,44 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const handler = await loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(entry);
   const result = await handler(event, lambdaContext(route?.operationId ?? 'fallback'));
   send(res, result, method === 'HEAD');
+}
+
+/**
+ * What Node's HTTP parser refuses (an oversized request line or headers, a bad chunk size, a NUL
+ * or other forbidden byte in a header, a malformed request line) never reaches `handle`. Node's
+ * own answer has no body; this one is Glance's JSON error in the gateway's envelope.
+ */
+function answerParserError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, message } = parserErrorAnswer(error);
+  const { title } = new GlanceError(status, message);
+  const body = JSON.stringify(errorEnvelope(status, title, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): { status: number; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      // Node counts the request line with the headers; a request line that does not end in
+      // what was read is the URI (eventlet, Glance's server, answers 414 there).
+      const start = error.rawPacket?.subarray(0, 1024).toString('latin1') ?? '';
+      const requestLine = /^[A-Z]+ /.test(start) && !error.rawPacket?.includes('\r\n');
+      return requestLine
+        ? { status: 414, message: 'The request URI is too long.' }
+        : { status: 431, message: 'The request header fields are too large.' };
+    }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return { status: 408, message: 'The request was not received in time.' };
+    default:
+      return { status: 400, message: `The request is not valid HTTP${error.reason ? `: ${error.reason}` : ''}.` };
+  }
 }
 
 function gatewayError(type: GatewayResponseType): APIGatewayProxyResult {

@@ -34,12 +34,14 @@ export function callerFrom(event: APIGatewayProxyEvent): Caller {
 const ID_PARAMETERS = new Set(['image_id', 'upload_id']);
 
 export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
-  const headers: Record<string, string> = {};
+  // Header names and query keys are the client's: prototype-less records keep `__proto__`,
+  // `constructor` and `toString` ordinary keys (an assignment never reaches a setter).
+  const headers: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
-  const query: Record<string, string[]> = {};
+  const query: Record<string, string[]> = Object.create(null);
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = [...v];
-  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !query[k]) query[k] = [v];
-  const pathParameters: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !Object.hasOwn(query, k)) query[k] = [v];
+  const pathParameters: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = ID_PARAMETERS.has(k) ? canonicalId(v) : v;
   const pairs = Object.entries(query).flatMap(([k, vs]) => vs.map((v) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
   return {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../shared/routes.js';
 import { call, createImage, patch, PATCH_TYPE, tokenFor, uniqueProject, type CallResult } from './client.js';
+import { httpRequest, rawRequest } from './raw-http.js';
 
 /**
  * Bad and hostile input, one defect at a time (issue #8, items 9-12, 14 and 20): each answer is
@@ -239,5 +240,65 @@ describe('upper-case ids (item 14)', () => {
     const page = await call(`/v2/images?owner=${project}&marker=${newer.id.toUpperCase()}`, { token });
     expect(page.status).toBe(200);
     expect(page.body.images.map((i: { id: string }) => i.id)).toEqual([older.id]);
+  });
+});
+
+describe("query keys and header names from Object.prototype (item 11)", () => {
+  const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'prototype'];
+
+  it('treats them as ordinary query keys: filters on custom properties of that name', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    await createImage(token, { name: 'plain' });
+    for (const name of names) {
+      const res = await call(`/v2/images?owner=${project}&${encodeURIComponent(name)}=1`, { token });
+      expect(res.status, name).toBe(200);
+      expect(res.body.images, name).toEqual([]);
+      expect(res.body.first, name).toContain(`${encodeURIComponent(name)}=1`);
+      const twice = await call(`/v2/images?${encodeURIComponent(name)}=1&${encodeURIComponent(name)}=2`, { token });
+      expect(twice.status, name).toBe(200);
+    }
+  });
+
+  it('treats them as ordinary header names on every kind of route', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'h' });
+    for (const name of names) {
+      for (const [method, target] of [['GET', '/v2/images'], ['GET', `/v2/images/${image.id}`], ['GET', '/versions'], ['GET', '/v2/nowhere']] as const) {
+        const res = await rawRequest(httpRequest(method, target, [['X-Auth-Token', token], ['Accept', 'application/json'], [name, 'x'], [name, 'y']]));
+        expect(res.status, `${name} ${target}`).toBeLessThan(500);
+        expect(res.headers.get('content-type'), `${name} ${target}`).toContain('application/json');
+      }
+      const created = await rawRequest(httpRequest('POST', '/v2/images', [['X-Auth-Token', token], ['Content-Type', 'application/json'], [name, 'x']], '{"name": "via raw"}'));
+      expect(created.status, name).toBe(201);
+    }
+  });
+});
+
+describe("the HTTP parser's own refusals (item 11)", () => {
+  /** Glance's error shape as the gateway answers it: the OpenStack envelope, since there is nothing to negotiate with. */
+  function expectEnvelope(res: { status: number; headers: Map<string, string>; body: any }, status: number) {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.body).toEqual({ error: { code: status, title: expect.any(String), message: expect.any(String) } });
+    expect(res.body.error.title).not.toBe('Error');
+  }
+
+  it('answers a huge query string with a JSON 414', async () => {
+    const token = await tokenFor(uniqueProject());
+    expectEnvelope(await rawRequest(httpRequest('GET', `/v2/images?${'a=1&'.repeat(20_000)}`, [['X-Auth-Token', token]])), 414);
+  });
+
+  it('answers huge headers with a JSON 431', async () => {
+    expectEnvelope(await rawRequest(httpRequest('GET', '/v2/images', [['X-Big', 'b'.repeat(40_000)]])), 431);
+  });
+
+  it('answers a bad chunk size, a NUL in a header and a malformed request line with a JSON 400', async () => {
+    const chunked = 'POST /v2/images HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n';
+    expectEnvelope(await rawRequest(chunked), 400);
+    expectEnvelope(await rawRequest('GET /v2/images HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nConnection: close\r\n\r\n'), 400);
+    expectEnvelope(await rawRequest('GET /v2/images HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\nConnection: close\r\n\r\n'), 400);
+    expectEnvelope(await rawRequest('G@T / HTTP/1.1\r\nHost: x\r\n\r\n'), 400);
+    expectEnvelope(await rawRequest('GET / HTTP/9.9\r\nHost: x\r\n\r\n'), 400);
   });
 });
