@@ -15,9 +15,10 @@ import type {
 } from 'aws-lambda';
 import {
   GATEWAY_RESPONSES,
-  gatewayResponseBody,
   MAX_EVENT_BYTES,
   MAX_GATEWAY_BODY_BYTES,
+  renderGatewayResponseBody,
+  type GatewayContext,
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
@@ -247,12 +248,12 @@ function lambdaContext(name: string): Context {
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const method = (req.method ?? 'GET').toUpperCase();
-  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
-  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
-
   const matches = matchPath(url.pathname);
   const match = matches.find((m) => m.route.method === method);
   const route: Route | undefined = match?.route;
+  const gateway = { httpMethod: method, resourcePath: route?.path ?? '/{proxy+}' };
+  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
+  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
   // Header names and query keys are the client's: prototype-less records keep `__proto__`,
   // `constructor` and `toString` ordinary keys, as they are in the JSON event API Gateway sends.
   const headers: Record<string, string> = Object.create(null);
@@ -302,7 +303,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     },
   };
   // Lambda refuses events over 6 MB; API Gateway never delivers them.
-  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
 
   if (route?.auth) {
     const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
@@ -326,10 +327,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         lambdaContext('authorizer'),
       );
     } catch (error) {
-      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX'));
+      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX', gateway));
     }
     const allowed = decision.policyDocument.Statement.some((s) => s.Effect === 'Allow');
-    if (!allowed) return send(res, gatewayError('ACCESS_DENIED'));
+    if (!allowed) return send(res, gatewayError('ACCESS_DENIED', gateway));
     event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
   }
 
@@ -377,12 +378,13 @@ function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; 
   }
 }
 
-function gatewayError(type: GatewayResponseType): APIGatewayProxyResult {
+/** API Gateway's own answer of this type, its template filled in for the request (unknown: no route). */
+function gatewayError(type: GatewayResponseType, context: GatewayContext = { httpMethod: '', resourcePath: '/{proxy+}' }): APIGatewayProxyResult {
   const response: GatewayResponse = GATEWAY_RESPONSES[type];
   return {
     statusCode: response.status,
     headers: { 'Content-Type': 'application/json', ...response.headers },
-    body: gatewayResponseBody(type),
+    body: renderGatewayResponseBody(type, context),
   };
 }
 
