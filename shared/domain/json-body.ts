@@ -46,7 +46,30 @@ export function parseJsonBody(body: Uint8Array | string | undefined): unknown {
   if (nestingDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     throw badRequest(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels.`);
   }
+  // "\ud800" is the escaped form of what strict UTF-8 refuses as bytes: not text, and no store
+  // keeps it (DynamoDB holds UTF-8 strings).
+  if (holdsUnpairedSurrogate(value)) {
+    throw badRequest('Malformed JSON in request body: a string holds an unpaired surrogate escape.');
+  }
   return value;
+}
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether any string in a parsed JSON value, object keys included, is not well-formed UTF-16. */
+export function holdsUnpairedSurrogate(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node === 'string') {
+      if (UNPAIRED_SURROGATE.test(node)) return true;
+    } else if (Array.isArray(node)) {
+      for (const child of node) pending.push(child); // not push(...node): a million arguments overflow
+    } else if (typeof node === 'object' && node !== null) {
+      for (const [key, child] of Object.entries(node)) pending.push(key, child);
+    }
+  }
+  return false;
 }
 
 /**

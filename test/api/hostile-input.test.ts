@@ -118,6 +118,22 @@ describe('invalid UTF-8 in a JSON body (item 12)', () => {
     expect(await ownImages(token, project)).toEqual([]);
   });
 
+  it('refuses unpaired surrogate escapes (invalid UTF-8 in escaped form) in a create or a patch with 400, writing nothing', async () => {
+    const project = uniqueProject();
+    const token = await tokenFor(project);
+    for (const body of ['{"name": "\\ud800"}', '{"os_distro": "a\\udfff"}', '{"tags": ["\\udbff"]}', '{"\\ud800": "v"}']) {
+      const res = await call('/v2/images', { method: 'POST', token, body, headers: { 'Content-Type': 'application/json' } });
+      expectGlanceError(res, 400);
+      expect(res.body.message, body).toMatch(/^Malformed JSON in request body/);
+    }
+    expect(await ownImages(token, project)).toEqual([]);
+    const image = await createImage(token, { name: 'paired \ud83d\udc27' });
+    expect(image.name).toBe('paired 🐧');
+    const res = await patch(token, image.id, [{ op: 'replace', path: '/name', value: '\ud800' }]);
+    expectGlanceError(res, 400);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toEqual(image);
+  });
+
   it('keeps valid multi-byte UTF-8 as sent', async () => {
     const token = await tokenFor(uniqueProject());
     const name = 'zażółć 🐧 ☃';

@@ -50,6 +50,14 @@ describe('parseJsonBody', () => {
       expect(error.message).toBe(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels.`);
     }
   });
+
+  it('refuses unpaired surrogate escapes, the escaped form of invalid UTF-8, in values and keys', () => {
+    for (const body of ['{"name": "\\ud800"}', '{"name": "a\\udfffb"}', '{"tags": ["ok", "\\udbff"]}', '{"\\ud800": "v"}', '[[[{"a": ["\\udc00\\ud800"]}]]]']) {
+      expect(refusal(body), body).toMatchObject({ status: 400, message: 'Malformed JSON in request body: a string holds an unpaired surrogate escape.' });
+    }
+    expect(parseJsonBody('{"name": "\\ud83d\\udc27"}')).toEqual({ name: '🐧' });
+    expect(parseJsonBody(`[${Array.from({ length: 500_000 }, () => '"x"').join(',')}]`)).toHaveLength(500_000);
+  });
 });
 
 describe('nestingDepth', () => {
