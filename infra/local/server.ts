@@ -160,6 +160,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
   });
   server.on('clientError', answerParserError);
+  // Node hands CONNECT to this event and closes the connection unanswered when nobody listens.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) =>
+    answerRaw(socket, 405, `The method ${req.method ?? 'CONNECT'} is not allowed for this resource.`),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 9292, options.host ?? '127.0.0.1', () => resolve());
@@ -351,6 +355,11 @@ function answerParserError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }
     return;
   }
   const { status, message } = parserErrorAnswer(error);
+  answerRaw(socket, status, message);
+}
+
+/** A Glance JSON error written straight to a connection no request object answers for. */
+function answerRaw(socket: Duplex, status: number, message: string): void {
   const { title } = new GlanceError(status, message);
   const body = JSON.stringify(errorEnvelope(status, title, message));
   socket.end(

@@ -317,6 +317,10 @@ describe("the HTTP parser's own refusals (item 11)", () => {
     expectEnvelope(await rawRequest('G@T / HTTP/1.1\r\nHost: x\r\n\r\n'), 400);
     expectEnvelope(await rawRequest('GET / HTTP/9.9\r\nHost: x\r\n\r\n'), 400);
   });
+
+  it('answers CONNECT, which Node would close unanswered, with a JSON 405', async () => {
+    expectEnvelope(await rawRequest('CONNECT /v2/images HTTP/1.1\r\nHost: x\r\n\r\n'), 405);
+  });
 });
 
 describe('the 413 names what was refused and its alternative (item 20)', () => {
