@@ -250,7 +250,8 @@ function lambdaContext(name: string): Context {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://local');
+  const url = requestUrl(req.url ?? '/');
+  if (!url) return send(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
   const method = (req.method ?? 'GET').toUpperCase();
   const matches = matchPath(url.pathname);
   const match = matches.find((m) => m.route.method === method);
@@ -388,6 +389,19 @@ function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; 
 }
 
 /** API Gateway's own answer of this type, its template filled in for the request (unknown: no route). */
+/**
+ * The request target as a URL. An origin-form target is read as a path even when it starts
+ * with `//` (which `new URL(target, base)` takes for a host and refuses when empty, as in
+ * `GET //`); an absolute-form target is read as given; anything else matches no resource.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    return target.startsWith('/') ? new URL(`http://local${target}`) : new URL(target);
+  } catch {
+    return undefined;
+  }
+}
+
 function gatewayError(type: GatewayResponseType, context: GatewayContext = { httpMethod: '', resourcePath: '/{proxy+}' }): APIGatewayProxyResult {
   const response: GatewayResponse = GATEWAY_RESPONSES[type];
   return {

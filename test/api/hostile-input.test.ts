@@ -291,6 +291,18 @@ describe("query keys and header names from Object.prototype (item 11)", () => {
   });
 });
 
+describe('request targets the URL parser refuses (item 11)', () => {
+  it('answers //, ///v2/images, * and odd absolute forms without a 5xx, in JSON', async () => {
+    const token = await tokenFor(uniqueProject());
+    for (const target of ['//', '///', '//v2/images', '///v2/images', '*', 'http:', 'http://[::1', 'x:/v2/images', '//%zz']) {
+      const res = await rawRequest(httpRequest('GET', target, [['X-Auth-Token', token], ['Accept', 'application/json']]));
+      expect(res.status, target).toBeLessThan(500);
+      expect(res.headers.get('content-type'), target).toContain('application/json');
+      expect(res.body, target).toBeDefined();
+    }
+  });
+});
+
 describe("the HTTP parser's own refusals (item 11)", () => {
   /** Glance's error shape as the gateway answers it: the OpenStack envelope, since there is nothing to negotiate with. */
   function expectEnvelope(res: { status: number; headers: Map<string, string>; body: any }, status: number) {
