@@ -17,6 +17,16 @@ export default defineConfig({
         },
       },
       {
+        // Seeded, time-bounded property-based fuzzing of every route (test/fuzz/every-route.test.ts).
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          globalSetup: ['test/api/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The stock glance and openstack CLIs (Debian packages) against the local runtime;
         // each command takes 1-3 s to start, and the steps of a scenario run in order.
         test: {
