@@ -17,21 +17,21 @@ export default defineConfig({
         },
       },
       {
-        // Seeded, time-bounded property-based fuzzing of every route (test/fuzz/every-route.test.ts).
+        // The stock glance and openstack CLIs (Debian packages) against the local runtime;
+        // each command takes 1-3 s to start, and the steps of a scenario run in order.
         test: {
-          name: 'fuzz',
-          include: ['test/fuzz/**/*.test.ts'],
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
           globalSetup: ['test/api/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },
       {
-        // The stock glance and openstack CLIs (Debian packages) against the local runtime;
-        // each command takes 1-3 s to start, and the steps of a scenario run in order.
+        // Seeded, time-bounded property-based fuzzing of every route (test/fuzz/every-route.test.ts).
         test: {
-          name: 'compat',
-          include: ['test/compat/**/*.test.ts'],
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
           globalSetup: ['test/api/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
