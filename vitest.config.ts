@@ -51,6 +51,16 @@ export default defineConfig({
         test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },
       },
       {
+        // Seeded, time-bounded property-based fuzzing of every route (test/fuzz/every-route.test.ts).
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          globalSetup: ['test/api/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // After every other project (group 1 starts when group 0 has finished): checks each AWS
         // call the api and compat suites made against the IAM the synthesized stack grants.
         test: {

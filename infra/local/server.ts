@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,9 +15,10 @@ import type {
 } from 'aws-lambda';
 import {
   GATEWAY_RESPONSES,
-  gatewayResponseBody,
   MAX_EVENT_BYTES,
   MAX_GATEWAY_BODY_BYTES,
+  renderGatewayResponseBody,
+  type GatewayContext,
   type GatewayResponse,
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
@@ -25,6 +27,8 @@ import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
+import { GlanceError } from '../../shared/domain/errors.js';
+import { errorEnvelope } from '../../shared/http/response.js';
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
@@ -150,11 +154,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => {
+      // A request the client broke off (or the parser refused mid-body) has no one to answer.
+      if (req.destroyed && res.destroyed) return;
       console.error(error);
       if (!res.headersSent) send(res, gatewayError('DEFAULT_5XX'));
       else res.end();
     });
   });
+  server.on('clientError', answerParserError);
+  // Node hands CONNECT to this event and closes the connection unanswered when nobody listens.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) =>
+    answerRaw(socket, 405, `The method ${req.method ?? 'CONNECT'} is not allowed for this resource.`),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 9292, options.host ?? '127.0.0.1', () => resolve());
@@ -246,16 +257,19 @@ function lambdaContext(name: string): Context {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://local');
+  const url = requestUrl(req.url ?? '/');
+  if (!url) return send(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
   const method = (req.method ?? 'GET').toUpperCase();
-  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
-  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
-
   const matches = matchPath(url.pathname);
   const match = matches.find((m) => m.route.method === method);
   const route: Route | undefined = match?.route;
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const gateway = { httpMethod: method, resourcePath: route?.path ?? '/{proxy+}' };
+  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
+  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
+  // Header names and query keys are the client's: prototype-less records keep `__proto__`,
+  // `constructor` and `toString` ordinary keys, as they are in the JSON event API Gateway sends.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
@@ -267,7 +281,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     headers[name as string] = value as string;
     multiValueHeaders[name as string] = [value as string];
   }
-  const query: Record<string, string[]> = {};
+  const query: Record<string, string[]> = Object.create(null);
   for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
   // Encoded as API Gateway encodes it for the stack's binaryMediaTypes.
   const encodedBody = proxyEventBody(body, req.headers['content-type']);
@@ -301,7 +315,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     },
   };
   // Lambda refuses events over 6 MB; API Gateway never delivers them.
-  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE'));
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
 
   if (route?.auth) {
     // As API Gateway: a cached authorizer's identity source (its cache key) is required, and a
@@ -331,10 +345,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         },
       );
     } catch (error) {
-      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX'));
+      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX', gateway));
     }
     const allowed = decision.policyDocument.Statement.some((s) => s.Effect === 'Allow');
-    if (!allowed) return send(res, gatewayError('ACCESS_DENIED'));
+    if (!allowed) return send(res, gatewayError('ACCESS_DENIED', gateway));
     event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
   }
 
@@ -344,12 +358,69 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   send(res, result, method === 'HEAD');
 }
 
-function gatewayError(type: GatewayResponseType): APIGatewayProxyResult {
+/**
+ * What Node's HTTP parser refuses (an oversized request line or headers, a bad chunk size, a NUL
+ * or other forbidden byte in a header, a malformed request line) never reaches `handle`. Node's
+ * own answer has no body; this one is Glance's JSON error in the gateway's envelope.
+ */
+function answerParserError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, message } = parserErrorAnswer(error);
+  answerRaw(socket, status, message);
+}
+
+/** A Glance JSON error written straight to a connection no request object answers for. */
+function answerRaw(socket: Duplex, status: number, message: string): void {
+  const { title } = new GlanceError(status, message);
+  const body = JSON.stringify(errorEnvelope(status, title, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): { status: number; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      // Node counts the request line with the headers; a request line that does not end in
+      // what was read is the URI (eventlet, Glance's server, answers 414 there).
+      const start = error.rawPacket?.subarray(0, 1024).toString('latin1') ?? '';
+      const requestLine = /^[A-Z]+ /.test(start) && !error.rawPacket?.includes('\r\n');
+      return requestLine
+        ? { status: 414, message: 'The request URI is too long.' }
+        : { status: 431, message: 'The request header fields are too large.' };
+    }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return { status: 408, message: 'The request was not received in time.' };
+    default:
+      return { status: 400, message: `The request is not valid HTTP${error.reason ? `: ${error.reason}` : ''}.` };
+  }
+}
+
+/** API Gateway's own answer of this type, its template filled in for the request (unknown: no route). */
+/**
+ * The request target as a URL. An origin-form target is read as a path even when it starts
+ * with `//` (which `new URL(target, base)` takes for a host and refuses when empty, as in
+ * `GET //`); an absolute-form target is read as given; anything else matches no resource.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    return target.startsWith('/') ? new URL(`http://local${target}`) : new URL(target);
+  } catch {
+    return undefined;
+  }
+}
+
+function gatewayError(type: GatewayResponseType, context: GatewayContext = { httpMethod: '', resourcePath: '/{proxy+}' }): APIGatewayProxyResult {
   const response: GatewayResponse = GATEWAY_RESPONSES[type];
   return {
     statusCode: response.status,
     headers: { 'Content-Type': 'application/json', ...response.headers },
-    body: gatewayResponseBody(type),
+    body: renderGatewayResponseBody(type, context),
   };
 }
 

@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { canSee, type Caller } from '../domain/caller.js';
-import { glanceTimestamp, type Image } from '../domain/image.js';
+import { glanceTimestamp, isUuid, type Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
@@ -60,6 +60,7 @@ export class DynamoImageRepository implements ImageRepository {
   }
 
   async get(id: string): Promise<Image | undefined> {
+    if (!isUuid(id)) return undefined; // no image has it, and DynamoDB refuses keys over 2,048 bytes
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(id), ConsistentRead: true }));
     return out.Item ? fromItem(out.Item) : undefined;
   }

@@ -31,7 +31,7 @@ export class ImageService {
     return toView(image);
   }
 
-  async update(caller: Caller, id: string, contentType: string | undefined, body: string | undefined): Promise<ImageView> {
+  async update(caller: Caller, id: string, contentType: string | undefined, body: Uint8Array | string | undefined): Promise<ImageView> {
     const ops = parsePatch(contentType, body);
     const current = requireModifiable(caller, await this.repo.get(id), id);
     const next = this.bump(applyPatch(current, ops, caller));

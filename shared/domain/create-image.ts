@@ -217,7 +217,8 @@ export function buildNewImage(body: unknown, caller: Caller, now: Date, newId: (
   const tags = fields.has('tags') ? normalizeTags(fields.get('tags')) : [];
   checkPropertyCount(properties.size);
 
-  const id = fields.has('id') ? (fields.get('id') as string) : newId();
+  // The schema let only a UUID through; stored in lower case so no other case can reuse it.
+  const id = fields.has('id') ? (fields.get('id') as string).toLowerCase() : newId();
   const timestamp = glanceTimestamp(now);
   const image: Image = {
     id,

@@ -127,10 +127,21 @@ export function glanceTimestamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export const UUID_PATTERN = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
+/** Glance's id pattern (its image schema's): a UUID with dashes, hex digits in either case. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID_PATTERN.test(value);
+}
+
+/**
+ * The one spelling of an id: a UUID in lower case. Glance's MySQL compares ids without regard
+ * to case, so `A1B2…` and `a1b2…` name the same image there (a create with the other case is a
+ * 409); ids are stored and looked up in lower case for the same effect. Anything that is not a
+ * UUID is returned as sent: no image has it, and the 404 quotes what the client sent.
+ */
+export function canonicalId(value: string): string {
+  return isUuid(value) ? value.toLowerCase() : value;
 }
 
 export function isBaseAttribute(key: string): boolean {

@@ -12,7 +12,7 @@
  * `sort_dir` take every value, every other filter takes the last value (`params.get`).
  */
 import { badRequest } from './errors.js';
-import type { Image } from './image.js';
+import { canonicalId, type Image } from './image.js';
 
 /** Each query key → all its values, in order, already URL-decoded. */
 export type QueryParams = Record<string, string[]>;
@@ -101,7 +101,7 @@ export interface ListFilters {
 export interface ListQuery {
   /** Effective page size (already clamped to MAX_LIMIT). */
   limit: number;
-  /** Id of the last image of the previous page, as sent; not validated here. */
+  /** Id of the last image of the previous page, as sent (a UUID in lower case); not looked up here. */
   marker: string | null;
   /** Full ordering, tie-breakers included (always ends up containing created_at and id). */
   sort: SortKey[];
@@ -246,6 +246,11 @@ function parseMatchFilter(raw: string): MatchFilter {
   throw badRequest(`Unable to filter by unknown operator '${op}'.`);
 }
 
+/** Ids compare in their one spelling (lower case), as MySQL's case-insensitive match does in Glance. */
+function canonicalIds(filter: MatchFilter): MatchFilter {
+  return filter.op === 'eq' ? { op: 'eq', value: canonicalId(filter.value) } : { op: 'in', values: filter.values.map(canonicalId) };
+}
+
 function parseTimeFilter(key: 'created_at' | 'updated_at', raw: string): TimeFilter {
   const { op, threshold } = splitFilterOp(raw);
   const instant = parseIsoTime(threshold);
@@ -326,7 +331,8 @@ export function parseListQuery(params: QueryParams): ListQuery {
       filters[key] = parseTimeFilter(key, value);
       continue;
     } else if ((MATCH_FILTER_KEYS as readonly string[]).includes(key)) {
-      filters[key as MatchFilterKey] = parseMatchFilter(value);
+      const filter = parseMatchFilter(value);
+      filters[key as MatchFilterKey] = key === 'id' ? canonicalIds(filter) : filter;
       continue;
     } else if (key === 'owner') {
       owner = value;
@@ -343,7 +349,8 @@ export function parseListQuery(params: QueryParams): ListQuery {
     sort[0]?.key === 'created_at' && sort[0].dir === 'desc' &&
     sort[1]?.key === 'id' && sort[1].dir === 'desc';
 
-  return { limit, marker: first(params, 'marker') ?? null, sort, filters, visibility, owner, isDefaultSort };
+  const marker = first(params, 'marker');
+  return { limit, marker: marker === undefined ? null : canonicalId(marker), sort, filters, visibility, owner, isDefaultSort };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import {
 } from './create-image.js';
 import { badRequest, conflict, forbidden, GlanceError } from './errors.js';
 import { toView, type Image, type Visibility } from './image.js';
+import { parseJsonBody } from './json-body.js';
 import { validateImageView } from './validate-image.js';
 
 /**
@@ -51,8 +52,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const MAX_SHOWN_CHARS = 255;
+
+/** A value as a message shows it: JSON for non-strings, cut to MAX_SHOWN_CHARS. */
 function show(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS)}...` : text;
 }
 
 /**
@@ -61,7 +66,7 @@ function show(value: unknown): string {
  * change is applied.
  * @throws GlanceError 415 (with Accept-Patch), 400, 403
  */
-export function parsePatch(contentType: string | undefined, body: string | undefined): PatchOp[] {
+export function parsePatch(contentType: string | undefined, body: Uint8Array | string | undefined): PatchOp[] {
   const mediaType = (contentType ?? '').split(';')[0]!.trim();
   const version = mediaType.toLowerCase();
   if (!(PATCH_MEDIA_TYPES as readonly string[]).includes(version)) {
@@ -71,13 +76,7 @@ export function parsePatch(contentType: string | undefined, body: string | undef
   }
   const draft4 = version === PATCH_MEDIA_TYPES[0];
 
-  if (body === undefined || body === '') throw badRequest('Body expected in request.');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw badRequest('Malformed JSON in request body.');
-  }
+  const parsed = parseJsonBody(body);
   if (!Array.isArray(parsed)) throw badRequest('Request body must be a JSON array of operation objects.');
 
   return parsed.map((raw: unknown) => {

@@ -31,8 +31,11 @@ const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * every part's URL fits in one response.
  */
 export function planUpload(size: unknown, requestedPartSize?: unknown): UploadPlan {
+  // Any number past the largest image says so, also those too big to be exact (99999999999999999).
+  if (typeof size === 'number' && size > MAX_OBJECT_SIZE) {
+    throw badRequest(`'size' ${size} exceeds the largest image, ${MAX_OBJECT_SIZE} bytes (5 TiB)`);
+  }
   if (!isWhole(size) || size < 1) throw badRequest("'size' must be a whole number of bytes, at least 1");
-  if (size > MAX_OBJECT_SIZE) throw badRequest(`'size' ${size} exceeds the largest image, ${MAX_OBJECT_SIZE} bytes (5 TiB)`);
   let partSize: number;
   if (requestedPartSize === undefined || requestedPartSize === null) {
     partSize = Math.max(DEFAULT_PART_SIZE, Math.ceil(size / LISTED_PARTS / MIB) * MIB);

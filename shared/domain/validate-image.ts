@@ -15,12 +15,20 @@ if (STATUS_ENUM_ORDER.length !== IMAGE_STATUSES.length || !IMAGE_STATUSES.every(
 }
 
 const MAX_SHOWN_CHARS = 255;
+/** Nesting and items a repr shows before it elides the rest with `...`: messages stay small for any input. */
+const MAX_REPR_DEPTH = 8;
+const MAX_REPR_ITEMS = 32;
 
 /**
  * A Python-style repr, as jsonschema prints values in Glance's messages
- * ('bogus', None, True, [None, 'ami']). Long strings are cut so an error body stays small.
+ * ('bogus', None, True, [None, 'ami']). Long strings, long lists and deep nesting are cut
+ * (`...`) so an error body stays small whatever the client sent.
  */
 export function pyRepr(value: unknown): string {
+  return reprAt(value, 0);
+}
+
+function reprAt(value: unknown, depth: number): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
@@ -29,11 +37,16 @@ export function pyRepr(value: unknown): string {
     const shown = value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS)}...` : value;
     return `'${shown.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   }
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
   if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>)
-      .map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`)
-      .join(', ')}}`;
+    const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+    if (depth >= MAX_REPR_DEPTH) return `${open}...${close}`;
+    const items = Array.isArray(value)
+      ? value.slice(0, MAX_REPR_ITEMS + 1).map((item) => reprAt(item, depth + 1))
+      : Object.entries(value as Record<string, unknown>)
+          .slice(0, MAX_REPR_ITEMS + 1)
+          .map(([k, v]) => `${pyRepr(k)}: ${reprAt(v, depth + 1)}`);
+    if (items.length > MAX_REPR_ITEMS) items.splice(MAX_REPR_ITEMS, 1, '...');
+    return `${open}${items.join(', ')}${close}`;
   }
   return String(value);
 }

@@ -1,4 +1,5 @@
 import { GlanceError } from '../domain/errors.js';
+import { MAX_METADATA_BYTES } from '../domain/image.js';
 import { errorEnvelope } from './response.js';
 
 /**
@@ -15,9 +16,17 @@ export interface GatewayResponse {
   headers?: Record<string, string>;
 }
 
-/** The 413 message that points clients at the upload extension (DESIGN.md §3). */
+/**
+ * The 413's message. One gateway response answers for every route, and API Gateway fills a
+ * gateway response's template by plain substitution of `$context` variables (no VTL, so no
+ * branches): the message names the request it refused through `$context.httpMethod` and
+ * `$context.resourcePath`, then the alternative for each kind of body, image data (the upload
+ * extension, DESIGN.md §3) and image metadata (its own limit).
+ */
 export const UPLOAD_HINT =
-  "Image data larger than the API tier's limit must be uploaded with POST /v2/images/{image_id}/uploads";
+  'Request body too large for $context.httpMethod $context.resourcePath: the API tier takes at most about 4.5 MB of body ' +
+  `(6 MB once base64-encoded). Send image data of any size with the upload extension, POST /v2/images/{image_id}/uploads; ` +
+  `image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
 
 export const GATEWAY_RESPONSES = {
   // The authorizer threw "Unauthorized": no token, bad signature, expired, wrong issuer/audience.
@@ -38,9 +47,25 @@ export const GATEWAY_RESPONSES = {
 
 export type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
 
+/** The body template of a gateway response, as the stack installs it (it may name `$context` variables). */
 export function gatewayResponseBody(type: GatewayResponseType): string {
   const { status, message } = GATEWAY_RESPONSES[type];
   return JSON.stringify(errorEnvelope(status, new GlanceError(status, message).title, message));
+}
+
+/** The `$context` variables gateway response templates use, for one request. */
+export interface GatewayContext {
+  httpMethod: string;
+  /** The matched resource's path template (`/v2/images/{image_id}/file`), or `/{proxy+}`. */
+  resourcePath: string;
+}
+
+/** A gateway response's body as API Gateway answers it: the template with `$context` substituted. */
+export function renderGatewayResponseBody(type: GatewayResponseType, context: GatewayContext): string {
+  return gatewayResponseBody(type).replace(/\$context\.(httpMethod|resourcePath)\b/g, (_, name: keyof GatewayContext) =>
+    // Substituted inside a JSON string: escaped as such, whatever the value holds.
+    JSON.stringify(context[name]).slice(1, -1),
+  );
 }
 
 /** API Gateway REST APIs take at most 10 MB; Lambda takes a 6 MB event, so the body must stay below. */

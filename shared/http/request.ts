@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { makeCaller, type Caller } from '../domain/caller.js';
-import { badRequest } from '../domain/errors.js';
+import { canonicalId } from '../domain/image.js';
+import { parseJsonBody } from '../domain/json-body.js';
 
 /** A request as the handlers see it, decoupled from API Gateway's event shape. */
 export interface HttpRequest {
@@ -43,14 +44,19 @@ function rolesFrom(value: unknown): string[] {
   return Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? roles : [];
 }
 
+/** Path parameters that hold ids: every use case sees them in their one spelling (lower case). */
+const ID_PARAMETERS = new Set(['image_id', 'upload_id']);
+
 export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
-  const headers: Record<string, string> = {};
+  // Header names and query keys are the client's: prototype-less records keep `__proto__`,
+  // `constructor` and `toString` ordinary keys (an assignment never reaches a setter).
+  const headers: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
-  const query: Record<string, string[]> = {};
+  const query: Record<string, string[]> = Object.create(null);
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = [...v];
-  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !query[k]) query[k] = [v];
-  const pathParameters: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = v;
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !Object.hasOwn(query, k)) query[k] = [v];
+  const pathParameters: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) pathParameters[k] = ID_PARAMETERS.has(k) ? canonicalId(v) : v;
   const pairs = Object.entries(query).flatMap(([k, vs]) => vs.map((v) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
   return {
     method: event.httpMethod,
@@ -74,17 +80,7 @@ function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>)
   return `${proto}://${host}${prefix}`;
 }
 
-/** Glance's body parsing: empty → 400 "Body expected", bad JSON → 400 "Malformed JSON". */
+/** Glance's body parsing: empty → 400 "Body expected", not UTF-8, bad or too deep JSON → 400 "Malformed JSON". */
 export function jsonBody(req: HttpRequest): unknown {
-  const text = req.body?.toString('utf8') ?? '';
-  if (text.trim() === '') throw badRequest('Body expected in request.');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest('Malformed JSON in request body.');
-  }
-}
-
-export function bodyText(req: HttpRequest): string | undefined {
-  return req.body?.toString('utf8');
+  return parseJsonBody(req.body);
 }

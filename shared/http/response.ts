@@ -15,6 +15,9 @@ export function noContent(headers: Record<string, string> = {}): HttpResponse {
   return { statusCode: 204, headers, body: '' };
 }
 
+/** Longest error message shown; longer ones are cut. */
+export const MAX_ERROR_MESSAGE_CHARS = 2048;
+
 /**
  * Errors are always JSON, in one of two shapes chosen the way Glance (webob) chooses between
  * JSON and HTML: a client that ranks application/json above text/html in `Accept` gets
@@ -24,6 +27,9 @@ export function noContent(headers: Record<string, string> = {}): HttpResponse {
  */
 export function errorResponse(error: GlanceError, accept?: string): HttpResponse {
   const flat = error.toBody();
+  // Messages quote what the client sent; however much that was, the answer stays small
+  // (Lambda refuses responses over 6 MB, and control characters grow sixfold in JSON).
+  if (flat.message.length > MAX_ERROR_MESSAGE_CHARS) flat.message = `${flat.message.slice(0, MAX_ERROR_MESSAGE_CHARS)}...`;
   const body = prefersJson(accept) ? flat : errorEnvelope(error.status, flat.title, flat.message);
   return json(error.status, body, error.headers);
 }

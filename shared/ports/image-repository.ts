@@ -40,7 +40,10 @@ export interface StatusQuery {
 export interface ImageRepository {
   /** Insert a new image; DuplicateImageError if the id was ever used. */
   create(image: Image, events?: readonly ImageEventType[]): Promise<void>;
-  /** The image, including tombstones (status deleted), or undefined. */
+  /**
+   * The image, including tombstones (status deleted), or undefined; undefined without asking
+   * the store for an id that is not a UUID (clients send any string, of any length).
+   */
   get(id: string): Promise<Image | undefined>;
   /**
    * Replace `previous` with `next` in one conditional write: it succeeds only while the stored

@@ -129,6 +129,10 @@ describe('buildNewImage: id', () => {
     expect(newId).not.toHaveBeenCalled();
   });
 
+  it('stores a client-chosen UUID in lower case, so another case of it is the same id', () => {
+    expect(buildNewImage({ id: CLIENT_ID.toUpperCase() }, member, NOW, () => NEW_ID).id).toBe(CLIENT_ID.toLowerCase());
+  });
+
   it('400 for anything that is not a dashed UUID', () => {
     expectError(() => create({ id: 'abc' }), 400, new RegExp(`^${SCHEMA}'abc' does not match '\\^`));
     expectError(() => create({ id: CLIENT_ID.replace(/-/g, '') }), 400, /does not match/);

@@ -202,6 +202,15 @@ describe('pyRepr()', () => {
     expect(pyRepr([null, 'a', 1])).toBe("[None, 'a', 1]");
     expect(pyRepr({ a: 'b' })).toBe("{'a': 'b'}");
   });
+
+  it('stays small and finite for any value: deep nesting and long lists are elided', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(pyRepr(deep)).toBe('[[[[[[[[[...]]]]]]]]]');
+    const wide = Array.from({ length: 1_000_000 }, (_, i) => i);
+    expect(pyRepr(wide)).toMatch(/^\[0, 1, 2, .*, 31, \.\.\.\]$/);
+    expect(pyRepr(Object.fromEntries(wide.slice(0, 100).map((i) => [`k${i}`, i])))).toMatch(/'k31': 31, \.\.\.\}$/);
+  });
 });
 
 describe('generated validator', () => {

@@ -88,6 +88,14 @@ describe('parseListQuery: limit and marker', () => {
     expect(r.marker).toBe('m1');
     expect(q({ marker: [''] }).marker).toBe('');
   });
+
+  it('reads a UUID marker and id filter in lower case (ids have one spelling), anything else as sent', () => {
+    const id = '6B1E3D0A-7C2F-4E5A-9D8B-0F1E2D3C4B5A';
+    expect(q({ marker: [id] }).marker).toBe(id.toLowerCase());
+    expect(q({ marker: ['Not-A-UUID'] }).marker).toBe('Not-A-UUID');
+    expect(q({ id: [id] }).filters.id).toEqual({ op: 'eq', value: id.toLowerCase() });
+    expect(q({ id: [`in:${id},X`] }).filters.id).toEqual({ op: 'in', values: [id.toLowerCase(), 'X'] });
+  });
 });
 
 describe('parseListQuery: sorting', () => {

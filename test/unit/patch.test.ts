@@ -78,6 +78,8 @@ describe('parsePatch: media type and body', () => {
     expectError(() => parsePatch(V21, ''), 400, 'Body expected in request.');
     expectError(() => parsePatch(V21, '[x'), 400, 'Malformed JSON in request body.');
     expectError(() => parsePatch(V21, '{"op": "add"'), 400, 'Malformed JSON in request body.');
+    expectError(() => parsePatch(V21, Buffer.from([0x5b, 0xff, 0x5d])), 400, 'Malformed JSON in request body.');
+    expectError(() => parsePatch(V21, `[${'['.repeat(5000)}${']'.repeat(5000)}]`), 400, /^Malformed JSON in request body: nested deeper/);
     for (const body of ['{}', '{"op":"add","path":"/a","value":"b"}', '"x"', '5', 'null']) {
       expectError(() => parsePatch(V21, body), 400, 'Request body must be a JSON array of operation objects.');
     }

@@ -1,0 +1,57 @@
+import { connect } from 'node:net';
+import { apiUrl } from './client.js';
+
+export interface RawResponse {
+  status: number;
+  /** Lower-cased header names; a repeated header keeps its last value. */
+  headers: Map<string, string>;
+  text: string;
+  body: any;
+}
+
+/**
+ * Sends bytes exactly as given over one TCP connection to the API under test and reads the
+ * answer until the server closes it: for requests no HTTP client library will send (header
+ * names such as `__proto__`, NUL bytes, bad chunk sizes, oversized request lines).
+ */
+export function rawRequest(request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+  const url = new URL(apiUrl());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    // Written without a FIN: a server may drop a half-closed connection before it answers.
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // The server may close while we are still sending (it refused the request early).
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const end = raw.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
+      const [statusLine = '', ...lines] = raw.slice(0, end).split('\r\n');
+      const headers = new Map<string, string>();
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+      }
+      const text = raw.slice(end + 4);
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, text, body });
+    });
+  });
+}
+
+/** A complete HTTP/1.1 request that asks the server to close the connection after answering. */
+export function httpRequest(method: string, target: string, headers: Array<[string, string]>, body = ''): string {
+  const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([k, v]) => `${k}: ${v}`)];
+  if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}

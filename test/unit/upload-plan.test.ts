@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { GlanceError } from '../../shared/domain/errors.js';
+import { MAX_OBJECT_SIZE, planUpload } from '../../shared/domain/upload-plan.js';
+
+function refusal(size: unknown): string {
+  try {
+    planUpload(size);
+  } catch (error) {
+    if (error instanceof GlanceError && error.status === 400) return error.message;
+    throw error;
+  }
+  throw new Error(`planUpload accepted ${String(size)}`);
+}
+
+describe('planUpload: sizes', () => {
+  it('says any size past the largest image exceeds it, however large or inexact the number', () => {
+    for (const size of [MAX_OBJECT_SIZE + 1, 6e12, 99999999999999999, 2 ** 53, 1e300, Number.MAX_VALUE, JSON.parse('1e400')]) {
+      expect(refusal(size), String(size)).toBe(`'size' ${size} exceeds the largest image, ${MAX_OBJECT_SIZE} bytes (5 TiB)`);
+    }
+  });
+
+  it('refuses what is not a whole number of bytes', () => {
+    for (const size of [0, -1, 1.5, '10', null, [10], { n: 10 }, Number.NaN]) {
+      expect(refusal(size), String(size)).toBe("'size' must be a whole number of bytes, at least 1");
+    }
+  });
+
+  it('plans the largest image', () => {
+    expect(planUpload(MAX_OBJECT_SIZE).size).toBe(MAX_OBJECT_SIZE);
+  });
+});
