@@ -18,9 +18,14 @@ try {
 }
 Object.assign(process.env, environment);
 const { handler } = await import('../../functions/workers/sweep.js');
-const report = await handler({
-  jobs: values.jobs?.split(',').map((j) => j.trim()) as never,
-  as_of: values['as-of'],
-  image_ids: values.image,
-});
+const { runAsFunction } = await import('../../shared/adapters/aws-call-log.js');
+// As the sweep function's invocation: with SKYGLASS_AWS_CALL_LOG set (tests), its calls are
+// checked against the sweep function's IAM like every other function's.
+const report = await runAsFunction('sweep', () =>
+  handler({
+    jobs: values.jobs?.split(',').map((j) => j.trim()) as never,
+    as_of: values['as-of'],
+    image_ids: values.image,
+  }),
+);
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
