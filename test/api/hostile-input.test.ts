@@ -101,21 +101,31 @@ describe('deeply nested JSON (item 9)', () => {
 
 describe('invalid UTF-8 in a JSON body (item 12)', () => {
   const invalid = [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80])];
-  // Glance reads a create body whatever its Content-Type. Sent as application/octet-stream the
-  // bytes reach the function as they are (binaryMediaTypes); once every media type is binary
-  // (item 2), application/json and the patch media types do too, and get the same answer.
-  const BYTES_AS_SENT = { 'Content-Type': 'application/octet-stream' };
+  // Glance reads a create body whatever its Content-Type; every media type reaches the
+  // function byte for byte (binaryMediaTypes */*), so each gets the same answer.
+  it.each(['application/json', 'application/octet-stream', 'text/plain'])(
+    "refuses a create body with invalid UTF-8 inside a string with 400, as Glance's JSON parser does, and creates nothing (%s)",
+    async (contentType) => {
+      const project = uniqueProject();
+      const token = await tokenFor(project);
+      for (const bytes of invalid) {
+        const body = Buffer.concat([Buffer.from('{"name": "a'), bytes, Buffer.from('b"}')]);
+        const res = await call('/v2/images', { method: 'POST', token, body, headers: { 'Content-Type': contentType } });
+        expectGlanceError(res, 400);
+        expect(res.body.message).toBe('Malformed JSON in request body.');
+      }
+      expect(await ownImages(token, project)).toEqual([]);
+    },
+  );
 
-  it("refuses a create body with invalid UTF-8 inside a string with 400, as Glance's JSON parser does, and creates nothing", async () => {
-    const project = uniqueProject();
-    const token = await tokenFor(project);
-    for (const bytes of invalid) {
-      const body = Buffer.concat([Buffer.from('{"name": "a'), bytes, Buffer.from('b"}')]);
-      const res = await call('/v2/images', { method: 'POST', token, body, headers: BYTES_AS_SENT });
-      expectGlanceError(res, 400);
-      expect(res.body.message).toBe('Malformed JSON in request body.');
-    }
-    expect(await ownImages(token, project)).toEqual([]);
+  it('refuses a JSON patch with invalid UTF-8 in a value with 400, changing nothing', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'before' });
+    const body = Buffer.concat([Buffer.from('[{"op": "replace", "path": "/name", "value": "a'), Buffer.from([0xff]), Buffer.from('"}]')]);
+    const res = await call(`/v2/images/${image.id}`, { method: 'PATCH', token, body, headers: { 'Content-Type': PATCH_TYPE } });
+    expectGlanceError(res, 400);
+    const after = await call(`/v2/images/${image.id}`, { token });
+    expect([after.body.name, after.body.updated_at]).toEqual(['before', image.updated_at]);
   });
 
   it('refuses unpaired surrogate escapes (invalid UTF-8 in escaped form) in a create or a patch with 400, writing nothing', async () => {
@@ -137,7 +147,7 @@ describe('invalid UTF-8 in a JSON body (item 12)', () => {
   it('keeps valid multi-byte UTF-8 as sent', async () => {
     const token = await tokenFor(uniqueProject());
     const name = 'zażółć 🐧 ☃';
-    for (const headers of [BYTES_AS_SENT, { 'Content-Type': 'application/json' }]) {
+    for (const headers of [{ 'Content-Type': 'application/octet-stream' }, { 'Content-Type': 'application/json' }]) {
       const res = await call('/v2/images', { method: 'POST', token, body: Buffer.from(JSON.stringify({ name }), 'utf8'), headers });
       expect(res.status).toBe(201);
       expect(res.body.name).toBe(name);
