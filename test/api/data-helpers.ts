@@ -45,3 +45,14 @@ export async function download(token: string, id: string, headers: Record<string
   const store = await fetch(location, { headers });
   return { redirect: first, store, bytes: Buffer.from(await store.arrayBuffer()) };
 }
+
+/** Polls `probe` until it answers something other than undefined (every 200 ms, up to `timeoutMs`). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

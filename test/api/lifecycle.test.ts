@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
-import { download, MiB, putParts } from './data-helpers.js';
+import { download, MiB, putParts, until } from './data-helpers.js';
 import { faultReached, injectFault, releaseFault } from './faults.js';
 import { scrubExecutionStatus, startScrubExecution, sweep } from './workers.js';
 
@@ -34,16 +34,6 @@ function events(id: string): PublishedEvent[] {
   const file = inject('eventsFile');
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.detail.id === id);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 type PublishedEvent = { 'detail-type': string; detail: Record<string, unknown>; [field: string]: unknown };

@@ -3,7 +3,7 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
-import { MiB, putParts } from './data-helpers.js';
+import { MiB, putParts, until } from './data-helpers.js';
 import { faultReached, injectFault, releaseFault, requestThatCrashes } from './faults.js';
 import { scrubExecutionStatus, sweep } from './workers.js';
 
@@ -93,16 +93,6 @@ describe('sweepers', () => {
     expect(audit.missingObjects).toEqual([{ image_id: image.id, key: location }]);
   });
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const pendingDelete = async (admin: string, id: string) =>
   (await call('/v2/images?status=pending_delete&limit=1000', { token: admin })).body.images.some((i: { id: string }) => i.id === id);
