@@ -20,7 +20,12 @@ export interface CallResult<T = any> {
 }
 
 /** One HTTP call to the API under test, as a client would make it. */
-export async function call<T = any>(path: string, options: CallOptions = {}): Promise<CallResult<T>> {
+export function call<T = any>(path: string, options: CallOptions = {}): Promise<CallResult<T>> {
+  return callAt<T>(apiUrl(), path, options);
+}
+
+/** The same call to the API at `baseUrl` (a runtime the test started itself). */
+export async function callAt<T = any>(baseUrl: string, path: string, options: CallOptions = {}): Promise<CallResult<T>> {
   // Like openstacksdk, ask for JSON: errors then come in Glance's own JSON shape.
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   if (options.token) headers['X-Auth-Token'] = options.token;
@@ -29,7 +34,7 @@ export async function call<T = any>(path: string, options: CallOptions = {}): Pr
     body = JSON.stringify(options.json);
     headers['Content-Type'] ??= 'application/json';
   }
-  const res = await fetch(`${apiUrl()}${path}`, { method: options.method ?? 'GET', headers, body, redirect: 'manual' });
+  const res = await fetch(`${baseUrl}${path}`, { method: options.method ?? 'GET', headers, body, redirect: 'manual' });
   const text = await res.text();
   let parsed: unknown = undefined;
   try {

@@ -6,6 +6,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aw
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
 import { S3_CLIENT_DEFAULTS } from '../../shared/adapters/s3-blob-store.js';
 import { mintToken } from '../../infra/local/dev-key.js';
+import { callAt, type CallOptions, type CallResult } from '../api/client.js';
 import { freePort } from '../../infra/local/ports.js';
 import type { Image } from '../../shared/domain/image.js';
 
@@ -22,12 +23,7 @@ export interface CrashRule {
 }
 
 /** An HTTP answer as a client saw it. */
-export interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: any;
-}
+export type Answer = CallResult;
 
 /**
  * `npm start` as a separate process with its data on disk, so a test can kill it at a chosen
@@ -139,24 +135,9 @@ export class RuntimeProcess {
   }
 
   /** One HTTP call to the API, as a client makes it; `status` 0 when the connection died. */
-  async call(path: string, options: { method?: string; token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
-    if (options.token) headers['X-Auth-Token'] = options.token;
-    let body: string | Buffer | undefined = options.body;
-    if (options.json !== undefined) {
-      body = JSON.stringify(options.json);
-      headers['Content-Type'] ??= 'application/json';
-    }
+  async call(path: string, options: CallOptions = {}): Promise<Answer> {
     try {
-      const res = await fetch(`${this.url}${path}`, { method: options.method ?? 'GET', headers, body, redirect: 'manual' });
-      const text = await res.text();
-      let parsed: any;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.status, headers: res.headers, text, body: parsed };
+      return await callAt(this.url, path, options);
     } catch (error) {
       return { status: 0, headers: new Headers(), text: String(error), body: undefined };
     }
