@@ -1,5 +1,5 @@
 import { pendingScrubOf } from '../domain/deletion.js';
-import { queuedWithoutData, type Image } from '../domain/image.js';
+import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest, Workflows } from '../ports/workflows.js';
@@ -166,15 +166,7 @@ export class Sweepers {
   }
 }
 
-/**
- * The verification an image is waiting for, if any: importing staged data, or saving with its
- * bytes in place (a completed upload, or a PUT /file whose request did not finish). The
- * verifier acts on exactly these (shared/app/verify-image.ts).
- */
+/** The verification an image is waiting for, if any (the verifier's own test: awaitsVerification). */
 function awaitedVerification(image: Image): VerificationRequest | undefined {
-  if (!image.location) return undefined;
-  if (image.status === 'importing' || (image.status === 'saving' && (!image.upload || image.upload.state === 'completing'))) {
-    return { image_id: image.id, key: image.location };
-  }
-  return undefined;
+  return awaitsVerification(image) && image.location ? { image_id: image.id, key: image.location } : undefined;
 }

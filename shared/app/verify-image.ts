@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { queuedWithoutData, type Image } from '../domain/image.js';
+import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
 import { checkFormatMatches, FormatInspector } from '../domain/format-inspector.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEventType } from '../ports/events.js';
@@ -108,10 +108,7 @@ export class ImageVerifier {
   /** The image, if it is saving or importing exactly these bytes and its upload is complete. */
   private async waitingImage(request: VerificationRequest): Promise<Image | undefined> {
     const image = await this.repo.get(request.image_id);
-    if (!image || image.location !== request.key) return undefined;
-    if (image.status === 'importing') return image;
-    if (image.status === 'saving' && (!image.upload || image.upload.state === 'completing')) return image;
-    return undefined;
+    return image && image.location === request.key && awaitsVerification(image) ? image : undefined;
   }
 
   /** Removes refused bytes, then puts the image back to queued with the reason visible. */

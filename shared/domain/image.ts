@@ -166,3 +166,13 @@ export function queuedWithoutData(image: Image, reason: string): Image {
     failure: reason,
   };
 }
+
+/**
+ * Whether the image waits for its bytes to be verified: importing staged data, or saving with
+ * its bytes in place (a completed upload, or a PUT /file whose request did not finish). The
+ * verifier acts on exactly these, and the re-drive sweep restarts their lost verifications.
+ */
+export function awaitsVerification(image: Image): boolean {
+  if (!image.location) return false;
+  return image.status === 'importing' || (image.status === 'saving' && (!image.upload || image.upload.state === 'completing'));
+}
