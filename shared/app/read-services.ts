@@ -2,19 +2,24 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
+import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { MemberRepository } from '../ports/member-repository.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Read-only functions import
 // this module alone, so their bundles carry only the DynamoDB client.
+let dynamodb: DynamoDBClient | undefined;
 let repository: ImageRepository | undefined;
+let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
 
-export function imageRepository(): ImageRepository {
-  if (!repository) {
-    const { tableName, region, dynamodbEndpoint } = config();
+/** The one DynamoDB client of the process, shared by the image and member repositories. */
+function dynamoDbClient(): DynamoDBClient {
+  if (!dynamodb) {
+    const { region, dynamodbEndpoint } = config();
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
     // Observability used by `npm run bench` (DynamoDB calls and items read per operation); off by default.
     if (process.env.SKYGLASS_DYNAMODB_STATS === '1') attachDynamoDbCallStats(client);
@@ -22,9 +27,17 @@ export function imageRepository(): ImageRepository {
     if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(client, process.env.SKYGLASS_FAULTS_FILE);
     // Tests only: every call recorded for the check against the stack's IAM (test/iam).
     if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(client, 'dynamodb', process.env.SKYGLASS_AWS_CALL_LOG);
-    repository = new DynamoImageRepository(client, { tableName });
+    dynamodb = client;
   }
-  return repository;
+  return dynamodb;
+}
+
+export function imageRepository(): ImageRepository {
+  return (repository ??= new DynamoImageRepository(dynamoDbClient(), { tableName: config().tableName }));
+}
+
+export function memberRepository(): MemberRepository {
+  return (members ??= new DynamoMemberRepository(dynamoDbClient(), { tableName: config().tableName }));
 }
 
 /** Show and list. */
