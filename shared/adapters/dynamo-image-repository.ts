@@ -8,7 +8,7 @@ import { compareImages, matchesListFilters, type ListQuery } from '../domain/lis
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
-import { INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import { IMAGE_SORT_KEY, imagePartition, INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -19,7 +19,7 @@ export interface DynamoImageRepositoryOptions {
   now?: () => Date;
 }
 
-const IMAGE_SK = 'IMAGE';
+const IMAGE_SK = IMAGE_SORT_KEY;
 const ALL_PK = 'image';
 const NO_OWNER = '-';
 const LIVE = (image: Image) => image.status !== 'deleted' && image.status !== 'pending_delete';
@@ -219,7 +219,7 @@ function asksFor(query: ListQuery, status: string): boolean {
 }
 
 function keyOf(id: string): Item {
-  return { [TABLE_KEYS.partitionKey]: `IMAGE#${id}`, [TABLE_KEYS.sortKey]: IMAGE_SK };
+  return { [TABLE_KEYS.partitionKey]: imagePartition(id), [TABLE_KEYS.sortKey]: IMAGE_SK };
 }
 
 function sortKeyOf(image: Image): string {

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { isUuid } from '../domain/image.js';
 import type { ImageMember } from '../domain/member.js';
 import type { MemberRepository } from '../ports/member-repository.js';
-import { TABLE_KEYS } from './table-design.js';
+import { imagePartition, TABLE_KEYS } from './table-design.js';
 
 export interface DynamoMemberRepositoryOptions {
   tableName: string;
@@ -27,7 +27,7 @@ export class DynamoMemberRepository implements MemberRepository {
 }
 
 export function memberKey(imageId: string, memberId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `IMAGE#${imageId}`, [TABLE_KEYS.sortKey]: `MEMBER#${memberId}` };
+  return { [TABLE_KEYS.partitionKey]: imagePartition(imageId), [TABLE_KEYS.sortKey]: `MEMBER#${memberId}` };
 }
 
 export function memberFromItem(item: Record<string, unknown>): ImageMember {

@@ -4,6 +4,14 @@
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 
+/** The partition of one image: its item (`sk = IMAGE`) and everything kept beside it (members). */
+export function imagePartition(imageId: string): string {
+  return `IMAGE#${imageId}`;
+}
+
+/** The sort key of the image item itself within its partition. */
+export const IMAGE_SORT_KEY = 'IMAGE';
+
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
 
