@@ -6,8 +6,10 @@ import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js'
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { MemberRepository } from '../ports/member-repository.js';
+import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
+import { policy } from './policy-config.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Read-only functions import
 // this module alone, so their bundles carry only the DynamoDB client.
@@ -15,6 +17,7 @@ let dynamodb: DynamoDBClient | undefined;
 let repository: ImageRepository | undefined;
 let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
+let authorized: AuthorizedImages | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
 function dynamoDbClient(): DynamoDBClient {
@@ -38,6 +41,11 @@ export function imageRepository(): ImageRepository {
 
 export function memberRepository(): MemberRepository {
   return (members ??= new DynamoMemberRepository(dynamoDbClient(), { tableName: config().tableName }));
+}
+
+/** Images as each caller may use them: every use case's reads go through this. */
+export function authorizedImages(): AuthorizedImages {
+  return (authorized ??= new AuthorizedImages(imageRepository(), memberRepository(), policy()));
 }
 
 /** Show and list. */
