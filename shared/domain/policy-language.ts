@@ -195,7 +195,8 @@ function substitute(match: string, target: Target): string | undefined {
   let missing = false;
   const result = match.replace(REFERENCE, (whole, name: string | undefined) => {
     if (whole === '%%') return '%';
-    if (name === undefined || !Object.hasOwn(target, name)) {
+    // An attribute the target lacks (undefined) is Python's KeyError, as for a missing property.
+    if (name === undefined || !Object.hasOwn(target, name) || target[name] === undefined) {
       missing = true;
       return '';
     }
