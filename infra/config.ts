@@ -3,6 +3,7 @@
  * Every key is prefixed `skyglass:`.
  */
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
+import { policyOverridesFromFile } from './policy-file.js';
 
 /** How the authorizer learns which tokens to trust. */
 export type AuthConfig =
@@ -59,6 +60,11 @@ export interface SkyglassConfig {
    * `Authorization: Bearer` alone is accepted too); see AUTHORIZER_CACHE.
    */
   authorizerCacheSeconds: number;
+  /**
+   * `skyglass:policyFile`, read and validated at synth: the operator's overrides of Glance's
+   * rules as compact JSON (POLICY_OVERRIDES), only when a file is given.
+   */
+  policyOverrides?: string;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -333,6 +339,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
 
   const account = str(read, 'account');
   const region = str(read, 'region');
+  const policyFile = str(read, 'policyFile');
   return {
     stage,
     auth,
@@ -350,6 +357,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     provisionedConcurrency: readProvisionedConcurrency(read, [...ROUTES.map((r) => r.operationId), AUTHORIZER_FUNCTION_NAME]),
     // API Gateway caches authorizer results for at most an hour.
     authorizerCacheSeconds: positiveSeconds(read, 'authorizerCacheSeconds', AUTHORIZER_CACHE.defaultSeconds, 3600, true),
+    ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

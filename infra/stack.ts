@@ -28,7 +28,7 @@ import { ImageApi } from './constructs/image-api.js';
 import { ImageBucket } from './constructs/image-bucket.js';
 import { ImageTable } from './constructs/image-table.js';
 import { ImageWorkflows } from './constructs/image-workflows.js';
-import type { SkyglassFunction } from './constructs/skyglass-function.js';
+import { SkyglassFunction } from './constructs/skyglass-function.js';
 import { SweepSchedules } from './constructs/sweep-schedules.js';
 import { UserDirectory } from './constructs/user-directory.js';
 
@@ -77,6 +77,12 @@ export interface SkyglassStackProps extends StackProps {
    * @default AUTHORIZER_CACHE.defaultSeconds (300)
    */
   readonly authorizerCacheSeconds?: number;
+  /**
+   * The operator's overrides of Glance's policy rules, compact JSON (see infra/policy-file.ts),
+   * given to every function as POLICY_OVERRIDES.
+   * @default none: Glance's secure-RBAC defaults
+   */
+  readonly policyOverrides?: string;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -95,6 +101,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     alarmSettings: config.alarms,
     provisionedConcurrency: config.provisionedConcurrency,
     authorizerCacheSeconds: config.authorizerCacheSeconds,
+    ...(config.policyOverrides !== undefined && { policyOverrides: config.policyOverrides }),
   };
 }
 
@@ -142,6 +149,7 @@ export class SkyglassStack extends Stack {
       alarmSettings: _alarmSettings,
       provisionedConcurrency: _provisionedConcurrency,
       authorizerCacheSeconds: _authorizerCacheSeconds,
+      policyOverrides: _policyOverrides,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -255,6 +263,13 @@ export class SkyglassStack extends Stack {
     this.functions = this.imageApi.functions;
     this.authorizerFunction = this.imageApi.authorizerFunction;
     this.fallbackFunction = this.imageApi.fallbackFunction;
+
+    if (props.policyOverrides !== undefined) {
+      // Every function decides by the same policy; each builds it once per cold start.
+      for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) {
+        fn.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
+      }
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Glance endpoint (pass as --os-image-url)' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });

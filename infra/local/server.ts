@@ -35,6 +35,7 @@ import { startLocalStepFunctions, type LocalStepFunctions } from './step-functio
 import { startLocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
+import { policyOverridesFromFile } from '../policy-file.js';
 
 /**
  * The local runtime: API Gateway (REST, Lambda proxy) emulated on one port, in front of the
@@ -47,6 +48,12 @@ export interface LocalRuntimeOptions {
   dataDir: string;
   /** Keep DynamoDB in memory (tests) instead of under dataDir. */
   inMemory?: boolean;
+  /**
+   * An operator's policy file (Glance's YAML or JSON syntax), read and validated before anything
+   * starts; a broken one stops the runtime with a PolicyFileError naming the file and rule.
+   * @default process.env.POLICY_FILE (none: Glance's defaults)
+   */
+  policyFile?: string;
 }
 
 export interface LocalRuntime {
@@ -85,6 +92,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let s3: LocalS3;
   let stepFunctions: LocalStepFunctions;
   let eventBridge: LocalEventBridge;
+  const policyFile = options.policyFile ?? (process.env.POLICY_FILE || undefined);
+  const policyOverrides = policyFile ? policyOverridesFromFile(policyFile) : '{}';
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -129,6 +138,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       JWKS_JSON: publicJwks(key),
       JWT_ISSUER: LOCAL_ISSUER,
       JWT_AUDIENCE: LOCAL_AUDIENCE,
+      POLICY_OVERRIDES: policyOverrides,
     };
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.

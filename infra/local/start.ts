@@ -1,4 +1,5 @@
 import { announceRuntime, dataDir, dataDirChosen } from './data-dir.js';
+import { PolicyFileError } from '../policy-file.js';
 import { startLocalRuntime } from './server.js';
 
 // npm scripts run the Node 24 that `npm run setup` (npm ci) puts in node_modules/.bin.
@@ -11,7 +12,15 @@ if (nodeMajor < 24) {
 const port = Number(process.env.PORT ?? 9292);
 const dir = dataDir();
 console.log(`Starting Skyglass locally (data in ${dir}) ...`);
-const runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' });
+let runtime: Awaited<ReturnType<typeof startLocalRuntime>>;
+try {
+  runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' });
+} catch (error) {
+  // A configuration mistake is the operator's to fix: say what it is, without a stack trace.
+  if (!(error instanceof PolicyFileError)) throw error;
+  console.error(`Skyglass did not start: ${error.message}`);
+  process.exit(1);
+}
 // So `npm run token` can tell which data folder (and so which key) the running service uses.
 const forget = announceRuntime({ pid: process.pid, url: runtime.url, dataDir: dir });
 process.once('exit', forget);
