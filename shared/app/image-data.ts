@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { requireModifiable, requireVisible, type Caller } from '../domain/caller.js';
+import { requireVisible, type Caller } from '../domain/caller.js';
 import { badRequest, conflict, forbidden, GlanceError, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
@@ -8,6 +8,7 @@ import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan } 
 import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest, Workflows } from '../ports/workflows.js';
+import type { AuthorizedImages } from './authorized-images.js';
 import type { ImageVerifier, VerificationOutcome } from './verify-image.js';
 import { lostRace, nextVersion, saveOrConflict, saveUnlessMoved } from './writes.js';
 
@@ -34,6 +35,7 @@ const UPLOAD_FIELDS = new Set(['size', 'part_size', 'stage', 'checksum', 'os_has
 export class ImageDataService {
   constructor(
     private readonly repo: ImageRepository,
+    private readonly access: AuthorizedImages,
     private readonly blobs: BlobStore,
     private readonly workflows: Workflows,
     private readonly verifier: ImageVerifier,
@@ -45,7 +47,7 @@ export class ImageDataService {
   /** POST /v2/images/{id}/uploads */
   async createUpload(caller: Caller, id: string, body: unknown) {
     const request = parseUploadRequest(body);
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('upload_image', caller, id);
     const target: ImageStatus = request.stage ? 'uploading' : 'saving';
     checkReadyForData(image, target);
     const plan = planUpload(request.size, request.part_size);
@@ -79,7 +81,7 @@ export class ImageDataService {
 
   /** GET /v2/images/{id}/uploads/{upload_id}: what the store holds, and fresh URLs for the rest. */
   async getUpload(caller: Caller, id: string, uploadId: string) {
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('upload_image', caller, id);
     const session = openSession(image, uploadId);
     const done = session.state === 'completing' ? [] : await this.storedParts(session);
     return {
@@ -96,14 +98,14 @@ export class ImageDataService {
    * there first) answers 202 too, and makes sure its verification runs.
    */
   async completeUpload(caller: Caller, id: string, uploadId: string, body: unknown): Promise<void> {
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('upload_image', caller, id);
     if (completedBy(image, uploadId)) return this.verifyCompleted(image);
     const session = openSession(image, uploadId);
     if (!(await this.assemble(session, body))) {
       // The store no longer knows the upload. If its object exists, the upload was completed:
       // by a concurrent complete (which will also record it), or by an earlier attempt of this
       // very request that stopped before recording it (a timeout, a crash); recording it again is safe.
-      const current = requireModifiable(caller, await this.repo.get(id), id);
+      const current = await this.access.authorize('upload_image', caller, id);
       if (completedBy(current, uploadId)) return this.verifyCompleted(current);
       if (!(await this.blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
     }
@@ -124,7 +126,7 @@ export class ImageDataService {
 
   /** DELETE /v2/images/{id}/uploads/{upload_id}: abort at the store first, then queue the image again. */
   async abortUpload(caller: Caller, id: string, uploadId: string): Promise<void> {
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('upload_image', caller, id);
     const session = openSession(image, uploadId);
     if (session.state === 'completing') throw conflict(`Upload ${uploadId} is already complete and being verified; it cannot be aborted.`);
     // Store first: once the image says queued, no part URL of the session may still work. A
@@ -144,7 +146,7 @@ export class ImageDataService {
    */
   async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
     checkDeclaredSize(body, declaredSize);
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('upload_image', caller, id);
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
     const key = objectKey(id, this.newId());
     const saving = this.bump({ ...image, status: 'saving', location: key, failure: null });
@@ -184,7 +186,7 @@ export class ImageDataService {
   /** PUT /v2/images/{id}/stage: Glance's interoperable import, step one. */
   async stageFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
     checkDeclaredSize(body, declaredSize);
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('modify_image', caller, id);
     checkReadyForData(image, 'uploading');
     const key = objectKey(id, this.newId());
     await this.blobs.putObject(key, body);
@@ -203,7 +205,7 @@ export class ImageDataService {
    */
   async importImage(caller: Caller, id: string, body: unknown): Promise<void> {
     const method = parseImportMethod(body);
-    const image = requireModifiable(caller, await this.repo.get(id), id);
+    const image = await this.access.authorize('modify_image', caller, id);
     if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);

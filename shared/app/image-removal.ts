@@ -1,8 +1,10 @@
-import { requireModifiable, type Caller } from '../domain/caller.js';
+import type { Caller } from '../domain/caller.js';
+import { imageTarget } from '../domain/image-access.js';
 import { holdsBytes, isClaimed, pendingDelete, pendingScrubOf, restored, scrubbingMessage, type DeleteSettings } from '../domain/deletion.js';
 import { conflict, forbidden, imageNotFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
+import type { AuthorizedImages } from './authorized-images.js';
 import type { ScrubRequest, ScrubStart, Workflows } from '../ports/workflows.js';
 import { nextVersion, saveOrConflict } from './writes.js';
 
@@ -16,6 +18,7 @@ export type { DeleteSettings } from '../domain/deletion.js';
 export class ImageRemoval {
   constructor(
     private readonly repo: ImageRepository,
+    private readonly access: AuthorizedImages,
     private readonly workflows: Workflows,
     private readonly deletes: DeleteSettings,
     private readonly clock: () => Date = () => new Date(),
@@ -27,7 +30,7 @@ export class ImageRemoval {
    * 404 from the moment of the write.
    */
   async delete(caller: Caller, id: string): Promise<void> {
-    const current = requireModifiable(caller, await this.repo.get(id), id, `Failed to find image ${id} to delete`);
+    const current = await this.access.authorize('delete_image', caller, id, `Failed to find image ${id} to delete`);
     if (current.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     const now = this.clock();
     if (!holdsBytes(current)) {
@@ -48,8 +51,8 @@ export class ImageRemoval {
    * racing a scrub either wins before any byte is touched or gets 409.
    */
   async restore(caller: Caller, id: string): Promise<void> {
-    if (!caller.isAdmin) throw forbidden('You are not authorized to complete restore action.');
     const current = await this.repo.get(id);
+    this.authorizeOperator('restore_image', 'restore', caller, current);
     if (!current) throw imageNotFound(id);
     const back = nextVersion(restored(current), this.clock());
     try {
@@ -67,11 +70,20 @@ export class ImageRemoval {
 
   /** Admin: remove a pending_delete image's data now instead of at the end of the window. */
   async scrubNow(caller: Caller, id: string): Promise<void> {
-    if (!caller.isAdmin) throw forbidden('You are not authorized to complete scrub action.');
     const current = await this.repo.get(id);
+    this.authorizeOperator('scrub_image', 'scrub', caller, current);
     if (!current) throw imageNotFound(id);
     if (current.status !== 'pending_delete') throw conflict(`Image ${id} is not pending delete (it is ${current.status}); there is nothing to scrub.`);
     await this.workflows.startScrub(scrubRequest(current, 0), 'now');
+  }
+
+  /**
+   * The operator actions on pending_delete images, which nobody sees: a caller the rule refuses
+   * gets 403 whether or not the image exists, so ids do not leak.
+   */
+  private authorizeOperator(rule: string, action: string, caller: Caller, image: Image | undefined): void {
+    const target = image ? imageTarget({ image, membership: undefined }) : {};
+    if (!this.access.policy.allows(rule, caller, target)) throw forbidden(`You are not authorized to complete ${action} action.`);
   }
 
   private async startScrub(request: ScrubRequest, start: ScrubStart): Promise<void> {

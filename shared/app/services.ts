@@ -6,7 +6,7 @@ import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
 import { ImageRemoval } from './image-removal.js';
 import { ImageService } from './images.js';
-import { imageRepository } from './read-services.js';
+import { authorizedImages, imageRepository } from './read-services.js';
 
 // Built on first use and kept for the life of the (Lambda) process. esbuild keeps only what a
 // handler reaches: functions that change metadata (ImageService) carry the DynamoDB client
@@ -31,11 +31,11 @@ export function imageWorkflows(): Workflows {
 
 /** Create, update, tag, deactivate and reactivate images. */
 export function imageService(): ImageService {
-  return (images ??= new ImageService(imageRepository()));
+  return (images ??= new ImageService(imageRepository(), authorizedImages()));
 }
 
 /** Delete, restore and scrub-now: the use cases that drive the scrubber. */
 export function imageRemoval(): ImageRemoval {
   const { delayedDelete, scrubDelaySeconds } = config();
-  return (removal ??= new ImageRemoval(imageRepository(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
+  return (removal ??= new ImageRemoval(imageRepository(), authorizedImages(), imageWorkflows(), { delayedDelete, scrubDelaySeconds }));
 }

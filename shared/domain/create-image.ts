@@ -1,4 +1,5 @@
 import type { Caller } from './caller.js';
+import type { PolicyEngine } from './policy.js';
 import { badRequest, forbidden, GlanceError } from './errors.js';
 import {
   glanceTimestamp,
@@ -127,11 +128,29 @@ export function normalizeTags(value: unknown): string[] {
   return [...tags];
 }
 
-/** Glance's publicize_image rule: only an admin may make an image public. */
-export function checkVisibility(caller: Caller, visibility: Visibility): void {
-  if (visibility === 'public' && !caller.isAdmin) {
-    throw forbidden('You are not authorized to complete publicize_image action.');
+/**
+ * The rule a visibility needs besides modify_image/add_image (Glance's
+ * _enforce_image_visibility): public needs publicize_image, community communitize_image.
+ */
+export function visibilityRule(visibility: unknown): 'publicize_image' | 'communitize_image' | undefined {
+  if (visibility === 'public') return 'publicize_image';
+  if (visibility === 'community') return 'communitize_image';
+  return undefined;
+}
+
+/**
+ * Glance's ImageAPIPolicy.add_image on the proposed image: add_image (its 403 names the owner
+ * when the caller asked for another project's), then the visibility's own rule.
+ */
+function authorizeCreate(policy: PolicyEngine, caller: Caller, owner: string | null, visibility: unknown): void {
+  // Glance's proposed target: project_id = owner, and visibility as asked (private if not).
+  const target = { project_id: owner, owner, visibility: (visibility as string | undefined) ?? 'private' };
+  if (!policy.allows('add_image', caller, target)) {
+    if (owner !== caller.projectId) throw forbidden(`You are not permitted to create images owned by '${owner ?? 'None'}'.`);
+    throw forbidden('You are not authorized to complete add_image action.');
   }
+  const rule = visibilityRule(visibility);
+  if (rule && !policy.allows(rule, caller, target)) throw forbidden(`You are not authorized to complete ${rule} action.`);
 }
 
 /** Keeps one item within DynamoDB's 400 KB limit, so an image is never half-written. */
@@ -172,7 +191,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * attributes (403), reserved ones (403), the image schema (400), property names (400),
  * owner and visibility policy (403), min_ram/min_disk (400), then the quotas (413).
  */
-export function buildNewImage(body: unknown, caller: Caller, now: Date, newId: () => string): Image {
+export function buildNewImage(body: unknown, caller: Caller, policy: PolicyEngine, now: Date, newId: () => string): Image {
   if (Array.isArray(body)) {
     // Glance answers 500 here (it pops from a list); a schema error is what it means.
     throw schemaMismatch(`${pyRepr(body)} is not of type 'object'`);
@@ -200,17 +219,10 @@ export function buildNewImage(body: unknown, caller: Caller, now: Date, newId: (
     properties.set(key, checkPropertyValue(value));
   }
 
-  let owner = caller.projectId;
-  if (fields.has('owner')) {
-    const requested = fields.get('owner') as string | null;
-    if (!caller.isAdmin && requested !== caller.projectId) {
-      throw forbidden(`You are not permitted to create images owned by '${requested ?? 'None'}'.`);
-    }
-    owner = requested;
-  }
-
+  // An admin (by the policy's add_image) may create an image for any project, others for their own.
+  const owner = fields.has('owner') ? (fields.get('owner') as string | null) : caller.projectId;
+  authorizeCreate(policy, caller, owner, fields.get('visibility'));
   const visibility = (fields.get('visibility') as Visibility | undefined) ?? 'shared';
-  checkVisibility(caller, visibility);
 
   const minDisk = fields.has('min_disk') ? checkNonNegativeInt('min_disk', fields.get('min_disk')) : 0;
   const minRam = fields.has('min_ram') ? checkNonNegativeInt('min_ram', fields.get('min_ram')) : 0;

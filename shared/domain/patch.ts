@@ -1,4 +1,6 @@
 import type { Caller } from './caller.js';
+import { enforceOnImage, imageTarget, type ImageForCaller } from './image-access.js';
+import type { PolicyEngine } from './policy.js';
 import {
   assertWritableAttribute,
   checkMetadataSize,
@@ -6,12 +8,12 @@ import {
   checkPropertyCount,
   checkPropertyKey,
   checkPropertyValue,
-  checkVisibility,
   isSettableAttribute,
   normalizeTags,
   NULLABLE_PROPERTIES,
   plainRecord,
   propertiesRecord,
+  visibilityRule,
 } from './create-image.js';
 import { badRequest, conflict, forbidden, GlanceError } from './errors.js';
 import { toView, type Image, type Visibility } from './image.js';
@@ -151,12 +153,36 @@ function checkOp(change: PatchOp): void {
   validateImageView(plainRecord([[change.path, change.value]]));
 }
 
+/** What the policy says about the changes to one image (Glance's ImageAPIPolicy for it). */
+export interface PatchPolicy {
+  /** Glance's context is_admin (context_is_admin): only an admin changes the owner. */
+  isAdmin: boolean;
+  /** Throws Glance's 403 (or 404 when the caller may not even get_image) unless `rule` allows. */
+  enforce(rule: string): void;
+  /** Throws 403 unless the visibility's rule allows (Glance's _enforce_image_visibility: never 404). */
+  enforceVisibility(rule: string): void;
+}
+
+/** The PatchPolicy of `found` for `caller`: each rule enforced as ImageAPIPolicy._enforce does. */
+export function patchPolicyFor(policy: PolicyEngine, caller: Caller, found: ImageForCaller, notFoundMessage: string): PatchPolicy {
+  return {
+    isAdmin: policy.isAdmin(caller),
+    enforce: (rule) => void enforceOnImage(policy, rule, caller, found, notFoundMessage),
+    enforceVisibility: (rule) => {
+      if (!policy.allows(rule, caller, imageTarget(found))) throw forbidden(`You are not authorized to complete ${rule} action.`);
+    },
+  };
+}
+
 /**
  * Applies the changes in order to a copy of `image` (the input is never mutated) and validates
- * the result. Leaves `version` and `updated_at` alone: the use case bumps them on write.
- * @throws GlanceError 400, 403, 409, 413
+ * the result. Leaves `version` and `updated_at` alone: the use case bumps them on write. Each
+ * change is authorized as Glance's update_property does: owner by admins only, then the
+ * visibility's own rule (publicize_image, communitize_image), then modify_image; so a patch
+ * with no changes asks no rule.
+ * @throws GlanceError 400, 403, 404, 409, 413
  */
-export function applyPatch(image: Image, ops: PatchOp[], caller: Caller): Image {
+export function applyPatch(image: Image, ops: PatchOp[], policy: PatchPolicy): Image {
   const next: Image = { ...image, tags: [...image.tags] };
   // A Map keeps `__proto__`, `constructor`, ... as plain keys.
   const properties = new Map<string, string>(Object.entries(image.properties));
@@ -166,16 +192,20 @@ export function applyPatch(image: Image, ops: PatchOp[], caller: Caller): Image 
     checkOp(change);
     const name = change.path;
     if (change.op === 'remove') {
+      policy.enforce('modify_image');
       if (isSettableAttribute(name)) throw forbidden(`Property ${name} may not be removed.`);
       if (!properties.delete(name)) throw conflict(`Property ${name} does not exist.`);
       continue;
     }
-    if (name === 'owner' && !caller.isAdmin) throw forbidden("Owner can't be updated by non admin.");
+    if (name === 'owner' && !policy.isAdmin) throw forbidden("Owner can't be updated by non admin.");
+    const rule = name === 'visibility' ? visibilityRule(change.value) : undefined;
+    if (rule) policy.enforceVisibility(rule);
+    policy.enforce('modify_image');
     const exists = isSettableAttribute(name) || properties.has(name);
     if (change.op === 'add' && change.strictAdd && exists) throw conflict(`Property ${name} already present.`);
     if (change.op === 'replace' && !exists) throw conflict(`Property ${name} does not exist.`);
     if (isSettableAttribute(name)) {
-      setAttribute(next, name, change.value, caller);
+      setAttribute(next, name, change.value);
     } else {
       checkPropertyKey(name);
       if (change.value === null && NULLABLE_PROPERTIES.includes(name)) properties.delete(name);
@@ -191,13 +221,12 @@ export function applyPatch(image: Image, ops: PatchOp[], caller: Caller): Image 
   return next;
 }
 
-function setAttribute(image: Image, name: string, value: unknown, caller: Caller): void {
+function setAttribute(image: Image, name: string, value: unknown): void {
   switch (name) {
     case 'name':
       image.name = value as string | null;
       return;
     case 'visibility':
-      checkVisibility(caller, value as Visibility);
       image.visibility = value as Visibility;
       return;
     case 'protected':

@@ -171,7 +171,8 @@ describe('JSON-patch update', () => {
     const priv = await createImage(owner, { visibility: 'private' });
     const res = await patch(other, community.id, [{ op: 'replace', path: '/name', value: 'mine' }]);
     expect(res.status).toBe(403);
-    expect(res.body.message).toBe('You do not own this image');
+    // Secure RBAC (enforce_new_defaults): the refusing rule names itself; "You do not own this image" is the legacy check.
+    expect(res.body.message).toBe('You are not authorized to complete modify_image action.');
     expect((await patch(other, priv.id, [{ op: 'replace', path: '/name', value: 'mine' }])).status).toBe(404);
   });
 
@@ -210,16 +211,17 @@ describe('tags', () => {
 });
 
 describe('deactivate and reactivate', () => {
-  it('are admin-only, idempotent, and only between active and deactivated', async () => {
+  it("are the owner's members' and admins' (not readers'), idempotent, and only between active and deactivated", async () => {
     const project = uniqueProject();
     const member = await tokenFor(project);
+    const reader = await tokenFor(project, ['reader']);
     const admin = await tokenFor(project, ['admin']);
     const image = await createImage(member, { disk_format: 'raw', container_format: 'bare' });
     const queued = await call(`/v2/images/${image.id}/actions/deactivate`, { method: 'POST', token: admin });
     expect(queued.status).toBe(403);
     expect(queued.body.message).toBe("Not allowed to deactivate image in status 'queued'");
     await seedActive(image.id);
-    expect((await call(`/v2/images/${image.id}/actions/deactivate`, { method: 'POST', token: member })).status).toBe(403);
+    expect((await call(`/v2/images/${image.id}/actions/deactivate`, { method: 'POST', token: reader })).status).toBe(403);
     for (let i = 0; i < 2; i++) {
       expect((await call(`/v2/images/${image.id}/actions/deactivate`, { method: 'POST', token: admin })).status).toBe(204);
       expect((await call(`/v2/images/${image.id}`, { token: member })).body.status).toBe('deactivated');

@@ -8,6 +8,7 @@ import {
   normalizeTags,
 } from '../../shared/domain/create-image.js';
 import { GlanceError } from '../../shared/domain/errors.js';
+import { defaultPolicy } from '../../shared/domain/policy.js';
 import { MAX_PROPERTIES, MAX_PROPERTY_VALUE, MAX_TAGS, toView } from '../../shared/domain/image.js';
 
 const member = makeCaller('p1', 'u1', ['member', 'reader']);
@@ -17,7 +18,7 @@ const NEW_ID = '6c8da808-6ae1-47d5-9f3c-292fcd6a9213';
 const CLIENT_ID = '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10';
 const SCHEMA = "Provided object does not match schema 'image': ";
 
-const create = (body: unknown, caller = member) => buildNewImage(body, caller, NOW, () => NEW_ID);
+const create = (body: unknown, caller = member) => buildNewImage(body, caller, defaultPolicy, NOW, () => NEW_ID);
 /** Bodies are parsed JSON in production; parsing keeps `__proto__` an own key. */
 const fromJson = (json: string) => create(JSON.parse(json));
 
@@ -40,7 +41,7 @@ function expectError(fn: () => unknown, status: number, message: string | RegExp
 describe('buildNewImage: defaults', () => {
   it('builds Glance\'s fresh image from {}', () => {
     const newId = vi.fn(() => NEW_ID);
-    const image = buildNewImage({}, member, NOW, newId);
+    const image = buildNewImage({}, member, defaultPolicy, NOW, newId);
     expect(newId).toHaveBeenCalledTimes(1);
     expect(image).toEqual({
       id: NEW_ID, name: null, status: 'queued', visibility: 'shared', protected: false, os_hidden: false,
@@ -125,12 +126,12 @@ describe('buildNewImage: read-only and reserved attributes', () => {
 describe('buildNewImage: id', () => {
   it('keeps a client-chosen UUID and does not draw a new one', () => {
     const newId = vi.fn(() => NEW_ID);
-    expect(buildNewImage({ id: CLIENT_ID }, member, NOW, newId).id).toBe(CLIENT_ID);
+    expect(buildNewImage({ id: CLIENT_ID }, member, defaultPolicy, NOW, newId).id).toBe(CLIENT_ID);
     expect(newId).not.toHaveBeenCalled();
   });
 
   it('stores a client-chosen UUID in lower case, so another case of it is the same id', () => {
-    expect(buildNewImage({ id: CLIENT_ID.toUpperCase() }, member, NOW, () => NEW_ID).id).toBe(CLIENT_ID.toLowerCase());
+    expect(buildNewImage({ id: CLIENT_ID.toUpperCase() }, member, defaultPolicy, NOW, () => NEW_ID).id).toBe(CLIENT_ID.toLowerCase());
   });
 
   it('400 for anything that is not a dashed UUID', () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { makeCaller } from '../../shared/domain/caller.js';
+import { makeCaller, type Caller } from '../../shared/domain/caller.js';
 import { buildNewImage } from '../../shared/domain/create-image.js';
 import { GlanceError } from '../../shared/domain/errors.js';
 import { MAX_PROPERTIES, MAX_PROPERTY_VALUE, MAX_TAGS, toView, type Image } from '../../shared/domain/image.js';
-import { applyPatch, decodePointer, parsePatch, PATCH_MEDIA_TYPES, type PatchOp } from '../../shared/domain/patch.js';
+import { applyPatch, decodePointer, parsePatch, PATCH_MEDIA_TYPES, patchPolicyFor, type PatchOp } from '../../shared/domain/patch.js';
+import { defaultPolicy } from '../../shared/domain/policy.js';
 import type { ImageStatus } from '../../shared/domain/status.js';
 
 const V20 = 'application/openstack-images-v2.0-json-patch';
@@ -38,13 +39,16 @@ function baseImage(overrides: Partial<Image> = {}, body: Record<string, unknown>
   const image = buildNewImage(
     { name: 'cirros', foo: 'bar', disk_format: 'raw', container_format: 'bare', tags: ['t'], ...body },
     member,
+    defaultPolicy,
     new Date('2024-01-02T03:04:05Z'),
     () => ID,
   );
   return { ...image, ...overrides };
 }
+/** The policy's answers for `caller` on `image`, as the use case builds them. */
+const policyOf = (caller: Caller, image: Image) => patchPolicyFor(defaultPolicy, caller, { image, membership: undefined }, `No image found with ID ${image.id}`);
 /** Parse (2.1) then apply, as the use case does. */
-const patch = (image: Image, ops: unknown, caller = member) => applyPatch(image, parse21(ops), caller);
+const patch = (image: Image, ops: unknown, caller = member) => applyPatch(image, parse21(ops), policyOf(caller, image));
 
 describe('PATCH_MEDIA_TYPES', () => {
   it('lists the two Glance media types', () => {
@@ -264,7 +268,7 @@ describe('applyPatch: basics', () => {
 
   it('returns an equal copy for no operations', () => {
     const image = baseImage();
-    const next = applyPatch(image, [], member);
+    const next = applyPatch(image, [], policyOf(member, image));
     expect(next).toEqual(image);
     expect(next).not.toBe(image);
   });
@@ -345,7 +349,7 @@ describe('applyPatch: never mutates its input', () => {
 
   it('the result shares no arrays or records with the input', () => {
     const image = baseImage();
-    const next = applyPatch(image, [], member);
+    const next = applyPatch(image, [], policyOf(member, image));
     next.tags.push('mutated');
     next.properties.mutated = 'yes';
     expect(image.tags).toEqual(['t']);
@@ -429,7 +433,7 @@ describe('applyPatch: values', () => {
   it('protected and os_hidden take booleans', () => {
     expect(patch(baseImage(), [{ op: 'replace', path: '/protected', value: true }]).protected).toBe(true);
     expect(patch(baseImage(), [{ op: 'replace', path: '/os_hidden', value: true }]).os_hidden).toBe(true);
-    expectError(() => applyPatch(baseImage(), [{ op: 'replace', path: 'protected', value: 'true' }], member), 400,
+    expectError(() => applyPatch(baseImage(), [{ op: 'replace', path: 'protected', value: 'true' }], policyOf(member, baseImage())), 400,
       `${SCHEMA}'true' is not of type 'boolean'`);
   });
 
@@ -488,7 +492,7 @@ describe('applyPatch: quotas', () => {
 });
 
 describe('applyPatch: the 2.0 media type', () => {
-  const patch20 = (image: Image, ops: unknown, caller = member) => applyPatch(image, parse20(ops), caller);
+  const patch20 = (image: Image, ops: unknown, caller = member) => applyPatch(image, parse20(ops), policyOf(caller, image));
 
   it('replace and remove work as in 2.1', () => {
     const next = patch20(baseImage(), [{ replace: '/name', value: 'n20' }, { remove: '/foo' }]);
@@ -547,7 +551,7 @@ describe('applyPatch: prototype pollution', () => {
 
 describe('applyPatch: ops built by hand are checked too', () => {
   it('re-checks names and values', () => {
-    const op = (o: PatchOp) => () => applyPatch(baseImage(), [o], member);
+    const op = (o: PatchOp) => () => applyPatch(baseImage(), [o], policyOf(member, baseImage()));
     expectError(op({ op: 'replace', path: 'status', value: 'active' }), 403, "Attribute 'status' is read-only.");
     expectError(op({ op: 'replace', path: 'id', value: ID }), 403, "Attribute 'id' is read-only.");
     expectError(op({ op: 'add', path: 'os_glance_x', value: 'v' }), 403, "Attribute 'os_glance_x' is reserved.");
