@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { requireVisible, type Caller } from '../domain/caller.js';
-import { badRequest, conflict, forbidden, GlanceError, notFound, serviceUnavailable } from '../domain/errors.js';
+import type { Caller } from '../domain/caller.js';
+import { enforceOnImage } from '../domain/image-access.js';
+import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
@@ -216,10 +217,13 @@ export class ImageDataService {
 
   /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */
   async download(caller: Caller, id: string): Promise<DownloadAnswer> {
-    const image = requireVisible(caller, await this.repo.get(id), id);
-    if (image.status === 'deactivated' && !caller.isAdmin) {
+    // Glance: a deactivated image's data is refused to all but admins before download_image is asked.
+    const found = await this.access.find(caller, id);
+    if (!this.access.sees(caller, found)) throw imageNotFound(id);
+    if (found.image.status === 'deactivated' && !this.access.policy.isAdmin(caller)) {
       throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
+    const image = enforceOnImage(this.access.policy, 'download_image', caller, found, `No image found with ID ${id}`);
     if ((image.status !== 'active' && image.status !== 'deactivated') || !image.location) return { kind: 'no-data' };
     const url = await this.blobs.presignDownload(image.location, {
       filename: `${image.id}.${image.disk_format ?? 'img'}`,
