@@ -2,7 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { canSee, type Caller } from '../domain/caller.js';
+import type { Caller } from '../domain/caller.js';
+import { isVisible } from '../domain/image-access.js';
+import type { PolicyEngine } from '../domain/policy.js';
 import { glanceTimestamp, isUuid, type Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
@@ -92,15 +94,16 @@ export class DynamoImageRepository implements ImageRepository {
     }
   }
 
-  async list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
+  async list(caller: Caller, query: ListQuery, marker: Image | undefined, policy: PolicyEngine): Promise<ListPage> {
     if (query.limit === 0) return { images: [] };
+    const isAdmin = policy.isAdmin(caller);
     // An admin asking for status=pending_delete finds those images (to restore them); they stay
     // in the admin's index until the scrubber tombstones them.
-    const pendingDelete = caller.isAdmin && asksFor(query, 'pending_delete');
+    const pendingDelete = isAdmin && asksFor(query, 'pending_delete');
     const keep = (image: Image) =>
-      (LIVE(image) ? canSee(caller, image) : pendingDelete && image.status === 'pending_delete') &&
+      (LIVE(image) ? isVisible(policy, caller, { image, membership: undefined }) : pendingDelete && image.status === 'pending_delete') &&
       matchesListFilters(image, query, { pendingDelete });
-    const streams = this.streamsFor(caller, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
+    const streams = this.streamsFor(caller, isAdmin, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
     if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, keep) };
     // Any other order has no index behind it: read every visible candidate, sort in memory.
     const all = new Map<string, Image>();
@@ -155,8 +158,8 @@ export class DynamoImageRepository implements ImageRepository {
   }
 
   /** Streams over the index partitions that can hold images this caller may see. */
-  private streamsFor(caller: Caller, query: ListQuery, before: string | undefined): ImageStream[] {
-    const partitions = this.partitionsFor(caller, query);
+  private streamsFor(caller: Caller, isAdmin: boolean, query: ListQuery, before: string | undefined): ImageStream[] {
+    const partitions = this.partitionsFor(caller, isAdmin, query);
     // Merging k partitions newest first, each is read in chunks of about limit/k: a page that
     // comes mostly from one partition costs an extra Query there, not a full page read from
     // every other. Other sort orders read everything anyway, in the largest chunks.
@@ -167,10 +170,10 @@ export class DynamoImageRepository implements ImageRepository {
   }
 
   /** Which index partitions can hold images this caller may see, narrowed by the query. */
-  private partitionsFor(caller: Caller, query: ListQuery): Array<[keyof typeof INDEXES, string]> {
+  private partitionsFor(caller: Caller, isAdmin: boolean, query: ListQuery): Array<[keyof typeof INDEXES, string]> {
     const partition = (index: keyof typeof INDEXES, value: string): [keyof typeof INDEXES, string] => [index, value];
     const { visibility, owner } = query;
-    if (caller.isAdmin) {
+    if (isAdmin) {
       if (owner) return [partition('byOwner', owner)];
       if (visibility === 'public' || visibility === 'community') return [partition('byVisibility', visibility)];
       return [partition('all', ALL_PK)];

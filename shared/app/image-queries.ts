@@ -1,27 +1,35 @@
-import { canSee, requireVisible, type Caller } from '../domain/caller.js';
-import { badRequest } from '../domain/errors.js';
+import type { Caller } from '../domain/caller.js';
+import { badRequest, forbidden } from '../domain/errors.js';
 import { toView, type Image, type ImageView } from '../domain/image.js';
 import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { AuthorizedImages } from './authorized-images.js';
 
 /** Reading images: show and list. Kept apart so read functions bundle no event or workflow client. */
 export class ImageQueries {
-  constructor(private readonly repo: ImageRepository) {}
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly access: AuthorizedImages,
+  ) {}
 
   async show(caller: Caller, id: string): Promise<ImageView> {
-    return toView(requireVisible(caller, await this.repo.get(id), id));
+    return toView(await this.access.authorize('get_image', caller, id));
   }
 
   async list(caller: Caller, params: QueryParams, rawQuery: string | null) {
+    // Glance: "do you have permission to list images" against the caller's own project.
+    if (!this.access.policy.allows('get_images', caller, { project_id: caller.projectId })) {
+      throw forbidden('You are not authorized to complete get_images action.');
+    }
     const query = parseListQuery(params);
     let marker: Image | undefined;
     if (query.marker !== null) {
-      const found = await this.repo.get(query.marker);
+      const found = await this.access.find(caller, query.marker);
       // Glance answers an unknown or invisible marker with 400, not 404.
-      if (!found || !canSee(caller, found)) throw badRequest(`No image found with ID ${query.marker}`);
-      marker = found;
+      if (!this.access.sees(caller, found)) throw badRequest(`No image found with ID ${query.marker}`);
+      marker = found.image;
     }
-    const { images } = await this.repo.list(caller, query, marker);
+    const { images } = await this.repo.list(caller, query, marker, this.access.policy);
     return { images: images.map(toView), ...listLinks(rawQuery, images, query.limit) };
   }
 }

@@ -1,3 +1,4 @@
+import type { PolicyEngine } from '../domain/policy.js';
 import type { Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import type { ListQuery } from '../domain/list-query.js';
@@ -51,8 +52,8 @@ export interface ImageRepository {
    * `next.version` must be `previous.version + 1`. ConcurrentUpdateError otherwise.
    */
   save(next: Image, previous: Image, events?: readonly ImageEventType[]): Promise<void>;
-  /** One page of images visible to the caller that match the query, in the query's order. */
-  list(caller: Caller, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
+  /** One page of images visible to the caller (as `policy` sees it: is_admin) that match the query, in the query's order. */
+  list(caller: Caller, query: ListQuery, marker: Image | undefined, policy: PolicyEngine): Promise<ListPage>;
   /**
    * Every image in one of these statuses, oldest change first per status: for the sweepers,
    * which run on a schedule. The statuses a sweep looks for (saving, uploading, importing,

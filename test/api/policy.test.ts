@@ -51,6 +51,18 @@ describe('a reader of the owner project', () => {
   });
 });
 
+describe('reading', () => {
+  it('lists only with get_images (a reader of the caller\'s project) and shows only with get_image', async () => {
+    const project = uniqueProject();
+    const image = await createImage(await tokenFor(project), { visibility: 'private' });
+    const roleless = await tokenFor(project, []);
+    expectRefused(await call('/v2/images', { token: roleless }), 403, 'You are not authorized to complete get_images action.');
+    // get_image refused on an image the caller's project owns: 404, as Glance (never 403 for get_image).
+    expectRefused(await call(`/v2/images/${image.id}`, { token: roleless }), 404, `No image found with ID ${image.id}`);
+    expect((await call(`/v2/images/${image.id}`, { token: await tokenFor(project, ['reader']) })).status).toBe(200);
+  });
+});
+
 describe('deactivate and reactivate', () => {
   it('a member of the owner project may (204); a reader may not (403); another project gets 404, or 403 on an image it sees', async () => {
     const project = uniqueProject();
