@@ -3,7 +3,7 @@
  * Every key is prefixed `skyglass:`.
  */
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
-import { policyOverridesFromFile } from './policy-file.js';
+import { policyOverridesFromFile, propertyProtectionsFromFile } from './policy-file.js';
 
 /** How the authorizer learns which tokens to trust. */
 export type AuthConfig =
@@ -65,6 +65,8 @@ export interface SkyglassConfig {
    * rules as compact JSON (POLICY_OVERRIDES), only when a file is given.
    */
   policyOverrides?: string;
+  /** `skyglass:propertyProtectionFile`, read and validated at synth: its rules as compact JSON (PROPERTY_PROTECTIONS). */
+  propertyProtections?: string;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -340,6 +342,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   const account = str(read, 'account');
   const region = str(read, 'region');
   const policyFile = str(read, 'policyFile');
+  const propertyProtectionFile = str(read, 'propertyProtectionFile');
   return {
     stage,
     auth,
@@ -358,6 +361,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     // API Gateway caches authorizer results for at most an hour.
     authorizerCacheSeconds: positiveSeconds(read, 'authorizerCacheSeconds', AUTHORIZER_CACHE.defaultSeconds, 3600, true),
     ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
+    ...(propertyProtectionFile !== undefined && { propertyProtections: propertyProtectionsFromFile(propertyProtectionFile) }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { createPolicy } from '../shared/domain/policy.js';
+import { parsePropertyProtections } from '../shared/domain/property-protections.js';
 
 /** A policy file that cannot be applied; the message names the file (and the rule, where one is at fault). */
 export class PolicyFileError extends Error {
@@ -54,6 +55,32 @@ export function policyOverridesFromFile(file: string): string {
     throw new PolicyFileError(
       `Policy file ${file} holds ${Buffer.byteLength(compact)} bytes of overrides; at most ${MAX_POLICY_OVERRIDES_BYTES} fit in a Lambda environment: override only the rules that differ from Glance's defaults`,
     );
+  }
+  return compact;
+}
+
+/** What a property protection file may take of a Lambda environment's 4 KB. */
+export const MAX_PROPERTY_PROTECTIONS_BYTES = 1536;
+
+/**
+ * Reads and validates a property protection file (Glance's `roles` format, INI); the compact
+ * JSON of its rules, as PROPERTY_PROTECTIONS carries them.
+ */
+export function propertyProtectionsFromFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PolicyFileError(`Property protection file ${file} cannot be read: ${(error as Error).message}`);
+  }
+  let compact: string;
+  try {
+    compact = JSON.stringify(parsePropertyProtections(text, file));
+  } catch (error) {
+    throw new PolicyFileError((error as Error).message);
+  }
+  if (Buffer.byteLength(compact) > MAX_PROPERTY_PROTECTIONS_BYTES) {
+    throw new PolicyFileError(`Property protection file ${file} holds ${Buffer.byteLength(compact)} bytes of rules; at most ${MAX_PROPERTY_PROTECTIONS_BYTES} fit in a Lambda environment`);
   }
   return compact;
 }

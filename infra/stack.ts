@@ -83,6 +83,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default none: Glance's secure-RBAC defaults
    */
   readonly policyOverrides?: string;
+  /**
+   * Glance's property protections (compact JSON of the rules), given to every function as PROPERTY_PROTECTIONS.
+   * @default none
+   */
+  readonly propertyProtections?: string;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -102,6 +107,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     provisionedConcurrency: config.provisionedConcurrency,
     authorizerCacheSeconds: config.authorizerCacheSeconds,
     ...(config.policyOverrides !== undefined && { policyOverrides: config.policyOverrides }),
+    ...(config.propertyProtections !== undefined && { propertyProtections: config.propertyProtections }),
   };
 }
 
@@ -150,6 +156,7 @@ export class SkyglassStack extends Stack {
       provisionedConcurrency: _provisionedConcurrency,
       authorizerCacheSeconds: _authorizerCacheSeconds,
       policyOverrides: _policyOverrides,
+      propertyProtections: _propertyProtections,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -264,11 +271,10 @@ export class SkyglassStack extends Stack {
     this.authorizerFunction = this.imageApi.authorizerFunction;
     this.fallbackFunction = this.imageApi.fallbackFunction;
 
-    if (props.policyOverrides !== undefined) {
-      // Every function decides by the same policy; each builds it once per cold start.
-      for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) {
-        fn.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
-      }
+    // Every function decides by the same policy and protections; each builds them once per cold start.
+    for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) {
+      if (props.policyOverrides !== undefined) fn.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
+      if (props.propertyProtections !== undefined) fn.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Glance endpoint (pass as --os-image-url)' });

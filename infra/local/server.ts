@@ -35,7 +35,7 @@ import { startLocalStepFunctions, type LocalStepFunctions } from './step-functio
 import { startLocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
-import { policyOverridesFromFile } from '../policy-file.js';
+import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
 
 /**
  * The local runtime: API Gateway (REST, Lambda proxy) emulated on one port, in front of the
@@ -54,6 +54,11 @@ export interface LocalRuntimeOptions {
    * @default process.env.POLICY_FILE (none: Glance's defaults)
    */
   policyFile?: string;
+  /**
+   * Glance's property_protection_file (roles format), read and validated like the policy file.
+   * @default process.env.PROPERTY_PROTECTION_FILE (none: no protections)
+   */
+  propertyProtectionFile?: string;
 }
 
 export interface LocalRuntime {
@@ -94,6 +99,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let eventBridge: LocalEventBridge;
   const policyFile = options.policyFile ?? (process.env.POLICY_FILE || undefined);
   const policyOverrides = policyFile ? policyOverridesFromFile(policyFile) : '{}';
+  const protectionFile = options.propertyProtectionFile ?? (process.env.PROPERTY_PROTECTION_FILE || undefined);
+  const propertyProtections = protectionFile ? propertyProtectionsFromFile(protectionFile) : '[]';
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -139,6 +146,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       JWT_ISSUER: LOCAL_ISSUER,
       JWT_AUDIENCE: LOCAL_AUDIENCE,
       POLICY_OVERRIDES: policyOverrides,
+      PROPERTY_PROTECTIONS: propertyProtections,
     };
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.

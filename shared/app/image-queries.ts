@@ -3,6 +3,7 @@ import { badRequest, forbidden } from '../domain/errors.js';
 import { toView, type Image, type ImageView } from '../domain/image.js';
 import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { PropertyProtections } from '../domain/property-protections.js';
 import type { AuthorizedImages } from './authorized-images.js';
 
 /** Reading images: show and list. Kept apart so read functions bundle no event or workflow client. */
@@ -10,10 +11,11 @@ export class ImageQueries {
   constructor(
     private readonly repo: ImageRepository,
     private readonly access: AuthorizedImages,
+    private readonly protections: PropertyProtections,
   ) {}
 
   async show(caller: Caller, id: string): Promise<ImageView> {
-    return toView(await this.access.authorize('get_image', caller, id));
+    return this.view(caller, await this.access.authorize('get_image', caller, id));
   }
 
   async list(caller: Caller, params: QueryParams, rawQuery: string | null) {
@@ -30,6 +32,11 @@ export class ImageQueries {
       marker = found.image;
     }
     const { images } = await this.repo.list(caller, query, marker, this.access.policy);
-    return { images: images.map(toView), ...listLinks(rawQuery, images, query.limit) };
+    return { images: images.map((image) => this.view(caller, image)), ...listLinks(rawQuery, images, query.limit) };
+  }
+
+  /** Glance's protected properties: those the caller may not read are not shown. */
+  private view(caller: Caller, image: Image): ImageView {
+    return toView(this.protections.enabled ? { ...image, properties: this.protections.readable(caller, image.properties) } : image);
   }
 }

@@ -10,6 +10,7 @@ import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
 import { policy } from './policy-config.js';
+import { propertyProtections } from './property-protection-config.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Read-only functions import
 // this module alone, so their bundles carry only the DynamoDB client.
@@ -50,5 +51,5 @@ export function authorizedImages(): AuthorizedImages {
 
 /** Show and list. */
 export function imageQueries(): ImageQueries {
-  return (queries ??= new ImageQueries(imageRepository(), authorizedImages()));
+  return (queries ??= new ImageQueries(imageRepository(), authorizedImages(), propertyProtections()));
 }

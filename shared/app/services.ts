@@ -6,6 +6,7 @@ import type { Workflows } from '../ports/workflows.js';
 import { config } from './config.js';
 import { ImageRemoval } from './image-removal.js';
 import { ImageService } from './images.js';
+import { propertyProtections } from './property-protection-config.js';
 import { authorizedImages, imageRepository } from './read-services.js';
 
 // Built on first use and kept for the life of the (Lambda) process. esbuild keeps only what a
@@ -31,7 +32,7 @@ export function imageWorkflows(): Workflows {
 
 /** Create, update, tag, deactivate and reactivate images. */
 export function imageService(): ImageService {
-  return (images ??= new ImageService(imageRepository(), authorizedImages()));
+  return (images ??= new ImageService(imageRepository(), authorizedImages(), propertyProtections()));
 }
 
 /** Delete, restore and scrub-now: the use cases that drive the scrubber. */

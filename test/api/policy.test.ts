@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeProcess } from '../crash/runtime-process.js';
-import { call, createImage, patch, tokenFor, uniqueProject, type CallResult } from './client.js';
+import { call, createImage, patch, PATCH_TYPE, tokenFor, uniqueProject, type CallResult } from './client.js';
 import { seedActive } from './seed.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -119,13 +119,34 @@ describe('owner and visibility', () => {
   });
 });
 
-describe("an operator's policy file (POLICY_FILE)", () => {
+// Glance's roles format: the first section whose expression matches decides.
+const PROPERTY_PROTECTIONS = `[^x_owner_]
+create = admin,member
+read = admin,member
+update = admin,member
+delete = admin,member
+
+[^x_admin_]
+create = admin
+read = admin
+update = admin
+delete = admin
+
+[.*]
+create = @
+read = @
+update = @
+delete = @
+`;
+
+describe("an operator's policy file (POLICY_FILE) and property protections (PROPERTY_PROTECTION_FILE)", () => {
   const dir = mkdtempSync(join(tmpdir(), 'skyglass-policy-api-'));
-  const runtime = new RuntimeProcess(join(dir, 'data'), { POLICY_FILE: join(dir, 'policy.yaml') });
+  const runtime = new RuntimeProcess(join(dir, 'data'), { POLICY_FILE: join(dir, 'policy.yaml'), PROPERTY_PROTECTION_FILE: join(dir, 'property-protections.conf') });
 
   beforeAll(async () => {
     // Glance's YAML syntax: members may publicize; only admins may download.
     writeFileSync(join(dir, 'policy.yaml'), '"publicize_image": "role:member"\n"download_image": "role:admin"\n');
+    writeFileSync(join(dir, 'property-protections.conf'), PROPERTY_PROTECTIONS);
     await runtime.start();
   }, 120_000);
   afterAll(async () => {
@@ -147,7 +168,42 @@ describe("an operator's policy file (POLICY_FILE)", () => {
     // The rules the file does not name keep Glance's defaults.
     expectRefused(await runtime.call('/v2/images', { method: 'POST', token: await runtime.token('tenant-a', ['reader']), json: {} }), 403, 'You are not authorized to complete add_image action.');
   });
+
+  it('hides protected properties from callers who may not read them, and refuses their changes as Glance', async () => {
+    const member = await runtime.token('tenant-b');
+    const reader = await runtime.token('tenant-b', ['reader']);
+    const admin = await runtime.token('ops', ['admin']);
+    expectRefused(await runtime.call('/v2/images', { method: 'POST', token: member, json: { x_admin_secret: 'v' } }), 403, "Attribute 'x_admin_secret' is reserved.");
+
+    const created = await runtime.call('/v2/images', { method: 'POST', token: admin, json: { owner: 'tenant-b', x_admin_secret: 's', x_owner_note: 'n', plain: 'p' } });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    const shown = await runtime.call(`/v2/images/${id}`, { token: member });
+    expect(shown.body).toMatchObject({ x_owner_note: 'n', plain: 'p' });
+    expect(shown.body).not.toHaveProperty('x_admin_secret');
+    const listed = (await runtime.call('/v2/images', { token: member })).body.images.find((i: { id: string }) => i.id === id);
+    expect(listed).toMatchObject({ x_owner_note: 'n', plain: 'p' });
+    expect(listed).not.toHaveProperty('x_admin_secret');
+    const asReader = await runtime.call(`/v2/images/${id}`, { token: reader });
+    expect(asReader.body).toHaveProperty('plain', 'p');
+    expect(asReader.body).not.toHaveProperty('x_owner_note');
+
+    // What the caller may not read is absent to its patch; adding it needs create.
+    expectRefused(await patch2(runtime, member, id, [{ op: 'replace', path: '/x_admin_secret', value: 'mine' }]), 409, 'Property x_admin_secret does not exist.');
+    expectRefused(await patch2(runtime, member, id, [{ op: 'add', path: '/x_admin_secret', value: 'mine' }]), 403, "Attribute 'x_admin_secret' is reserved.");
+    const changed = await patch2(runtime, member, id, [{ op: 'replace', path: '/x_owner_note', value: 'n2' }, { op: 'remove', path: '/plain' }]);
+    expect(changed.status, changed.text).toBe(200);
+    expect(changed.body).not.toHaveProperty('x_admin_secret');
+    // The hidden property survived the member's patch.
+    expect((await runtime.call(`/v2/images/${id}`, { token: admin })).body).toMatchObject({ x_admin_secret: 's', x_owner_note: 'n2' });
+    expect((await runtime.call(`/v2/images/${id}`, { token: admin })).body).not.toHaveProperty('plain');
+    expect((await patch2(runtime, admin, id, [{ op: 'remove', path: '/x_admin_secret' }])).status).toBe(200);
+  });
 });
+
+function patch2(runtime: RuntimeProcess, token: string, id: string, ops: unknown) {
+  return runtime.call(`/v2/images/${id}`, { method: 'PATCH', token, body: JSON.stringify(ops), headers: { 'Content-Type': PATCH_TYPE } });
+}
 
 /** `npm start` (infra/local/start.ts) as a child process with `env`; its exit code and output. */
 function startWith(env: Record<string, string>): Promise<{ code: number | null; output: string }> {

@@ -23,23 +23,25 @@ function policyFile(name: string, text: string): string {
 }
 
 /** Synthesis as `cdk synth -c skyglass:policyFile=...` runs it (bundling skipped). */
-function synthesize(file: string): { stack: SkyglassStack; template: Template } {
-  const app = new App({ context: { 'skyglass:policyFile': file, 'aws:cdk:bundling-stacks': [] } });
+function synthesize(file: string, context: Record<string, string> = {}): { stack: SkyglassStack; template: Template } {
+  const app = new App({ context: { 'skyglass:policyFile': file, ...context, 'aws:cdk:bundling-stacks': [] } });
   const config = readConfig((key) => app.node.tryGetContext(key), {});
   const stack = new SkyglassStack(app, 'PolicyTest', stackPropsFrom(config));
   return { stack, template: Template.fromStack(stack) };
 }
 
 describe('skyglass:policyFile', () => {
-  it('gives every function the validated overrides as compact JSON in POLICY_OVERRIDES', () => {
+  it('gives every function the validated overrides and property protections as compact JSON (POLICY_OVERRIDES, PROPERTY_PROTECTIONS)', () => {
     const file = policyFile('policy.yaml', '# members may publicize\n"publicize_image": "role:member"\ndownload_image: "role:admin"\n');
-    const { stack, template } = synthesize(file);
+    const protections = policyFile('protections.conf', '[^x_]\ncreate = admin\nread = @\nupdate = admin\ndelete = admin\n');
+    const { stack, template } = synthesize(file, { 'skyglass:propertyProtectionFile': protections });
     const resources = template.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, string> } } }>;
     const functions = [...Object.values(stack.functions), ...Object.values(stack.workers), stack.authorizerFunction, stack.fallbackFunction];
     expect(functions).toHaveLength(ROUTES.length + WORKERS.length + 2);
     for (const fn of functions) {
       const id = stack.getLogicalId(fn.node.defaultChild as CfnElement);
       expect(resources[id]!.Properties.Environment.Variables.POLICY_OVERRIDES, fn.node.path).toBe('{"publicize_image":"role:member","download_image":"role:admin"}');
+      expect(resources[id]!.Properties.Environment.Variables.PROPERTY_PROTECTIONS, fn.node.path).toBe('[{"pattern":"^x_","create":["admin"],"read":["@"],"update":["admin"],"delete":["admin"]}]');
     }
   }, 120_000);
 
@@ -51,6 +53,12 @@ describe('skyglass:policyFile', () => {
     const file = policyFile(name, text);
     expect(() => synthesize(file)).toThrow(`Policy file ${file}`);
     expect(() => synthesize(file)).toThrow(message);
+  });
+
+  it('stops synthesis on a malformed skyglass:propertyProtectionFile, naming the file and the section', () => {
+    const good = policyFile('fine.yaml', '');
+    const bad = policyFile('bad.conf', '[^x_]\ncreate = @\nread = @\nupdate = @\n');
+    expect(() => synthesize(good, { 'skyglass:propertyProtectionFile': bad })).toThrow(`Property protection file ${bad}: section [^x_] has no "delete"`);
   });
 
   it('stops synthesis when the file cannot be read', () => {
