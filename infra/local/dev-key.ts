@@ -65,9 +65,27 @@ export async function mintToken(dataDir: string, claims: TokenClaims): Promise<s
   return signToken(key, claims);
 }
 
+/**
+ * Keystone's default role inference (`keystone-manage bootstrap`: admin implies member, member
+ * implies reader): a Keystone token lists the implied roles too, and Glance's secure-RBAC rules
+ * rely on it (a member reads because it is also a reader). The local issuer does the same.
+ */
+const IMPLIED_ROLES: Readonly<Record<string, readonly string[]>> = { admin: ['member'], member: ['reader'] };
+
+export function withImpliedRoles(roles: readonly string[]): string[] {
+  const all = new Set<string>();
+  const add = (role: string) => {
+    if (all.has(role)) return;
+    all.add(role);
+    for (const implied of IMPLIED_ROLES[role.toLowerCase()] ?? []) add(implied);
+  };
+  roles.forEach(add);
+  return [...all];
+}
+
 export async function signToken(key: DevKey, claims: TokenClaims): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, 'ES256');
-  return new SignJWT({ project_id: claims.project, roles: claims.roles ?? ['member', 'reader'] })
+  return new SignJWT({ project_id: claims.project, roles: withImpliedRoles(claims.roles ?? ['member', 'reader']) })
     .setProtectedHeader({ alg: 'ES256', kid: key.privateJwk.kid ?? 'local' })
     .setIssuer(LOCAL_ISSUER)
     .setAudience(LOCAL_AUDIENCE)

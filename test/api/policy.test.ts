@@ -61,6 +61,14 @@ describe('reading', () => {
     expectRefused(await call(`/v2/images/${image.id}`, { token: roleless }), 404, `No image found with ID ${image.id}`);
     expect((await call(`/v2/images/${image.id}`, { token: await tokenFor(project, ['reader']) })).status).toBe(200);
   });
+
+  it('lets a member read, as Keystone tokens list implied roles (the local issuer too: member implies reader)', async () => {
+    const project = uniqueProject();
+    const member = await tokenFor(project, ['member']);
+    const image = await createImage(member, {});
+    expect((await call(`/v2/images/${image.id}`, { token: member })).status).toBe(200);
+    expect((await call('/v2/images', { token: member })).status).toBe(200);
+  });
 });
 
 describe('deactivate and reactivate', () => {
