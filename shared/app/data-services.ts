@@ -6,7 +6,7 @@ import { config, dataConfig } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
-import { imageRepository } from './read-services.js';
+import { authorizedImages, imageRepository } from './read-services.js';
 import { imageEvents } from './event-services.js';
 import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
@@ -52,5 +52,5 @@ export function imageSweepers(): Sweepers {
 
 /** The image data use cases: uploads, staging, import, download. */
 export function imageDataService(): ImageDataService {
-  return (data ??= new ImageDataService(imageRepository(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig()));
+  return (data ??= new ImageDataService(imageRepository(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig(), authorizedImages()));
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AuthorizedImages } from './authorized-images.js';
 import { requireModifiable, requireVisible, type Caller } from '../domain/caller.js';
 import { badRequest, conflict, forbidden, GlanceError, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
@@ -38,6 +39,8 @@ export class ImageDataService {
     private readonly workflows: Workflows,
     private readonly verifier: ImageVerifier,
     private readonly settings: DataSettings,
+    /** Download's access: the image as the caller may use it (a member of a shared image downloads it). */
+    private readonly authorized: AuthorizedImages,
     private readonly clock: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
   ) {}
@@ -214,8 +217,8 @@ export class ImageDataService {
 
   /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */
   async download(caller: Caller, id: string): Promise<DownloadAnswer> {
-    const image = requireVisible(caller, await this.repo.get(id), id);
-    if (image.status === 'deactivated' && !caller.isAdmin) {
+    const image = await this.authorized.authorize('download_image', caller, id);
+    if (image.status === 'deactivated' && !this.authorized.policy.isAdmin(caller)) {
       throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
     if ((image.status !== 'active' && image.status !== 'deactivated') || !image.location) return { kind: 'no-data' };

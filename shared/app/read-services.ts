@@ -50,5 +50,5 @@ export function authorizedImages(): AuthorizedImages {
 
 /** Show and list. */
 export function imageQueries(): ImageQueries {
-  return (queries ??= new ImageQueries(imageRepository()));
+  return (queries ??= new ImageQueries(imageRepository(), authorizedImages()));
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { outboxOf } from '../../shared/adapters/dynamo-image-repository.js';
 import { OUTBOX_ATTRIBUTE } from '../../shared/adapters/table-design.js';
 import { OutboxRelay } from '../../shared/app/outbox-relay.js';
-import type { ImageEvent, ImageEvents } from '../../shared/ports/events.js';
+import type { ImageEvent, ImageEventType, ImageEvents } from '../../shared/ports/events.js';
 import { sampleImage } from '../support/sample-image.js';
 
 /** A stream record's NewImage as the repository writes the item (DynamoDB wire format). */
@@ -18,9 +18,9 @@ describe('outboxOf: the events a stream record carries', () => {
   it('reads the recorded events, in order, each with the image as written', () => {
     const events = outboxOf(streamImage(['image.upload', 'image.activate']));
     expect(events.map((e) => e.type)).toEqual(['image.upload', 'image.activate']);
-    expect(events[0]!.image).toMatchObject({ status: 'active', tags: ['a'] });
+    expect((events[0] as { image: unknown }).image).toMatchObject({ status: 'active', tags: ['a'] });
     // Custom property keys stay data, never prototypes.
-    expect(Object.getOwnPropertyNames(events[0]!.image.properties)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyNames((events[0] as { image: { properties: object } }).image.properties)).toEqual(['__proto__']);
   });
 
   it('is empty for writes that recorded none, for unknown types, and for items that are not images', () => {
@@ -33,7 +33,7 @@ describe('outboxOf: the events a stream record carries', () => {
 });
 
 describe('OutboxRelay', () => {
-  const event = (type: ImageEvent['type']): ImageEvent => ({ type, image: sampleImage() });
+  const event = (type: ImageEventType): ImageEvent => ({ type, image: sampleImage() });
 
   it('publishes each record in order and skips records without events', async () => {
     const sent: string[][] = [];
