@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
 import { call, createImage, patch, tokenFor, uniqueProject } from './client.js';
-import { until } from './data-helpers.js';
+import { download, settled, until } from './data-helpers.js';
 
 type PublishedEvent = { 'detail-type': string; detail: Record<string, unknown> };
 
@@ -112,6 +113,26 @@ describe('members API', () => {
     expect(await listIds(member, '&visibility=all')).not.toContain(id);
     // And back to pending, by the member.
     expect((await setStatus(member, id, b, 'pending')).body.status).toBe('pending');
+  });
+
+  it('a member downloads the shared image in any member status; another project gets 404', async () => {
+    const { b, owner, member } = await sharedImage();
+    const id = (await createImage(owner, { name: 'shared data', visibility: 'shared', disk_format: 'raw', container_format: 'bare' })).id as string;
+    const data = Buffer.from('shared bytes '.repeat(100));
+    const put = await call(`/v2/images/${id}/file`, { method: 'PUT', token: owner, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    expect(put.status).toBe(204);
+    expect((await settled(owner, id)).status).toBe('active');
+    expect((await download(member, id)).redirect.status).toBe(404);
+    await addMember(owner, id, b);
+    for (const status of ['pending', 'rejected', 'accepted']) {
+      if (status !== 'pending') await setStatus(member, id, b, status);
+      const got = await download(member, id);
+      expect(got.redirect.status, status).toBe(302);
+      expect(got.bytes, status).toEqual(data);
+    }
+    const stranger = await tokenFor(uniqueProject('c'));
+    expect((await download(stranger, id)).redirect.status).toBe(404);
+    expect((await call(`/v2/images/${id}`, { token: stranger })).status).toBe(404);
   });
 
   it('a member sees only its own entry; another project sees nothing', async () => {
@@ -228,4 +249,87 @@ describe('members API', () => {
     expect(list.body.properties.members.items).toEqual(member.body);
     expect(list.body.links.map((l: { rel: string }) => l.rel)).toEqual(['first', 'next', 'describedby']);
   });
+});
+
+const VISIBILITY_FILTERS = [undefined, 'public', 'private', 'shared', 'community', 'all'] as const;
+const MEMBER_STATUS_FILTERS = [undefined, 'pending', 'accepted', 'rejected', 'all'] as const;
+type Project = 'A' | 'B' | 'C';
+interface ImageSpec {
+  owner: 'A' | 'B';
+  /** Where the image ends up; every image starts shared so it can take members. */
+  visibility: 'public' | 'private' | 'shared' | 'community';
+  members: Partial<Record<Project, 'pending' | 'accepted' | 'rejected'>>;
+}
+
+/** Glance's list for a regular caller (glance/db/sqlalchemy/api.py), written out independently of the implementation. */
+function expectedList(caller: Project, specs: ImageSpec[], visibility: string | undefined, memberStatus: string | undefined): number[] {
+  const status = memberStatus ?? 'accepted';
+  return specs.flatMap((spec, i) => {
+    const own = spec.owner === caller;
+    const membership = spec.members[caller];
+    const sharedIn = spec.visibility === 'shared' && membership !== undefined && (status === 'all' || membership === status);
+    if (!(spec.visibility === 'public' || spec.visibility === 'community' || own || sharedIn)) return [];
+    if (visibility === undefined) return spec.visibility !== 'community' || own ? [i] : [];
+    return visibility === 'all' || spec.visibility === visibility ? [i] : [];
+  });
+}
+
+describe('list visibility with members (property)', () => {
+  it('lists for every caller and filter exactly what Glance would, and never an image the caller may not see', async () => {
+    const project = fc.constantFrom<Project>('A', 'B', 'C');
+    // Members are other projects: an owner's membership of its own image is not a case here.
+    const spec: fc.Arbitrary<ImageSpec> = fc
+      .record({
+        owner: fc.constantFrom<'A' | 'B'>('A', 'B'),
+        visibility: fc.constantFrom<ImageSpec['visibility']>('public', 'private', 'shared', 'community'),
+        members: fc.dictionary(project, fc.constantFrom<'pending' | 'accepted' | 'rejected'>('pending', 'accepted', 'rejected'), { maxKeys: 3 }),
+      })
+      .map((s) => ({ ...s, members: Object.fromEntries(Object.entries(s.members).filter(([p]) => p !== s.owner)) }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(spec, { minLength: 2, maxLength: 5 }), async (specs) => {
+        const names: Record<Project, string> = { A: uniqueProject('pa'), B: uniqueProject('pb'), C: uniqueProject('pc') };
+        const tokens = Object.fromEntries(await Promise.all((['A', 'B', 'C'] as const).map(async (p) => [p, await tokenFor(names[p])]))) as Record<Project, string>;
+        const admin = await tokenFor(uniqueProject('padm'), ['admin']);
+        const tag = uniqueProject('run');
+        const ids: string[] = [];
+        for (const s of specs) {
+          const image = await createImage(tokens[s.owner], { name: 'prop', visibility: 'shared', tags: [tag] });
+          ids.push(image.id);
+          for (const [member, status] of Object.entries(s.members) as [Project, string][]) {
+            expect((await addMember(tokens[s.owner], image.id, names[member])).status).toBe(200);
+            if (status !== 'pending') expect((await setStatus(tokens[member], image.id, names[member], status)).status).toBe(200);
+          }
+          // Members survive the change away from shared; an admin may make it public.
+          if (s.visibility !== 'shared') expect((await patch(admin, image.id, [{ op: 'replace', path: '/visibility', value: s.visibility }])).status).toBe(200);
+        }
+        for (const caller of ['A', 'B', 'C'] as const) {
+          for (const visibility of VISIBILITY_FILTERS) {
+            for (const memberStatus of MEMBER_STATUS_FILTERS) {
+              const query = `&tag=${tag}${visibility ? `&visibility=${visibility}` : ''}${memberStatus ? `&member_status=${memberStatus}` : ''}`;
+              const listed = await listIds(tokens[caller], query);
+              const want = expectedList(caller, specs, visibility, memberStatus).map((i) => ids[i]);
+              expect(listed.sort(), `${caller} ${query}`).toEqual(want.sort());
+            }
+          }
+          // Every image listed under any filter shows to the caller; every other one of the run is 404.
+          const anyList = new Set([...(await listIds(tokens[caller], `&tag=${tag}&visibility=all&member_status=all`))]);
+          for (const [i, id] of ids.entries()) {
+            const visible = expectedList(caller, specs, 'all', 'all').includes(i);
+            expect(anyList.has(id)).toBe(visible);
+            expect((await call(`/v2/images/${id}`, { token: tokens[caller] })).status, `${caller} shows ${i}`).toBe(visible ? 200 : 404);
+          }
+          // Pages of one with markers walk the same default list, shared images included.
+          const paged: string[] = [];
+          let path: string | undefined = `/v2/images?limit=1&tag=${tag}`;
+          while (path) {
+            const page: { images: { id: string }[]; next?: string } = (await call(path, { token: tokens[caller] })).body;
+            paged.push(...page.images.map((image) => image.id));
+            path = page.next;
+          }
+          expect(paged, `${caller} pages`).toEqual(await listIds(tokens[caller], `&tag=${tag}`));
+        }
+      }),
+      { numRuns: 6, seed: 9 },
+    );
+  }, 240_000);
 });
