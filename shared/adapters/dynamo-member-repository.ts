@@ -9,9 +9,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { isUuid, type Image } from '../domain/image.js';
-import type { ImageMember } from '../domain/member.js';
 import { MEMBER_EVENT_TYPES, type ImageEvent, type MemberEventType } from '../ports/events.js';
-import { MemberWriteRefused, type ImagePartitionRead, type MemberRepository, type MemberWriteRefusal } from '../ports/member-repository.js';
+import { MemberWriteRefused, type ImagePartitionRead, type StoredMember, type MemberRepository, type MemberWriteRefusal } from '../ports/member-repository.js';
 import { imageFromItem } from './image-item.js';
 import { IMAGE_SORT_KEY, imagePartition, INDEXES, LIST_SORT_KEY, MEMBER_COUNT_SORT_KEY, MEMBER_SORT_PREFIX, memberIndexPartition, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
@@ -48,7 +47,7 @@ export class DynamoMemberRepository implements MemberRepository {
     this.now = options.now ?? (() => new Date());
   }
 
-  async get(imageId: string, memberId: string): Promise<ImageMember | undefined> {
+  async get(imageId: string, memberId: string): Promise<StoredMember | undefined> {
     if (!isUuid(imageId)) return undefined;
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: memberKey(imageId, memberId), ConsistentRead: true }));
     return out.Item && !out.Item.deleted ? memberFromItem(out.Item) : undefined;
@@ -90,7 +89,7 @@ export class DynamoMemberRepository implements MemberRepository {
     return partitionRead(items);
   }
 
-  async add(image: Image, member: ImageMember, memberCount: number): Promise<void> {
+  async add(image: Image, member: StoredMember, memberCount: number): Promise<void> {
     await this.transact(
       [
         this.imageCheck(image),
@@ -111,14 +110,14 @@ export class DynamoMemberRepository implements MemberRepository {
     );
   }
 
-  async update(image: Image, next: ImageMember, previous: ImageMember): Promise<void> {
+  async update(image: Image, next: StoredMember, previous: StoredMember): Promise<void> {
     await this.transact(
       [this.imageCheck(image), { Put: { TableName: this.table, Item: this.memberItem(image, next, false, 'image.member.update'), ...this.memberUnchanged(previous) } }],
       ['image-changed', 'member-changed'],
     );
   }
 
-  async remove(image: Image, member: ImageMember, memberCount: number, at: string): Promise<void> {
+  async remove(image: Image, member: StoredMember, memberCount: number, at: string): Promise<void> {
     const tombstone = { ...member, updated_at: at };
     await this.transact(
       [
@@ -161,7 +160,7 @@ export class DynamoMemberRepository implements MemberRepository {
   }
 
   /** The stored membership is still the one read (live, same version). */
-  private memberUnchanged(previous: ImageMember) {
+  private memberUnchanged(previous: StoredMember) {
     return {
       ConditionExpression: '#version = :mv AND #deleted = :false',
       ExpressionAttributeNames: { '#version': 'version', '#deleted': 'deleted' },
@@ -169,7 +168,7 @@ export class DynamoMemberRepository implements MemberRepository {
     };
   }
 
-  private memberItem(image: Image, member: ImageMember, deleted: boolean, event: MemberEventType): Item {
+  private memberItem(image: Image, member: StoredMember, deleted: boolean, event: MemberEventType): Item {
     const item: Item = {
       ...memberKey(image.id, member.member_id),
       image_id: member.image_id,
@@ -208,11 +207,11 @@ export function memberKey(imageId: string, memberId: string): Record<string, str
   return { [TABLE_KEYS.partitionKey]: imagePartition(imageId), [TABLE_KEYS.sortKey]: `${MEMBER_SORT_PREFIX}${memberId}` };
 }
 
-export function memberFromItem(item: Record<string, unknown>): ImageMember {
+export function memberFromItem(item: Record<string, unknown>): StoredMember {
   return {
     image_id: String(item.image_id),
     member_id: String(item.member_id),
-    status: item.status as ImageMember['status'],
+    status: item.status as StoredMember['status'],
     created_at: String(item.created_at),
     updated_at: String(item.updated_at),
     version: typeof item.version === 'number' ? item.version : 0,
@@ -222,7 +221,7 @@ export function memberFromItem(item: Record<string, unknown>): ImageMember {
 function partitionRead(items: readonly Item[]): ImagePartitionRead {
   let image: Image | undefined;
   let memberCount = 0;
-  const members: ImageMember[] = [];
+  const members: StoredMember[] = [];
   for (const item of items) {
     const sk = String(item[TABLE_KEYS.sortKey]);
     if (sk === IMAGE_SORT_KEY) image = imageFromItem(item);

@@ -17,9 +17,8 @@ import {
   type MemberAction,
   type MemberView,
 } from '../domain/image-members.js';
-import type { ImageMember } from '../domain/member.js';
 import type { PolicyEngine } from '../domain/policy.js';
-import { MemberWriteRefused, type ImagePartitionRead, type MemberRepository } from '../ports/member-repository.js';
+import { MemberWriteRefused, type ImagePartitionRead, type MemberRepository, type StoredMember } from '../ports/member-repository.js';
 
 export interface ImageMembersOptions {
   /** Glance's image_member_quota; negative: no limit. */
@@ -47,13 +46,13 @@ export class ImageMembers {
     const memberId = parseMemberToAdd(body);
     const read = await this.members.read(imageId, ownAnd(caller, memberId));
     const image = this.enforce('add_member', 'create', caller, imageId, read);
-    // Glance checks the quota before the duplicate (ImageMemberFactoryProxy, then the repo's add).
+    // Glance checks the quota before the duplicate (StoredMemberFactoryProxy, then the repo's add).
     if (!memberFits(read.memberCount, this.options.quota)) throw memberQuotaExceeded(imageId, read.memberCount + 1, this.options.quota);
     if (read.members.some((m) => m.member_id === memberId)) throw duplicate(memberId, imageId);
     const at = glanceTimestamp(this.now());
-    const member: ImageMember = { image_id: image.id, member_id: memberId, status: 'pending', created_at: at, updated_at: at, version: 0 };
+    const member: StoredMember = { image_id: image.id, member_id: memberId, status: 'pending', created_at: at, updated_at: at, version: 0 };
     await this.write(imageId, () => this.members.add(image, member, read.memberCount), () => duplicate(memberId, imageId));
-    return toMemberView({ ...member, version: 1 });
+    return toMemberView(member);
   }
 
   async list(caller: Caller, imageId: string): Promise<{ members: MemberView[]; schema: string }> {
@@ -89,9 +88,9 @@ export class ImageMembers {
     requireShared(image, 'update');
     const previous = this.lookup(caller, found as ImageForCaller, read, memberId);
     this.allow('modify_member', caller, found as ImageForCaller, MEMBER_ACTIONS.update(imageId));
-    const next: ImageMember = { ...previous, status: memberStatus(requested), updated_at: glanceTimestamp(this.now()) };
+    const next: StoredMember = { ...previous, status: memberStatus(requested), updated_at: glanceTimestamp(this.now()) };
     await this.write(imageId, () => this.members.update(image, next, previous));
-    return toMemberView({ ...next, version: previous.version + 1 });
+    return toMemberView(next);
   }
 
   async remove(caller: Caller, imageId: string, memberId: string): Promise<void> {
@@ -127,7 +126,7 @@ export class ImageMembers {
    * Glance's _lookup_member: get_member must allow the caller (else 403), and the membership
    * must be one the caller may see: every one for the owner and admins, else only its own (404).
    */
-  private lookup(caller: Caller, found: ImageForCaller, read: ImagePartitionRead, memberId: string): ImageMember {
+  private lookup(caller: Caller, found: ImageForCaller, read: ImagePartitionRead, memberId: string): StoredMember {
     this.allow('get_member', caller, found, `You are not authorized to lookup the members of the image ${found.image.id}.`);
     const [member] = membersVisibleTo(caller.projectId, this.ownerOrAdmin(caller, found.image), read.members.filter((m) => m.member_id === memberId));
     if (!member) throw memberNotFound(found.image.id, memberId);

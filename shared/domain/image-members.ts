@@ -87,7 +87,7 @@ export function memberFits(currentCount: number, quota: number): boolean {
 }
 
 /** Which members of an image a caller may list: all for the owner and admins, else only its own. */
-export function membersVisibleTo(callerProject: string | null, isOwnerOrAdmin: boolean, members: readonly ImageMember[]): ImageMember[] {
+export function membersVisibleTo<M extends ImageMember>(callerProject: string | null, isOwnerOrAdmin: boolean, members: readonly M[]): M[] {
   if (isOwnerOrAdmin) return [...members];
   return members.filter((m) => callerProject !== null && m.member_id === callerProject);
 }

@@ -9,6 +9,4 @@ export interface ImageMember {
   status: MemberStatus;
   created_at: string;
   updated_at: string;
-  /** Optimistic version: every write of the membership is conditional on the one read. */
-  version: number;
 }

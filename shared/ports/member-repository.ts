@@ -1,12 +1,15 @@
 import type { Image } from '../domain/image.js';
 import type { ImageMember } from '../domain/member.js';
 
+/** A membership as stored: with the optimistic version every write of it is conditional on. */
+export type StoredMember = ImageMember & { version: number };
+
 /** What one read of an image's partition found: the image item, members, and the member count. */
 export interface ImagePartitionRead {
   /** The image (tombstones included), or undefined. */
   image: Image | undefined;
   /** Live members found (deleted memberships are not members). */
-  members: ImageMember[];
+  members: StoredMember[];
   /** How many live members the image has (the quota's counter). */
   memberCount: number;
 }
@@ -35,15 +38,15 @@ export class MemberWriteRefused extends Error {
  */
 export interface MemberRepository {
   /** The membership of one project in one image (any status), or undefined; one strongly consistent read. */
-  get(imageId: string, memberId: string): Promise<ImageMember | undefined>;
+  get(imageId: string, memberId: string): Promise<StoredMember | undefined>;
   /** The image, the named projects' memberships, and the member count: one strongly consistent read. */
   read(imageId: string, memberIds: readonly string[]): Promise<ImagePartitionRead>;
   /** The image and all its members: one strongly consistent read of the partition. */
   readAll(imageId: string): Promise<ImagePartitionRead>;
   /** Adds `member` to `image`, which holds `memberCount` members (the count read: the write fails if it moved). */
-  add(image: Image, member: ImageMember, memberCount: number): Promise<void>;
+  add(image: Image, member: StoredMember, memberCount: number): Promise<void>;
   /** Replaces `previous` with `next` (a status change). */
-  update(image: Image, next: ImageMember, previous: ImageMember): Promise<void>;
+  update(image: Image, next: StoredMember, previous: StoredMember): Promise<void>;
   /** Removes `member` from `image`, which holds `memberCount` members; `at` is when (the event's time). */
-  remove(image: Image, member: ImageMember, memberCount: number, at: string): Promise<void>;
+  remove(image: Image, member: StoredMember, memberCount: number, at: string): Promise<void>;
 }

@@ -6,15 +6,14 @@ import { GlanceError } from '../../shared/domain/errors.js';
 import type { Image } from '../../shared/domain/image.js';
 import { memberStatus, parseMemberToAdd, parseStatusBody } from '../../shared/domain/image-members.js';
 import { inGlanceList } from '../../shared/domain/list-visibility.js';
-import type { ImageMember } from '../../shared/domain/member.js';
 import { defaultPolicy } from '../../shared/domain/policy.js';
 import { parseListQuery } from '../../shared/domain/list-query.js';
-import { MemberWriteRefused, type ImagePartitionRead, type MemberRepository } from '../../shared/ports/member-repository.js';
+import { MemberWriteRefused, type ImagePartitionRead, type MemberRepository, type StoredMember } from '../../shared/ports/member-repository.js';
 import { sampleImage } from '../support/sample-image.js';
 
 /** The member port in memory, with the adapter's conditions: the count and the member must be as read. */
 class MemoryMembers implements MemberRepository {
-  members = new Map<string, ImageMember>();
+  members = new Map<string, StoredMember>();
   count = 0;
   constructor(public image: Image) {}
   async get(_imageId: string, memberId: string) {
@@ -26,16 +25,16 @@ class MemoryMembers implements MemberRepository {
   async readAll(): Promise<ImagePartitionRead> {
     return { image: this.image, members: [...this.members.values()], memberCount: this.count };
   }
-  async add(_image: Image, member: ImageMember, memberCount: number) {
+  async add(_image: Image, member: StoredMember, memberCount: number) {
     if (memberCount !== this.count) throw new MemberWriteRefused('member-changed');
     if (this.members.has(member.member_id)) throw new MemberWriteRefused('duplicate');
     this.members.set(member.member_id, { ...member, version: member.version + 1 });
     this.count++;
   }
-  async update(_image: Image, next: ImageMember) {
+  async update(_image: Image, next: StoredMember) {
     this.members.set(next.member_id, { ...next, version: next.version + 1 });
   }
-  async remove(_image: Image, member: ImageMember) {
+  async remove(_image: Image, member: StoredMember) {
     this.members.delete(member.member_id);
     this.count--;
   }

@@ -32,6 +32,22 @@ describe('outboxOf: the events a stream record carries', () => {
   });
 });
 
+describe('outboxOf on membership items', () => {
+  const memberItem = (outbox: unknown, deleted = false) =>
+    marshall({
+      pk: 'IMAGE#0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', sk: 'MEMBER#p2', image_id: '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', member_id: 'p2',
+      status: 'accepted', created_at: '2024-01-02T03:04:05Z', updated_at: '2024-01-02T03:05:00Z', version: 2, deleted, [OUTBOX_ATTRIBUTE]: outbox,
+    }) as Record<string, unknown>;
+
+  it('reads membership events with the membership as written, tombstones as deleted', () => {
+    const [event] = outboxOf(memberItem(['image.member.update']));
+    expect(event).toMatchObject({ type: 'image.member.update', member: { image_id: '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', member_id: 'p2', status: 'accepted', deleted: false } });
+    expect(outboxOf(memberItem(['image.member.delete'], true))[0]).toMatchObject({ member: { deleted: true } });
+    // Image events on a member item, and unknown types, are not events.
+    expect(outboxOf(memberItem(['image.update', 'image.member.exploded']))).toEqual([]);
+  });
+});
+
 describe('OutboxRelay', () => {
   const event = (type: ImageEventType): ImageEvent => ({ type, image: sampleImage() });
 
