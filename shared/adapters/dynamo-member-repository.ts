@@ -105,8 +105,7 @@ export class DynamoMemberRepository implements MemberRepository {
           },
         },
       ],
-      // A count that moved is a concurrent add or remove: a lost race, answered as such.
-      ['image-changed', 'member-changed', 'duplicate'],
+      ['image-changed', 'count-moved', 'duplicate'],
     );
   }
 
@@ -125,7 +124,7 @@ export class DynamoMemberRepository implements MemberRepository {
         this.countWrite(image.id, memberCount, Math.max(memberCount - 1, 0)),
         { Put: { TableName: this.table, Item: this.memberItem(image, tombstone, true, 'image.member.delete'), ...this.memberUnchanged(member) } },
       ],
-      ['image-changed', 'member-changed', 'member-changed'],
+      ['image-changed', 'count-moved', 'member-changed'],
     );
   }
 
@@ -198,7 +197,7 @@ export class DynamoMemberRepository implements MemberRepository {
       const codes = (error.CancellationReasons ?? []).map((r) => r.Code);
       const failed = reasons.find((_, i) => codes[i] === 'ConditionalCheckFailed');
       // Anything else (another transaction on the same items in flight) is a lost race too.
-      throw new MemberWriteRefused(failed ?? 'member-changed');
+      throw new MemberWriteRefused(failed ?? 'count-moved');
     }
   }
 }

@@ -44,15 +44,17 @@ export class ImageMembers {
 
   async create(caller: Caller, imageId: string, body: unknown): Promise<MemberView> {
     const memberId = parseMemberToAdd(body);
-    const read = await this.members.read(imageId, ownAnd(caller, memberId));
-    const image = this.enforce('add_member', 'create', caller, imageId, read);
-    // Glance checks the quota before the duplicate (StoredMemberFactoryProxy, then the repo's add).
-    if (!memberFits(read.memberCount, this.options.quota)) throw memberQuotaExceeded(imageId, read.memberCount + 1, this.options.quota);
-    if (read.members.some((m) => m.member_id === memberId)) throw duplicate(memberId, imageId);
-    const at = glanceTimestamp(this.now());
-    const member: StoredMember = { image_id: image.id, member_id: memberId, status: 'pending', created_at: at, updated_at: at, version: 0 };
-    await this.write(imageId, () => this.members.add(image, member, read.memberCount), () => duplicate(memberId, imageId));
-    return toMemberView(member);
+    return this.retryingCountRaces(async () => {
+      const read = await this.members.read(imageId, ownAnd(caller, memberId));
+      const image = this.enforce('add_member', 'create', caller, imageId, read);
+      // Glance checks the quota before the duplicate (ImageMemberFactoryProxy, then the repo's add).
+      if (!memberFits(read.memberCount, this.options.quota)) throw memberQuotaExceeded(imageId, read.memberCount + 1, this.options.quota);
+      if (read.members.some((m) => m.member_id === memberId)) throw duplicate(memberId, imageId);
+      const at = glanceTimestamp(this.now());
+      const member: StoredMember = { image_id: image.id, member_id: memberId, status: 'pending', created_at: at, updated_at: at, version: 0 };
+      await this.write(imageId, () => this.members.add(image, member, read.memberCount), () => duplicate(memberId, imageId));
+      return toMemberView(member);
+    });
   }
 
   async list(caller: Caller, imageId: string): Promise<{ members: MemberView[]; schema: string }> {
@@ -94,13 +96,33 @@ export class ImageMembers {
   }
 
   async remove(caller: Caller, imageId: string, memberId: string): Promise<void> {
-    const read = await this.members.read(imageId, ownAnd(caller, memberId));
-    const found = forCaller(caller, read);
-    const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
-    requireShared(image, 'delete');
-    const member = this.lookup(caller, found as ImageForCaller, read, memberId);
-    this.allow('delete_member', caller, found as ImageForCaller, MEMBER_ACTIONS.delete(imageId));
-    await this.write(imageId, () => this.members.remove(image, member, read.memberCount, glanceTimestamp(this.now())));
+    await this.retryingCountRaces(async () => {
+      const read = await this.members.read(imageId, ownAnd(caller, memberId));
+      const found = forCaller(caller, read);
+      const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
+      requireShared(image, 'delete');
+      const member = this.lookup(caller, found as ImageForCaller, read, memberId);
+      this.allow('delete_member', caller, found as ImageForCaller, MEMBER_ACTIONS.delete(imageId));
+      await this.write(imageId, () => this.members.remove(image, member, read.memberCount, glanceTimestamp(this.now())));
+    });
+  }
+
+  /**
+   * Runs an add or remove again (read and write, from the start) when it lost only the member
+   * count to a concurrent add or remove of another member: Glance serialises those in SQL
+   * without an error, so a client sharing an image with many projects at once never sees 409
+   * for it. Uncontended, the operation is still one read and one write.
+   */
+  private async retryingCountRaces<T>(operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (!(error instanceof CountRaceLost) || attempt >= COUNT_RACE_ATTEMPTS) throw error instanceof CountRaceLost ? error.answer : error;
+        // Jitter, so transactions that collided (DynamoDB may cancel both) do not collide again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    }
   }
 
   /** The image if it is visible, shared, and `rule` allows the caller; else Glance's 404 or the action's 403. */
@@ -145,6 +167,8 @@ export class ImageMembers {
       if (!(error instanceof MemberWriteRefused)) throw error;
       if (error.reason === 'duplicate' && onDuplicate) throw onDuplicate();
       if (error.reason === 'image-changed') throw conflict(`Image ${imageId} was changed by another request; fetch it and retry.`);
+      const answer = conflict(`The members of image ${imageId} were changed by another request; fetch them and retry.`);
+      if (error.reason === 'count-moved') throw new CountRaceLost(answer);
       throw conflict(`The members of image ${imageId} were changed by another request; fetch them and retry.`);
     }
   }
@@ -160,6 +184,16 @@ function forCaller(caller: Caller, read: ImagePartitionRead): ImageForCaller | u
 /** The memberships a read needs: the one named, and the caller's own (for the policy's member_id). */
 function ownAnd(caller: Caller, memberId: string): string[] {
   return caller.projectId !== null && caller.projectId !== memberId ? [memberId, caller.projectId] : [memberId];
+}
+
+/** How often an add or remove runs when other adds and removes on the same image keep winning the count. */
+const COUNT_RACE_ATTEMPTS = 8;
+
+/** An add or remove lost the member count to another; `answer` is the 409 if it keeps losing. */
+class CountRaceLost extends Error {
+  constructor(readonly answer: GlanceError) {
+    super(answer.message);
+  }
 }
 
 const duplicate = (memberId: string, imageId: string) => conflict(`Member ${memberId} is duplicated for image ${imageId}`);

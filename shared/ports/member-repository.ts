@@ -20,7 +20,9 @@ export type MemberWriteRefusal =
   | 'image-changed'
   /** A live membership of that project exists already. */
   | 'duplicate'
-  /** The membership changed or went since it was read, or another write raced this one. */
+  /** The member count moved since it was read (another add or remove), or another transaction was in flight. */
+  | 'count-moved'
+  /** The membership changed or went since it was read. */
   | 'member-changed';
 
 export class MemberWriteRefused extends Error {

@@ -26,7 +26,7 @@ class MemoryMembers implements MemberRepository {
     return { image: this.image, members: [...this.members.values()], memberCount: this.count };
   }
   async add(_image: Image, member: StoredMember, memberCount: number) {
-    if (memberCount !== this.count) throw new MemberWriteRefused('member-changed');
+    if (memberCount !== this.count) throw new MemberWriteRefused('count-moved');
     if (this.members.has(member.member_id)) throw new MemberWriteRefused('duplicate');
     this.members.set(member.member_id, { ...member, version: member.version + 1 });
     this.count++;
@@ -60,14 +60,24 @@ describe('ImageMembers with a small image_member_quota', () => {
     expect(repo.count).toBe(2);
   });
 
-  it('treats a negative quota as no limit, and a member count that moved as a lost race (409)', async () => {
+  it('treats a negative quota as no limit; an add that keeps losing the member count is a 409 after its retries', async () => {
     const repo = new MemoryMembers(sampleImage());
     const members = new ImageMembers(repo, defaultPolicy, { quota: -1 });
     for (let i = 0; i < 200; i++) await members.create(owner, repo.image.id, { member: `m${i}` });
     expect(repo.count).toBe(200);
     const read = repo.read.bind(repo);
-    repo.read = async (id, ids) => ({ ...(await read(id, ids)), memberCount: 7 });
+    let reads = 0;
+    repo.read = async (id, ids) => ({ ...(await read(id, ids)), memberCount: (reads++, 7) });
     expect(await status(members.create(owner, repo.image.id, { member: 'late' }))).toBe(409);
+    expect(reads).toBe(8);
+    // One lost count, then a fresh read: the add goes through.
+    reads = 0;
+    repo.read = async (id, ids) => {
+      const fresh = await read(id, ids);
+      return reads++ === 0 ? { ...fresh, memberCount: fresh.memberCount - 1 } : fresh;
+    };
+    expect(await status(members.create(owner, repo.image.id, { member: 'later' }))).toBe(200);
+    expect(reads).toBe(2);
   });
 
   it('reads IMAGE_MEMBER_QUOTA: default 128, negatives allowed, anything else refused', () => {
