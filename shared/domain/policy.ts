@@ -20,7 +20,10 @@ export interface PolicyEngine {
 
 // SEAM (lead): a hand-written stand-in for Glance's secure-RBAC defaults so callers can be built
 // against the interface now; the policy engine (check-string parser, policy files) replaces it.
-const hasRole = (caller: Caller, role: string) => caller.roles.includes(role);
+// Keystone's default implied roles (admin ⇒ member ⇒ reader) are in every Keystone token, so a
+// `member` token may do what `reader` may; tokens here carry only the roles they name.
+const IMPLIED_BY: Record<string, string[]> = { reader: ['reader', 'member', 'admin'], member: ['member', 'admin'] };
+const hasRole = (caller: Caller, role: string) => (IMPLIED_BY[role] ?? [role]).some((r) => caller.roles.includes(r));
 const ownProject = (caller: Caller, target: PolicyTarget) => caller.projectId !== null && caller.projectId === target.project_id;
 const imageMember = (caller: Caller, target: PolicyTarget) => caller.projectId !== null && caller.projectId === target.member_id;
 const sharedOrWider = (target: PolicyTarget) => ['community', 'public', 'shared'].includes(String(target.visibility));
