@@ -315,8 +315,18 @@ class CandidateStream {
     private readonly shared: MemberStatus | undefined,
   ) {}
 
-  async peek(): Promise<Candidate | undefined> {
-    while (this.buffer.length === 0 && !this.done) await this.fetch();
+  /**
+   * The next entry. The first Query reads `pageSize` entries; the second only as many as the
+   * page still `needs` (the merge knows), so a page drawn mostly from one partition does not
+   * read whole chunks it will not use; a partition read again after that is one a filter is
+   * thinning, and each further Query reads twice as many, so a selective filter costs a few
+   * large Queries rather than many small ones.
+   */
+  async peek(needs = this.pageSize): Promise<Candidate | undefined> {
+    while (this.buffer.length === 0 && !this.done) {
+      const limit = this.fetches === 0 ? this.pageSize : this.fetches === 1 ? needs : Math.max(needs, this.lastLimit * 2);
+      await this.fetch(Math.min(Math.max(limit, 1), 1000));
+    }
     return this.buffer[0];
   }
 
@@ -326,7 +336,12 @@ class CandidateStream {
     return head;
   }
 
-  private async fetch(): Promise<void> {
+  private fetches = 0;
+  private lastLimit = 0;
+
+  private async fetch(limit: number): Promise<void> {
+    this.fetches++;
+    this.lastLimit = limit;
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
@@ -335,7 +350,7 @@ class CandidateStream {
         ExpressionAttributeNames: { '#p': this.partitionAttr, ...(this.before ? { '#s': LIST_SORT_KEY } : {}) },
         ExpressionAttributeValues: { ':p': this.partitionValue, ...(this.before ? { ':before': this.before } : {}) },
         ScanIndexForward: false,
-        Limit: this.pageSize,
+        Limit: limit,
         ExclusiveStartKey: this.startKey,
       }),
     );
@@ -352,8 +367,9 @@ class CandidateStream {
 /**
  * k-way merge of partitions that are each newest first. The same image can sit in two
  * partitions (an own public image); equal heads are one image, taken once. Candidates are
- * taken a round at a time, as many as the page still needs; the images of memberships among
- * them are fetched in one BatchGetItem, so only images that can land on the page are read.
+ * taken a round at a time, as many as the page still needs (kept images, and memberships whose
+ * images may be kept); the images of those memberships are fetched in one BatchGetItem, so
+ * only images that can land on the page are read.
  * Reads at most `limit` entries per partition when nothing is filtered out.
  */
 async function mergeNewestFirst(
@@ -365,9 +381,11 @@ async function mergeNewestFirst(
   const page: Image[] = [];
   let exhausted = false;
   while (page.length < limit && !exhausted) {
+    // Images in hand that the page keeps, and memberships whose images may land on it, in order.
     const round: Candidate[] = [];
     while (round.length < limit - page.length) {
-      const heads = await Promise.all(streams.map((s) => s.peek()));
+      const needs = limit - page.length - round.length;
+      const heads = await Promise.all(streams.map((s) => s.peek(needs)));
       let newest: Candidate | undefined;
       for (const head of heads) if (head && (!newest || head.key > newest.key)) newest = head;
       if (!newest) {
@@ -377,7 +395,10 @@ async function mergeNewestFirst(
       const key = newest.key;
       const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
       await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
-      round.push({ key, id: newest.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared });
+      const merged: Candidate = { key, id: newest.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
+      // An image in hand that the page would not keep takes no place in the round, so a
+      // selective filter costs Queries, not one BatchGetItem per few entries.
+      if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);
     }
     const fetched = await resolve(round.filter((c) => !c.image).map((c) => c.id));
     for (const c of round) {
