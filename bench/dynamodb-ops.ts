@@ -16,6 +16,8 @@ const PAGE = 25;
 /** The caller whose lists are measured; it owns 40% of the images, and some public ones. */
 const CALLER = 'bench-alpha';
 const PROJECTS = [CALLER, 'bench-beta', 'bench-gamma'] as const;
+/** How many of beta's shared images are shared with the caller (accepted), for the list figures. */
+export const SHARED_WITH_CALLER = 500;
 /** The name the filtered list asks for: 1 image in 100, all the caller's. */
 const FILTER_NAME = 'cirros-0.6.2';
 
@@ -83,6 +85,7 @@ async function seed(api: Api): Promise<number> {
   const start = performance.now();
   let next = 0;
   let done = 0;
+  const betaShared: string[] = [];
   const worker = async () => {
     while (next < SEED_IMAGES) {
       const i = next++;
@@ -90,11 +93,34 @@ async function seed(api: Api): Promise<number> {
       const token = await api.token(project, admin ? ['admin'] : ['member', 'reader']);
       const res = await http(api, '/v2/images', { method: 'POST', token, json: body });
       if (res.status !== 201) throw new Error(`seed create ${i}: ${res.status} ${JSON.stringify(res.body)}`);
+      if (project === 'bench-beta' && body.visibility === 'shared') betaShared.push(res.body?.id as string);
       if (++done % 2000 === 0) progress(`seeded ${done}/${SEED_IMAGES}`);
     }
   };
   await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
+  await shareWithCaller(api, betaShared);
   return (performance.now() - start) / 1000;
+}
+
+/** SHARED_WITH_CALLER of beta's shared images, spread over its images, shared with the caller and accepted. */
+async function shareWithCaller(api: Api, betaShared: string[]): Promise<void> {
+  const step = betaShared.length / SHARED_WITH_CALLER;
+  if (step < 1) throw new Error(`only ${betaShared.length} shared images to share`);
+  const ids = Array.from({ length: SHARED_WITH_CALLER }, (_, k) => betaShared[Math.floor(k * step)] as string);
+  const owner = await api.token('bench-beta');
+  const member = await api.token(CALLER);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++] as string;
+      const added = await http(api, `/v2/images/${id}/members`, { method: 'POST', token: owner, json: { member: CALLER } });
+      if (added.status !== 200) throw new Error(`share ${id}: ${added.status} ${JSON.stringify(added.body)}`);
+      const accepted = await http(api, `/v2/images/${id}/members/${CALLER}`, { method: 'PUT', token: member, json: { status: 'accepted' } });
+      if (accepted.status !== 200) throw new Error(`accept ${id}: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
+  progress(`shared ${ids.length} of beta's images with ${CALLER}, accepted`);
 }
 
 export async function measureDynamoDb(): Promise<{ rows: Measured[]; seedSeconds: number }> {
@@ -141,8 +167,19 @@ export async function measureDynamoDb(): Promise<{ rows: Measured[]; seedSeconds
     rows.push(await measure(api, 'deactivate (admin)', `/v2/images/${activeId}/actions/deactivate`, { method: 'POST', token: admin }, 204, undefined));
     rows.push(await measure(api, 'reactivate (admin)', `/v2/images/${activeId}/actions/reactivate`, { method: 'POST', token: admin }, 204, undefined));
     rows.push(await measure(api, 'delete', `/v2/images/${id}`, { method: 'DELETE', token: member }, 204, calls(MAX_CALLS)));
+
+    progress('members operations');
+    const other = await api.token('bench-beta');
+    const sharedId = (await http(api, '/v2/images', { method: 'POST', token: member, json: { name: 'bench-shared', visibility: 'shared' } })).body?.id as string;
+    const membersOf = `/v2/images/${sharedId}/members`;
+    rows.push(await measure(api, 'member add', membersOf, { method: 'POST', token: member, json: { member: 'bench-beta' } }, 200, calls(MAX_CALLS)));
+    rows.push(await measure(api, 'member list', membersOf, { token: member }, 200, calls(MAX_CALLS)));
+    rows.push(await measure(api, 'member show (as the member)', `${membersOf}/bench-beta`, { token: other }, 200, calls(MAX_CALLS)));
+    rows.push(await measure(api, 'member accept (as the member)', `${membersOf}/bench-beta`, { method: 'PUT', token: other, json: { status: 'accepted' } }, 200, calls(MAX_CALLS)));
+    rows.push(await measure(api, 'show (as the member)', `/v2/images/${sharedId}`, { token: other }, 200, calls(MAX_CALLS)));
+    rows.push(await measure(api, 'member remove', `${membersOf}/bench-beta`, { method: 'DELETE', token: member }, 204, calls(MAX_CALLS)));
     // Leave only seeded images in the table for the list figures.
-    for (const extra of [warm.body?.id, activeId]) await http(api, `/v2/images/${extra}`, { method: 'DELETE', token: admin });
+    for (const extra of [warm.body?.id, activeId, sharedId]) await http(api, `/v2/images/${extra}`, { method: 'DELETE', token: admin });
 
     progress(`seeding ${SEED_IMAGES} images through POST /v2/images, ${SEED_CONCURRENCY} in flight`);
     const seedSeconds = await seed(api);
@@ -154,6 +191,9 @@ export async function measureDynamoDb(): Promise<{ rows: Measured[]; seedSeconds
     if (!nextLink) throw new Error('default list page has no next link');
     rows.push(await measure(api, 'list, page after marker', nextLink, { token: member }, 200, items(MAX_LIST_ITEMS)));
     rows.push(await measure(api, 'list, admin page', '/v2/images', { token: admin }, 200, items(MAX_LIST_ITEMS)));
+    // Not in the budget either: the caller's own shared images are a filter on byOwner (half of
+    // its images), beside byMember's Query and the BatchGetItem of the shared-in images on the page.
+    rows.push(await measure(api, 'list, visibility=shared (info)', '/v2/images?visibility=shared', { token: member }, 200, undefined));
     // Not in the issue's budgets (they are for the default page): filters are applied to what the
     // index Query returns, so a selective filter reads more; non-default sorts read every visible image.
     rows.push(await measure(api, 'list, filtered by name (info)', `/v2/images?name=${FILTER_NAME}`, { token: member }, 200, undefined));
@@ -167,8 +207,8 @@ export async function measureDynamoDb(): Promise<{ rows: Measured[]; seedSeconds
 }
 
 export function reportDynamoDb({ rows, seedSeconds }: { rows: Measured[]; seedSeconds: number }): void {
-  heading(`3. DynamoDB calls and items read per API operation (DynamoDB Local, ${SEED_IMAGES.toLocaleString('en-US')} images for lists)`);
-  console.log(`Budgets: create/show/update/delete <= ${MAX_CALLS} calls; a list page of ${PAGE} reads <= ${MAX_LIST_ITEMS} items.`);
+  heading(`3. DynamoDB calls and items read per API operation (DynamoDB Local, ${SEED_IMAGES.toLocaleString('en-US')} images for lists, ${SHARED_WITH_CALLER} of them shared with the caller)`);
+  console.log(`Budgets: create/show/update/delete and every members operation <= ${MAX_CALLS} calls; a list page of ${PAGE} reads <= ${MAX_LIST_ITEMS} items.`);
   console.log(
     `Seed: ${SEED_IMAGES.toLocaleString('en-US')} images through POST /v2/images (HTTP, ${SEED_CONCURRENCY} in flight, ${seedSeconds.toFixed(0)} s): ` +
       `10% public (owners rotating, caller included), 40% caller's project ${CALLER}, 30% bench-beta, 20% bench-gamma.`,
@@ -198,5 +238,5 @@ export function reportDynamoDb({ rows, seedSeconds }: { rows: Measured[]; seedSe
     ];
   });
   printTable(['operation', '>calls', 'commands', '>items read', '>returned', '>read/returned', '>capacity units', 'budget', 'result'], table);
-  console.log('(items read: GetItem 1 if found, Query ScannedCount. Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity=TOTAL).)');
+  console.log('(items read: GetItem 1 if found, Query ScannedCount, BatchGetItem the items returned. Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity=TOTAL).)');
 }

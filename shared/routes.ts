@@ -12,8 +12,14 @@ export type Access =
   | 'table:write'
   /** PutItem of a new image, conditional on its id being unused (create reads nothing). */
   | 'table:insert'
-  /** Query the list indexes (byOwner, byVisibility, all). */
+  /** Query the list indexes (byOwner, byVisibility, all, byMember) and BatchGetItem the images shared with the caller. */
   | 'table:list'
+  /** BatchGetItem of one image's partition: the image, named memberships, the member count (the members API's one read). */
+  | 'table:read-members'
+  /** Query one image's partition on the table itself: the image and all its members (list members). */
+  | 'table:list-members'
+  /** TransactWriteItems of a membership: ConditionCheck on the image, Puts of the member and the member count. */
+  | 'table:write-member'
   /** Query the indexes the sweepers read: byStatus (their candidates) and all (the daily audit). */
   | 'table:sweep'
   /** GetObject of image objects (verifying, presigning downloads). */
@@ -74,6 +80,8 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
   { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
   { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
+  { operationId: 'getMemberSchema', method: 'GET', path: '/v2/schemas/member', handler: fn('schemas', 'get-member-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member' },
+  { operationId: 'getMembersSchema', method: 'GET', path: '/v2/schemas/members', handler: fn('schemas', 'get-members-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member list' },
   { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:insert'], summary: 'Create an image record (queued)' },
   { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read', 'table:list'], summary: 'List, filter, sort and page images' },
   { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },
@@ -81,6 +89,11 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'deleteImage', method: 'DELETE', path: '/v2/images/{image_id}', handler: fn('images', 'delete-image'), policy: 'delete_image', auth: true, access: ['table:write', 'workflow:scrub'], summary: 'Delete an image' },
   { operationId: 'addImageTag', method: 'PUT', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'add-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Add a tag' },
   { operationId: 'deleteImageTag', method: 'DELETE', path: '/v2/images/{image_id}/tags/{tag_value}', handler: fn('tags', 'delete-image-tag'), policy: 'modify_image', auth: true, access: ['table:write'], summary: 'Remove a tag' },
+  { operationId: 'createImageMember', method: 'POST', path: '/v2/images/{image_id}/members', handler: fn('members', 'create-image-member'), policy: 'add_member', auth: true, access: ['table:read-members', 'table:write-member'], summary: 'Share a shared image with a project (its membership starts pending)' },
+  { operationId: 'listImageMembers', method: 'GET', path: '/v2/images/{image_id}/members', handler: fn('members', 'list-image-members'), policy: 'get_members', auth: true, access: ['table:list-members'], summary: "List an image's members (a member sees only its own)" },
+  { operationId: 'showImageMember', method: 'GET', path: '/v2/images/{image_id}/members/{member_id}', handler: fn('members', 'get-image-member'), policy: 'get_member', auth: true, access: ['table:read-members'], summary: 'Show one membership' },
+  { operationId: 'updateImageMember', method: 'PUT', path: '/v2/images/{image_id}/members/{member_id}', handler: fn('members', 'update-image-member'), policy: 'modify_member', auth: true, access: ['table:read-members', 'table:write-member'], summary: 'Accept, reject or re-pend a membership (the member only)' },
+  { operationId: 'deleteImageMember', method: 'DELETE', path: '/v2/images/{image_id}/members/{member_id}', handler: fn('members', 'delete-image-member'), policy: 'delete_member', auth: true, access: ['table:read-members', 'table:write-member'], summary: 'Stop sharing an image with a project' },
   { operationId: 'deactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/deactivate', handler: fn('actions', 'deactivate-image'), policy: 'deactivate', auth: true, access: ['table:write'], summary: 'Deactivate an image (admin or a member of the owner project)' },
   { operationId: 'reactivateImage', method: 'POST', path: '/v2/images/{image_id}/actions/reactivate', handler: fn('actions', 'reactivate-image'), policy: 'reactivate', auth: true, access: ['table:write'], summary: 'Reactivate an image (admin or a member of the owner project)' },
   { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:stop-scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },

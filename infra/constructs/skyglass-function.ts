@@ -24,14 +24,18 @@ export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 /**
  * What each `table:*` kind grants, and on what: item actions on the table itself, Queries on
  * the named indexes only (never `index/*`). Nothing else is ever granted on the table; every
- * write the repository makes is one conditional PutItem, so no function holds UpdateItem,
- * DeleteItem or ConditionCheckItem.
+ * write the repository makes is one conditional PutItem (members: one transaction of
+ * conditional Puts and a ConditionCheck), so no function holds UpdateItem or DeleteItem.
  */
 export const TABLE_GRANTS = {
   'table:read': { item: ['dynamodb:GetItem'], query: [] },
   'table:write': { item: ['dynamodb:GetItem', 'dynamodb:PutItem'], query: [] },
   'table:insert': { item: ['dynamodb:PutItem'], query: [] },
-  'table:list': { item: [], query: LIST_INDEXES },
+  'table:list': { item: ['dynamodb:BatchGetItem'], query: LIST_INDEXES },
+  'table:read-members': { item: ['dynamodb:BatchGetItem'], query: [] },
+  // A Query on the table itself (its ARN), not on any index: one image's partition.
+  'table:list-members': { item: ['dynamodb:Query'], query: [] },
+  'table:write-member': { item: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], query: [] },
   'table:sweep': { item: [], query: SWEEP_INDEXES },
 } as const satisfies Record<Exclude<Extract<Access, `table:${string}`>, 'table:stream'>, { item: readonly string[]; query: readonly string[] }>;
 
@@ -226,6 +230,9 @@ export class SkyglassFunction extends NodejsFunction {
         case 'table:write':
         case 'table:insert':
         case 'table:list':
+        case 'table:read-members':
+        case 'table:list-members':
+        case 'table:write-member':
         case 'table:sweep':
           tableAccess = true;
           for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);

@@ -1,16 +1,17 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Caller } from '../domain/caller.js';
-import { isVisible } from '../domain/image-access.js';
-import type { PolicyEngine } from '../domain/policy.js';
+import { inGlanceList, type Lister } from '../domain/list-visibility.js';
+import { MEMBER_STATUS_VALUES, type MemberStatus } from '../domain/member.js';
 import { glanceTimestamp, isUuid, type Image } from '../domain/image.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
-import { IMAGE_SORT_KEY, imagePartition, INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import { imageFromItem } from './image-item.js';
+import { memberOutboxOf } from './dynamo-member-repository.js';
+import { IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -64,7 +65,7 @@ export class DynamoImageRepository implements ImageRepository {
   async get(id: string): Promise<Image | undefined> {
     if (!isUuid(id)) return undefined; // no image has it, and DynamoDB refuses keys over 2,048 bytes
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(id), ConsistentRead: true }));
-    return out.Item ? fromItem(out.Item) : undefined;
+    return out.Item ? imageFromItem(out.Item) : undefined;
   }
 
   async save(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
@@ -88,32 +89,53 @@ export class DynamoImageRepository implements ImageRepository {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const old = (error as { Item?: Record<string, unknown> }).Item;
-        throw new ConcurrentUpdateError(old ? fromItem(unmarshallLoose(old)) : undefined);
+        throw new ConcurrentUpdateError(old ? imageFromItem(unmarshallLoose(old)) : undefined);
       }
       throw error;
     }
   }
 
-  async list(caller: Caller, query: ListQuery, marker: Image | undefined, policy: PolicyEngine): Promise<ListPage> {
+  async list(caller: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
     if (query.limit === 0) return { images: [] };
-    const isAdmin = policy.isAdmin(caller);
     // An admin asking for status=pending_delete finds those images (to restore them); they stay
     // in the admin's index until the scrubber tombstones them.
-    const pendingDelete = isAdmin && asksFor(query, 'pending_delete');
-    const keep = (image: Image) =>
-      (LIVE(image) ? isVisible(policy, caller, { image, membership: undefined }) : pendingDelete && image.status === 'pending_delete') &&
+    const pendingDelete = caller.isAdmin && asksFor(query, 'pending_delete');
+    const keep = (image: Image, shared: MemberStatus | undefined) =>
+      (LIVE(image) ? inGlanceList(caller, image, shared, query) : pendingDelete && image.status === 'pending_delete') &&
       matchesListFilters(image, query, { pendingDelete });
-    const streams = this.streamsFor(caller, isAdmin, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
-    if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, keep) };
+    const streams = this.streamsFor(caller, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
+    const resolve = (ids: readonly string[]) => this.batchGet(ids);
+    if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, resolve, keep) };
     // Any other order has no index behind it: read every visible candidate, sort in memory.
     const all = new Map<string, Image>();
     for (const stream of streams) {
-      for (let image = await stream.next(); image; image = await stream.next()) if (keep(image)) all.set(image.id, image);
+      const candidates: Candidate[] = [];
+      for (let c = await stream.next(); c; c = await stream.next()) candidates.push(c);
+      const fetched = await resolve(candidates.filter((c) => !c.image).map((c) => c.id));
+      for (const c of candidates) {
+        const image = c.image ?? fetched.get(c.id);
+        if (image && keep(image, c.shared)) all.set(image.id, image);
+      }
     }
     const compare = compareImages(query.sort);
     const sorted = [...all.values()].sort(compare);
     const start = marker ? sorted.filter((image) => compare(image, marker) <= 0).length : 0;
     return { images: sorted.slice(start, start + query.limit) };
+  }
+
+  /** The images with these ids (those that exist), in BatchGetItems of at most 100 keys. */
+  private async batchGet(ids: readonly string[]): Promise<Map<string, Image>> {
+    const found = new Map<string, Image>();
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Item[] = ids.slice(i, i + 100).map(keyOf);
+      // Unprocessed keys (throttling) are asked for again: a page never silently drops an image.
+      while (keys.length) {
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.id), imageFromItem(item));
+        keys = (out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined) ?? [];
+      }
+    }
+    return found;
   }
 
   async *findByStatus(statuses: readonly ImageStatus[], query: StatusQuery = {}): AsyncIterable<Image> {
@@ -152,44 +174,52 @@ export class DynamoImageRepository implements ImageRepository {
     let startKey: Item | undefined;
     do {
       const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-      for (const item of out.Items ?? []) yield fromItem(item);
+      for (const item of out.Items ?? []) yield imageFromItem(item);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
   }
 
   /** Streams over the index partitions that can hold images this caller may see. */
-  private streamsFor(caller: Caller, isAdmin: boolean, query: ListQuery, before: string | undefined): ImageStream[] {
-    const partitions = this.partitionsFor(caller, isAdmin, query);
+  private streamsFor(caller: Lister, query: ListQuery, before: string | undefined): CandidateStream[] {
+    const partitions = this.partitionsFor(caller, query);
     // Merging k partitions newest first, each is read in chunks of about limit/k: a page that
     // comes mostly from one partition costs an extra Query there, not a full page read from
     // every other. Other sort orders read everything anyway, in the largest chunks.
     const pageSize = query.isDefaultSort ? Math.min(Math.ceil(Math.max(query.limit, 1) / partitions.length) + 1, 1000) : 1000;
     return partitions.map(
-      ([index, value]) => new ImageStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize),
+      ([index, value, shared]) => new CandidateStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize, shared),
     );
   }
 
-  /** Which index partitions can hold images this caller may see, narrowed by the query. */
-  private partitionsFor(caller: Caller, isAdmin: boolean, query: ListQuery): Array<[keyof typeof INDEXES, string]> {
-    const partition = (index: keyof typeof INDEXES, value: string): [keyof typeof INDEXES, string] => [index, value];
+  /**
+   * Which index partitions can hold images this caller may list, narrowed by the query (Glance's
+   * union: own, public, community, shared with the caller in `member_status`; admin: all).
+   * A byMember partition holds memberships, not images: its images are fetched once they are
+   * known to be on the page.
+   */
+  private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
     const { visibility, owner } = query;
-    if (isAdmin) {
-      if (owner) return [partition('byOwner', owner)];
-      if (visibility === 'public' || visibility === 'community') return [partition('byVisibility', visibility)];
-      return [partition('all', ALL_PK)];
+    if (caller.isAdmin) {
+      if (owner) return [['byOwner', owner]];
+      if (visibility === 'public' || visibility === 'community') return [['byVisibility', visibility]];
+      return [['all', ALL_PK]];
     }
-    const own = caller.projectId && (!owner || owner === caller.projectId) ? [partition('byOwner', caller.projectId)] : [];
+    const me = caller.projectId;
+    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', me]] : [];
+    const statuses = query.filters.member_status === 'all' ? MEMBER_STATUS_VALUES : [query.filters.member_status];
+    const shared: Partition[] = me ? statuses.map((status): Partition => ['byMember', memberIndexPartition(me, status), status]) : [];
     switch (visibility) {
       case 'public':
       case 'community':
-        return [partition('byVisibility', visibility)];
+        return [['byVisibility', visibility]];
       case 'private':
-      case 'shared':
         return own;
+      case 'shared':
+        return [...own, ...shared];
       case 'all':
-        return [...own, partition('byVisibility', 'public'), partition('byVisibility', 'community')];
+        return [...own, ['byVisibility', 'public'], ['byVisibility', 'community'], ...shared];
       default:
-        return [...own, partition('byVisibility', 'public')];
+        return [...own, ['byVisibility', 'public'], ...shared];
     }
   }
 
@@ -229,34 +259,18 @@ function sortKeyOf(image: Image): string {
   return `${image.created_at}#${image.id}`;
 }
 
-const IMAGE_FIELDS = [
-  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
-  'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'location', 'upload', 'failure', 'scrub', 'version',
-] as const;
-
-function fromItem(item: Item): Image {
-  const image = {} as Record<string, unknown>;
-  for (const field of IMAGE_FIELDS) image[field] = item[field] ?? null;
-  // JSON.parse makes `__proto__` an own property; copying into a prototype-less object keeps it data.
-  const props = Object.create(null) as Record<string, string>;
-  const parsed = typeof item.properties === 'string' ? (JSON.parse(item.properties) as Record<string, string>) : {};
-  for (const [k, v] of Object.entries(parsed)) Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
-  image.properties = props;
-  image.tags = Array.isArray(item.tags) ? [...(item.tags as string[])] : [];
-  return image as unknown as Image;
-}
-
 /**
  * The events an item's write recorded (its outbox), from a stream record's new image in
  * DynamoDB's wire format: what the relay publishes. Nothing for items without an outbox.
+ * Image items carry image events, member items membership events.
  */
 export function outboxOf(newImage: Record<string, unknown> | undefined): ImageEvent[] {
   if (!newImage) return [];
   const item = unmarshallLoose(newImage);
+  if (String(item[TABLE_KEYS.sortKey]).startsWith(MEMBER_SORT_PREFIX)) return memberOutboxOf(item);
   const recorded = item[OUTBOX_ATTRIBUTE];
   if (!Array.isArray(recorded) || recorded.length === 0 || item[TABLE_KEYS.sortKey] !== IMAGE_SK) return [];
-  const image = fromItem(item);
+  const image = imageFromItem(item);
   return recorded
     .filter((type): type is ImageEventType => (IMAGE_EVENT_TYPES as readonly unknown[]).includes(type))
     .map((type) => ({ type, image }));
@@ -267,9 +281,24 @@ function unmarshallLoose(raw: Record<string, unknown>): Item {
   return unmarshall(raw as Parameters<typeof unmarshall>[0]);
 }
 
+/** One index partition a list reads: the index, its key, and for byMember the membership status it holds. */
+type Partition = [keyof typeof INDEXES, string, MemberStatus?];
+
+/**
+ * One entry of a list index, newest first: an image (image indexes) or a membership of the
+ * caller (byMember), which names its image and sorts where the image does but holds no image.
+ */
+interface Candidate {
+  key: string;
+  id: string;
+  image?: Image;
+  /** The caller's membership status of the image, for entries from byMember. */
+  shared?: MemberStatus;
+}
+
 /** Pages one index partition newest first, `pageSize` items per Query. */
-class ImageStream {
-  private buffer: Image[] = [];
+class CandidateStream {
+  private buffer: Candidate[] = [];
   private startKey: Item | undefined;
   private done = false;
 
@@ -281,20 +310,37 @@ class ImageStream {
     private readonly partitionValue: string,
     private readonly before: string | undefined,
     private readonly pageSize: number,
+    /** Set for byMember partitions: their items are memberships in this status. */
+    private readonly shared: MemberStatus | undefined,
   ) {}
 
-  async peek(): Promise<Image | undefined> {
-    while (this.buffer.length === 0 && !this.done) await this.fetch();
+  /**
+   * The next entry. The first Query reads `pageSize` entries; the second only as many as the
+   * page still `needs` (the merge knows), so a page drawn mostly from one partition does not
+   * read whole chunks it will not use; a partition read again after that is one a filter is
+   * thinning, and each further Query reads twice as many, so a selective filter costs a few
+   * large Queries rather than many small ones.
+   */
+  async peek(needs = this.pageSize): Promise<Candidate | undefined> {
+    while (this.buffer.length === 0 && !this.done) {
+      const limit = this.fetches === 0 ? this.pageSize : this.fetches === 1 ? needs : Math.max(needs, this.lastLimit * 2);
+      await this.fetch(Math.min(Math.max(limit, 1), 1000));
+    }
     return this.buffer[0];
   }
 
-  async next(): Promise<Image | undefined> {
+  async next(): Promise<Candidate | undefined> {
     const head = await this.peek();
     this.buffer.shift();
     return head;
   }
 
-  private async fetch(): Promise<void> {
+  private fetches = 0;
+  private lastLimit = 0;
+
+  private async fetch(limit: number): Promise<void> {
+    this.fetches++;
+    this.lastLimit = limit;
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
@@ -303,11 +349,15 @@ class ImageStream {
         ExpressionAttributeNames: { '#p': this.partitionAttr, ...(this.before ? { '#s': LIST_SORT_KEY } : {}) },
         ExpressionAttributeValues: { ':p': this.partitionValue, ...(this.before ? { ':before': this.before } : {}) },
         ScanIndexForward: false,
-        Limit: this.pageSize,
+        Limit: limit,
         ExclusiveStartKey: this.startKey,
       }),
     );
-    this.buffer.push(...(out.Items ?? []).map(fromItem));
+    for (const item of out.Items ?? []) {
+      const key = String(item[LIST_SORT_KEY]);
+      if (this.shared) this.buffer.push({ key, id: String(item.image_id), shared: this.shared });
+      else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
+    }
     this.startKey = out.LastEvaluatedKey;
     this.done = !out.LastEvaluatedKey;
   }
@@ -315,19 +365,45 @@ class ImageStream {
 
 /**
  * k-way merge of partitions that are each newest first. The same image can sit in two
- * partitions (an own public image); equal heads are one image, taken once. Reads at most
- * `limit` items per partition when nothing is filtered out.
+ * partitions (an own public image); equal heads are one image, taken once. Candidates are
+ * taken a round at a time, as many as the page still needs (kept images, and memberships whose
+ * images may be kept); the images of those memberships are fetched in one BatchGetItem, so
+ * only images that can land on the page are read.
+ * Reads at most `limit` entries per partition when nothing is filtered out.
  */
-async function mergeNewestFirst(streams: ImageStream[], limit: number, keep: (image: Image) => boolean): Promise<Image[]> {
+async function mergeNewestFirst(
+  streams: CandidateStream[],
+  limit: number,
+  resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
+  keep: (image: Image, shared: MemberStatus | undefined) => boolean,
+): Promise<Image[]> {
   const page: Image[] = [];
-  while (page.length < limit) {
-    const heads = await Promise.all(streams.map((s) => s.peek()));
-    let newest: Image | undefined;
-    for (const head of heads) if (head && (!newest || sortKeyOf(head) > sortKeyOf(newest))) newest = head;
-    if (!newest) break;
-    const key = sortKeyOf(newest);
-    await Promise.all(streams.map(async (s, i) => heads[i] && sortKeyOf(heads[i]) === key && s.next()));
-    if (keep(newest)) page.push(newest);
+  let exhausted = false;
+  while (page.length < limit && !exhausted) {
+    // Images in hand that the page keeps, and memberships whose images may land on it, in order.
+    const round: Candidate[] = [];
+    while (round.length < limit - page.length) {
+      const needs = limit - page.length - round.length;
+      const heads = await Promise.all(streams.map((s) => s.peek(needs)));
+      let newest: Candidate | undefined;
+      for (const head of heads) if (head && (!newest || head.key > newest.key)) newest = head;
+      if (!newest) {
+        exhausted = true;
+        break;
+      }
+      const key = newest.key;
+      const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
+      await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
+      const merged: Candidate = { key, id: newest.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
+      // An image in hand that the page would not keep takes no place in the round, so a
+      // selective filter costs Queries, not one BatchGetItem per few entries.
+      if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);
+    }
+    const fetched = await resolve(round.filter((c) => !c.image).map((c) => c.id));
+    for (const c of round) {
+      const image = c.image ?? fetched.get(c.id);
+      if (image && keep(image, c.shared)) page.push(image);
+    }
   }
   return page;
 }

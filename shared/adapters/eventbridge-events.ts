@@ -1,6 +1,5 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { Image } from '../domain/image.js';
-import { notificationPayload } from '../domain/notification.js';
+import { memberNotificationPayload, notificationPayload } from '../domain/notification.js';
 import type { ImageEvent, ImageEvents } from '../ports/events.js';
 
 /** The `source` of every Skyglass event on the bus. */
@@ -29,7 +28,7 @@ export class EventBridgeEvents implements ImageEvents {
 
   async publish(events: readonly ImageEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += PUT_EVENTS_MAX) {
-      const entries = events.slice(i, i + PUT_EVENTS_MAX).map(({ type, image }) => this.entry(type, image));
+      const entries = events.slice(i, i + PUT_EVENTS_MAX).map((event) => this.entry(event));
       const out = await this.client.send(new PutEventsCommand({ Entries: entries }));
       if (out.FailedEntryCount) {
         const reasons = [...new Set((out.Entries ?? []).map((e) => e.ErrorMessage ?? e.ErrorCode).filter(Boolean))].join('; ');
@@ -38,13 +37,14 @@ export class EventBridgeEvents implements ImageEvents {
     }
   }
 
-  private entry(type: ImageEvent['type'], image: Image): PutEventsRequestEntry {
+  private entry(event: ImageEvent): PutEventsRequestEntry {
+    const at = 'image' in event ? event.image.updated_at : event.member.updated_at;
     return {
       EventBusName: this.busName,
       Source: EVENT_SOURCE,
-      DetailType: type,
-      Time: new Date(image.updated_at),
-      Detail: JSON.stringify(notificationPayload(image, image.updated_at)),
+      DetailType: event.type,
+      Time: new Date(at),
+      Detail: JSON.stringify('image' in event ? notificationPayload(event.image, at) : memberNotificationPayload(event.member, at)),
       Resources: [],
     };
   }

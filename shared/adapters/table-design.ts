@@ -12,6 +12,17 @@ export function imagePartition(imageId: string): string {
 /** The sort key of the image item itself within its partition. */
 export const IMAGE_SORT_KEY = 'IMAGE';
 
+/** Sort keys of a membership (`MEMBER#<project>`) in its image's partition. */
+export const MEMBER_SORT_PREFIX = 'MEMBER#';
+
+/** The sort key of an image's member counter (its `count` is what image_member_quota limits). */
+export const MEMBER_COUNT_SORT_KEY = 'MEMBERS';
+
+/** byMember's partition of one project's memberships in one status. */
+export function memberIndexPartition(project: string, status: string): string {
+  return `${project}#${status}`;
+}
+
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
 
@@ -34,10 +45,16 @@ export const INDEXES = {
    * "not changed since T" is a key condition.
    */
   byStatus: { name: 'byStatus', partitionKey: 'statusPk', sortKey: 'statusSk' },
+  /**
+   * Sparse: live memberships (member items, not images), `memberPk = <project>#<status>`,
+   * sorted by their image's list sort key: the images shared with one project, in the order
+   * the other list indexes use, so the stream merges with them.
+   */
+  byMember: { name: 'byMember', partitionKey: 'memberPk', sortKey: LIST_SORT_KEY },
 } as const;
 
 /** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
-export const LIST_INDEXES = [INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name] as const;
+export const LIST_INDEXES = [INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name] as const;
 /** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
 export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;
 

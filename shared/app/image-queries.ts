@@ -2,8 +2,9 @@ import type { Caller } from '../domain/caller.js';
 import { badRequest, forbidden } from '../domain/errors.js';
 import { toView, type Image, type ImageView } from '../domain/image.js';
 import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
-import type { ImageRepository } from '../ports/image-repository.js';
+import type { Lister } from '../domain/list-visibility.js';
 import type { PropertyProtections } from '../domain/property-protections.js';
+import type { ImageRepository } from '../ports/image-repository.js';
 import type { AuthorizedImages } from './authorized-images.js';
 
 /** Reading images: show and list. Kept apart so read functions bundle no event or workflow client. */
@@ -14,6 +15,7 @@ export class ImageQueries {
     private readonly protections: PropertyProtections,
   ) {}
 
+  /** One image, as get_image allows: a member of a shared image (any member status) sees it. */
   async show(caller: Caller, id: string): Promise<ImageView> {
     return this.view(caller, await this.access.authorize('get_image', caller, id));
   }
@@ -31,7 +33,9 @@ export class ImageQueries {
       if (!this.access.sees(caller, found)) throw badRequest(`No image found with ID ${query.marker}`);
       marker = found.image;
     }
-    const { images } = await this.repo.list(caller, query, marker, this.access.policy);
+    // The repository lists by Glance's database rules, where "admin" is the policy's context_is_admin.
+    const lister: Lister = { projectId: caller.projectId, isAdmin: this.access.policy.isAdmin(caller) };
+    const { images } = await this.repo.list(lister, query, marker);
     return { images: images.map((image) => this.view(caller, image)), ...listLinks(rawQuery, images, query.limit) };
   }
 

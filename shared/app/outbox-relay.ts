@@ -1,4 +1,4 @@
-import type { ImageEvent, ImageEvents } from '../ports/events.js';
+import { eventImageId, type ImageEvent, type ImageEvents } from '../ports/events.js';
 
 /** One change from the table's stream: its position, and the events its write recorded. */
 export interface OutboxRecord {
@@ -27,7 +27,7 @@ export class OutboxRelay {
             level: 'error',
             message: 'events not published; the stream will retry from this record',
             sequence_number: record.sequenceNumber,
-            image_id: record.events[0]?.image.id,
+            image_id: record.events[0] && eventImageId(record.events[0]),
             types: record.events.map((e) => e.type),
             error: String(error),
           }),

@@ -1,4 +1,5 @@
 import type { Image } from '../domain/image.js';
+import type { ImageMember } from '../domain/member.js';
 
 /** Lifecycle events, modelled on Glance's notifications. */
 export const IMAGE_EVENT_TYPES = [
@@ -15,10 +16,25 @@ export const IMAGE_EVENT_TYPES = [
 ] as const;
 export type ImageEventType = (typeof IMAGE_EVENT_TYPES)[number];
 
-export interface ImageEvent {
-  type: ImageEventType;
-  /** The image as that change left it. */
-  image: Image;
+/** Membership events, as Glance's `image.member.*` notifications. */
+export const MEMBER_EVENT_TYPES = ['image.member.create', 'image.member.update', 'image.member.delete'] as const;
+export type MemberEventType = (typeof MEMBER_EVENT_TYPES)[number];
+
+export type ImageEvent =
+  | {
+      type: ImageEventType;
+      /** The image as that change left it. */
+      image: Image;
+    }
+  | {
+      type: MemberEventType;
+      /** The membership as that change left it (`deleted` for image.member.delete). */
+      member: ImageMember & { deleted: boolean };
+    };
+
+/** The image an event is about (for logs and ordering). */
+export function eventImageId(event: ImageEvent): string {
+  return 'image' in event ? event.image.id : event.member.image_id;
 }
 
 /**

@@ -1,7 +1,6 @@
-import type { PolicyEngine } from '../domain/policy.js';
-import type { Caller } from '../domain/caller.js';
 import type { Image } from '../domain/image.js';
 import type { ListQuery } from '../domain/list-query.js';
+import type { Lister } from '../domain/list-visibility.js';
 import type { ImageStatus } from '../domain/status.js';
 import type { ImageEventType } from './events.js';
 
@@ -53,7 +52,7 @@ export interface ImageRepository {
    */
   save(next: Image, previous: Image, events?: readonly ImageEventType[]): Promise<void>;
   /** One page of images visible to the caller (as `policy` sees it: is_admin) that match the query, in the query's order. */
-  list(caller: Caller, query: ListQuery, marker: Image | undefined, policy: PolicyEngine): Promise<ListPage>;
+  list(lister: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
   /**
    * Every image in one of these statuses, oldest change first per status: for the sweepers,
    * which run on a schedule. The statuses a sweep looks for (saving, uploading, importing,

@@ -178,7 +178,8 @@ function pathOf(template: string, imageId: string, uploadId = randomUUID(), tag 
   return template
     .replace('{image_id}', encodeURIComponent(imageId))
     .replace('{upload_id}', encodeURIComponent(uploadId))
-    .replace('{tag_value}', encodeURIComponent(tag));
+    .replace('{tag_value}', encodeURIComponent(tag))
+    .replace('{member_id}', 'some-project');
 }
 
 /** A body each route would parse, so the answer is about the id and nothing else. */
@@ -190,6 +191,10 @@ function plausibleBody(operationId: string): { body?: string | Buffer; headers?:
       return { body: JSON.stringify({ size: 10 }), headers: { 'Content-Type': 'application/json' } };
     case 'importImage':
       return { body: JSON.stringify({ method: { name: 'glance-direct' } }), headers: { 'Content-Type': 'application/json' } };
+    case 'createImageMember':
+      return { body: JSON.stringify({ member: 'some-project' }), headers: { 'Content-Type': 'application/json' } };
+    case 'updateImageMember':
+      return { body: JSON.stringify({ status: 'accepted' }), headers: { 'Content-Type': 'application/json' } };
     case 'uploadImageFile':
     case 'stageImageData':
       return { body: Buffer.from('data'), headers: { 'Content-Type': 'application/octet-stream' } };
@@ -199,8 +204,8 @@ function plausibleBody(operationId: string): { body?: string | Buffer; headers?:
 }
 
 describe('ids that are not UUIDs (item 10)', () => {
-  it('covers the 17 id routes', () => {
-    expect(ID_ROUTES).toHaveLength(17);
+  it('covers the 22 id routes', () => {
+    expect(ID_ROUTES).toHaveLength(22);
   });
 
   it('answers 404 on every id route for ids over 2,042 bytes and other non-UUIDs', async () => {

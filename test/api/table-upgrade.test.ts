@@ -66,7 +66,7 @@ describe('a table from an older DATA_DIR', () => {
     }
     await ensureTable(client, TABLE);
     const table = (await client.send(new DescribeTableCommand({ TableName: TABLE }))).Table!;
-    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'byOwner', 'byStatus', 'byVisibility']);
+    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'byMember', 'byOwner', 'byStatus', 'byVisibility']);
 
     const repo = new DynamoImageRepository(client, { tableName: TABLE });
     const found = async (statuses: Parameters<typeof repo.findByStatus>[0], updatedAtOrBefore?: Date) => {

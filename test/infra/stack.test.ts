@@ -487,7 +487,7 @@ describe('provisioned concurrency (skyglass:provisionedConcurrency)', () => {
 });
 
 describe('table', () => {
-  it('uses the shared key design, on-demand billing, PITR, TTL and the three GSIs', () => {
+  it('uses the shared key design, on-demand billing, PITR, TTL and the GSIs', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
@@ -625,7 +625,15 @@ describe('IAM least privilege', () => {
     'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
     'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], on: () => [tableArn()] }],
     'table:insert': [{ actions: ['dynamodb:PutItem'], on: () => [tableArn()] }],
-    'table:list': [{ actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all'].map(indexArn) }],
+    // The list indexes, and BatchGetItem of the images shared with the caller (found on byMember).
+    'table:list': [
+      { actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] },
+      { actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all', 'byMember'].map(indexArn) },
+    ],
+    // The members API reads one image's partition in one call, and writes one transaction.
+    'table:read-members': [{ actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] }],
+    'table:list-members': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
+    'table:write-member': [{ actions: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
@@ -762,10 +770,12 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('gives read-only routes (listImages, showImage) reads and no writes', () => {
+  it('gives read-only routes (listImages, showImage, the member reads) reads and no writes', () => {
     expect(dynamoActions('showImage')).toEqual(['dynamodb:GetItem']);
-    expect(dynamoActions('listImages').sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-    for (const operationId of ['listImages', 'showImage']) {
+    expect(dynamoActions('listImages').sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    expect(dynamoActions('showImageMember')).toEqual(['dynamodb:BatchGetItem']);
+    expect(dynamoActions('listImageMembers')).toEqual(['dynamodb:Query']);
+    for (const operationId of ['listImages', 'showImage', 'showImageMember', 'listImageMembers']) {
       for (const write of [...WRITE_ACTIONS, 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem']) expect(dynamoActions(operationId)).not.toContain(write);
     }
   });
@@ -819,7 +829,7 @@ describe('IAM least privilege', () => {
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:stream', 'table:sweep', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:list-members', 'table:read-members', 'table:stream', 'table:sweep', 'table:write-member', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -843,7 +853,7 @@ describe('IAM least privilege', () => {
     expect(() => fn.grantAccess(['events:publish'], { table })).toThrow(/needs the image event bus/);
   });
 
-  it('scopes table permissions to the table and its named indexes only, Queries to indexes and item access to the table', () => {
+  it('scopes table permissions to the table and its named indexes only, Queries to indexes (one image\'s partition for list-members) and item access to the table', () => {
     const indexes = Object.values(INDEXES).map((index) => indexArn(index.name));
     for (const { name, id, access } of declared().filter((d) => !d.access.includes('table:stream'))) {
       for (const statement of roleStatements(id)) {
@@ -852,7 +862,8 @@ describe('IAM least privilege', () => {
         const resourcesOf = asArray(statement.Resource as Json | Json[]);
         if (actions.includes('dynamodb:Query')) {
           expect(actions, name).toEqual(['dynamodb:Query']);
-          for (const resource of resourcesOf) expect(indexes, name).toContainEqual(resource);
+          const queryable = access.includes('table:list-members') ? [...indexes, tableArn()] : indexes;
+          for (const resource of resourcesOf) expect(queryable, name).toContainEqual(resource);
         } else {
           expect(resourcesOf, name).toEqual([tableArn()]);
         }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { outboxOf } from '../../shared/adapters/dynamo-image-repository.js';
 import { OUTBOX_ATTRIBUTE } from '../../shared/adapters/table-design.js';
 import { OutboxRelay } from '../../shared/app/outbox-relay.js';
-import type { ImageEvent, ImageEvents } from '../../shared/ports/events.js';
+import type { ImageEvent, ImageEventType, ImageEvents } from '../../shared/ports/events.js';
 import { sampleImage } from '../support/sample-image.js';
 
 /** A stream record's NewImage as the repository writes the item (DynamoDB wire format). */
@@ -18,9 +18,9 @@ describe('outboxOf: the events a stream record carries', () => {
   it('reads the recorded events, in order, each with the image as written', () => {
     const events = outboxOf(streamImage(['image.upload', 'image.activate']));
     expect(events.map((e) => e.type)).toEqual(['image.upload', 'image.activate']);
-    expect(events[0]!.image).toMatchObject({ status: 'active', tags: ['a'] });
+    expect((events[0] as { image: unknown }).image).toMatchObject({ status: 'active', tags: ['a'] });
     // Custom property keys stay data, never prototypes.
-    expect(Object.getOwnPropertyNames(events[0]!.image.properties)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyNames((events[0] as { image: { properties: object } }).image.properties)).toEqual(['__proto__']);
   });
 
   it('is empty for writes that recorded none, for unknown types, and for items that are not images', () => {
@@ -32,8 +32,24 @@ describe('outboxOf: the events a stream record carries', () => {
   });
 });
 
+describe('outboxOf on membership items', () => {
+  const memberItem = (outbox: unknown, deleted = false) =>
+    marshall({
+      pk: 'IMAGE#0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', sk: 'MEMBER#p2', image_id: '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', member_id: 'p2',
+      status: 'accepted', created_at: '2024-01-02T03:04:05Z', updated_at: '2024-01-02T03:05:00Z', version: 2, deleted, [OUTBOX_ATTRIBUTE]: outbox,
+    }) as Record<string, unknown>;
+
+  it('reads membership events with the membership as written, tombstones as deleted', () => {
+    const [event] = outboxOf(memberItem(['image.member.update']));
+    expect(event).toMatchObject({ type: 'image.member.update', member: { image_id: '0b0c2f6e-6f0a-4d57-9a43-2a1f8b1c9d10', member_id: 'p2', status: 'accepted', deleted: false } });
+    expect(outboxOf(memberItem(['image.member.delete'], true))[0]).toMatchObject({ member: { deleted: true } });
+    // Image events on a member item, and unknown types, are not events.
+    expect(outboxOf(memberItem(['image.update', 'image.member.exploded']))).toEqual([]);
+  });
+});
+
 describe('OutboxRelay', () => {
-  const event = (type: ImageEvent['type']): ImageEvent => ({ type, image: sampleImage() });
+  const event = (type: ImageEventType): ImageEvent => ({ type, image: sampleImage() });
 
   it('publishes each record in order and skips records without events', async () => {
     const sent: string[][] = [];

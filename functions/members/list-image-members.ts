@@ -1,0 +1,5 @@
+import { imageMembers } from '../../shared/app/member-services.js';
+import { httpHandler } from '../../shared/http/handler.js';
+import { json } from '../../shared/http/response.js';
+
+export const handler = httpHandler(async (req) => json(200, await imageMembers().list(req.caller, req.pathParameters.image_id ?? '')));
