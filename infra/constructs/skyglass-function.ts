@@ -23,14 +23,16 @@ export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
  * What each `table:*` kind grants, and on what: item actions on the table itself, Queries on
- * the named indexes only (never `index/*`). Nothing else is ever granted on the table; every
- * write the repository makes is one conditional PutItem, so no function holds UpdateItem,
- * DeleteItem or ConditionCheckItem.
+ * the named indexes only (never `index/*`). Nothing else is ever granted on the table: every
+ * write of an image is one conditional PutItem, and one that changes quota usage is a
+ * TransactWriteItems of that PutItem with an UpdateItem of each owner's usage counter (IAM
+ * authorises a transaction as the item actions inside it), so no function holds DeleteItem
+ * or ConditionCheckItem.
  */
 export const TABLE_GRANTS = {
   'table:read': { item: ['dynamodb:GetItem'], query: [] },
-  'table:write': { item: ['dynamodb:GetItem', 'dynamodb:PutItem'], query: [] },
-  'table:insert': { item: ['dynamodb:PutItem'], query: [] },
+  'table:write': { item: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], query: [] },
+  'table:insert': { item: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], query: [] },
   'table:list': { item: [], query: LIST_INDEXES },
   'table:sweep': { item: [], query: SWEEP_INDEXES },
 } as const satisfies Record<Exclude<Extract<Access, `table:${string}`>, 'table:stream'>, { item: readonly string[]; query: readonly string[] }>;

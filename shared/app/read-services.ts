@@ -4,6 +4,7 @@ import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
+import { limitsFor } from '../domain/quota.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { MemberRepository } from '../ports/member-repository.js';
 import { AuthorizedImages } from './authorized-images.js';
@@ -36,7 +37,8 @@ function dynamoDbClient(): DynamoDBClient {
 }
 
 export function imageRepository(): ImageRepository {
-  return (repository ??= new DynamoImageRepository(dynamoDbClient(), { tableName: config().tableName }));
+  const { tableName, quotas } = config();
+  return (repository ??= new DynamoImageRepository(dynamoDbClient(), { tableName, limits: (project) => (quotas ? limitsFor(quotas, project) : {}) }));
 }
 
 export function memberRepository(): MemberRepository {

@@ -621,10 +621,11 @@ describe('IAM least privilege', () => {
    * stack, so the stack is checked against the intent. Typed by Access: a new kind fails to compile until it is added.
    */
   const EXPECTED_GRANTS: Record<Access, { actions: string[]; on: () => (Json | string)[]; condition?: Json }[]> = {
-    // Every write is one conditional PutItem (the repository never updates or deletes items).
+    // Every image write is one conditional PutItem, in a transaction with UpdateItems of the
+    // usage counters when it changes quota usage (the repository never deletes items).
     'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
-    'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], on: () => [tableArn()] }],
-    'table:insert': [{ actions: ['dynamodb:PutItem'], on: () => [tableArn()] }],
+    'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    'table:insert': [{ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     'table:list': [{ actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all'].map(indexArn) }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
@@ -770,17 +771,18 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('gives table writers PutItem only (no UpdateItem, DeleteItem or ConditionCheckItem they never use), and create no read', () => {
+  it('gives table writers PutItem and UpdateItem (the usage counters) only (no DeleteItem or ConditionCheckItem they never use), and create no read', () => {
     const writers = declared().filter((d) => d.access.includes('table:write') || d.access.includes('table:insert'));
     expect(writers.length).toBeGreaterThan(10);
     for (const { name, id } of writers) {
       const actions = dynamoActionsOf(id);
       expect(actions, name).toContain('dynamodb:PutItem');
-      for (const unused of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
+      expect(actions, name).toContain('dynamodb:UpdateItem');
+      for (const unused of ['dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
         expect(actions, name).not.toContain(unused);
       }
     }
-    expect(dynamoActions('createImage')).toEqual(['dynamodb:PutItem']);
+    expect(dynamoActions('createImage').sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
   it('lets delete and scrub-now start the scrubber and restore stop it, and none do both', () => {
