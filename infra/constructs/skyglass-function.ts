@@ -11,6 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
+import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
 import { DEFAULT_DATA_SETTINGS, DEFAULT_DELETE_SETTINGS, type DataSettings, type DeleteSettings } from '../config.js';
@@ -107,6 +108,11 @@ export interface AccessTargets {
    * @default DEFAULT_DELETE_SETTINGS
    */
   readonly deleteSettings?: DeleteSettings;
+  /**
+   * Per-project quotas, handed (as QUOTAS) to every function that reads or writes the table.
+   * @default none: unlimited
+   */
+  readonly quotas?: QuotaConfig;
 }
 
 export interface SkyglassFunctionProps
@@ -272,7 +278,10 @@ export class SkyglassFunction extends NodejsFunction {
       }
     }
 
-    if (tableAccess) this.grantTable(targets.table, [...tableItemActions], [...queriedIndexes]);
+    if (tableAccess) {
+      this.grantTable(targets.table, [...tableItemActions], [...queriedIndexes]);
+      this.passQuotas(targets.quotas);
+    }
     if (stream && targets.table.tableStreamArn) {
       // What a stream's event source mapping reads with: DescribeStream, GetRecords and
       // GetShardIterator on this table's stream, and ListStreams, which has no resource level.
@@ -380,6 +389,11 @@ export class SkyglassFunction extends NodejsFunction {
       );
     }
     this.addEnvironment('TABLE_NAME', table.tableName);
+  }
+
+  /** QUOTAS: read by the repository (limits on writes) and by GET /v2/info/usage. */
+  private passQuotas(quotas: QuotaConfig | undefined): void {
+    if (quotas) this.addEnvironment('QUOTAS', JSON.stringify(quotas));
   }
 }
 

@@ -11,7 +11,11 @@ if (nodeMajor < 24) {
 const port = Number(process.env.PORT ?? 9292);
 const dir = dataDir();
 console.log(`Starting Skyglass locally (data in ${dir}) ...`);
-const runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' });
+const runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' }).catch((error: Error) => {
+  // A configuration problem (e.g. QUOTAS_FILE) is the operator's to fix: its message, no stack.
+  console.error(`Skyglass did not start: ${error.message}`);
+  process.exit(1);
+});
 // So `npm run token` can tell which data folder (and so which key) the running service uses.
 const forget = announceRuntime({ pid: process.pid, url: runtime.url, dataDir: dir });
 process.once('exit', forget);

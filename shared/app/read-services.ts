@@ -3,6 +3,7 @@ import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
+import { DynamoUsageRepository } from '../adapters/dynamo-usage-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { limitsFor } from '../domain/quota.js';
 import type { ImageRepository } from '../ports/image-repository.js';
@@ -11,6 +12,7 @@ import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
 import { policy } from './policy-config.js';
+import { UsageQueries } from './usage.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Read-only functions import
 // this module alone, so their bundles carry only the DynamoDB client.
@@ -19,6 +21,7 @@ let repository: ImageRepository | undefined;
 let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
 let authorized: AuthorizedImages | undefined;
+let usage: UsageQueries | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
 function dynamoDbClient(): DynamoDBClient {
@@ -53,4 +56,10 @@ export function authorizedImages(): AuthorizedImages {
 /** Show and list. */
 export function imageQueries(): ImageQueries {
   return (queries ??= new ImageQueries(imageRepository()));
+}
+
+/** GET /v2/info/usage. */
+export function usageQueries(): UsageQueries {
+  const { tableName, quotas } = config();
+  return (usage ??= new UsageQueries(new DynamoUsageRepository(dynamoDbClient(), { tableName }), quotas));
 }

@@ -29,6 +29,7 @@ import {
   multipartAbortDays,
   readAlarmSettings,
   readConfig,
+  readQuotas,
   readProvisionedConcurrency,
   readDataSettings,
   readDeleteSettings,
@@ -413,6 +414,39 @@ describe('REST API', () => {
     const fiveXx = responses.find((r) => r.ResponseType === 'DEFAULT_5XX')!;
     expect(fiveXx.ResponseTemplates['application/json']).not.toMatch(/\$context/); // never echoes internals
     expect(responses).toHaveLength(Object.keys(GATEWAY_RESPONSES).length);
+  });
+});
+
+describe('quotas (skyglass:quotas)', () => {
+  const quotas = { defaults: { image_count_total: 100, image_size_total: 10240 }, projects: { small: { image_count_total: 5 } } };
+  const read = (value: unknown) => readQuotas((key) => ({ 'skyglass:quotas': value })[key]);
+
+  it('reads the JSON (an object in cdk.json, or text with -c), and none means unlimited', () => {
+    expect(read(quotas)).toEqual(quotas);
+    expect(read(JSON.stringify(quotas))).toEqual(quotas);
+    expect(read(undefined)).toBeUndefined();
+    expect(readConfig(() => undefined, {}).quotas).toBeUndefined();
+    expect(readConfig((key) => ({ 'skyglass:quotas': quotas })[key], {}).quotas).toEqual(quotas);
+  });
+
+  it('fails synthesis naming what is wrong', () => {
+    expect(() => read('{"defaults":')).toThrow(/skyglass:quotas must be JSON/);
+    expect(() => read({ defaults: { images: 1 } })).toThrow(/skyglass:quotas: defaults names "images", which is not one of image_count_total/);
+    expect(() => read({ projects: { p: { image_size_total: -5 } } })).toThrow(/skyglass:quotas: projects.p.image_size_total must be a whole number/);
+    const many = { projects: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`project-${i}`, { image_count_total: 1 }])) };
+    expect(() => read(many)).toThrow(/bytes; the functions' environment/);
+  });
+
+  it('hands QUOTAS to the functions that use the table, and to no other', () => {
+    const routes = ROUTES.filter((r) => ['createImage', 'getUsage', 'getImportInfo'].includes(r.operationId));
+    const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Quotas');
+    const table = new ImageTable(scope, 'Images', { production: false }).table;
+    const api = new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes, quotas });
+    const variables = Template.fromStack(scope).toJSON().Resources as Record<string, Json>;
+    const env = (operationId: string) => variables[scope.getLogicalId(api.functions[operationId]!.node.defaultChild as CfnElement)]!.Properties.Environment?.Variables ?? {};
+    expect(JSON.parse(env('createImage').QUOTAS)).toEqual(quotas);
+    expect(JSON.parse(env('getUsage').QUOTAS)).toEqual(quotas);
+    expect(env('getImportInfo').QUOTAS).toBeUndefined();
   });
 });
 
