@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 /**
  * Fault injection for resilience tests: fails chosen AWS commands (S3, DynamoDB, Step
@@ -100,7 +100,10 @@ function takeFault(file: string, command: string, key: string, status: string | 
   if (!rule) return undefined;
   if (rule.times > 0) {
     rules[index] = { ...rule, times: rule.times - 1 };
-    writeFileSync(file, JSON.stringify(rules));
+    // Whole or not at all: the tests read the file while the runtime counts rules down.
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, JSON.stringify(rules));
+    renameSync(partial, file);
   }
   return rule;
 }

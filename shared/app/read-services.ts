@@ -8,6 +8,7 @@ import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { limitsFor } from '../domain/quota.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { MemberRepository } from '../ports/member-repository.js';
+import type { UsageRepository } from '../ports/usage-repository.js';
 import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
@@ -22,6 +23,7 @@ let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
 let authorized: AuthorizedImages | undefined;
 let usage: UsageQueries | undefined;
+let usageCounters: UsageRepository | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
 function dynamoDbClient(): DynamoDBClient {
@@ -58,8 +60,12 @@ export function imageQueries(): ImageQueries {
   return (queries ??= new ImageQueries(imageRepository()));
 }
 
+/** The per-project usage counters (written by the image repository's transactions). */
+export function usageRepository(): UsageRepository {
+  return (usageCounters ??= new DynamoUsageRepository(dynamoDbClient(), { tableName: config().tableName }));
+}
+
 /** GET /v2/info/usage. */
 export function usageQueries(): UsageQueries {
-  const { tableName, quotas } = config();
-  return (usage ??= new UsageQueries(new DynamoUsageRepository(dynamoDbClient(), { tableName }), quotas));
+  return (usage ??= new UsageQueries(usageRepository(), config().quotas));
 }

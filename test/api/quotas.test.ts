@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { usageCounters } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, putParts, settled, until } from './data-helpers.js';
 import { QUOTA_PROJECTS } from './test-quotas.js';
+import { sweep } from './workers.js';
 
 const RAW = { disk_format: 'raw', container_format: 'bare' };
 const RESOURCES = ['image_count_total', 'image_count_uploading', 'image_size_total', 'image_stage_total'] as const;
@@ -28,8 +30,8 @@ const usageBecomes = (token: string, expected: Record<string, number>) =>
   });
 
 /** Everything the project still has, deleted (and scrubbed, as the test runtime scrubs after 3 s). */
-async function deleteAll(token: string): Promise<void> {
-  const list = await call('/v2/images?limit=1000', { token });
+async function deleteAll(token: string, project: string): Promise<void> {
+  const list = await call(`/v2/images?owner=${project}&limit=1000`, { token });
   await Promise.all(list.body.images.map((image: { id: string }) => call(`/v2/images/${image.id}`, { method: 'DELETE', token })));
 }
 
@@ -77,15 +79,16 @@ describe('quotas and usage (GET /v2/info/usage, 413 over a limit)', () => {
     expect(refused.headers.get('content-type')).toContain('application/json');
     // Nothing of the refused creates exists: the list holds exactly the admitted images.
     const created = answers.filter((a) => a.status === 201).map((a) => a.body.id).sort();
-    const list = await call('/v2/images?limit=1000', { token });
+    // Its own images only: other tests' public images are in its default list too.
+    const list = await call(`/v2/images?owner=${project}&limit=1000`, { token });
     expect(list.body.images.map((i: { id: string }) => i.id).sort()).toEqual(created);
     expect((await usageOf(token)).image_count_total).toEqual({ limit: 10, usage: 10 });
 
     // Deleting frees the room again.
-    await deleteAll(token);
+    await deleteAll(token, project);
     await usageBecomes(token, figures(before));
     expect((await call('/v2/images', { method: 'POST', token, json: { name: 'fits again' } })).status).toBe(201);
-    await deleteAll(token);
+    await deleteAll(token, project);
     await usageBecomes(token, figures(before));
   });
 
@@ -126,7 +129,7 @@ describe('quotas and usage (GET /v2/info/usage, 413 over a limit)', () => {
     expect(small.body.message).toContain(`Project ${project} is over a limit for [Resource image_size_total is over limit of 3 due to current usage 3 and delta 1]`);
     expect((await call(`/v2/images/${refused[0]!.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
 
-    await deleteAll(token);
+    await deleteAll(token, project);
     await usageBecomes(token, figures(before));
   });
 
@@ -164,5 +167,50 @@ describe('quotas and usage (GET /v2/info/usage, 413 over a limit)', () => {
     await usageBecomes(token, { ...start, image_count_total: start.image_count_total! + 1 });
     expect((await call(`/v2/images/${second.id}`, { method: 'DELETE', token })).status).toBe(204);
     await usageBecomes(token, start);
+  });
+
+  it("keeps counters right through the verifier's refusal and the sweeper's revert, and the audit repairs a counter edited by hand", async () => {
+    const project = uniqueProject('drift');
+    const token = await tokenFor(project);
+    const none = { image_count_total: 0, image_count_uploading: 0, image_size_total: 0, image_stage_total: 0 };
+
+    // Verified: the reservation becomes the stored size. Refused (a wrong checksum): it goes.
+    const kept = await createImage(token, { name: 'kept', ...RAW });
+    const session = (await call(`/v2/images/${kept.id}/uploads`, { method: 'POST', token, json: { size: 2 * MiB } })).body;
+    expect(figures(await usageOf(token))).toEqual({ ...none, image_count_total: 1, image_count_uploading: 1, image_size_total: 2 });
+    const parts = await putParts(new Uint8Array(2 * MiB), session.parts);
+    expect((await call(`/v2/images/${kept.id}/uploads/${session.upload_id}/complete`, { method: 'POST', token, json: { parts } })).status).toBe(202);
+    expect((await settled(token, kept.id)).status).toBe('active');
+    expect(figures(await usageOf(token))).toEqual({ ...none, image_count_total: 1, image_size_total: 2 });
+    const bad = await createImage(token, { name: 'bad', ...RAW });
+    const liar = (await call(`/v2/images/${bad.id}/uploads`, { method: 'POST', token, json: { size: MiB, checksum: '0'.repeat(32) } })).body;
+    const liarParts = await putParts(new Uint8Array(MiB), liar.parts);
+    await call(`/v2/images/${bad.id}/uploads/${liar.upload_id}/complete`, { method: 'POST', token, json: { parts: liarParts } });
+    expect(await settled(token, bad.id)).toMatchObject({ status: 'queued', size: null });
+    expect(figures(await usageOf(token))).toEqual({ ...none, image_count_total: 2, image_size_total: 2 });
+
+    // An upload session left to expire: the sweeper queues the image again and frees its reservation.
+    const left = await createImage(token, { name: 'left', ...RAW });
+    expect((await call(`/v2/images/${left.id}/uploads`, { method: 'POST', token, json: { size: 3 * MiB } })).status).toBe(201);
+    expect(figures(await usageOf(token))).toEqual({ ...none, image_count_total: 3, image_count_uploading: 1, image_size_total: 5 });
+    const dayLater = new Date(Date.now() + 25 * 3600 * 1000).toISOString();
+    expect((await sweep({ jobs: ['uploads'], as_of: dayLater, image_ids: [left.id] })).expiredUploads).toEqual([left.id]);
+    const right = { ...none, image_count_total: 3, image_size_total: 2 };
+    expect(figures(await usageOf(token))).toEqual(right);
+    expect((await sweep({ jobs: ['audit'], image_ids: [left.id] })).usageDrift).toEqual([]);
+
+    // A hand edit of the counters: the audit reports the drift and repairs it.
+    const counters = usageCounters();
+    const stored = await counters.get(project);
+    expect(stored.usage).toEqual({ ...right, image_size_total: 2 * MiB });
+    const edited = { ...none, image_count_total: 40, image_size_total: 7 };
+    expect(await counters.repair(stored, edited)).toBe(true);
+    expect(figures(await usageOf(token))).toMatchObject({ image_count_total: 40 });
+    const report = await sweep({ jobs: ['audit'], image_ids: [left.id] });
+    expect(report.usageDrift).toEqual([{ project, stored: edited, actual: { ...right, image_size_total: 2 * MiB }, repaired: true }]);
+    expect(figures(await usageOf(token))).toEqual(right);
+    expect((await sweep({ jobs: ['audit'], image_ids: [left.id] })).usageDrift).toEqual([]);
+    await deleteAll(token, project);
+    await usageBecomes(token, none);
   });
 });

@@ -1121,7 +1121,7 @@ describe('alarms', () => {
   const alarm = (name: string): Json => resources[logicalId(stack.alarms[name] as IConstruct)]!.Properties as Json;
 
   it('fire on one failure in 5 minutes, treat missing data as fine, and notify the topic', () => {
-    expect(Object.keys(stack.alarms).sort()).toEqual(['EventsUndelivered', 'MissingObjects', 'RelayErrors', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'VerifierFailed']);
+    expect(Object.keys(stack.alarms).sort()).toEqual(['EventsUndelivered', 'MissingObjects', 'RelayErrors', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'UsageDrift', 'VerifierFailed']);
     expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(Object.keys(stack.alarms).length);
     for (const name of Object.keys(stack.alarms)) {
       const p = alarm(name);
@@ -1149,10 +1149,11 @@ describe('alarms', () => {
     }
   });
 
-  it("watch the ScrubFailures and MissingObjects metrics the scrub and sweep workers emit (EMF, namespace Skyglass), for this stage only", () => {
+  it("watch the ScrubFailures, MissingObjects and UsageDrift metrics the scrub and sweep workers emit (EMF, namespace Skyglass), for this stage only", () => {
     const emitters: [string, string, string][] = [
       ['ScrubFailures', 'scrubImage', 'shared/app/scrubber.ts'],
       ['MissingObjects', 'sweep', 'functions/workers/sweep.ts'],
+      ['UsageDrift', 'sweep', 'functions/workers/sweep.ts'],
     ];
     for (const [metric, worker, source] of emitters) {
       expect(alarm(metric), metric).toMatchObject({ Namespace: 'Skyglass', MetricName: metric, Statistic: 'Sum' });
@@ -1217,7 +1218,7 @@ describe('alarms', () => {
     const without = build('WithoutTopic', readAlarmSettings((key) => ({ 'skyglass:alarmTopic': 'false' })[key]));
     without.resourceCountIs('AWS::SNS::Topic', 0);
     without.resourceCountIs('AWS::KMS::Key', 0);
-    without.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    without.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     for (const [, a] of Object.entries(without.findResources('AWS::CloudWatch::Alarm'))) expect((a as Json).Properties.AlarmActions).toBeUndefined();
   });
 });
