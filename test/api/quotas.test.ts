@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { usageCounters } from './behind-the-api.js';
-import { call, createImage, tokenFor, uniqueProject } from './client.js';
+import { call, createImage, patch, tokenFor, uniqueProject } from './client.js';
 import { MiB, putParts, settled, until } from './data-helpers.js';
 import { QUOTA_PROJECTS } from './test-quotas.js';
 import { sweep } from './workers.js';
@@ -212,5 +212,28 @@ describe('quotas and usage (GET /v2/info/usage, 413 over a limit)', () => {
     expect((await sweep({ jobs: ['audit'], image_ids: [left.id] })).usageDrift).toEqual([]);
     await deleteAll(token, project);
     await usageBecomes(token, none);
+  });
+
+  it("moves usage with an image an admin gives to another project, refused (413) when it does not fit there", async () => {
+    const from = uniqueProject('giver');
+    const to = uniqueProject('taker');
+    const [giver, taker, admin] = await Promise.all([tokenFor(from), tokenFor(to), tokenFor(uniqueProject('admin'), ['admin'])]);
+    const image = await createImage(giver, { name: 'gift', ...RAW });
+    const body = Buffer.alloc(4 * MiB);
+    expect((await call(`/v2/images/${image.id}/file`, { method: 'PUT', token: giver, body, headers: { 'Content-Type': 'application/octet-stream' } })).status).toBe(204);
+    expect(figures(await usageOf(giver))).toMatchObject({ image_count_total: 1, image_size_total: 4 });
+
+    // Into a project whose 3 MiB cannot hold it: 413, and the image stays where it was.
+    const full = await patch(admin, image.id, [{ op: 'replace', path: '/owner', value: QUOTA_PROJECTS.size }]);
+    expect(full.status).toBe(413);
+    expect(full.body.message).toMatch(new RegExp(`Project ${QUOTA_PROJECTS.size} is over a limit for \\[Resource image_size_total is over limit of 3 due to current usage \\d+ and delta 4\\]$`));
+    expect((await call(`/v2/images/${image.id}`, { token: giver })).body.owner).toBe(from);
+
+    const moved = await patch(admin, image.id, [{ op: 'replace', path: '/owner', value: to }]);
+    expect(moved.status).toBe(200);
+    expect(figures(await usageOf(giver))).toMatchObject({ image_count_total: 0, image_size_total: 0 });
+    expect(figures(await usageOf(taker))).toMatchObject({ image_count_total: 1, image_size_total: 4 });
+    await deleteAll(taker, to);
+    await usageBecomes(taker, { image_count_total: 0, image_count_uploading: 0, image_size_total: 0, image_stage_total: 0 });
   });
 });
