@@ -2,6 +2,7 @@
  * Stack configuration read from CDK context (`cdk.json`, `-c key=value`), validated once.
  * Every key is prefixed `skyglass:`.
  */
+import { parseQuotaConfig, type QuotaConfig } from '../shared/domain/quota.js';
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from './policy-file.js';
 
@@ -67,6 +68,8 @@ export interface SkyglassConfig {
   policyOverrides?: string;
   /** `skyglass:propertyProtectionFile`, read and validated at synth: its rules as compact JSON (PROPERTY_PROTECTIONS). */
   propertyProtections?: string;
+  /** Per-project quotas (`skyglass:quotas`); absent: unlimited, as Glance without keystone limits. */
+  quotas?: QuotaConfig;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -270,6 +273,34 @@ export function readProvisionedConcurrency(read: ContextReader, functionNames: r
 }
 
 /**
+ * Lambda's environment holds 4 KB in total; the quotas travel in it (QUOTAS) beside the other
+ * variables, so a larger configuration fails synthesis rather than deployment.
+ */
+export const MAX_QUOTAS_JSON_BYTES = 2000;
+
+/**
+ * Reads `skyglass:quotas`: `{"defaults": {"image_count_total": 100, "image_size_total": 10240},
+ * "projects": {"<project id>": {"image_count_total": 500}}}` (a JSON object in cdk.json, or its
+ * text with -c), validated as the functions will read it. Absent: no quotas (unlimited).
+ */
+export function readQuotas(read: ContextReader): QuotaConfig | undefined {
+  const text = str(read, 'quotas');
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('Context skyglass:quotas must be JSON such as {"defaults": {"image_count_total": 100}, "projects": {}}');
+  }
+  const quotas = parseQuotaConfig(parsed, 'Context skyglass:quotas');
+  const bytes = Buffer.byteLength(JSON.stringify(quotas));
+  if (bytes > MAX_QUOTAS_JSON_BYTES) {
+    throw new Error(`Context skyglass:quotas is ${bytes} bytes; the functions' environment (4 KB in all) holds at most ${MAX_QUOTAS_JSON_BYTES}`);
+  }
+  return quotas;
+}
+
+/**
  * Days after which the bucket's lifecycle rule aborts an incomplete multipart upload: never
  * before its session expires (S3 counts whole days, rounded up to the next midnight UTC).
  */
@@ -343,6 +374,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   const region = str(read, 'region');
   const policyFile = str(read, 'policyFile');
   const propertyProtectionFile = str(read, 'propertyProtectionFile');
+  const quotas = readQuotas(read);
   return {
     stage,
     auth,
@@ -362,6 +394,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     authorizerCacheSeconds: positiveSeconds(read, 'authorizerCacheSeconds', AUTHORIZER_CACHE.defaultSeconds, 3600, true),
     ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
     ...(propertyProtectionFile !== undefined && { propertyProtections: propertyProtectionsFromFile(propertyProtectionFile) }),
+    ...(quotas && { quotas }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

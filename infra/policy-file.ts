@@ -7,10 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { createPolicy } from '../shared/domain/policy.js';
+import { ConfigurationError } from './configuration-error.js';
 import { parsePropertyProtections } from '../shared/domain/property-protections.js';
 
 /** A policy file that cannot be applied; the message names the file (and the rule, where one is at fault). */
-export class PolicyFileError extends Error {
+export class PolicyFileError extends ConfigurationError {
   constructor(message: string) {
     super(message);
     this.name = 'PolicyFileError';

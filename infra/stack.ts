@@ -22,6 +22,7 @@ import {
   type SkyglassConfig,
   type SweepSettings,
 } from './config.js';
+import type { QuotaConfig } from '../shared/domain/quota.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
 import { EventRelay } from './constructs/event-relay.js';
 import { ImageApi } from './constructs/image-api.js';
@@ -57,6 +58,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default DEFAULT_DELETE_SETTINGS (on, 1 hour)
    */
   readonly deleteSettings?: DeleteSettings;
+  /**
+   * Per-project quotas (`skyglass:quotas`), enforced on every image write.
+   * @default none: unlimited, as Glance without keystone limits
+   */
+  readonly quotas?: QuotaConfig;
   /**
    * The sweepers' limits.
    * @default DEFAULT_SWEEP_SETTINGS (stuck after 2 hours, orphans deleted after 24 hours)
@@ -102,6 +108,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     throttling: config.throttling,
     dataSettings: config.data,
     deleteSettings: config.deletes,
+    ...(config.quotas && { quotas: config.quotas }),
     sweepSettings: config.sweeps,
     alarmSettings: config.alarms,
     provisionedConcurrency: config.provisionedConcurrency,
@@ -151,6 +158,7 @@ export class SkyglassStack extends Stack {
       throttling: _throttling,
       dataSettings: _dataSettings,
       deleteSettings: _deleteSettings,
+      quotas: _quotas,
       sweepSettings: _sweepSettings,
       alarmSettings: _alarmSettings,
       provisionedConcurrency: _provisionedConcurrency,
@@ -187,6 +195,7 @@ export class SkyglassStack extends Stack {
       eventBus: this.eventBus,
       dataSettings,
       deleteSettings,
+      ...(props.quotas && { quotas: props.quotas }),
       sweepSettings: props.sweepSettings ?? DEFAULT_SWEEP_SETTINGS,
       production: this.production,
     });
@@ -259,6 +268,7 @@ export class SkyglassStack extends Stack {
       eventBus: this.eventBus,
       dataSettings,
       deleteSettings,
+      ...(props.quotas && { quotas: props.quotas }),
       authorizerEnvironment,
       production: this.production,
       ...(props.accessLogs !== undefined && { accessLogs: props.accessLogs }),

@@ -17,11 +17,13 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
   if (Number.isNaN(now.getTime())) throw new Error(`as_of is not a time: ${input.as_of}`);
   const jobs = new Set(input.jobs ?? ['uploads', 'stuck', 'audit', 'redrive']);
   const sweepers = imageSweepers();
-  const report: SweepReport = { expiredUploads: [], stuckImages: [], orphanObjects: [], orphanUploads: [], missingObjects: [], redrivenScrubs: [], redrivenVerifications: [] };
+  const report: SweepReport = {
+    expiredUploads: [], stuckImages: [], orphanObjects: [], orphanUploads: [], missingObjects: [], redrivenScrubs: [], redrivenVerifications: [], usageDrift: [],
+  };
   const scope = { imageIds: input.image_ids };
   if (jobs.has('uploads')) report.expiredUploads = await sweepers.expiredUploads(now, scope);
   if (jobs.has('stuck')) report.stuckImages = await sweepers.stuckImages(now, scope);
-  if (jobs.has('audit')) Object.assign(report, await sweepers.audit(now, scope));
+  if (jobs.has('audit')) Object.assign(report, await sweepers.audit(now, scope), { usageDrift: await sweepers.usageAudit(scope) });
   if (jobs.has('redrive')) Object.assign(report, await sweepers.lostWorkflows(now, scope));
   // Metrics for alarms (CloudWatch embedded metric format) and the report for the log.
   console.log(
@@ -34,6 +36,7 @@ export const handler = async (input: SweepInput = {}): Promise<SweepReport> => {
         [SKYGLASS_METRICS.missingObjects]: report.missingObjects.length,
         [SKYGLASS_METRICS.redrivenScrubs]: report.redrivenScrubs.length,
         [SKYGLASS_METRICS.redrivenVerifications]: report.redrivenVerifications.length,
+        [SKYGLASS_METRICS.usageDrift]: report.usageDrift.length,
       },
       { level: report.missingObjects.length ? 'error' : 'info', message: 'sweep', report },
     ),

@@ -86,6 +86,10 @@ export class SkyglassAlarms extends Construct {
         metric: emf(SKYGLASS_METRICS.missingObjects),
         description: "The sweeper's audit found active or deactivated images whose object is missing (see the sweep worker's log).",
       },
+      UsageDrift: {
+        metric: emf(SKYGLASS_METRICS.usageDrift),
+        description: "The daily audit found projects whose quota usage counters disagreed with their images, and repaired them (see the sweep worker's log): a write path that misses the counters.",
+      },
       SweepErrors: {
         metric: props.sweeper.metricErrors(FAILURES),
         description: 'A sweep failed (see the sweep worker\'s log); the next scheduled run retries its work.',

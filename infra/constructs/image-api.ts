@@ -129,6 +129,7 @@ export class ImageApi extends Construct {
       ...(props.eventBus && { eventBus: props.eventBus }),
       ...(props.dataSettings && { dataSettings: props.dataSettings }),
       ...(props.deleteSettings && { deleteSettings: props.deleteSettings }),
+      ...(props.quotas && { quotas: props.quotas }),
     };
     const functions: Record<string, SkyglassFunction> = {};
     for (const route of routes) {

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { WORKERS, type Access, type Worker } from '../../shared/routes.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
+import type { QuotaConfig } from '../../shared/domain/quota.js';
 import { DEFAULT_SWEEP_SETTINGS, type DataSettings, type DeleteSettings, type SweepSettings } from '../config.js';
 import { SkyglassFunction, type SkyglassFunctionProps } from './skyglass-function.js';
 
@@ -28,6 +29,11 @@ export interface ImageWorkflowsProps {
    * @default DEFAULT_DELETE_SETTINGS
    */
   readonly deleteSettings?: DeleteSettings;
+  /**
+   * Per-project quotas (QUOTAS), for workers that write images.
+   * @default none: unlimited
+   */
+  readonly quotas?: QuotaConfig;
   /**
    * The sweepers' limits, for the `sweep` worker.
    * @default DEFAULT_SWEEP_SETTINGS
@@ -208,6 +214,7 @@ export class ImageWorkflows extends Construct {
         scrubber: this.scrubber,
         ...(props.dataSettings && { dataSettings: props.dataSettings }),
         ...(props.deleteSettings && { deleteSettings: props.deleteSettings }),
+        ...(props.quotas && { quotas: props.quotas }),
       });
     }
   }

@@ -11,6 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
+import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
 import { DEFAULT_DATA_SETTINGS, DEFAULT_DELETE_SETTINGS, type DataSettings, type DeleteSettings } from '../config.js';
@@ -23,14 +24,16 @@ export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
  * What each `table:*` kind grants, and on what: item actions on the table itself, Queries on
- * the named indexes only (never `index/*`). Nothing else is ever granted on the table; every
- * write the repository makes is one conditional PutItem (members: one transaction of
- * conditional Puts and a ConditionCheck), so no function holds UpdateItem or DeleteItem.
+ * the named indexes only (never `index/*`). Nothing else is ever granted on the table: every
+ * write of an image is one conditional PutItem, and one that changes quota usage is a
+ * TransactWriteItems of that PutItem with an UpdateItem of each owner's usage counter (IAM
+ * authorises a transaction as the item actions inside it); a member write is one transaction
+ * of conditional Puts and a ConditionCheck of its image. No function holds DeleteItem.
  */
 export const TABLE_GRANTS = {
   'table:read': { item: ['dynamodb:GetItem'], query: [] },
-  'table:write': { item: ['dynamodb:GetItem', 'dynamodb:PutItem'], query: [] },
-  'table:insert': { item: ['dynamodb:PutItem'], query: [] },
+  'table:write': { item: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], query: [] },
+  'table:insert': { item: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], query: [] },
   'table:list': { item: ['dynamodb:BatchGetItem'], query: LIST_INDEXES },
   'table:read-members': { item: ['dynamodb:BatchGetItem'], query: [] },
   // A Query on the table itself (its ARN), not on any index: one image's partition.
@@ -109,6 +112,11 @@ export interface AccessTargets {
    * @default DEFAULT_DELETE_SETTINGS
    */
   readonly deleteSettings?: DeleteSettings;
+  /**
+   * Per-project quotas, handed (as QUOTAS) to every function that reads or writes the table.
+   * @default none: unlimited
+   */
+  readonly quotas?: QuotaConfig;
 }
 
 export interface SkyglassFunctionProps
@@ -277,7 +285,10 @@ export class SkyglassFunction extends NodejsFunction {
       }
     }
 
-    if (tableAccess) this.grantTable(targets.table, [...tableItemActions], [...queriedIndexes]);
+    if (tableAccess) {
+      this.grantTable(targets.table, [...tableItemActions], [...queriedIndexes]);
+      this.passQuotas(targets.quotas);
+    }
     if (stream && targets.table.tableStreamArn) {
       // What a stream's event source mapping reads with: DescribeStream, GetRecords and
       // GetShardIterator on this table's stream, and ListStreams, which has no resource level.
@@ -385,6 +396,11 @@ export class SkyglassFunction extends NodejsFunction {
       );
     }
     this.addEnvironment('TABLE_NAME', table.tableName);
+  }
+
+  /** QUOTAS: read by the repository (limits on writes) and by GET /v2/info/usage. */
+  private passQuotas(quotas: QuotaConfig | undefined): void {
+    if (quotas) this.addEnvironment('QUOTAS', JSON.stringify(quotas));
   }
 }
 

@@ -13,7 +13,7 @@ export type SweepJob = 'uploads' | 'stuck' | 'audit' | 'redrive';
 export const SWEEP_SCHEDULES: readonly { id: string; job: SweepJob; every: Duration; summary: string }[] = [
   { id: 'Uploads', job: 'uploads', every: Duration.minutes(15), summary: 'aborts expired upload sessions and queues their images again' },
   { id: 'Stuck', job: 'stuck', every: Duration.minutes(30), summary: 'queues again images whose verification never finished' },
-  { id: 'Audit', job: 'audit', every: Duration.days(1), summary: 'deletes orphan objects and reports images whose object is missing' },
+  { id: 'Audit', job: 'audit', every: Duration.days(1), summary: 'deletes orphan objects, reports images whose object is missing, and repairs quota usage counters that drifted' },
   { id: 'Redrive', job: 'redrive', every: Duration.minutes(15), summary: 'restarts lost scrubber and verifier executions (pending_delete images past their scrub time, verifications never started)' },
 ];
 

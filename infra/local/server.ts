@@ -36,6 +36,7 @@ import { startLocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
+import { quotasEnvironment } from './quotas-file.js';
 
 /**
  * The local runtime: API Gateway (REST, Lambda proxy) emulated on one port, in front of the
@@ -89,6 +90,8 @@ const LOCAL_SCRUB_DELAY_SECONDS = '30';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  // Configuration first: a bad file stops start-up before any emulator runs.
+  const quotas = quotasEnvironment(process.env.QUOTAS_FILE);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error) => console.error(error));
@@ -147,6 +150,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       JWT_AUDIENCE: LOCAL_AUDIENCE,
       POLICY_OVERRIDES: policyOverrides,
       PROPERTY_PROTECTIONS: propertyProtections,
+      ...quotas,
     };
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.

@@ -1,5 +1,5 @@
 import { announceRuntime, dataDir, dataDirChosen } from './data-dir.js';
-import { PolicyFileError } from '../policy-file.js';
+import { ConfigurationError } from '../configuration-error.js';
 import { startLocalRuntime } from './server.js';
 
 // npm scripts run the Node 24 that `npm run setup` (npm ci) puts in node_modules/.bin.
@@ -17,7 +17,7 @@ try {
   runtime = await startLocalRuntime({ port, dataDir: dir, host: process.env.HOST ?? '127.0.0.1' });
 } catch (error) {
   // A configuration mistake is the operator's to fix: say what it is, without a stack trace.
-  if (!(error instanceof PolicyFileError)) throw error;
+  if (!(error instanceof ConfigurationError)) throw error;
   console.error(`Skyglass did not start: ${error.message}`);
   process.exit(1);
 }

@@ -1,26 +1,44 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type PutCommandInput,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { inGlanceList, type Lister } from '../domain/list-visibility.js';
 import { MEMBER_STATUS_VALUES, type MemberStatus } from '../domain/member.js';
 import { glanceTimestamp, isUuid, type Image } from '../domain/image.js';
+import { usageDeltas } from '../domain/quota.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
+import { overLimits, QuotaExceededError, QUOTA_RESOURCES, limitInUnits, type Limits, type ProjectDelta, type Usage } from '../domain/quota.js';
 import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
 import { imageFromItem } from './image-item.js';
 import { memberOutboxOf } from './dynamo-member-repository.js';
+import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import { IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
+type PutInput = PutCommandInput;
 
 export interface DynamoImageRepositoryOptions {
   tableName: string;
   /** How long a deleted image's tombstone keeps its id from being reused. */
   tombstoneTtlSeconds?: number;
   now?: () => Date;
+  /** Each project's quota limits (shared/domain/quota.ts); unlimited when absent. */
+  limits?: (project: string) => Limits;
 }
+
+/** How often a write that collides with another transaction on a usage counter is tried. */
+const TRANSACTION_ATTEMPTS = 12;
 
 const IMAGE_SK = IMAGE_SORT_KEY;
 const ALL_PK = 'image';
@@ -39,27 +57,27 @@ export class DynamoImageRepository implements ImageRepository {
   private readonly tombstoneTtl: number;
   private readonly now: () => Date;
 
+  private readonly limits: (project: string) => Limits;
+
   constructor(client: DynamoDBClient, options: DynamoImageRepositoryOptions) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.table = options.tableName;
     this.tombstoneTtl = options.tombstoneTtlSeconds ?? 90 * 24 * 3600;
     this.now = options.now ?? (() => new Date());
+    this.limits = options.limits ?? (() => ({}));
   }
 
   async create(image: Image, events: readonly ImageEventType[] = []): Promise<void> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.toItem(image, events),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new DuplicateImageError(image.id);
-      throw error;
-    }
+    await this.write(
+      {
+        TableName: this.table,
+        Item: this.toItem(image, events),
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
+      },
+      usageDeltas(undefined, image),
+      () => new DuplicateImageError(image.id),
+    );
   }
 
   async get(id: string): Promise<Image | undefined> {
@@ -75,23 +93,52 @@ export class DynamoImageRepository implements ImageRepository {
     const allowed = next.status === previous.status ? [previous.status] : sourcesOf(next.status);
     const values: Item = { ':v': previous.version };
     allowed.forEach((s, i) => (values[`:s${i}`] = s));
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.toItem(next, events),
-          ConditionExpression: `#version = :v AND #status IN (${allowed.map((_, i) => `:s${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const old = (error as { Item?: Record<string, unknown> }).Item;
-        throw new ConcurrentUpdateError(old ? imageFromItem(unmarshallLoose(old)) : undefined);
+    await this.write(
+      {
+        TableName: this.table,
+        Item: this.toItem(next, events),
+        ConditionExpression: `#version = :v AND #status IN (${allowed.map((_, i) => `:s${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+      usageDeltas(previous, next),
+      (old) => new ConcurrentUpdateError(old ? imageFromItem(old) : undefined),
+    );
+  }
+
+  /**
+   * One conditional PutItem of an image; a write that changes quota usage is instead one
+   * transaction with the owners' usage counters, each counter that grows conditioned on staying
+   * within its limit, so concurrent writes can never take a project over (and a refused write
+   * writes nothing). Transactions that collide on a counter are cancelled by DynamoDB without
+   * effect, and tried again.
+   */
+  private async write(put: PutInput, deltas: ProjectDelta[], imageRefused: (old: Item | undefined) => Error): Promise<void> {
+    if (deltas.length === 0) {
+      try {
+        await this.doc.send(new PutCommand(put));
+        return;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) throw imageRefused(oldItemOf(error));
+        throw error;
       }
-      throw error;
+    }
+    const updates = deltas.map(({ project, delta }) => usageUpdate(this.table, project, delta, this.limits(project)));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...updates.map((u) => ({ Update: u.update }))] }));
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw imageRefused(reasons[0].Item ? unmarshallLoose(reasons[0].Item) : undefined);
+        const refused = reasons.findIndex((r, i) => i > 0 && r.Code === 'ConditionalCheckFailed');
+        if (refused > 0) throw updates[refused - 1]!.exceeded(reasons[refused]!.Item ? unmarshallLoose(reasons[refused]!.Item) : undefined);
+        const conflict = reasons.some((r) => r.Code === 'TransactionConflict');
+        if (!conflict || attempt >= TRANSACTION_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
     }
   }
 
@@ -244,6 +291,66 @@ export class DynamoImageRepository implements ImageRepository {
     if (image.status === 'deleted') item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
     return item;
   }
+}
+
+/** The old item a refused PutItem returned (ReturnValuesOnConditionCheckFailure), in the document client's form. */
+function oldItemOf(error: ConditionalCheckFailedException): Item | undefined {
+  const old = (error as { Item?: Record<string, unknown> }).Item;
+  return old ? unmarshallLoose(old) : undefined;
+}
+
+/**
+ * A usage counter's update within an image write's transaction: ADD each resource's delta,
+ * conditioned, for each resource that grows and has a limit, on the counter staying within it
+ * (counter <= limit - delta); and the 413 to answer when that condition fails.
+ */
+function usageUpdate(table: string, project: string, delta: Usage, limits: Limits) {
+  const names: Record<string, string> = { '#version': 'version' };
+  const values: Item = { ':one': 1 };
+  const adds: string[] = ['#version :one'];
+  const conditions: string[] = [];
+  QUOTA_RESOURCES.forEach((resource, i) => {
+    if (delta[resource] === 0) return;
+    names[`#r${i}`] = resource;
+    values[`:d${i}`] = delta[resource];
+    adds.push(`#r${i} :d${i}`);
+    const limit = limitInUnits(limits, resource);
+    if (limit === undefined || delta[resource] < 0) return;
+    values[`:max${i}`] = limit - delta[resource];
+    // A counter never written is 0: within the limit exactly when the delta alone is.
+    conditions.push(limit - delta[resource] >= 0 ? `(attribute_not_exists(#r${i}) OR #r${i} <= :max${i})` : `#r${i} <= :max${i}`);
+  });
+  const sets = Object.entries(usageIndexAttributes(project)).map(([name, value]) => {
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+    return `#${name} = :${name}`;
+  });
+  return {
+    update: {
+      TableName: table,
+      Key: usageKey(project),
+      UpdateExpression: `ADD ${adds.join(', ')} SET ${sets.join(', ')}`,
+      ...(conditions.length ? { ConditionExpression: conditions.join(' AND ') } : {}),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    },
+    exceeded: (old: Item | undefined) => {
+      const current = storedUsageOf(project, old).usage;
+      const over = overLimits(limits, current, delta);
+      return new QuotaExceededError(project, over.length ? over : overLimits(limits, { ...current, ...maxedOut(delta, limits) }, delta));
+    },
+  };
+}
+
+/** Usage at every limit a delta grows: the 413's figures when the counter read back is already stale. */
+function maxedOut(delta: Usage, limits: Limits): Partial<Usage> {
+  const at: Partial<Usage> = {};
+  for (const resource of QUOTA_RESOURCES) {
+    const limit = limitInUnits(limits, resource);
+    if (limit !== undefined && delta[resource] > 0) at[resource] = limit;
+  }
+  return at;
 }
 
 function asksFor(query: ListQuery, status: string): boolean {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 /**
  * Fault injection for resilience tests: fails chosen AWS commands (S3, DynamoDB, Step
@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
  * `[{"command": "DeleteObject", "key": "images/<id>/", "times": 2, "error": "SlowDown"}]`.
  * `key` is a prefix of what the command is about (see faultKeyOf: an object key, or an image
  * id), so concurrent tests do not disturb each other; `imageStatus` narrows a PutItem rule to
- * writes that store the image in that status; `times` -1 applies to every call. Each use
+ * writes that store the image in that status (and to the transaction that writes the image
+ * together with its quota usage: that is the image's PutItem too); `times` -1 applies to every call. Each use
  * counts down `times` and writes the file back.
  *
  * Instead of failing, a rule may
@@ -47,8 +48,7 @@ const HOLD_POLL_MS = 20;
 export function attachFaultInjection(client: object, file: string): void {
   (client as SdkClient).middlewareStack.add(
     (next, context) => async (args) => {
-      const command = String(context.commandName ?? '').replace(/Command$/, '');
-      const input = args.input as Record<string, unknown>;
+      const { command, input } = imageWriteOf(String(context.commandName ?? '').replace(/Command$/, ''), args.input as Record<string, unknown>);
       const rule = takeFault(file, command, faultKeyOf(input), statusOf(input));
       if (rule?.kill) {
         // The marker tells the test where the process died; then die with no clean-up at all.
@@ -73,6 +73,16 @@ export function attachFaultInjection(client: object, file: string): void {
   );
 }
 
+/**
+ * A write that changes quota usage puts the image inside a TransactWriteItems: rules about
+ * the image's PutItem apply to it as they would to the PutItem alone.
+ */
+function imageWriteOf(command: string, input: Record<string, unknown>): { command: string; input: Record<string, unknown> } {
+  if (command !== 'TransactWriteItems' || !Array.isArray(input.TransactItems)) return { command, input };
+  const put = (input.TransactItems as Array<{ Put?: Record<string, unknown> }>)[0]?.Put;
+  return put ? { command: 'PutItem', input: put } : { command, input };
+}
+
 function readRules(file: string): FaultRule[] {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as FaultRule[];
@@ -90,7 +100,10 @@ function takeFault(file: string, command: string, key: string, status: string | 
   if (!rule) return undefined;
   if (rule.times > 0) {
     rules[index] = { ...rule, times: rule.times - 1 };
-    writeFileSync(file, JSON.stringify(rules));
+    // Whole or not at all: the tests read the file while the runtime counts rules down.
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, JSON.stringify(rules));
+    renameSync(partial, file);
   }
   return rule;
 }

@@ -23,6 +23,21 @@ export function memberIndexPartition(project: string, status: string): string {
   return `${project}#${status}`;
 }
 
+/**
+ * One project's quota usage (shared/domain/quota.ts): the item `PROJECT#<project>` / `USAGE`,
+ * updated in the same transaction as every image write that changes it. Usage items also sit
+ * on the `all` index, in a partition of their own (USAGE_LIST_PARTITION, sorted by project),
+ * so the daily auditor finds every counter with a Query, never a Scan.
+ */
+export function projectPartition(projectId: string): string {
+  return `PROJECT#${projectId}`;
+}
+
+export const USAGE_SORT_KEY = 'USAGE';
+
+/** The `all` index partition of the usage items (images are in `image`). */
+export const USAGE_LIST_PARTITION = 'usage';
+
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
 

@@ -1,3 +1,5 @@
+import { parseQuotaConfig, type QuotaConfig } from '../domain/quota.js';
+
 /** Configuration, read from the environment once per cold start; each function reads only what it uses. */
 export interface Config {
   tableName: string;
@@ -13,6 +15,8 @@ export interface Config {
   /** Glance's delayed_delete (on unless DELAYED_DELETE=false) and its scrub delay. */
   delayedDelete: boolean;
   scrubDelaySeconds: number;
+  /** Per-project quotas (QUOTAS, JSON, validated at synth or start-up); none: unlimited, as Glance without keystone limits. */
+  quotas: QuotaConfig | undefined;
 }
 
 export interface DataConfig {
@@ -56,6 +60,7 @@ export function config(): Config {
     eventsEndpoint: process.env.EVENTS_ENDPOINT || undefined,
     delayedDelete: process.env.DELAYED_DELETE !== 'false',
     scrubDelaySeconds: seconds('SCRUB_DELAY_SECONDS', 3600, true),
+    quotas: quotasFromEnvironment(),
   });
 }
 
@@ -71,4 +76,16 @@ export function dataConfig(): DataConfig {
     sweepStuckSeconds: seconds('SWEEP_STUCK_SECONDS', 2 * 3600),
     orphanGraceSeconds: seconds('ORPHAN_GRACE_SECONDS', 24 * 3600),
   });
+}
+
+function quotasFromEnvironment(): QuotaConfig | undefined {
+  const raw = process.env.QUOTAS;
+  if (!raw) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('QUOTAS is not valid JSON');
+  }
+  return parseQuotaConfig(parsed, 'QUOTAS');
 }

@@ -6,7 +6,7 @@ import { config, dataConfig } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
-import { authorizedImages, imageRepository } from './read-services.js';
+import { authorizedImages, imageRepository, usageRepository } from './read-services.js';
 import { imageEvents } from './event-services.js';
 import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
@@ -47,7 +47,7 @@ export function imageScrubber(): Scrubber {
 /** The periodic housekeeping jobs. */
 export function imageSweepers(): Sweepers {
   const { sweepStuckSeconds, orphanGraceSeconds } = dataConfig();
-  return (sweepers ??= new Sweepers(imageRepository(), blobStore(), imageWorkflows(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
+  return (sweepers ??= new Sweepers(imageRepository(), usageRepository(), blobStore(), imageWorkflows(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
 }
 
 /** The image data use cases: uploads, staging, import, download. */

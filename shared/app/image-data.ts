@@ -150,7 +150,8 @@ export class ImageDataService {
     const image = await this.access.authorize('upload_image', caller, id);
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
     const key = objectKey(id, this.newId());
-    const saving = this.bump({ ...image, status: 'saving', location: key, failure: null });
+    // The size is known: it counts toward the quota while the bytes are verified (shared/domain/quota.ts).
+    const saving = this.bump({ ...image, status: 'saving', size: body.length, location: key, failure: null });
     await this.save(saving, image);
     // The unfinished attempt's bytes, if it stored any (should it still be running, its
     // verification now finds the image moved on and removes its own bytes).

@@ -14,6 +14,7 @@ export const SKYGLASS_METRICS = {
   missingObjects: 'MissingObjects',
   redrivenScrubs: 'RedrivenScrubs',
   redrivenVerifications: 'RedrivenVerifications',
+  usageDrift: 'UsageDrift',
 } as const;
 
 /** The stage the stack deployed this function for (STAGE); `local` outside AWS. */

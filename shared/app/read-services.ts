@@ -3,14 +3,18 @@ import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
+import { DynamoUsageRepository } from '../adapters/dynamo-usage-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
+import { limitsFor } from '../domain/quota.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { MemberRepository } from '../ports/member-repository.js';
+import type { UsageRepository } from '../ports/usage-repository.js';
 import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
 import { policy } from './policy-config.js';
 import { propertyProtections } from './property-protection-config.js';
+import { UsageQueries } from './usage.js';
 
 // Built on first use and kept for the life of the (Lambda) process. Read-only functions import
 // this module alone, so their bundles carry only the DynamoDB client.
@@ -19,6 +23,8 @@ let repository: ImageRepository | undefined;
 let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
 let authorized: AuthorizedImages | undefined;
+let usage: UsageQueries | undefined;
+let usageCounters: UsageRepository | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
 function dynamoDbClient(): DynamoDBClient {
@@ -37,7 +43,8 @@ function dynamoDbClient(): DynamoDBClient {
 }
 
 export function imageRepository(): ImageRepository {
-  return (repository ??= new DynamoImageRepository(dynamoDbClient(), { tableName: config().tableName }));
+  const { tableName, quotas } = config();
+  return (repository ??= new DynamoImageRepository(dynamoDbClient(), { tableName, limits: (project) => (quotas ? limitsFor(quotas, project) : {}) }));
 }
 
 export function memberRepository(): MemberRepository {
@@ -52,4 +59,14 @@ export function authorizedImages(): AuthorizedImages {
 /** Show and list. */
 export function imageQueries(): ImageQueries {
   return (queries ??= new ImageQueries(imageRepository(), authorizedImages(), propertyProtections()));
+}
+
+/** The per-project usage counters (written by the image repository's transactions). */
+export function usageRepository(): UsageRepository {
+  return (usageCounters ??= new DynamoUsageRepository(dynamoDbClient(), { tableName: config().tableName }));
+}
+
+/** GET /v2/info/usage. */
+export function usageQueries(): UsageQueries {
+  return (usage ??= new UsageQueries(usageRepository(), config().quotas));
 }

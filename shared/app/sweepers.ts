@@ -2,6 +2,9 @@ import { pendingScrubOf } from '../domain/deletion.js';
 import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import { NO_USAGE, QUOTA_RESOURCES, usageByProject, type Usage } from '../domain/quota.js';
+import type { ImageStatus } from '../domain/status.js';
+import type { UsageRepository } from '../ports/usage-repository.js';
 import type { VerificationRequest, Workflows } from '../ports/workflows.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
@@ -27,7 +30,21 @@ export interface SweepReport {
   redrivenScrubs: string[];
   /** Images saving or importing whose verification was lost (or never started): verified now. */
   redrivenVerifications: string[];
+  /** Projects whose usage counters differed from their images' usage (shared/domain/quota.ts). */
+  usageDrift: UsageDrift[];
 }
+
+export interface UsageDrift {
+  project: string;
+  /** What the counters said, and what the images add up to. */
+  stored: Usage;
+  actual: Usage;
+  /** False when a write changed the counters during the audit: the next audit looks again. */
+  repaired: boolean;
+}
+
+/** Every status whose images count toward usage (killed and deleted count for nothing). */
+const COUNTED_STATUSES: readonly ImageStatus[] = ['queued', 'saving', 'uploading', 'importing', 'active', 'deactivated', 'pending_delete'];
 
 const seconds = (from: string, to: Date) => (to.getTime() - Date.parse(from)) / 1000;
 
@@ -45,6 +62,7 @@ export const VERIFICATION_START_SECONDS = 300;
 export class Sweepers {
   constructor(
     private readonly repo: ImageRepository,
+    private readonly usage: UsageRepository,
     private readonly blobs: BlobStore,
     private readonly workflows: Workflows,
     private readonly settings: SweepSettings,
@@ -117,6 +135,37 @@ export class Sweepers {
       if (image.location && !(await this.blobs.exists(image.location))) missingObjects.push({ image_id: image.id, key: image.location });
     }
     return { orphanObjects, orphanUploads, missingObjects };
+  }
+
+  /**
+   * The daily audit of quota usage: each project's counters against its images, recomputed.
+   * Every write keeps them right in its own transaction, so drift means a bug or a hand edit;
+   * it is reported (the UsageDrift metric) and repaired. A repair sets the counters only if no
+   * write changed them since they were read, before the images were: a project busy during
+   * the audit is left for the next one, never set from a stale count.
+   */
+  async usageAudit(scope: SweepScope = {}): Promise<UsageDrift[]> {
+    const stored = new Map<string, { usage: Usage; version: number }>();
+    for await (const counters of this.usage.all()) stored.set(counters.project, counters);
+    const images = new Map<string, Image>();
+    for await (const image of this.repo.findByStatus(COUNTED_STATUSES)) images.set(image.id, image);
+    const actual = usageByProject(images.values());
+    let projects = new Set([...stored.keys(), ...actual.keys()]);
+    if (scope.imageIds) {
+      const owners = await Promise.all(scope.imageIds.map(async (id) => (await this.repo.get(id))?.owner));
+      projects = new Set(owners.filter((owner): owner is string => !!owner));
+    }
+    const drift: UsageDrift[] = [];
+    for (const project of projects) {
+      const before = stored.get(project) ?? { usage: NO_USAGE, version: 0 };
+      const want = actual.get(project) ?? { ...NO_USAGE };
+      if (QUOTA_RESOURCES.every((r) => before.usage[r] === want[r])) continue;
+      // The index is eventually consistent: decide on a strong read, at the version listed.
+      const current = await this.usage.get(project);
+      const repaired = current.version === before.version && (await this.usage.repair(current, want));
+      drift.push({ project, stored: current.usage, actual: want, repaired });
+    }
+    return drift;
   }
 
   /** The image an object key (`images/<id>/...`) belongs to. */

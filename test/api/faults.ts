@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { apiUrl } from './client.js';
@@ -21,15 +21,21 @@ export interface FaultRule {
 
 const faultsFile = () => join(inject('dataDir'), 'faults.json');
 const readRules = (): FaultRule[] => (existsSync(faultsFile()) ? (JSON.parse(readFileSync(faultsFile(), 'utf8')) as FaultRule[]) : []);
+/** Replaces the file whole (a rename), so the runtime, which reads it on every call, never sees half of it. */
+function writeRules(rules: FaultRule[]): void {
+  const partial = `${faultsFile()}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify(rules));
+  renameSync(partial, faultsFile());
+}
 const same = (a: FaultRule, b: Pick<FaultRule, 'command' | 'key'>) => a.command === b.command && a.key === b.key;
 
 export function injectFault(rule: FaultRule): void {
-  writeFileSync(faultsFile(), JSON.stringify([...readRules(), rule]));
+  writeRules([...readRules(), rule]);
 }
 
 /** Removes the rule (a held call then goes through). */
 export function releaseFault(rule: Pick<FaultRule, 'command' | 'key'>): void {
-  writeFileSync(faultsFile(), JSON.stringify(readRules().filter((r) => !same(r, rule))));
+  writeRules(readRules().filter((r) => !same(r, rule)));
 }
 
 /** Resolves once the rule has been used up: a crashed or held call has reached it. */

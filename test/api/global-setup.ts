@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { LocalRuntime } from '../../infra/local/server.js';
+import { TEST_QUOTAS } from './test-quotas.js';
 
 /**
  * Starts one local runtime (emulators in memory) for the run, unless SKYGLASS_API_URL points
@@ -40,6 +41,9 @@ export default async function setup(project: TestProject) {
       // Retries after injected faults come quickly (the definitions' intervals are seconds).
       process.env.SKYGLASS_LOCAL_RETRY_MS = '50';
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
+      // Quotas for the quota tests' own projects only (test/api/test-quotas.ts).
+      process.env.QUOTAS_FILE = join(dataDir, 'quotas.json');
+      writeFileSync(process.env.QUOTAS_FILE, JSON.stringify(TEST_QUOTAS));
       return { runtime: await startLocalRuntime({ port: 0, dataDir, inMemory: true }), dataDir };
     })(),
     users: 0,

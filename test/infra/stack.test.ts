@@ -29,6 +29,7 @@ import {
   multipartAbortDays,
   readAlarmSettings,
   readConfig,
+  readQuotas,
   readProvisionedConcurrency,
   readDataSettings,
   readDeleteSettings,
@@ -416,6 +417,39 @@ describe('REST API', () => {
   });
 });
 
+describe('quotas (skyglass:quotas)', () => {
+  const quotas = { defaults: { image_count_total: 100, image_size_total: 10240 }, projects: { small: { image_count_total: 5 } } };
+  const read = (value: unknown) => readQuotas((key) => ({ 'skyglass:quotas': value })[key]);
+
+  it('reads the JSON (an object in cdk.json, or text with -c), and none means unlimited', () => {
+    expect(read(quotas)).toEqual(quotas);
+    expect(read(JSON.stringify(quotas))).toEqual(quotas);
+    expect(read(undefined)).toBeUndefined();
+    expect(readConfig(() => undefined, {}).quotas).toBeUndefined();
+    expect(readConfig((key) => ({ 'skyglass:quotas': quotas })[key], {}).quotas).toEqual(quotas);
+  });
+
+  it('fails synthesis naming what is wrong', () => {
+    expect(() => read('{"defaults":')).toThrow(/skyglass:quotas must be JSON/);
+    expect(() => read({ defaults: { images: 1 } })).toThrow(/skyglass:quotas: defaults names "images", which is not one of image_count_total/);
+    expect(() => read({ projects: { p: { image_size_total: -5 } } })).toThrow(/skyglass:quotas: projects.p.image_size_total must be a whole number/);
+    const many = { projects: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`project-${i}`, { image_count_total: 1 }])) };
+    expect(() => read(many)).toThrow(/bytes; the functions' environment/);
+  });
+
+  it('hands QUOTAS to the functions that use the table, and to no other', () => {
+    const routes = ROUTES.filter((r) => ['createImage', 'getUsage', 'getImportInfo'].includes(r.operationId));
+    const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Quotas');
+    const table = new ImageTable(scope, 'Images', { production: false }).table;
+    const api = new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes, quotas });
+    const variables = Template.fromStack(scope).toJSON().Resources as Record<string, Json>;
+    const env = (operationId: string) => variables[scope.getLogicalId(api.functions[operationId]!.node.defaultChild as CfnElement)]!.Properties.Environment?.Variables ?? {};
+    expect(JSON.parse(env('createImage').QUOTAS)).toEqual(quotas);
+    expect(JSON.parse(env('getUsage').QUOTAS)).toEqual(quotas);
+    expect(env('getImportInfo').QUOTAS).toBeUndefined();
+  });
+});
+
 describe('provisioned concurrency (skyglass:provisionedConcurrency)', () => {
   // The API construct alone, on the two table-only routes: cheaper than another whole stack.
   const readOnly = ROUTES.filter((r) => r.operationId === 'showImage' || r.operationId === 'listImages');
@@ -621,10 +655,11 @@ describe('IAM least privilege', () => {
    * stack, so the stack is checked against the intent. Typed by Access: a new kind fails to compile until it is added.
    */
   const EXPECTED_GRANTS: Record<Access, { actions: string[]; on: () => (Json | string)[]; condition?: Json }[]> = {
-    // Every write is one conditional PutItem (the repository never updates or deletes items).
+    // Every image write is one conditional PutItem, in a transaction with UpdateItems of the
+    // usage counters when it changes quota usage (the repository never deletes items).
     'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
-    'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], on: () => [tableArn()] }],
-    'table:insert': [{ actions: ['dynamodb:PutItem'], on: () => [tableArn()] }],
+    'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    'table:insert': [{ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     // The list indexes, and BatchGetItem of the images shared with the caller (found on byMember).
     'table:list': [
       { actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] },
@@ -780,17 +815,18 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('gives table writers PutItem only (no UpdateItem, DeleteItem or ConditionCheckItem they never use), and create no read', () => {
+  it('gives table writers PutItem and UpdateItem (the usage counters) only (no DeleteItem or ConditionCheckItem they never use), and create no read', () => {
     const writers = declared().filter((d) => d.access.includes('table:write') || d.access.includes('table:insert'));
     expect(writers.length).toBeGreaterThan(10);
     for (const { name, id } of writers) {
       const actions = dynamoActionsOf(id);
       expect(actions, name).toContain('dynamodb:PutItem');
-      for (const unused of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
+      expect(actions, name).toContain('dynamodb:UpdateItem');
+      for (const unused of ['dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
         expect(actions, name).not.toContain(unused);
       }
     }
-    expect(dynamoActions('createImage')).toEqual(['dynamodb:PutItem']);
+    expect(dynamoActions('createImage').sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
   it('lets delete and scrub-now start the scrubber and restore stop it, and none do both', () => {
@@ -1096,7 +1132,7 @@ describe('alarms', () => {
   const alarm = (name: string): Json => resources[logicalId(stack.alarms[name] as IConstruct)]!.Properties as Json;
 
   it('fire on one failure in 5 minutes, treat missing data as fine, and notify the topic', () => {
-    expect(Object.keys(stack.alarms).sort()).toEqual(['EventsUndelivered', 'MissingObjects', 'RelayErrors', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'VerifierFailed']);
+    expect(Object.keys(stack.alarms).sort()).toEqual(['EventsUndelivered', 'MissingObjects', 'RelayErrors', 'ScrubFailures', 'ScrubberFailed', 'SweepErrors', 'SweepUndelivered', 'UsageDrift', 'VerifierFailed']);
     expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(Object.keys(stack.alarms).length);
     for (const name of Object.keys(stack.alarms)) {
       const p = alarm(name);
@@ -1124,10 +1160,11 @@ describe('alarms', () => {
     }
   });
 
-  it("watch the ScrubFailures and MissingObjects metrics the scrub and sweep workers emit (EMF, namespace Skyglass), for this stage only", () => {
+  it("watch the ScrubFailures, MissingObjects and UsageDrift metrics the scrub and sweep workers emit (EMF, namespace Skyglass), for this stage only", () => {
     const emitters: [string, string, string][] = [
       ['ScrubFailures', 'scrubImage', 'shared/app/scrubber.ts'],
       ['MissingObjects', 'sweep', 'functions/workers/sweep.ts'],
+      ['UsageDrift', 'sweep', 'functions/workers/sweep.ts'],
     ];
     for (const [metric, worker, source] of emitters) {
       expect(alarm(metric), metric).toMatchObject({ Namespace: 'Skyglass', MetricName: metric, Statistic: 'Sum' });
@@ -1192,7 +1229,7 @@ describe('alarms', () => {
     const without = build('WithoutTopic', readAlarmSettings((key) => ({ 'skyglass:alarmTopic': 'false' })[key]));
     without.resourceCountIs('AWS::SNS::Topic', 0);
     without.resourceCountIs('AWS::KMS::Key', 0);
-    without.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    without.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     for (const [, a] of Object.entries(without.findResources('AWS::CloudWatch::Alarm'))) expect((a as Json).Properties.AlarmActions).toBeUndefined();
   });
 });
