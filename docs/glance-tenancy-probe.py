@@ -116,6 +116,45 @@ def own_project(persona):
     return PERSONAS[persona][0] if PERSONAS[persona] else 'project-anonymous'
 
 
+# What the tables show (written from the run of 2026-12-02; re-check after a re-run)
+NOTES = """## What stands out
+
+- **Secure RBAC is not Glance 25's default**: `enforce_secure_rbac`, `enforce_new_defaults` and
+  `enforce_scope` all default to False in Zed, and /work/shared/glance/GLANCE-BEHAVIOUR.md was
+  observed that way (legacy policy). Where the two disagree, this file is what issue #9 targets.
+- **Reader** (`reader` only, project A) sees what A sees (show, lists, members list) and is refused
+  every write with 403 naming the rule: create (`add_image`), update, delete, tags, upload, stage,
+  deactivate, reactivate, members. Download too: `download_image` needs `member`.
+- **Writes on a visible image the caller does not own** are 403 "You are not authorized to complete
+  <rule> action." (`modify_image`, `delete_image`, `upload_image`, `deactivate`, …), not legacy's
+  "You do not own this image"; on an invisible image 404. **The owner's members deactivate and
+  reactivate** (204); an admin does everything, including `publicize_image`.
+- **Stage** is checked as `modify_image` (Glance's `image_data.stage` has no rule of its own), so
+  its 403 names `modify_image`; with the defaults that is the same answer as `upload_image`.
+- **Members exist only on shared images**, and the refusal depends on the call: the member list of
+  a visible private/community/public image is 403 "Not allowed to list members for image {id}: Only
+  shared images have members." but one member of it is 404 "Only shared images have members.";
+  create/update/delete there are 403. Invisible image: 404 everywhere.
+- **Member status**: the member changes it (200, any status to any status); the owner gets 403; an
+  **admin may change it too** (200). A member sees only its own entry (others' entries are 404, so
+  C updating or deleting B's entry is 404, not 403), cannot remove itself (403 `delete_member`), and
+  an admin who is not a member gets 404 for "its own" entry. Pending and rejected members still
+  show and download the image.
+- **Lists**: the default list is own + public + accepted shared, and that holds for an **admin too,
+  except another project's community image, which an admin's default list leaves out** (it appears
+  with `visibility=community` or `all`). `member_status` alone filters only other projects' shared
+  images (own and public stay); `visibility=all` for a pending member still leaves the shared image
+  out (member_status defaults to accepted).
+- **Create**: a non-admin naming another `owner` gets 403 "Access was denied to this resource.";
+  an admin without `owner` owns the image with its own project.
+- **Usage** without Keystone limits is `{"usage": {}}` for every caller with an identity.
+- **Members, in sequence** (table below): members survive private→shared and community→shared with
+  their statuses; a duplicate is 409; the owner may add its own project; re-adding a removed
+  member gives a pending member whose `created_at` is the first membership's; the 129th member is
+  413 (`image_member_quota` 128).
+"""
+
+
 PATCH = 'application/openstack-images-v2.1-json-patch'
 
 # Operations on one image: (name, state the image must be in, fresh image?, request builder)
@@ -205,12 +244,60 @@ def main():
                 result['messages'].setdefault('%s %s' % (op, status), set()).add(message(parsed))
             result['creates'][op][persona] = cell
 
+    result['sequences'] = sequences()
     result['messages'] = {k: sorted(v) for k, v in sorted(result['messages'].items())}
     with open(out_json, 'w') as f:
         json.dump(result, f, indent=1, sort_keys=False)
         f.write('\n')
     with open(out_md, 'w') as f:
         f.write(render(result))
+
+
+def sequences():
+    """Members across visibility changes, re-adding, duplicates, bad input and the member quota."""
+    steps = []
+
+    def step(what, persona, method, path, body=None, ctype=None, show=None):
+        status, parsed, _ = request(persona, method, path, body, ctype)
+        entry = {'step': what, 'status': status}
+        if status >= 400 and message(parsed):
+            entry['message'] = message(parsed)
+        if show and status < 300:
+            entry['seen'] = show(parsed)
+        steps.append(entry)
+        return parsed
+
+    members = lambda parsed: ['%s:%s' % (m['member_id'], m['status']) for m in parsed['members']]
+    iid = make_image('shared', 'queued')
+    m = '/v2/images/%s/members' % iid
+    patch = lambda v: [{'op': 'replace', 'path': '/visibility', 'value': v}]
+    step('owner makes the shared image private', 'memberA', 'PATCH', '/v2/images/' + iid, patch('private'), PATCH)
+    step('accepted member B shows it', 'memberB', 'GET', '/v2/images/' + iid)
+    step('owner lists its members', 'memberA', 'GET', m)
+    step('owner makes it shared again', 'memberA', 'PATCH', '/v2/images/' + iid, patch('shared'), PATCH)
+    step('owner lists its members', 'memberA', 'GET', m, show=members)
+    step('B shows it', 'memberB', 'GET', '/v2/images/' + iid)
+    step('owner makes it community', 'memberA', 'PATCH', '/v2/images/' + iid, patch('community'), PATCH)
+    step('B lists members (community)', 'memberB', 'GET', m)
+    step('owner makes it shared again', 'memberA', 'PATCH', '/v2/images/' + iid, patch('shared'), PATCH)
+    step('owner lists its members', 'memberA', 'GET', m, show=members)
+    first = step('B member entry', 'memberB', 'GET', m + '/project-b', show=lambda p: p['status'])
+    step('owner adds B again (duplicate)', 'memberA', 'POST', m, {'member': 'project-b'})
+    step('owner adds a member without "member"', 'memberA', 'POST', m, {'project': 'x'})
+    step('B sets a bad status', 'memberB', 'PUT', m + '/project-b', {'status': 'maybe'})
+    step('B sets pending again', 'memberB', 'PUT', m + '/project-b', {'status': 'pending'}, show=lambda p: p['status'])
+    step('owner adds its own project', 'memberA', 'POST', m, {'member': 'project-a'}, show=lambda p: p['status'])
+    step('owner removes B', 'memberA', 'DELETE', m + '/project-b')
+    step('owner adds B back', 'memberA', 'POST', m, {'member': 'project-b'},
+         show=lambda p: {'status': p['status'], 'created_at_kept': p['created_at'] == first['created_at']})
+    for n in range(200):
+        status, parsed, _ = request('memberA', 'POST', m, {'member': 'quota-%03d' % n})
+        if status != 200:
+            count = must(request('memberA', 'GET', m), 200)['members']
+            steps.append({'step': 'owner adds members until refused', 'status': status, 'message': message(parsed),
+                          'seen': '%d members when refused' % len(count)})
+            break
+    return steps
 
 
 def render(r):
@@ -231,6 +318,7 @@ def render(r):
       'The shared image has members B accepted, C pending, D rejected. Every image is active with tag `t0` '
       'unless the operation needs otherwise (upload and stage: queued; reactivate: deactivated). Each write '
       'ran on a fresh image, so no cell depends on another.\n')
+    w(NOTES)
     head = '| operation | ' + ' | '.join(names) + ' |\n|---|' + '---|' * len(names)
     for kind in KINDS:
         w('## %s image\n' % kind)
@@ -266,6 +354,12 @@ def render(r):
     for n in names:
         u = r['usage'][n]
         w('| %s | %s | `%s` |' % (n, u['status'], json.dumps(u['body']) if u['body'] is not None else ''))
+    w('')
+    w('## members, step by step (one shared image of A, B accepted, C pending, D rejected)\n')
+    w('| step | status | what came back |\n|---|---|---|')
+    for e in r['sequences']:
+        w('| %s | %s | %s |' % (e['step'], e['status'], ' '.join(
+            x for x in (e.get('message') and '"%s"' % e['message'], e.get('seen') is not None and '`%s`' % json.dumps(e['seen'])) if x)))
     w('')
     w('Without identity headers Glance answers 401 (an HTML body, or with `Accept: application/json` '
       '"This server could not verify that you are authorized to access the document you requested. …").\n')
