@@ -61,7 +61,8 @@ const tokenOf = async (persona: Persona): Promise<string | null> => {
 const projectOf = (persona: Persona) => IDENTITY[persona]?.project ?? 'anonymous';
 
 // ---------------------------------------------------------------------------------------------
-// What Glance answered (docs/glance-tenancy-observed.md; regenerate with docs/glance-tenancy-probe.sh)
+// What Glance answered (docs/glance-tenancy-observed.md). After a re-run of docs/glance-tenancy-probe.sh,
+// docs/glance-tenancy-ts-tables.py prints the block from GLANCE_ON_IMAGE to GLANCE_USAGE again.
 
 type ImageOperation =
   | 'show' | 'download' | 'members_list' | 'member_show_B' | 'member_show_self'
