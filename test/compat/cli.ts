@@ -58,12 +58,27 @@ function cliEnv(homeDir: string): NodeJS.ProcessEnv {
   return { ...clean, HOME: homeDir, LC_ALL: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', NO_PROXY: noProxy, no_proxy: noProxy };
 }
 
+export interface StockClientOptions {
+  /**
+   * The image service the clients talk to (default: the local runtime under test). Pointing it
+   * at token-proxy.py in front of the real Glance checks a scenario is known-correct.
+   */
+  url?: () => string;
+  /**
+   * A fresh HOME for every command, so glanceclient never reuses a cached schema: the real
+   * Glance's image schema has a `stores` property, which a cached copy turns into a second
+   * `--stores` option ("argument --stores: conflicting option string") on every later command.
+   */
+  forgetSchemas?: boolean;
+}
+
 /**
  * Registers the hooks of one test file (a private HOME, since glanceclient caches the server's
  * schemas under ~/.glanceclient; every test failing, none skipped, without the clients) and
  * returns the runners.
  */
-export function stockClients(): StockClients {
+export function stockClients(options: StockClientOptions = {}): StockClients {
+  const url = options.url ?? apiUrl;
   let home = '';
   let env: NodeJS.ProcessEnv = {};
 
@@ -96,7 +111,7 @@ export function stockClients(): StockClients {
       execFile(
         '/bin/sh',
         ['-c', 'exec "$0" "$@" <&-', bin, ...args],
-        { env, cwd: home, timeout: 60_000, maxBuffer: 64 * 1024 * 1024, encoding },
+        { env: options.forgetSchemas ? cliEnv(mkdtempSync(join(home, 'run-'))) : env, cwd: home, timeout: 60_000, maxBuffer: 64 * 1024 * 1024, encoding },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
           const errText = stderr.toString();
@@ -106,11 +121,11 @@ export function stockClients(): StockClients {
     });
   }
 
-  const glanceArgs = (token: string, args: string[]) => ['--os-image-url', apiUrl(), '--os-auth-token', token, ...args];
+  const glanceArgs = (token: string, args: string[]) => ['--os-image-url', url(), '--os-auth-token', token, ...args];
   const glance = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'utf8')) as CliResult;
   const glanceBinary = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'buffer')) as BinaryCliResult;
   const openstack = async (token: string, ...args: string[]) =>
-    (await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${apiUrl()}/v2`, ...args], 'utf8')) as CliResult;
+    (await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${url()}/v2`, ...args], 'utf8')) as CliResult;
   const openstackJson = async (token: string, ...args: string[]) => JSON.parse(ok(await openstack(token, ...args, '-f', 'json')).stdout);
 
   return { dir: () => home, glance, glanceBinary, openstack, openstackJson };
