@@ -8,7 +8,7 @@ import type { MemberRepository } from '../ports/member-repository.js';
 /**
  * One image as one caller may use it: the image, the caller's membership where it matters, and
  * the policy's answer for a rule. At most two reads: the image, then the membership only for
- * another project's shared image (the only case where membership changes the answer).
+ * another project's shared image, and never for an admin (the only case where membership changes the answer).
  */
 export class AuthorizedImages {
   constructor(
@@ -21,7 +21,9 @@ export class AuthorizedImages {
   async find(caller: Caller, id: string): Promise<ImageForCaller | undefined> {
     const image = await this.images.get(id);
     if (!image) return undefined;
-    const membership = needsMembership(caller, image) ? await this.members.get(id, caller.projectId as string) : undefined;
+    // An admin sees and may do everything whatever its membership (context_is_admin): the
+    // membership read would be a third DynamoDB call on an admin's write, for nothing.
+    const membership = needsMembership(caller, image) && !this.policy.isAdmin(caller) ? await this.members.get(id, caller.projectId as string) : undefined;
     return { image, membership };
   }
 

@@ -28,8 +28,8 @@ export function inGlanceList(caller: Lister, image: Image, sharedWithCaller: Mem
     if (!(image.visibility === 'public' || image.visibility === 'community' || own || memberOf)) return false;
   }
   if (query.visibility !== null) return query.visibility === 'all' || image.visibility === query.visibility;
-  // Deliberately not for admins: Glance's SQL applies this rule to them too (an admin's default
-  // list would omit other projects' community images), but observed Glance lists every image
-  // for an admin (GLANCE-BEHAVIOUR.md), and so does Skyglass.
-  return image.visibility !== 'community' || own || caller.isAdmin;
+  // Admins too: with secure RBAC, Glance's admin default list leaves out other projects'
+  // community images (docs/glance-tenancy-observed.md; GLANCE-BEHAVIOUR.md, observed with the
+  // legacy defaults, saw them listed).
+  return image.visibility !== 'community' || own;
 }

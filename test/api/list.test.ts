@@ -42,7 +42,10 @@ describe('list', () => {
     expect(createdAt).toEqual([...createdAt].sort().reverse());
     expect(res.body.first).toBe('/v2/images');
     expect(res.body.schema).toBe('/v2/schemas/images');
-    expect(res.body).not.toHaveProperty('next');
+    // Other test files make public images, which every default list holds too: a full page
+    // (Glance's default limit, 25) links to the next one, a shorter one is the last.
+    if (listed.length < 25) expect(res.body).not.toHaveProperty('next');
+    else expect(res.body.next).toBe(`/v2/images?marker=${res.body.images[24].id}`);
   });
 
   it('filters by name, status, formats, tags (AND), properties, protected, os_hidden and in:', async () => {
@@ -66,9 +69,11 @@ describe('list', () => {
     expect(names(await call('/v2/images?visibility=community', { token: otherToken }))).toContain('gamma');
   });
 
-  it('lets an admin list every project', async () => {
+  it('lets an admin list every project, community images only when asked for (as Glance with secure RBAC)', async () => {
     const res = await call(`/v2/images?owner=${project}&limit=1000`, { token: adminToken });
-    expect(names(res).sort()).toEqual(['alpha', 'beta', 'gamma', 'prot']);
+    expect(names(res).sort()).toEqual(['alpha', 'beta', 'prot']);
+    const all = await call(`/v2/images?owner=${project}&visibility=all&limit=1000`, { token: adminToken });
+    expect(names(all).sort()).toEqual(['alpha', 'beta', 'gamma', 'prot']);
   });
 
   it('sorts by the new and old syntax', async () => {

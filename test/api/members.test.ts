@@ -70,13 +70,13 @@ describe('members API', () => {
     // B cannot manage members (changing or deleting the image is the policy's, tested with it).
     const byMember = await addMember(member, id, uniqueProject());
     expect(byMember.status).toBe(403);
-    expect(byMember.body.message).toBe(`Not allowed to create members for image ${id}.`);
+    expect(byMember.body.message).toBe('You are not authorized to complete add_member action.');
     expect((await call(`/v2/images/${id}/members/${b}`, { method: 'DELETE', token: member })).status).toBe(403);
 
     // The owner may not change the member's status.
     const byOwner = await setStatus(owner, id, b, 'rejected');
     expect(byOwner.status).toBe(403);
-    expect(byOwner.body.message).toBe(`Not allowed to update members for image ${id}.`);
+    expect(byOwner.body.message).toBe('You are not authorized to complete modify_member action.');
 
     // Removing the member: 204, then gone for B, and a second removal is 404.
     expect((await call(`/v2/images/${id}/members/${b}`, { method: 'DELETE', token: owner })).status).toBe(204);
