@@ -68,6 +68,8 @@ export interface SkyglassConfig {
   policyOverrides?: string;
   /** `skyglass:propertyProtectionFile`, read and validated at synth: its rules as compact JSON (PROPERTY_PROTECTIONS). */
   propertyProtections?: string;
+  /** Glance's image_member_quota (`skyglass:imageMemberQuota`): members per image; -1 no limit; absent: 128. */
+  imageMemberQuota?: number;
   /** Per-project quotas (`skyglass:quotas`); absent: unlimited, as Glance without keystone limits. */
   quotas?: QuotaConfig;
 }
@@ -188,6 +190,15 @@ function positiveSeconds(read: ContextReader, key: string, fallback: number, max
     throw new Error(`Context skyglass:${key} must be a ${zeroAllowed ? 'non-negative' : 'positive'} whole number of seconds, got ${text}`);
   }
   if (max !== undefined && n > max) throw new Error(`Context skyglass:${key} must be at most ${max} seconds, got ${n}`);
+  return n;
+}
+
+/** `skyglass:imageMemberQuota`: a whole number, -1 (or any negative) for no limit, as Glance's option. */
+export function readImageMemberQuota(read: ContextReader): number | undefined {
+  const text = str(read, 'imageMemberQuota');
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`Context skyglass:imageMemberQuota must be a whole number (negative: no limit), got ${text}`);
   return n;
 }
 
@@ -375,6 +386,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   const policyFile = str(read, 'policyFile');
   const propertyProtectionFile = str(read, 'propertyProtectionFile');
   const quotas = readQuotas(read);
+  const imageMemberQuota = readImageMemberQuota(read);
   return {
     stage,
     auth,
@@ -395,6 +407,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
     ...(propertyProtectionFile !== undefined && { propertyProtections: propertyProtectionsFromFile(propertyProtectionFile) }),
     ...(quotas && { quotas }),
+    ...(imageMemberQuota !== undefined && { imageMemberQuota }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },
     }),

@@ -23,6 +23,7 @@ import {
   type SweepSettings,
 } from './config.js';
 import type { QuotaConfig } from '../shared/domain/quota.js';
+import { ROUTES } from '../shared/routes.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
 import { EventRelay } from './constructs/event-relay.js';
 import { ImageApi } from './constructs/image-api.js';
@@ -94,6 +95,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default none
    */
   readonly propertyProtections?: string;
+  /**
+   * Glance's image_member_quota, given to the functions that add members as IMAGE_MEMBER_QUOTA.
+   * @default 128 (Glance's default); negative: no limit
+   */
+  readonly imageMemberQuota?: number;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -115,6 +121,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     authorizerCacheSeconds: config.authorizerCacheSeconds,
     ...(config.policyOverrides !== undefined && { policyOverrides: config.policyOverrides }),
     ...(config.propertyProtections !== undefined && { propertyProtections: config.propertyProtections }),
+    ...(config.imageMemberQuota !== undefined && { imageMemberQuota: config.imageMemberQuota }),
   };
 }
 
@@ -285,6 +292,13 @@ export class SkyglassStack extends Stack {
     for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) {
       if (props.policyOverrides !== undefined) fn.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
       if (props.propertyProtections !== undefined) fn.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
+    }
+    // Only the functions that write members count them against the quota.
+    if (props.imageMemberQuota !== undefined) {
+      const memberWriters = new Set(ROUTES.filter((r) => r.access.includes('table:write-member')).map((r) => r.operationId));
+      for (const [operationId, fn] of Object.entries(this.functions)) {
+        if (memberWriters.has(operationId)) fn.addEnvironment('IMAGE_MEMBER_QUOTA', String(props.imageMemberQuota));
+      }
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Glance endpoint (pass as --os-image-url)' });

@@ -29,6 +29,7 @@ import {
   multipartAbortDays,
   readAlarmSettings,
   readConfig,
+  readImageMemberQuota,
   readQuotas,
   readProvisionedConcurrency,
   readDataSettings,
@@ -447,6 +448,29 @@ describe('quotas (skyglass:quotas)', () => {
     expect(JSON.parse(env('createImage').QUOTAS)).toEqual(quotas);
     expect(JSON.parse(env('getUsage').QUOTAS)).toEqual(quotas);
     expect(env('getImportInfo').QUOTAS).toBeUndefined();
+  });
+});
+
+describe('image_member_quota (skyglass:imageMemberQuota)', () => {
+  const read = (value: unknown) => readImageMemberQuota((key) => ({ 'skyglass:imageMemberQuota': value })[key]);
+
+  it('reads a whole number (negative: no limit), none means Glance\'s 128, and refuses anything else naming it', () => {
+    expect(read(4)).toBe(4);
+    expect(read('-1')).toBe(-1);
+    expect(read(undefined)).toBeUndefined();
+    expect(() => read('many')).toThrow(/skyglass:imageMemberQuota must be a whole number/);
+    expect(() => read(2.5)).toThrow(/skyglass:imageMemberQuota must be a whole number/);
+  });
+
+  it('hands IMAGE_MEMBER_QUOTA to the functions that write members, and to no other', () => {
+    const { stack: withQuota } = synthesize({ 'skyglass:imageMemberQuota': 4 });
+    const variables = Template.fromStack(withQuota).toJSON().Resources as Record<string, Json>;
+    const env = (operationId: string) =>
+      variables[withQuota.getLogicalId(withQuota.functions[operationId]!.node.defaultChild as CfnElement)]!.Properties.Environment?.Variables ?? {};
+    const writers = ROUTES.filter((r) => r.access.includes('table:write-member')).map((r) => r.operationId);
+    expect(writers).toEqual(expect.arrayContaining(['createImageMember', 'deleteImageMember']));
+    for (const operationId of writers) expect(env(operationId).IMAGE_MEMBER_QUOTA).toBe('4');
+    for (const operationId of ['listImageMembers', 'showImage', 'createImage']) expect(env(operationId).IMAGE_MEMBER_QUOTA).toBeUndefined();
   });
 });
 
