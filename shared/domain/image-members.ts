@@ -1,5 +1,6 @@
 import { badRequest, forbidden, GlanceError, notFound } from './errors.js';
 import type { Image } from './image.js';
+import { collectionSchema } from './image-schema.js';
 import { MEMBER_STATUS_VALUES, type ImageMember, type MemberStatus } from './member.js';
 
 /**
@@ -134,18 +135,5 @@ export function memberSchema(): Record<string, unknown> {
 
 /** GET /v2/schemas/members (glance.schema.CollectionSchema('members', member).raw()). */
 export function membersSchema(): Record<string, unknown> {
-  return {
-    name: 'members',
-    properties: {
-      members: { type: 'array', items: memberSchema() },
-      first: { type: 'string' },
-      next: { type: 'string' },
-      schema: { type: 'string' },
-    },
-    links: [
-      { rel: 'first', href: '{first}' },
-      { rel: 'next', href: '{next}' },
-      { rel: 'describedby', href: '{schema}' },
-    ],
-  };
+  return collectionSchema('members', memberSchema());
 }

@@ -144,12 +144,15 @@ export function imageSchema(): Record<string, unknown> {
   };
 }
 
-/** The JSON Schema served at GET /v2/schemas/images (a fresh object on every call). */
-export function imagesSchema(): Record<string, unknown> {
+/**
+ * Glance's CollectionSchema(name, item).raw(): a page of items with its first/next links, as
+ * GET /v2/schemas/images and /v2/schemas/members serve it (a fresh object on every call).
+ */
+export function collectionSchema(name: string, item: Record<string, unknown>): Record<string, unknown> {
   return {
-    name: 'images',
+    name,
     properties: {
-      images: { type: 'array', items: imageSchema() },
+      [name]: { type: 'array', items: item },
       first: { type: 'string' },
       next: { type: 'string' },
       schema: { type: 'string' },
@@ -160,4 +163,9 @@ export function imagesSchema(): Record<string, unknown> {
       { rel: 'describedby', href: '{schema}' },
     ],
   };
+}
+
+/** The JSON Schema served at GET /v2/schemas/images (a fresh object on every call). */
+export function imagesSchema(): Record<string, unknown> {
+  return collectionSchema('images', imageSchema());
 }
