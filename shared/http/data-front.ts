@@ -21,5 +21,10 @@ export function streamedDataRequest(operationId: string, event: APIGatewayProxyE
     else await streamedDataService().putFile(req.caller, id, body);
     return noContent();
   });
-  return handler(event, context);
+  // A Lambda's deadline does not apply: the front takes as long as the body does (middy
+  // otherwise answers 500 when getRemainingTimeInMillis runs out, the upload still going).
+  return handler(event, { ...context, getRemainingTimeInMillis: () => NO_DEADLINE_MS });
 }
+
+/** The longest timer Node keeps (about 24.8 days): in effect, no deadline. */
+const NO_DEADLINE_MS = 2 ** 31 - 1;
