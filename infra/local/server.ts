@@ -37,6 +37,7 @@ import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
 import { quotasEnvironment } from './quotas-file.js';
+import { STREAMED_OPERATIONS, streamedDataRequest } from '../../shared/http/data-front.js';
 
 /**
  * The local runtime: API Gateway (REST, Lambda proxy) emulated on one port, in front of the
@@ -60,6 +61,12 @@ export interface LocalRuntimeOptions {
    * @default process.env.PROPERTY_PROTECTION_FILE (none: no protections)
    */
   propertyProtectionFile?: string;
+  /**
+   * The data front: PUT /file and PUT /stage bodies the API tier cannot take (over its limit, or
+   * chunked) stream through shared/http/data-front.ts instead of getting the gateway's 413.
+   * @default true, unless SKYGLASS_DATA_FRONT is "off" (then the limits are the serverless stack's)
+   */
+  dataFront?: boolean;
 }
 
 export interface LocalRuntime {
@@ -174,8 +181,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     throw error;
   }
 
+  const dataFront = options.dataFront ?? process.env.SKYGLASS_DATA_FRONT !== 'off';
   const server = createServer((req, res) => {
-    handle(req, res).catch((error) => {
+    handle(req, res, dataFront).catch((error) => {
       // A request the client broke off (or the parser refused mid-body) has no one to answer.
       if (req.destroyed && res.destroyed) return;
       console.error(error);
@@ -278,7 +286,24 @@ function lambdaContext(name: string): Context {
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * The largest data body the Lambda path surely takes: the event carries it base64-encoded (4/3
+ * of its size) with the request's headers, within Lambda's 6 MB. Larger ones go to the front.
+ */
+const LARGEST_LAMBDA_DATA = Math.floor((MAX_EVENT_BYTES * 3) / 4) - 64 * 1024;
+
+/**
+ * Whether the data front takes this request: one of its routes, with a body the API tier could
+ * not take (over its limit, or chunked, whose length is unknown until it ends). Smaller bodies
+ * keep the Lambda path, as they do in the stack with the data front on.
+ */
+function streamsThroughFront(route: Route | undefined, req: IncomingMessage, dataFront: boolean): boolean {
+  if (!dataFront || !route || !STREAMED_OPERATIONS.has(route.operationId)) return false;
+  const length = req.headers['content-length'];
+  return length === undefined ? req.headers['transfer-encoding'] !== undefined : Number(length) > LARGEST_LAMBDA_DATA;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, dataFront: boolean): Promise<void> {
   const url = requestUrl(req.url ?? '/');
   if (!url) return send(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
   const method = (req.method ?? 'GET').toUpperCase();
@@ -286,7 +311,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const match = matches.find((m) => m.route.method === method);
   const route: Route | undefined = match?.route;
   const gateway = { httpMethod: method, resourcePath: route?.path ?? '/{proxy+}' };
-  const body = await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
+  const streamed = streamsThroughFront(route, req, dataFront);
+  const body = streamed ? Buffer.alloc(0) : await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
   if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
   // Header names and query keys are the client's: prototype-less records keep `__proto__`,
   // `constructor` and `toString` ordinary keys, as they are in the JSON event API Gateway sends.
@@ -374,6 +400,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
   }
 
+  if (streamed && route) {
+    const result = await runAsFunction(route.operationId, () => streamedDataRequest(route.operationId, event, req, lambdaContext(route.operationId)));
+    // An answer before the whole body was read (a refusal): the rest of it is not read, so the connection closes.
+    if (!req.complete) res.shouldKeepAlive = false;
+    return send(res, result);
+  }
   const entry = route?.handler ?? FALLBACK_HANDLER;
   const handler = await loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(entry);
   const result = await invoke(route?.operationId ?? 'fallback', handler, event);

@@ -50,6 +50,17 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(['content-length']) });
   }
 
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string> {
+    try {
+      const out = await this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.byteLength }));
+      if (!out.ETag) throw new Error('UploadPart returned no ETag');
+      return out.ETag;
+    } catch (error) {
+      if (isUploadGone(error)) throw new UploadGoneError();
+      throw error;
+    }
+  }
+
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
     const parts: StoredPart[] = [];
     let marker: string | undefined;

@@ -311,12 +311,12 @@ export class ImageDataService {
   }
 }
 
-function objectKey(imageId: string, uniqueId: string): string {
+export function objectKey(imageId: string, uniqueId: string): string {
   return `images/${imageId}/${uniqueId}`;
 }
 
 /** Glance's rules before data may arrive: queued, and both formats set. */
-function checkReadyForData(image: Image, target: ImageStatus): void {
+export function checkReadyForData(image: Image, target: ImageStatus): void {
   if (image.status !== 'queued') throw conflict(transitionRefusedMessage(image.status, target));
   if (!image.disk_format || !image.container_format) {
     throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
@@ -331,7 +331,7 @@ function checkDeclaredSize(body: Buffer, declared: string | undefined): void {
 }
 
 /** A PUT /file that did not finish (its request failed before rolling back, or died): saving, with no upload session. */
-function isUnfinishedPutFile(image: Image): boolean {
+export function isUnfinishedPutFile(image: Image): boolean {
   return image.status === 'saving' && image.upload === null;
 }
 
@@ -344,7 +344,7 @@ function completedBy(image: Image, uploadId: string): boolean {
   return image.upload === null || (image.upload.upload_id === uploadId && image.upload.state === 'completing');
 }
 
-function errorName(error: unknown): string {
+export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : 'unknown error';
 }
 

@@ -1,37 +1,10 @@
-import { createHash } from 'node:crypto';
 import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
-import { checkFormatMatches, FormatInspector } from '../domain/format-inspector.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageEventType } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
+import { activatedBy, ImageDigester, inBlocks, refusalReason } from './image-digest.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
-
-/**
- * Network reads arrive in 16–64 KiB chunks; hashing them in 1 MiB blocks instead makes a
- * measurable difference to MD5 + SHA-512 throughput (npm run bench, section 4.2) for the price
- * of one 1 MiB copy per block.
- */
-const HASH_BLOCK = 1024 * 1024;
-
-async function* inBlocks(chunks: AsyncIterable<Uint8Array>, blockSize: number): AsyncIterable<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of chunks) {
-    if (pendingBytes === 0 && chunk.byteLength >= blockSize) {
-      yield chunk;
-      continue;
-    }
-    pending.push(chunk);
-    pendingBytes += chunk.byteLength;
-    if (pendingBytes >= blockSize) {
-      yield Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-    }
-  }
-  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
-}
 
 export type VerificationOutcome =
   | { result: 'active'; image: Image }
@@ -59,42 +32,13 @@ export class ImageVerifier {
 
     const data = await this.blobs.read(request.key);
     if (!data) return this.refuse(image, 'image data is missing from the store');
-    const md5 = createHash('md5');
-    const sha512 = createHash('sha512');
-    const inspector = new FormatInspector();
-    let size = 0;
-    for await (const chunk of inBlocks(data, HASH_BLOCK)) {
-      md5.update(chunk);
-      sha512.update(chunk);
-      inspector.update(chunk);
-      size += chunk.byteLength;
-    }
-    const inspection = inspector.finish(size);
-    const checksum = md5.digest('hex');
-    const osHashValue = sha512.digest('hex');
-
-    const expectedSize = image.upload?.size ?? image.size;
-    const reason =
-      (expectedSize !== null && size !== expectedSize ? `the data is ${size} bytes, but ${expectedSize} were declared` : null) ??
-      (image.upload?.checksum && image.upload.checksum !== checksum ? `the data's MD5 is ${checksum}, not the declared ${image.upload.checksum}` : null) ??
-      (image.upload?.os_hash_value && image.upload.os_hash_value !== osHashValue ? "the data's SHA-512 differs from the declared os_hash_value" : null) ??
-      checkFormatMatches(image.disk_format, inspection);
+    const digester = new ImageDigester();
+    for await (const chunk of inBlocks(data)) digester.update(chunk);
+    const digest = digester.finish();
+    const reason = refusalReason(image, digest);
     if (reason) return this.refuse(image, reason);
 
-    const active = nextVersion(
-      {
-        ...image,
-        status: 'active',
-        size,
-        virtual_size: inspection.virtualSize,
-        checksum,
-        os_hash_algo: 'sha512',
-        os_hash_value: osHashValue,
-        upload: null,
-        failure: null,
-      },
-      this.clock(),
-    );
+    const active = nextVersion(activatedBy(image, digest), this.clock());
     return (await this.settle(active, image, ['image.upload', 'image.activate'])) ?? { result: 'active', image: active };
   }
 

@@ -66,3 +66,19 @@ export function missingParts(plan: UploadPlan, present: Iterable<number>): numbe
   for (let n = 1; n <= plan.partCount; n++) if (!have.has(n)) missing.push(n);
   return missing;
 }
+
+/** Parts of a streamed upload (a PUT /file body of any length) that keep one part size. */
+const STREAMED_PARTS_PER_STEP = 1000;
+
+/**
+ * The size of part `partNumber` of a streamed upload, whose length is not known in advance (a
+ * chunked body): DEFAULT_PART_SIZE for the first 1000 parts, one more DEFAULT_PART_SIZE every
+ * 1000 parts after. Memory stays a few parts (8 MiB each up to 7.8 GiB of data), and S3's
+ * 10,000 parts still hold 430 GiB (the last steps' parts are 80 MiB).
+ */
+export function streamedPartSize(partNumber: number): number {
+  return DEFAULT_PART_SIZE * (1 + Math.floor((partNumber - 1) / STREAMED_PARTS_PER_STEP));
+}
+
+/** The most bytes a streamed upload can hold within MAX_PARTS parts. */
+export const MAX_STREAMED_SIZE = Array.from({ length: MAX_PARTS }, (_, i) => streamedPartSize(i + 1)).reduce((a, b) => a + b, 0);

@@ -52,10 +52,15 @@ export function proxyEventBody(
  * type is compared case-insensitively and may carry parameters, as RFC 9110 §8.3.1 allows.
  */
 export function imageDataBody(req: Pick<HttpRequest, 'headers' | 'body'>): Buffer {
-  const type = mediaTypeOf(req.headers['content-type']);
+  checkImageDataType(req.headers);
+  return req.body ?? Buffer.alloc(0);
+}
+
+/** The 415 of imageDataBody, for a streamed body (shared/http/data-front.ts). */
+export function checkImageDataType(headers: HttpRequest['headers']): void {
+  const type = mediaTypeOf(headers['content-type']);
   if (type !== IMAGE_DATA_MEDIA_TYPE) {
     const sent = type === undefined ? 'The request has no Content-Type' : `The request media type ${type} is not supported by this server`;
     throw new GlanceError(415, `${sent}. Image data must be sent as ${IMAGE_DATA_MEDIA_TYPE}.`);
   }
-  return req.body ?? Buffer.alloc(0);
 }

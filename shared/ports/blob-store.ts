@@ -38,6 +38,11 @@ export interface BlobStore {
    * `contentLength` bytes (the store refuses any other size), until it expires.
    */
   presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string>;
+  /**
+   * Stores one part of an upload from the service's own hands (a streaming PUT /file), and
+   * returns its ETag for the completion. UploadGoneError if the upload is no longer open.
+   */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
   /** UploadGoneError if the upload is no longer open. */
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipartUpload(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;

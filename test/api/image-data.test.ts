@@ -35,15 +35,14 @@ describe('Glance data paths for small bodies', () => {
     expect((await download(token, image.id)).bytes).toEqual(data);
   });
 
-  it('refuses a mismatched x-openstack-image-size, missing formats, and bodies over the API tier\'s limit', async () => {
+  // Bodies over the API tier's limit stream through the local data front (streamed-data.test.ts);
+  // the serverless stack's 413 for them is test/unit/gateway-responses.test.ts.
+  it('refuses a mismatched x-openstack-image-size and missing formats', async () => {
     const token = await tokenFor(uniqueProject());
     const image = await createImage(token, RAW);
     expect((await putFile(token, image.id, randomBytes(10), { 'x-openstack-image-size': '11' })).status).toBe(400);
     const bare = await createImage(token, {});
     expect((await putFile(token, bare.id, randomBytes(10))).status).toBe(400);
-    const big = await putFile(token, image.id, randomBytes(7 * 1024 * 1024));
-    expect(big.status).toBe(413);
-    expect(big.text).toContain('/uploads');
     expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('queued');
   });
 

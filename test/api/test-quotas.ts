@@ -1,7 +1,7 @@
 /**
  * The quotas the test runtime starts with (its QUOTAS_FILE, written by global-setup.ts): limits
- * only for these projects, which only test/api/quotas.test.ts uses, so every other test runs
- * unlimited. No defaults: a project not named here has no limit.
+ * only for these projects, which only test/api/quotas.test.ts (and streamed-data.test.ts, its
+ * own project) use, so every other test runs unlimited. No defaults: a project not named here has no limit.
  */
 export const QUOTA_PROJECTS = {
   /** 20 concurrent creates against a count of 10. */
@@ -10,6 +10,8 @@ export const QUOTA_PROJECTS = {
   size: 'quota-size',
   /** Staging, import, delete, scrub and restore, and usage back where it began. */
   cycle: 'quota-cycle',
+  /** A chunked PUT /file whose size is known only once it ends, against 5 MiB. */
+  streamed: 'quota-streamed',
 } as const;
 
 export const TEST_QUOTAS = {
@@ -17,5 +19,6 @@ export const TEST_QUOTAS = {
     [QUOTA_PROJECTS.count]: { image_count_total: 10 },
     [QUOTA_PROJECTS.size]: { image_size_total: 3 },
     [QUOTA_PROJECTS.cycle]: { image_count_total: 20, image_count_uploading: 2, image_size_total: 100, image_stage_total: 2 },
+    [QUOTA_PROJECTS.streamed]: { image_size_total: 5 },
   },
 };

@@ -1,6 +1,7 @@
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../../shared/adapters/s3-blob-store.js';
+import { UploadGoneError } from '../../shared/ports/blob-store.js';
 
 const KEY = 'images/0b8f4f6e-2f0b-4c2f-9a51-0d5c1c7b6a10/data';
 
@@ -60,5 +61,18 @@ describe('S3BlobStore.read: a missing object', () => {
     const { store, asked } = storeAnswering({ GetObjectCommand: refusal(503, 'SlowDown') });
     await expect(store.read(KEY)).rejects.toMatchObject({ name: 'SlowDown' });
     expect(asked).toEqual(['GetObjectCommand']);
+  });
+});
+
+describe('S3BlobStore.uploadPart', () => {
+  it("returns the part's ETag", async () => {
+    const { store, asked } = storeAnswering({ UploadPartCommand: { ETag: '"abc"' } });
+    expect(await store.uploadPart(KEY, 'u1', 1, new Uint8Array(3))).toBe('"abc"');
+    expect(asked).toEqual(['UploadPartCommand']);
+  });
+
+  it('says the upload is gone when S3 no longer knows it', async () => {
+    const { store } = storeAnswering({ UploadPartCommand: refusal(404, 'NoSuchUpload') });
+    await expect(store.uploadPart(KEY, 'u1', 1, new Uint8Array(3))).rejects.toBeInstanceOf(UploadGoneError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GlanceError } from '../../shared/domain/errors.js';
-import { MAX_OBJECT_SIZE, planUpload } from '../../shared/domain/upload-plan.js';
+import { DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_STREAMED_SIZE, MIN_PART_SIZE, planUpload, streamedPartSize } from '../../shared/domain/upload-plan.js';
 
 function refusal(size: unknown): string {
   try {
@@ -27,5 +27,16 @@ describe('planUpload: sizes', () => {
 
   it('plans the largest image', () => {
     expect(planUpload(MAX_OBJECT_SIZE).size).toBe(MAX_OBJECT_SIZE);
+  });
+});
+
+describe('streamedPartSize: parts of a body whose length is not known in advance', () => {
+  it('keeps the default part size for the first 1000 parts, then grows by it every 1000', () => {
+    expect([1, 1000, 1001, 2000, 2001, 10_000].map(streamedPartSize)).toEqual([1, 1, 2, 2, 3, 10].map((n) => n * DEFAULT_PART_SIZE));
+    expect(streamedPartSize(1)).toBeGreaterThanOrEqual(MIN_PART_SIZE);
+  });
+
+  it("holds 430 GiB in S3's 10,000 parts", () => {
+    expect(MAX_STREAMED_SIZE).toBe(55_000 * DEFAULT_PART_SIZE);
   });
 });

@@ -1,0 +1,96 @@
+import { MAX_PARTS, streamedPartSize } from '../domain/upload-plan.js';
+import type { BlobStore } from '../ports/blob-store.js';
+
+export interface MultipartWriterOptions {
+  /** Parts uploading at once; with the part being filled, memory is about (this + 1) parts. */
+  partsInFlight: number;
+  /** The size of each part but the last (S3: at least 5 MiB); streamedPartSize unless told. */
+  partSize?: (partNumber: number) => number;
+}
+
+/** The data needs more than S3's 10,000 parts. */
+export class TooManyPartsError extends Error {
+  constructor() {
+    super(`The data needs more than ${MAX_PARTS} parts`);
+    this.name = 'TooManyPartsError';
+  }
+}
+
+/**
+ * Writes a byte stream of any length into one open multipart upload, cutting it into parts and
+ * keeping several parts in flight, with bounded memory: `write` waits while `partsInFlight`
+ * parts are uploading, which is what makes a fast client wait for the store (backpressure).
+ * A part's failure is raised by the next `write` or by `finish`; the caller then `abort`s.
+ */
+export class MultipartWriter {
+  private readonly partSize: (partNumber: number) => number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private nextPart = 1;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: Array<{ partNumber: number; etag: string }> = [];
+  private failure: unknown = undefined;
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly key: string,
+    private readonly uploadId: string,
+    private readonly options: MultipartWriterOptions,
+  ) {
+    this.partSize = options.partSize ?? streamedPartSize;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.raiseFailure();
+    let rest = chunk;
+    while (rest.byteLength > 0) {
+      const room = this.partSize(this.nextPart) - this.pendingBytes;
+      this.pending.push(rest.subarray(0, room));
+      this.pendingBytes += Math.min(room, rest.byteLength);
+      rest = rest.subarray(room);
+      if (this.pendingBytes === this.partSize(this.nextPart)) await this.sendPending();
+    }
+  }
+
+  /** Sends what remains as the last part, waits for every part, then completes the upload. */
+  async finish(): Promise<void> {
+    // S3 takes an empty object as one empty part; otherwise an empty remainder is no part.
+    if (this.pendingBytes > 0 || this.nextPart === 1) await this.sendPending();
+    await Promise.all(this.inFlight);
+    this.raiseFailure();
+    this.parts.sort((a, b) => a.partNumber - b.partNumber);
+    await this.blobs.completeMultipartUpload(this.key, this.uploadId, this.parts);
+  }
+
+  /** Waits for the parts still uploading (their failures do not matter now), then aborts the upload. */
+  async abort(): Promise<void> {
+    this.pending = [];
+    this.pendingBytes = 0;
+    await Promise.allSettled(this.inFlight);
+    await this.blobs.abortMultipartUpload(this.key, this.uploadId);
+  }
+
+  private async sendPending(): Promise<void> {
+    if (this.nextPart > MAX_PARTS) throw new TooManyPartsError();
+    while (this.inFlight.size >= this.options.partsInFlight) await Promise.race(this.inFlight);
+    this.raiseFailure();
+    const partNumber = this.nextPart++;
+    const body = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const upload: Promise<void> = this.blobs.uploadPart(this.key, this.uploadId, partNumber, body).then(
+      (etag) => {
+        this.parts.push({ partNumber, etag });
+      },
+      (error: unknown) => {
+        this.failure ??= error;
+      },
+    );
+    const tracked = upload.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private raiseFailure(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import type { Caller } from '../domain/caller.js';
+import { badRequest, GlanceError, serviceUnavailable } from '../domain/errors.js';
+import { queuedWithoutData, type Image } from '../domain/image.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { ImageRepository } from '../ports/image-repository.js';
+import type { AuthorizedImages } from './authorized-images.js';
+import { checkReadyForData, errorName, isUnfinishedPutFile, objectKey } from './image-data.js';
+import { activatedBy, ImageDigester, refusalReason } from './image-digest.js';
+import { MultipartWriter } from './multipart-writer.js';
+import { lostRace, nextVersion, saveOrConflict, saveUnlessMoved } from './writes.js';
+
+export interface StreamedBody {
+  /** The request body as it arrives (chunked or with a Content-Length). */
+  chunks: AsyncIterable<Uint8Array>;
+  /** Glance's x-openstack-image-size header, if the client sent it. */
+  declaredSize: string | undefined;
+}
+
+export interface StreamedDataSettings {
+  /** Parts uploading to the store at once; memory is about this many parts plus one. */
+  partsInFlight: number;
+}
+
+/**
+ * Glance's own data paths (PUT /file, PUT /stage) for bodies of any size: the body streams into
+ * a multipart upload as it arrives, while one digester computes size, MD5, SHA-512 and the format
+ * inspection from the same chunks, so the data is never read back. PUT /file then activates (or
+ * refuses, as the verifier does) with one conditional write before answering, as Glance does.
+ * A body that breaks off aborts its multipart upload and queues the image again with the reason.
+ */
+export class StreamedDataService {
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly access: AuthorizedImages,
+    private readonly blobs: BlobStore,
+    private readonly settings: StreamedDataSettings,
+    private readonly clock: () => Date = () => new Date(),
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  /** PUT /v2/images/{id}/file, streamed: queued → saving → active (or queued, with the reason). */
+  async putFile(caller: Caller, id: string, body: StreamedBody): Promise<void> {
+    const declared = parseDeclaredSize(body.declaredSize);
+    const image = await this.access.authorize('upload_image', caller, id);
+    // A saving image without a session is an attempt that died (or is still running): a retry takes it over.
+    if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
+    const key = objectKey(id, this.newId());
+    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: key, failure: null }, this.clock());
+    try {
+      await saveOrConflict(this.repo, saving, image);
+    } catch (error) {
+      await this.blobs.abortMultipartUpload(key, storeUploadId);
+      throw error;
+    }
+    if (image.status === 'saving' && image.location) await this.blobs.deleteObject(image.location).catch(() => undefined);
+
+    const digester = new ImageDigester();
+    try {
+      await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk));
+    } catch (error) {
+      await this.rollBack(saving, error instanceof GlanceError ? error.message : `the upload broke off (${errorName(error)})`);
+      throw error instanceof GlanceError ? error : serviceUnavailable(`The image data could not be stored (${errorName(error)}); nothing was kept: retry the upload.`);
+    }
+    const digest = digester.finish();
+    const reason = refusalReason(saving, digest);
+    if (reason) {
+      await this.blobs.deleteObject(key);
+      await saveUnlessMoved(this.repo, nextVersion(queuedWithoutData(saving, `Image data was refused: ${reason}`), this.clock()), saving);
+      throw badRequest(`Image data was refused: ${reason}`);
+    }
+    let activated: boolean;
+    try {
+      activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy(saving, digest), this.clock()), saving, ['image.upload', 'image.activate']);
+    } catch (error) {
+      // Refused (a quota the size now known exceeds: 413) or failed: the bytes are not kept.
+      await this.blobs.deleteObject(key).catch(() => undefined);
+      await this.rollBack(saving, error instanceof GlanceError ? error.message : `the image could not be activated (${errorName(error)})`);
+      throw error instanceof GlanceError ? error : serviceUnavailable(`The image data was stored but could not be recorded (${errorName(error)}); nothing was kept: retry the upload.`);
+    }
+    if (activated) return;
+    // A concurrent PUT took the image over, or it was deleted: these bytes are no longer the image's.
+    const current = await this.repo.get(id);
+    if (current?.location !== key) await this.blobs.deleteObject(key).catch(() => undefined);
+    throw lostRace(id, current);
+  }
+
+  /** PUT /v2/images/{id}/stage, streamed: the data is stored, then the image says uploading. */
+  async stageFile(caller: Caller, id: string, body: StreamedBody): Promise<void> {
+    const declared = parseDeclaredSize(body.declaredSize);
+    const image = await this.access.authorize('modify_image', caller, id);
+    checkReadyForData(image, 'uploading');
+    const key = objectKey(id, this.newId());
+    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    let size = 0;
+    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength));
+    try {
+      await saveOrConflict(this.repo, nextVersion({ ...image, status: 'uploading', size, location: key, failure: null }, this.clock()), image);
+    } catch (error) {
+      await this.blobs.deleteObject(key);
+      throw error;
+    }
+  }
+
+  /**
+   * The body into the multipart upload, each chunk seen by `observe` on its way; completes the
+   * upload, or aborts it and rethrows when the body breaks off, exceeds or falls short of the
+   * declared size, or the store fails.
+   */
+  private async stream(chunks: AsyncIterable<Uint8Array>, key: string, storeUploadId: string, declared: number | null, observe: (chunk: Uint8Array) => void) {
+    const writer = new MultipartWriter(this.blobs, key, storeUploadId, { partsInFlight: this.settings.partsInFlight });
+    let received = 0;
+    try {
+      for await (const chunk of chunks) {
+        received += chunk.byteLength;
+        if (declared !== null && received > declared) throw badRequest(`x-openstack-image-size ${declared} does not match the ${received} or more bytes sent`);
+        observe(chunk);
+        await writer.write(chunk);
+      }
+      if (declared !== null && received !== declared) throw badRequest(`x-openstack-image-size ${declared} does not match the ${received} bytes sent`);
+      await writer.finish();
+    } catch (error) {
+      await writer.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Best effort: the image queued again with the reason (its multipart upload is already aborted). */
+  private async rollBack(saving: Image, reason: string): Promise<void> {
+    await saveUnlessMoved(this.repo, nextVersion(queuedWithoutData(saving, reason), this.clock()), saving).catch(() => undefined);
+  }
+}
+
+function parseDeclaredSize(declared: string | undefined): number | null {
+  if (declared === undefined) return null;
+  const trimmed = declared.trim();
+  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) throw badRequest(`x-openstack-image-size ${declared} is not a whole number of bytes`);
+  return Number(trimmed);
+}

@@ -1,0 +1,189 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { storeClient } from './behind-the-api.js';
+import { apiUrl, call, createImage, tokenFor, uniqueProject } from './client.js';
+import { MiB, until } from './data-helpers.js';
+import { QUOTA_PROJECTS } from './test-quotas.js';
+
+/**
+ * The local runtime's data front (infra/local/server.ts, shared/http/data-front.ts): PUT /file
+ * and PUT /stage bodies over the API tier's limit, or chunked, stream into the store and are
+ * digested on the way, as glanceclient and openstacksdk send them (issue #10).
+ */
+const QCOW2 = { disk_format: 'qcow2', container_format: 'bare' };
+const RAW = { disk_format: 'raw', container_format: 'bare' };
+const dir = mkdtempSync(join(tmpdir(), 'skyglass-streamed-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Sent {
+  status: number;
+  body: any;
+}
+
+/**
+ * A PUT with a chunked body (no Content-Length), as glanceclient sends a file: `chunks` are
+ * written one by one; with `breakAfter`, the connection is destroyed after that many chunks.
+ */
+function putChunked(path: string, token: string, chunks: Buffer[], headers: Record<string, string> = {}, breakAfter?: number): Promise<Sent | 'broken'> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${apiUrl()}${path}`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked', ...headers },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', (error) => (breakAfter !== undefined ? resolve('broken') : reject(error)));
+    (async () => {
+      for (let i = 0; i < chunks.length; i++) {
+        if (breakAfter !== undefined && i === breakAfter) {
+          // Let what was written reach the server before the client goes away.
+          await new Promise((r) => setTimeout(r, 300));
+          req.destroy();
+          resolve('broken');
+          return;
+        }
+        if (!req.write(chunks[i])) await new Promise((r) => req.once('drain', r));
+      }
+      req.end();
+    })().catch(reject);
+  });
+}
+
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+const sha512 = (data: Buffer) => createHash('sha512').update(data).digest('hex');
+const inPieces = (data: Buffer, size: number) => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
+
+/** A real qcow2 holding `dataMiB` MiB of random data (qemu-img), so it is not all header. */
+function qcow2WithData(dataMiB: number): Buffer {
+  const raw = join(dir, `data-${dataMiB}.raw`);
+  const image = join(dir, `disk-${dataMiB}.qcow2`);
+  execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', `count=${dataMiB}`, 'status=none']);
+  execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, image]);
+  return readFileSync(image);
+}
+
+async function openUploads(imageId: string): Promise<number> {
+  const out = await storeClient().send(new ListMultipartUploadsCommand({ Bucket: inject('bucket'), Prefix: `images/${imageId}/` }));
+  return (out.Uploads ?? []).length;
+}
+
+describe('PUT /file through the data front', () => {
+  it('takes a 12 MiB body with a Content-Length (over the API tier\'s limit) and answers 204 once the image is active', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'big', ...RAW });
+    const data = randomBytes(12 * MiB);
+    const res = await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    expect(res.status, res.text).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({
+      status: 'active',
+      size: data.length,
+      checksum: md5(data),
+      os_hash_algo: 'sha512',
+      os_hash_value: sha512(data),
+    });
+    expect(await openUploads(image.id)).toBe(0);
+  });
+
+  it('takes a chunked qcow2 of 20 MiB and finds its virtual size in the same pass', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'cirros-like', ...QCOW2 });
+    const data = qcow2WithData(20);
+    const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(data, 65536));
+    expect(res).toMatchObject({ status: 204 });
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({
+      status: 'active',
+      size: data.length,
+      virtual_size: 20 * MiB,
+      checksum: md5(data),
+      os_hash_value: sha512(data),
+    });
+  });
+
+  it('refuses data that is not the declared disk_format: 400, the image queued with the reason, nothing kept', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'liar', ...RAW });
+    const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(qcow2WithData(1), 65536));
+    expect(res).toMatchObject({ status: 400 });
+    expect((res as Sent).body.badRequest?.message ?? (res as Sent).body.message ?? JSON.stringify((res as Sent).body)).toContain(
+      'Image data was refused: Image disk_format raw does not match the uploaded data, which is qcow2',
+    );
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null, checksum: null });
+    expect(await openUploads(image.id)).toBe(0);
+  });
+
+  it('refuses a body longer than its x-openstack-image-size: 400, queued, no multipart upload left open', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'long', ...RAW });
+    const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(2 * MiB), 65536), { 'x-openstack-image-size': String(MiB) });
+    expect(res).toMatchObject({ status: 400 });
+    expect(JSON.stringify((res as Sent).body)).toContain(`x-openstack-image-size ${MiB} does not match`);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
+    expect(await openUploads(image.id)).toBe(0);
+  });
+
+  it('leaves no active image and no open multipart upload when the client goes away midway', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'interrupted', ...RAW });
+    // 20 MiB sent of a body that never ends: two 8 MiB parts reach the store before the break.
+    const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(24 * MiB), MiB), {}, 20);
+    expect(res).toBe('broken');
+    const after = await until('the image queued again', async () => {
+      const shown = (await call(`/v2/images/${image.id}`, { token })).body;
+      return shown.status === 'queued' ? shown : undefined;
+    });
+    expect(after).toMatchObject({ status: 'queued', size: null, checksum: null });
+    expect(await openUploads(image.id)).toBe(0);
+    // The image takes a new upload as if nothing happened.
+    const data = randomBytes(7 * MiB);
+    expect((await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: data, headers: { 'Content-Type': 'application/octet-stream' } })).status).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+
+  it('refuses a chunked body over the project\'s image_size_total (known once it ends): 413, queued, nothing kept', async () => {
+    const token = await tokenFor(QUOTA_PROJECTS.streamed);
+    const image = await createImage(token, { name: 'over', ...RAW });
+    const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(6 * MiB), MiB));
+    expect(res).toMatchObject({ status: 413 });
+    expect(JSON.stringify((res as Sent).body)).toContain('Resource image_size_total is over limit of 5');
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
+    const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${image.id}/` }));
+    expect(objects.Contents ?? []).toEqual([]);
+    expect(await openUploads(image.id)).toBe(0);
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+  });
+
+  it('answers a missing or forged token before reading the body', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'guarded', ...RAW });
+    const forged = `${token.slice(0, -4)}AAAA`;
+    const res = await putChunked(`/v2/images/${image.id}/file`, forged, inPieces(randomBytes(MiB), 65536));
+    expect(res).toMatchObject({ status: 401 });
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('queued');
+  });
+});
+
+describe('PUT /stage through the data front, then glance-direct', () => {
+  it('stages a chunked 10 MiB body (uploading), and the import makes it active with its hashes', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'staged', ...RAW });
+    const data = randomBytes(10 * MiB);
+    expect(await putChunked(`/v2/images/${image.id}/stage`, token, inPieces(data, 65536))).toMatchObject({ status: 204 });
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'uploading', size: data.length });
+    expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(202);
+    const active = await until('the import done', async () => {
+      const shown = (await call(`/v2/images/${image.id}`, { token })).body;
+      return shown.status === 'active' ? shown : undefined;
+    });
+    expect(active).toMatchObject({ size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
+  });
+});

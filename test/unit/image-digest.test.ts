@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { activatedBy, ImageDigester, inBlocks, refusalReason, type ImageDigest } from '../../shared/app/image-digest.js';
+import { sampleImage } from '../support/sample-image.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skyglass-digest-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A real qcow2 (qemu-img), 64 MiB virtual, as a client would upload it. */
+function qcow2(): Uint8Array {
+  const path = join(dir, 'disk.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, '64M']);
+  return new Uint8Array(readFileSync(path));
+}
+
+function digestOf(bytes: Uint8Array, chunkSizes: number[]): ImageDigest {
+  const digester = new ImageDigester();
+  let offset = 0;
+  for (let i = 0; offset < bytes.length; i++) {
+    const size = chunkSizes[i % chunkSizes.length]!;
+    digester.update(bytes.subarray(offset, offset + size));
+    offset += size;
+  }
+  return digester.finish();
+}
+
+async function* chunksOf(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+describe('ImageDigester: one pass over the bytes', () => {
+  it('finds the size, MD5, SHA-512 and format whatever the chunk boundaries', () => {
+    const bytes = qcow2();
+    const whole = digestOf(bytes, [bytes.length]);
+    expect(whole).toMatchObject({
+      size: bytes.length,
+      checksum: createHash('md5').update(bytes).digest('hex'),
+      osHashValue: createHash('sha512').update(bytes).digest('hex'),
+      inspection: { format: 'qcow2', virtualSize: 64 * 1024 * 1024, safetyIssues: [] },
+    });
+    expect(digestOf(bytes, [1, 7, 511, 65536])).toEqual(whole);
+  });
+
+  it('counts the bytes as they arrive', () => {
+    const digester = new ImageDigester();
+    digester.update(new Uint8Array(10));
+    digester.update(new Uint8Array(5));
+    expect(digester.bytes).toBe(15);
+  });
+});
+
+describe('inBlocks', () => {
+  it('regroups small chunks into blocks of at least the block size, keeping every byte in order', async () => {
+    const bytes = Uint8Array.from({ length: 10_000 }, (_, i) => i % 251);
+    const blocks: Uint8Array[] = [];
+    for await (const block of inBlocks(chunksOf(bytes, 300), 4096)) blocks.push(block);
+    expect(blocks.map((b) => b.byteLength)).toEqual([4200, 4200, 1600]);
+    expect(Buffer.concat(blocks)).toEqual(Buffer.from(bytes));
+  });
+});
+
+describe('refusalReason and activatedBy', () => {
+  const bytes = qcow2();
+  const digest = digestOf(bytes, [4096]);
+
+  it('accepts the data the image declares', () => {
+    const image = sampleImage({ status: 'saving', disk_format: 'qcow2', container_format: 'bare', size: bytes.length });
+    expect(refusalReason(image, digest)).toBeNull();
+    expect(activatedBy(image, digest)).toMatchObject({
+      status: 'active',
+      size: bytes.length,
+      virtual_size: 64 * 1024 * 1024,
+      checksum: digest.checksum,
+      os_hash_algo: 'sha512',
+      os_hash_value: digest.osHashValue,
+      upload: null,
+      failure: null,
+    });
+  });
+
+  it('refuses a size other than the declared one', () => {
+    const image = sampleImage({ status: 'saving', disk_format: 'qcow2', size: bytes.length + 1 });
+    expect(refusalReason(image, digest)).toBe(`the data is ${bytes.length} bytes, but ${bytes.length + 1} were declared`);
+  });
+
+  it('refuses qcow2 data declared raw', () => {
+    const image = sampleImage({ status: 'saving', disk_format: 'raw', size: null });
+    expect(refusalReason(image, digest)).toBe('Image disk_format raw does not match the uploaded data, which is qcow2');
+  });
+});
