@@ -84,11 +84,7 @@ export class ImageMembers {
   async update(caller: Caller, imageId: string, memberId: string, body: unknown): Promise<MemberView> {
     const requested = parseStatusBody(body);
     const read = await this.members.read(imageId, ownAnd(caller, memberId));
-    const found = forCaller(caller, read);
-    const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
-    requireShared(image, 'update');
-    const previous = this.lookup(caller, found as ImageForCaller, read, memberId);
-    this.allow('modify_member', caller, found as ImageForCaller);
+    const { image, member: previous } = this.memberToChange('modify_member', 'update', caller, imageId, memberId, read);
     const next: StoredMember = { ...previous, status: memberStatus(requested), updated_at: glanceTimestamp(this.now()) };
     await this.write(imageId, () => this.members.update(image, next, previous));
     return toMemberView(next);
@@ -97,11 +93,7 @@ export class ImageMembers {
   async remove(caller: Caller, imageId: string, memberId: string): Promise<void> {
     await this.retryingCountRaces(async () => {
       const read = await this.members.read(imageId, ownAnd(caller, memberId));
-      const found = forCaller(caller, read);
-      const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
-      requireShared(image, 'delete');
-      const member = this.lookup(caller, found as ImageForCaller, read, memberId);
-      this.allow('delete_member', caller, found as ImageForCaller);
+      const { image, member } = this.memberToChange('delete_member', 'delete', caller, imageId, memberId, read);
       await this.write(imageId, () => this.members.remove(image, member, read.memberCount, glanceTimestamp(this.now())));
     });
   }
@@ -124,13 +116,29 @@ export class ImageMembers {
     }
   }
 
-  /** The image if it is visible, shared, and `rule` allows the caller; else Glance's 404 or the action's 403. */
+  /**
+   * The image if it is visible, shared, and `rule` allows the caller; else Glance's 404, the
+   * action's 403 for an image that is not shared, or the policy's 403.
+   */
   private enforce(rule: string, action: MemberAction, caller: Caller, imageId: string, read: ImagePartitionRead): Image {
     const found = forCaller(caller, read);
     const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
     requireShared(image, action);
     this.allow(rule, caller, found as ImageForCaller);
     return image;
+  }
+
+  /**
+   * An existing membership to change or remove, checked in Glance's order: the image visible
+   * and shared, the member one the caller may look up (get_member), then `rule`.
+   */
+  private memberToChange(rule: string, action: MemberAction, caller: Caller, imageId: string, memberId: string, read: ImagePartitionRead): { image: Image; member: StoredMember } {
+    const found = forCaller(caller, read);
+    const image = enforceOnImage(this.policy, 'get_image', caller, found, imageNotFoundForMembers(imageId));
+    requireShared(image, action);
+    const member = this.lookup(caller, found as ImageForCaller, read, memberId);
+    this.allow(rule, caller, found as ImageForCaller);
+    return { image, member };
   }
 
   /**
