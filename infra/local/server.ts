@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { writeFileSync } from 'node:fs';
@@ -13,22 +12,22 @@ import type {
   DynamoDBBatchResponse,
   DynamoDBStreamEvent,
 } from 'aws-lambda';
+import { MAX_EVENT_BYTES, MAX_GATEWAY_BODY_BYTES } from '../../shared/http/gateway-responses.js';
 import {
-  GATEWAY_RESPONSES,
-  MAX_EVENT_BYTES,
-  MAX_GATEWAY_BODY_BYTES,
-  renderGatewayResponseBody,
-  type GatewayContext,
-  type GatewayResponse,
-  type GatewayResponseType,
-} from '../../shared/http/gateway-responses.js';
-import { proxyEventBody } from '../../shared/http/binary-media.js';
+  answerParserError,
+  answerRaw,
+  authorizeEvent,
+  gatewayError,
+  invocationContext,
+  proxyEvent,
+  routeRequest,
+  sendResult,
+  type EventOrigin,
+} from '../../shared/http/proxy-event.js';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
-import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, matchPath, WORKERS, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_HANDLER, DATA_FRONT, FALLBACK_HANDLER, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
-import { GlanceError } from '../../shared/domain/errors.js';
-import { errorEnvelope } from '../../shared/http/response.js';
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
@@ -95,6 +94,8 @@ const SCRUBBER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:skyglass-
 /** The local restore window, unless SCRUB_DELAY_SECONDS says otherwise (Glance's reference setup uses 30 s). */
 const LOCAL_SCRUB_DELAY_SECONDS = '30';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** The emulated API's stage, as the events name it. */
+const LOCAL_ORIGIN: EventOrigin = { stage: 'local', apiId: 'local', accountId: ACCOUNT, forwarded: 'from-socket' };
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   // Configuration first: a bad file stops start-up before any emulator runs.
@@ -187,7 +188,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       // A request the client broke off (or the parser refused mid-body) has no one to answer.
       if (req.destroyed && res.destroyed) return;
       console.error(error);
-      if (!res.headersSent) send(res, gatewayError('DEFAULT_5XX'));
+      if (!res.headersSent) sendResult(res, gatewayError('DEFAULT_5XX'));
       else res.end();
     });
   });
@@ -269,21 +270,7 @@ function invoke<E, R>(name: string, handler: LambdaHandler<E, R>, event: E): Pro
 }
 
 function lambdaContext(name: string): Context {
-  const awsRequestId = randomUUID();
-  return {
-    awsRequestId,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    memoryLimitInMB: '512',
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return invocationContext(name, ACCOUNT);
 }
 
 /**
@@ -304,188 +291,32 @@ function streamsThroughFront(route: Route | undefined, req: IncomingMessage, dat
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, dataFront: boolean): Promise<void> {
-  const url = requestUrl(req.url ?? '/');
-  if (!url) return send(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
-  const method = (req.method ?? 'GET').toUpperCase();
-  const matches = matchPath(url.pathname);
-  const match = matches.find((m) => m.route.method === method);
-  const route: Route | undefined = match?.route;
-  const gateway = { httpMethod: method, resourcePath: route?.path ?? '/{proxy+}' };
+  const request = routeRequest(req);
+  if (!request) return sendResult(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
+  const { route, method, gateway } = request;
   const streamed = streamsThroughFront(route, req, dataFront);
   const body = streamed ? Buffer.alloc(0) : await readBody(req, MAX_GATEWAY_BODY_BYTES + 1);
-  if (body.length > MAX_GATEWAY_BODY_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
-  // Header names and query keys are the client's: prototype-less records keep `__proto__`,
-  // `constructor` and `toString` ordinary keys, as they are in the JSON event API Gateway sends.
-  const headers: Record<string, string> = Object.create(null);
-  const multiValueHeaders: Record<string, string[]> = Object.create(null);
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] as string;
-    const value = req.rawHeaders[i + 1] as string;
-    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-    (multiValueHeaders[name] ??= []).push(value);
-  }
-  // API Gateway adds these for the integration; handlers build absolute links from them.
-  for (const [name, value] of [['X-Forwarded-Proto', 'http'], ['X-Forwarded-Port', String(req.socket.localPort ?? '')], ['X-Forwarded-For', req.socket.remoteAddress ?? '127.0.0.1']]) {
-    headers[name as string] = value as string;
-    multiValueHeaders[name as string] = [value as string];
-  }
-  const query: Record<string, string[]> = Object.create(null);
-  for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
-  // Encoded as API Gateway encodes it for the stack's binaryMediaTypes.
-  const encodedBody = proxyEventBody(body, req.headers['content-type']);
-
-  const event: APIGatewayProxyEvent = {
-    resource: route?.path ?? '/{proxy+}',
-    path: url.pathname,
-    httpMethod: method,
-    headers,
-    multiValueHeaders,
-    queryStringParameters: Object.keys(query).length ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v[v.length - 1] as string])) : null,
-    multiValueQueryStringParameters: Object.keys(query).length ? query : null,
-    pathParameters: match && Object.keys(match.pathParameters).length ? match.pathParameters : null,
-    stageVariables: null,
-    body: encodedBody.body,
-    isBase64Encoded: encodedBody.isBase64Encoded,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      authorizer: null,
-      domainName: req.headers.host ?? '127.0.0.1',
-      httpMethod: method,
-      path: url.pathname,
-      protocol: 'HTTP/1.1',
-      requestId: randomUUID(),
-      requestTimeEpoch: Date.now(),
-      resourceId: 'local',
-      resourcePath: route?.path ?? '/{proxy+}',
-      stage: 'local',
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
-    },
-  };
+  if (body.length > MAX_GATEWAY_BODY_BYTES) return sendResult(res, gatewayError('REQUEST_TOO_LARGE', gateway));
+  const event = proxyEvent(req, request, body, LOCAL_ORIGIN);
   // Lambda refuses events over 6 MB; API Gateway never delivers them.
-  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return send(res, gatewayError('REQUEST_TOO_LARGE', gateway));
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return sendResult(res, gatewayError('REQUEST_TOO_LARGE', gateway));
 
-  if (route?.auth) {
-    // As API Gateway: a cached authorizer's identity source (its cache key) is required, and a
-    // request without it is 401 before the authorizer runs (AUTHORIZER_CACHE, shared/routes.ts).
-    const cacheSeconds = Number(process.env.AUTHORIZER_CACHE_SECONDS ?? AUTHORIZER_CACHE.defaultSeconds);
-    const identity = Object.entries(headers).find(([name]) => name.toLowerCase() === AUTHORIZER_CACHE.identityHeader.toLowerCase())?.[1];
-    if (cacheSeconds > 0 && !identity?.trim()) return send(res, gatewayError('UNAUTHORIZED'));
-    const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
-    let decision: APIGatewayAuthorizerResult;
-    try {
-      decision = await invoke(
-        'authorizer',
-        authorizer,
-        {
-          type: 'REQUEST',
-          methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/local/${method}${url.pathname}`,
-          resource: route.path,
-          path: url.pathname,
-          httpMethod: method,
-          headers,
-          multiValueHeaders,
-          pathParameters: event.pathParameters,
-          queryStringParameters: event.queryStringParameters,
-          multiValueQueryStringParameters: event.multiValueQueryStringParameters,
-          stageVariables: null,
-          requestContext: event.requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
-        },
-      );
-    } catch (error) {
-      return send(res, gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX', gateway));
-    }
-    const allowed = decision.policyDocument.Statement.some((s) => s.Effect === 'Allow');
-    if (!allowed) return send(res, gatewayError('ACCESS_DENIED', gateway));
-    event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
-  }
+  const authorizer = await loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(AUTHORIZER_HANDLER);
+  const refusal = await authorizeEvent(event, request, (authorizerEvent) => invoke('authorizer', authorizer, authorizerEvent));
+  if (refusal) return sendResult(res, refusal);
 
   if (streamed && route) {
-    const result = await runAsFunction(route.operationId, () => streamedDataRequest(route.operationId, event, req, lambdaContext(route.operationId)));
+    // The streamed path runs as the data front does in the stack: under the front's identity,
+    // so test/iam checks its calls against the front's grants (DATA_FRONT, shared/routes.ts).
+    const result = await runAsFunction(DATA_FRONT.name, () => streamedDataRequest(route.operationId, event, req, lambdaContext(DATA_FRONT.name)));
     // An answer before the whole body was read (a refusal): the rest of it is not read, so the connection closes.
     if (!req.complete) res.shouldKeepAlive = false;
-    return send(res, result);
+    return sendResult(res, result);
   }
   const entry = route?.handler ?? FALLBACK_HANDLER;
   const handler = await loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(entry);
   const result = await invoke(route?.operationId ?? 'fallback', handler, event);
-  send(res, result, method === 'HEAD');
-}
-
-/**
- * What Node's HTTP parser refuses (an oversized request line or headers, a bad chunk size, a NUL
- * or other forbidden byte in a header, a malformed request line) never reaches `handle`. Node's
- * own answer has no body; this one is Glance's JSON error in the gateway's envelope.
- */
-function answerParserError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const { status, message } = parserErrorAnswer(error);
-  answerRaw(socket, status, message);
-}
-
-/** A Glance JSON error written straight to a connection no request object answers for. */
-function answerRaw(socket: Duplex, status: number, message: string): void {
-  const { title } = new GlanceError(status, message);
-  const body = JSON.stringify(errorEnvelope(status, title, message));
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): { status: number; message: string } {
-  switch (error.code) {
-    case 'HPE_HEADER_OVERFLOW': {
-      // Node counts the request line with the headers; a request line that does not end in
-      // what was read is the URI (eventlet, Glance's server, answers 414 there).
-      const start = error.rawPacket?.subarray(0, 1024).toString('latin1') ?? '';
-      const requestLine = /^[A-Z]+ /.test(start) && !error.rawPacket?.includes('\r\n');
-      return requestLine
-        ? { status: 414, message: 'The request URI is too long.' }
-        : { status: 431, message: 'The request header fields are too large.' };
-    }
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-    case 'HPE_HEADERS_TIMEOUT':
-      return { status: 408, message: 'The request was not received in time.' };
-    default:
-      return { status: 400, message: `The request is not valid HTTP${error.reason ? `: ${error.reason}` : ''}.` };
-  }
-}
-
-/** API Gateway's own answer of this type, its template filled in for the request (unknown: no route). */
-/**
- * The request target as a URL. An origin-form target is read as a path even when it starts
- * with `//` (which `new URL(target, base)` takes for a host and refuses when empty, as in
- * `GET //`); an absolute-form target is read as given; anything else matches no resource.
- */
-function requestUrl(target: string): URL | undefined {
-  try {
-    return target.startsWith('/') ? new URL(`http://local${target}`) : new URL(target);
-  } catch {
-    return undefined;
-  }
-}
-
-function gatewayError(type: GatewayResponseType, context: GatewayContext = { httpMethod: '', resourcePath: '/{proxy+}' }): APIGatewayProxyResult {
-  const response: GatewayResponse = GATEWAY_RESPONSES[type];
-  return {
-    statusCode: response.status,
-    headers: { 'Content-Type': 'application/json', ...response.headers },
-    body: renderGatewayResponseBody(type, context),
-  };
-}
-
-function send(res: ServerResponse, result: APIGatewayProxyResult, headOnly = false): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
-  for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = vs.map(String);
-  const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
-  if (result.statusCode !== 204 && result.statusCode !== 304) headers['Content-Length'] = String(body.length);
-  res.writeHead(result.statusCode, headers);
-  res.end(headOnly || result.statusCode === 204 ? undefined : body);
+  sendResult(res, result, method === 'HEAD');
 }
 
 function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
