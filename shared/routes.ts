@@ -104,9 +104,9 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart', 'bucket:parts'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
   { operationId: 'completeImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete', handler: fn('uploads', 'complete-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:parts', 'bucket:list', 'workflow:verify'], summary: 'Assemble the parts and start verification (202)', timeoutSeconds: 29 },
   { operationId: 'abortImageUpload', method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'abort-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:abort'], summary: 'Abort an upload session (saving → queued)' },
-  { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete', 'bucket:abort'], summary: 'Upload a small image body through the API (queued → saving → active)' },
+  { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
-  { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'modify_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete', 'bucket:abort'], summary: 'Stage a small image body for import (queued → uploading)' },
+  { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'modify_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
   { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
 ];
 
@@ -210,3 +210,26 @@ export const WORKERS: readonly Worker[] = [
     summary: "The outbox relay: publishes the events each write recorded on its item, from the table's stream",
   },
 ];
+
+/**
+ * The data front (functions/data-front/server.ts): a long-running server, not a Lambda, for the
+ * bodies API Gateway cannot carry. It serves `operations` (the routes the stack sends it: the
+ * paths of PUT /file and PUT /stage, so GET /file too) and holds their access plus what
+ * streaming into a multipart upload needs (create, parts, complete; abort when the client
+ * breaks off or the data is refused). The stack's task role and the local runtime's identity
+ * for the streamed path both come from here.
+ */
+export const DATA_FRONT = (() => {
+  const name = 'dataFront';
+  const operations = ['uploadImageFile', 'stageImageData', 'downloadImage'] as const;
+  const streaming: Access[] = ['bucket:multipart', 'bucket:abort'];
+  const routes = operations.map((operationId) => {
+    const route = ROUTES.find((r) => r.operationId === operationId);
+    if (!route) throw new Error(`DATA_FRONT serves ${operationId}, which is no route`);
+    return route;
+  });
+  const access = [...new Set([...routes.flatMap((r) => r.access), ...streaming])];
+  /** The path templates the front answers, every method on them (others than its routes' get the fallback's 405). */
+  const paths = [...new Set(routes.map((r) => r.path))];
+  return { name, operations, routes, access, paths } as const;
+})();
