@@ -9,7 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { Construct } from 'constructs';
+import type { Construct, Node } from 'constructs';
 import { LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
 import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
@@ -215,193 +215,223 @@ export class SkyglassFunction extends NodejsFunction {
 
   /**
    * Grants the least IAM actions covering `access` and sets the environment variables those
-   * grants come with. A kind this stack does not know is a synth-time error (and, through the
-   * `never` check, a compile-time one) rather than a function that fails with AccessDenied.
+   * grants come with (see grantAccessTo).
    */
   grantAccess(access: readonly Access[], targets: AccessTargets): void {
-    const tableItemActions = new Set<string>();
-    const queriedIndexes = new Set<string>();
-    let tableAccess = false;
-    let publish = false;
-    let list = false;
-    let listUploads = false;
-    let stream = false;
-    const objectActions = new Set<string>();
-    const workflows = new Map<keyof typeof WORKFLOW_ACTIONS, { machine: NamedStateMachine; variable: string }>();
-    const workflow = (kind: keyof typeof WORKFLOW_ACTIONS, machine: NamedStateMachine | undefined, variable: string) => {
-      if (!machine) throw new Error(`${this.node.path}: ${kind} needs the ${kind.endsWith('verify') ? 'verifier' : 'scrubber'} state machine`);
-      workflows.set(kind, { machine, variable });
-    };
-    for (const kind of access) {
-      switch (kind) {
-        case 'table:read':
-        case 'table:write':
-        case 'table:insert':
-        case 'table:list':
-        case 'table:read-members':
-        case 'table:list-members':
-        case 'table:write-member':
-        case 'table:sweep':
-          tableAccess = true;
-          for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);
-          for (const index of TABLE_GRANTS[kind].query) queriedIndexes.add(index);
-          break;
-        case 'bucket:read':
-        case 'bucket:write':
-        case 'bucket:delete':
-        case 'bucket:multipart':
-        case 'bucket:parts':
-        case 'bucket:abort':
-          if (!targets.bucket) throw new Error(`${this.node.path}: ${kind} needs the image bucket`);
-          for (const action of ACCESS_GRANTS[kind]) objectActions.add(action);
-          break;
-        case 'bucket:list':
-          if (!targets.bucket) throw new Error(`${this.node.path}: ${kind} needs the image bucket`);
-          list = true;
-          break;
-        case 'bucket:list-uploads':
-          if (!targets.bucket) throw new Error(`${this.node.path}: ${kind} needs the image bucket`);
-          listUploads = true;
-          break;
-        case 'workflow:verify':
-        case 'workflow:redrive-verify':
-          workflow(kind, targets.verifier, 'VERIFIER_STATE_MACHINE_ARN');
-          break;
-        case 'workflow:scrub':
-        case 'workflow:stop-scrub':
-        case 'workflow:redrive-scrub':
-          workflow(kind, targets.scrubber, 'SCRUBBER_STATE_MACHINE_ARN');
-          break;
-        case 'events:publish':
-          if (!targets.eventBus) throw new Error(`${this.node.path}: ${kind} needs the image event bus`);
-          publish = true;
-          break;
-        case 'table:stream':
-          if (!targets.table.tableStreamArn) throw new Error(`${this.node.path}: ${kind} needs a table with a stream`);
-          stream = true;
-          break;
-        default:
-          throw new Error(`${this.node.path}: unknown access kind ${JSON.stringify(kind satisfies never)}; add it to SkyglassFunction.grantAccess`);
-      }
-    }
+    grantAccessTo(
+      {
+        node: this.node,
+        role: this.serviceRole,
+        addToRolePolicy: (statement) => this.addToRolePolicy(statement),
+        addEnvironment: (name, value) => void this.addEnvironment(name, value),
+        unscopedPolicy: this.unscopedPolicy,
+      },
+      access,
+      targets,
+    );
+  }
+}
 
-    if (tableAccess) {
-      this.grantTable(targets.table, [...tableItemActions], [...queriedIndexes]);
-      this.passQuotas(targets.quotas);
-    }
-    if (stream && targets.table.tableStreamArn) {
-      // What a stream's event source mapping reads with: DescribeStream, GetRecords and
-      // GetShardIterator on this table's stream, and ListStreams, which has no resource level.
-      this.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ReadTableStream',
-          actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
-          resources: [targets.table.tableStreamArn],
-        }),
-      );
-      this.unscopedPolicy.addStatements(new iam.PolicyStatement({ sid: 'ListStreams', actions: [...STREAM_LIST_ACTIONS], resources: ['*'] }));
-    }
+/**
+ * Whatever runs the product's code with a role of its own: a SkyglassFunction, or the data
+ * front's container (infra/constructs/data-front.ts). Both are granted by grantAccessTo, so an
+ * access kind means the same IAM actions wherever it is declared.
+ */
+export interface AccessGrantee {
+  /** Names the grantee in synth-time errors. */
+  readonly node: Node;
+  /** Where cdk-nag acknowledgements of the data grants go. */
+  readonly role: iam.IRole;
+  addToRolePolicy(statement: iam.PolicyStatement): void;
+  addEnvironment(name: string, value: string): void;
+  /** The policy for actions without resource-level permissions; absent, a kind needing one is refused. */
+  readonly unscopedPolicy?: iam.Policy;
+}
 
-    if (objectActions.size > 0 && targets.bucket) {
-      // Objects only, and only under the prefix the server chooses keys in
-      // (images/<image id>/<unique id>); the one bucket-level action is bucket:list's below.
-      this.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ImageObjects',
-          actions: [...objectActions].sort(),
-          resources: [targets.bucket.arnForObjects(`${IMAGE_KEY_PREFIX}*`)],
-        }),
-      );
-      const bucketId = Stack.of(this).getLogicalId(targets.bucket.node.defaultChild as s3.CfnBucket);
-      Validations.of(this.serviceRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${IMAGE_KEY_PREFIX}*]`,
-        reason:
-          'Object keys are chosen per image and upload by the server (images/<image id>/<unique id>), so the images/ prefix is the narrowest resource that covers them; these are object-level actions only.',
+/**
+ * Grants the least IAM actions covering `access` and sets the environment variables those
+ * grants come with. A kind this stack does not know is a synth-time error (and, through the
+ * `never` check, a compile-time one) rather than a grantee that fails with AccessDenied.
+ */
+export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[], targets: AccessTargets): void {
+  const tableItemActions = new Set<string>();
+  const queriedIndexes = new Set<string>();
+  let tableAccess = false;
+  let publish = false;
+  let list = false;
+  let listUploads = false;
+  let stream = false;
+  const objectActions = new Set<string>();
+  const workflows = new Map<keyof typeof WORKFLOW_ACTIONS, { machine: NamedStateMachine; variable: string }>();
+  const workflow = (kind: keyof typeof WORKFLOW_ACTIONS, machine: NamedStateMachine | undefined, variable: string) => {
+    if (!machine) throw new Error(`${grantee.node.path}: ${kind} needs the ${kind.endsWith('verify') ? 'verifier' : 'scrubber'} state machine`);
+    workflows.set(kind, { machine, variable });
+  };
+  for (const kind of access) {
+    switch (kind) {
+      case 'table:read':
+      case 'table:write':
+      case 'table:insert':
+      case 'table:list':
+      case 'table:read-members':
+      case 'table:list-members':
+      case 'table:write-member':
+      case 'table:sweep':
+        tableAccess = true;
+        for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);
+        for (const index of TABLE_GRANTS[kind].query) queriedIndexes.add(index);
+        break;
+      case 'bucket:read':
+      case 'bucket:write':
+      case 'bucket:delete':
+      case 'bucket:multipart':
+      case 'bucket:parts':
+      case 'bucket:abort':
+        if (!targets.bucket) throw new Error(`${grantee.node.path}: ${kind} needs the image bucket`);
+        for (const action of ACCESS_GRANTS[kind]) objectActions.add(action);
+        break;
+      case 'bucket:list':
+        if (!targets.bucket) throw new Error(`${grantee.node.path}: ${kind} needs the image bucket`);
+        list = true;
+        break;
+      case 'bucket:list-uploads':
+        if (!targets.bucket) throw new Error(`${grantee.node.path}: ${kind} needs the image bucket`);
+        listUploads = true;
+        break;
+      case 'workflow:verify':
+      case 'workflow:redrive-verify':
+        workflow(kind, targets.verifier, 'VERIFIER_STATE_MACHINE_ARN');
+        break;
+      case 'workflow:scrub':
+      case 'workflow:stop-scrub':
+      case 'workflow:redrive-scrub':
+        workflow(kind, targets.scrubber, 'SCRUBBER_STATE_MACHINE_ARN');
+        break;
+      case 'events:publish':
+        if (!targets.eventBus) throw new Error(`${grantee.node.path}: ${kind} needs the image event bus`);
+        publish = true;
+        break;
+      case 'table:stream':
+        if (!targets.table.tableStreamArn) throw new Error(`${grantee.node.path}: ${kind} needs a table with a stream`);
+        stream = true;
+        break;
+      default:
+        throw new Error(`${grantee.node.path}: unknown access kind ${JSON.stringify(kind satisfies never)}; add it to SkyglassFunction.grantAccess`);
+    }
+  }
+
+  if (tableAccess) {
+    grantTable(grantee, targets.table, [...tableItemActions], [...queriedIndexes]);
+    if (targets.quotas) grantee.addEnvironment('QUOTAS', JSON.stringify(targets.quotas));
+  }
+  if (stream && targets.table.tableStreamArn) {
+    // What a stream's event source mapping reads with: DescribeStream, GetRecords and
+    // GetShardIterator on this table's stream, and ListStreams, which has no resource level.
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTableStream',
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [targets.table.tableStreamArn],
+      }),
+    );
+    if (!grantee.unscopedPolicy) throw new Error(`${grantee.node.path}: table:stream needs a policy for dynamodb:ListStreams (Resource "*")`);
+    grantee.unscopedPolicy.addStatements(new iam.PolicyStatement({ sid: 'ListStreams', actions: [...STREAM_LIST_ACTIONS], resources: ['*'] }));
+  }
+
+  if (objectActions.size > 0 && targets.bucket) {
+    // Objects only, and only under the prefix the server chooses keys in
+    // (images/<image id>/<unique id>); the one bucket-level action is bucket:list's below.
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ImageObjects',
+        actions: [...objectActions].sort(),
+        resources: [targets.bucket.arnForObjects(`${IMAGE_KEY_PREFIX}*`)],
+      }),
+    );
+    const bucketId = Stack.of(grantee.role).getLogicalId(targets.bucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(grantee.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${IMAGE_KEY_PREFIX}*]`,
+      reason:
+        'Object keys are chosen per image and upload by the server (images/<image id>/<unique id>), so the images/ prefix is the narrowest resource that covers them; these are object-level actions only.',
+    });
+  }
+  if (list && targets.bucket) {
+    // The bucket itself (ListBucket acts on the bucket ARN), for listings under images/ only.
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListImageObjects',
+        actions: [...LIST_GRANT.actions],
+        resources: [targets.bucket.bucketArn],
+        conditions: LIST_GRANT.condition,
+      }),
+    );
+  }
+
+  if (listUploads && targets.bucket) {
+    // Which multipart uploads are open (keys and upload ids, no bytes); S3 scopes this action
+    // to the bucket, and the auditor lists under images/ only.
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListOpenUploads', actions: ['s3:ListBucketMultipartUploads'], resources: [targets.bucket.bucketArn] }),
+    );
+  }
+
+  for (const [kind, { machine, variable }] of workflows) {
+    const { start, stop, list } = WORKFLOW_ACTIONS[kind];
+    if (start) grantee.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machine.stateMachineArn] }));
+    // ListExecutions acts on the state machine: which executions still run (the sweeper's re-drive).
+    if (list) grantee.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [machine.stateMachineArn] }));
+    if (stop) {
+      // StopExecution acts on an execution ARN: scoped to this state machine's executions.
+      grantee.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionsOf(machine)] }));
+      const machineId = Stack.of(grantee.role).getLogicalId(machine.node.defaultChild as sfn.CfnStateMachine);
+      Validations.of(grantee.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
+        reason: 'Execution names are per image version (restore stops the delayed scrub of that version); the wildcard covers only this state machine\'s executions.',
       });
     }
-    if (list && targets.bucket) {
-      // The bucket itself (ListBucket acts on the bucket ARN), for listings under images/ only.
-      this.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ListImageObjects',
-          actions: [...LIST_GRANT.actions],
-          resources: [targets.bucket.bucketArn],
-          conditions: LIST_GRANT.condition,
-        }),
-      );
-    }
-
-    if (listUploads && targets.bucket) {
-      // Which multipart uploads are open (keys and upload ids, no bytes); S3 scopes this action
-      // to the bucket, and the auditor lists under images/ only.
-      this.addToRolePolicy(
-        new iam.PolicyStatement({ sid: 'ListOpenUploads', actions: ['s3:ListBucketMultipartUploads'], resources: [targets.bucket.bucketArn] }),
-      );
-    }
-
-    for (const [kind, { machine, variable }] of workflows) {
-      const { start, stop, list } = WORKFLOW_ACTIONS[kind];
-      if (start) this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machine.stateMachineArn] }));
-      // ListExecutions acts on the state machine: which executions still run (the sweeper's re-drive).
-      if (list) this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [machine.stateMachineArn] }));
-      if (stop) {
-        // StopExecution acts on an execution ARN: scoped to this state machine's executions.
-        this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionsOf(machine)] }));
-        const machineId = Stack.of(this).getLogicalId(machine.node.defaultChild as sfn.CfnStateMachine);
-        Validations.of(this.serviceRole).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
-          reason: 'Execution names are per image version (restore stops the delayed scrub of that version); the wildcard covers only this state machine\'s executions.',
-        });
-      }
-      this.addEnvironment(variable, machine.stateMachineArn);
-    }
-    if (workflows.has('workflow:scrub')) {
-      const deletes = targets.deleteSettings ?? DEFAULT_DELETE_SETTINGS;
-      this.addEnvironment('DELAYED_DELETE', String(deletes.delayedDelete));
-      this.addEnvironment('SCRUB_DELAY_SECONDS', String(deletes.scrubDelaySeconds));
-    }
-
-    if (publish && targets.eventBus) {
-      this.addToRolePolicy(new iam.PolicyStatement({ sid: 'PublishImageEvents', actions: ['events:PutEvents'], resources: [targets.eventBus.eventBusArn] }));
-      this.addEnvironment('EVENT_BUS_NAME', targets.eventBus.eventBusName);
-    }
-
-    // Only functions that touch the bucket learn its name (and the data lifetimes).
-    if ((objectActions.size > 0 || list) && targets.bucket) {
-      const data = targets.dataSettings ?? DEFAULT_DATA_SETTINGS;
-      this.addEnvironment('BUCKET_NAME', targets.bucket.bucketName);
-      // Presigned URLs are signed with this role's temporary credentials and carry its session
-      // token: S3 refuses them once that role session expires, whatever X-Amz-Expires says.
-      // Lambda's role sessions last hours at most, so these lifetimes are upper bounds; a
-      // client whose part URL died early fetches fresh ones with GET .../uploads/{id}, and a
-      // download simply asks again.
-      this.addEnvironment('UPLOAD_URL_SECONDS', String(data.uploadUrlSeconds));
-      this.addEnvironment('UPLOAD_SESSION_SECONDS', String(data.uploadSessionSeconds));
-      this.addEnvironment('DOWNLOAD_URL_SECONDS', String(data.downloadUrlSeconds));
-    }
+    grantee.addEnvironment(variable, machine.stateMachineArn);
+  }
+  if (workflows.has('workflow:scrub')) {
+    const deletes = targets.deleteSettings ?? DEFAULT_DELETE_SETTINGS;
+    grantee.addEnvironment('DELAYED_DELETE', String(deletes.delayedDelete));
+    grantee.addEnvironment('SCRUB_DELAY_SECONDS', String(deletes.scrubDelaySeconds));
   }
 
-  /** Item actions on the table, Queries on the named indexes; sets `TABLE_NAME`. */
-  private grantTable(table: dynamodb.ITable, itemActions: string[], indexes: string[]): void {
-    if (itemActions.length > 0) {
-      this.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: itemActions.sort(), resources: [table.tableArn] }));
-    }
-    if (indexes.length > 0) {
-      this.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'QueryIndexes',
-          actions: ['dynamodb:Query'],
-          resources: indexes.sort().map((index) => `${table.tableArn}/index/${index}`),
-        }),
-      );
-    }
-    this.addEnvironment('TABLE_NAME', table.tableName);
+  if (publish && targets.eventBus) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'PublishImageEvents', actions: ['events:PutEvents'], resources: [targets.eventBus.eventBusArn] }));
+    grantee.addEnvironment('EVENT_BUS_NAME', targets.eventBus.eventBusName);
   }
 
-  /** QUOTAS: read by the repository (limits on writes) and by GET /v2/info/usage. */
-  private passQuotas(quotas: QuotaConfig | undefined): void {
-    if (quotas) this.addEnvironment('QUOTAS', JSON.stringify(quotas));
+  // Only functions that touch the bucket learn its name (and the data lifetimes).
+  if ((objectActions.size > 0 || list) && targets.bucket) {
+    const data = targets.dataSettings ?? DEFAULT_DATA_SETTINGS;
+    grantee.addEnvironment('BUCKET_NAME', targets.bucket.bucketName);
+    // Presigned URLs are signed with this role's temporary credentials and carry its session
+    // token: S3 refuses them once that role session expires, whatever X-Amz-Expires says.
+    // Lambda's role sessions last hours at most, so these lifetimes are upper bounds; a
+    // client whose part URL died early fetches fresh ones with GET .../uploads/{id}, and a
+    // download simply asks again.
+    grantee.addEnvironment('UPLOAD_URL_SECONDS', String(data.uploadUrlSeconds));
+    grantee.addEnvironment('UPLOAD_SESSION_SECONDS', String(data.uploadSessionSeconds));
+    grantee.addEnvironment('DOWNLOAD_URL_SECONDS', String(data.downloadUrlSeconds));
   }
+  }
+
+/** Item actions on the table, Queries on the named indexes; sets `TABLE_NAME`. */
+function grantTable(grantee: AccessGrantee, table: dynamodb.ITable, itemActions: string[], indexes: string[]): void {
+  if (itemActions.length > 0) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: itemActions.sort(), resources: [table.tableArn] }));
+  }
+  if (indexes.length > 0) {
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'QueryIndexes',
+        actions: ['dynamodb:Query'],
+        resources: indexes.sort().map((index) => `${table.tableArn}/index/${index}`),
+      }),
+    );
+  }
+  grantee.addEnvironment('TABLE_NAME', table.tableName);
 }
 
 /** `arn:…:states:<region>:<account>:execution:<state machine name>:*`: the executions of one state machine. */
