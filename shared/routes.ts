@@ -231,5 +231,7 @@ export const DATA_FRONT = (() => {
   const access = [...new Set([...routes.flatMap((r) => r.access), ...streaming])];
   /** The path templates the front answers, every method on them (others than its routes' get the fallback's 405). */
   const paths = [...new Set(routes.map((r) => r.path))];
-  return { name, operations, routes, access, paths } as const;
+  /** The load balancer's health check: outside /v2, so no CloudFront behavior ever sends a client there. */
+  const healthPath = '/healthz';
+  return { name, operations, routes, access, paths, healthPath } as const;
 })();

@@ -28,7 +28,7 @@ import { handler as fallback } from '../meta/fallback.js';
  * 405). Requests are authorized by the API's authorizer code and policy and reach the handlers
  * as the same APIGatewayProxyEvent the API builds (shared/http/proxy-event.ts).
  */
-export const HEALTH_PATH = '/healthz';
+export const HEALTH_PATH = DATA_FRONT.healthPath;
 
 /** How long a stopping front waits for uploads in flight: within ECS's stop timeout (120 s at most). */
 const DEFAULT_STOP_GRACE_SECONDS = 110;
