@@ -20,3 +20,18 @@ export const LAMBDA_BUNDLE = {
    */
   alias: { '@aws-sdk/credential-provider-node': fileURLToPath(new URL('./lambda-credentials.ts', import.meta.url)) },
 } as const;
+
+/**
+ * How the data front (functions/data-front/server.ts) is bundled for its container: as the
+ * Lambdas are, except for the credentials. On ECS the task role's credentials come from the
+ * container credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), which only the SDK's
+ * default provider chain reads, so the Lambda-only environment provider is not swapped in.
+ */
+export const FRONT_BUNDLE = {
+  format: LAMBDA_BUNDLE.format,
+  minify: LAMBDA_BUNDLE.minify,
+  sourcemap: LAMBDA_BUNDLE.sourcemap,
+  target: LAMBDA_BUNDLE.target,
+  mainFields: LAMBDA_BUNDLE.mainFields,
+  banner: LAMBDA_BUNDLE.banner,
+} as const;

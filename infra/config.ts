@@ -72,6 +72,12 @@ export interface SkyglassConfig {
   imageMemberQuota?: number;
   /** Per-project quotas (`skyglass:quotas`); absent: unlimited, as Glance without keystone limits. */
   quotas?: QuotaConfig;
+  /**
+   * `skyglass:dataFront`: PUT /file and PUT /stage of any size through a container behind
+   * CloudFront (infra/constructs/data-front.ts, docs/data-front.md); off, the stack stays purely
+   * serverless and those bodies are limited to about 4.5 MB.
+   */
+  dataFront: boolean;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -396,6 +402,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
       burstLimit: positiveNumber(read, 'throttleBurstLimit', 100),
     },
     nag: bool(read, 'nag') ?? true,
+    dataFront: bool(read, 'dataFront') ?? false,
     skipBundling: environment.SKYGLASS_SKIP_BUNDLING === '1' || (bool(read, 'skipBundling') ?? false),
     data: readDataSettings(read),
     deletes: readDeleteSettings(read),

@@ -25,6 +25,7 @@ import {
 import type { QuotaConfig } from '../shared/domain/quota.js';
 import { ROUTES } from '../shared/routes.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
+import { DataFront } from './constructs/data-front.js';
 import { EventRelay } from './constructs/event-relay.js';
 import { ImageApi } from './constructs/image-api.js';
 import { ImageBucket } from './constructs/image-bucket.js';
@@ -100,6 +101,12 @@ export interface SkyglassStackProps extends StackProps {
    * @default 128 (Glance's default); negative: no limit
    */
   readonly imageMemberQuota?: number;
+  /**
+   * The data front (`skyglass:dataFront`): PUT /file and PUT /stage of any size through a
+   * container behind CloudFront, which becomes the clients' endpoint (infra/constructs/data-front.ts).
+   * @default false: purely serverless, those bodies limited to about 4.5 MB
+   */
+  readonly dataFront?: boolean;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -122,6 +129,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     ...(config.policyOverrides !== undefined && { policyOverrides: config.policyOverrides }),
     ...(config.propertyProtections !== undefined && { propertyProtections: config.propertyProtections }),
     ...(config.imageMemberQuota !== undefined && { imageMemberQuota: config.imageMemberQuota }),
+    ...(config.dataFront && { dataFront: true }),
   };
 }
 
@@ -156,6 +164,8 @@ export class SkyglassStack extends Stack {
   /** Only when the stack creates its own issuer (`auth.kind === 'cognito'`). */
   public readonly userPool?: cognito.UserPool;
   public readonly userPoolClient?: cognito.UserPoolClient;
+  /** Only with `dataFront`: the container serving PUT /file and PUT /stage, and the clients' CloudFront endpoint. */
+  public readonly dataFront?: DataFront;
 
   constructor(scope: Construct, id: string, props: SkyglassStackProps) {
     const {
@@ -172,6 +182,8 @@ export class SkyglassStack extends Stack {
       authorizerCacheSeconds: _authorizerCacheSeconds,
       policyOverrides: _policyOverrides,
       propertyProtections: _propertyProtections,
+      imageMemberQuota: _imageMemberQuota,
+      dataFront: _dataFront,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -288,10 +300,29 @@ export class SkyglassStack extends Stack {
     this.authorizerFunction = this.imageApi.authorizerFunction;
     this.fallbackFunction = this.imageApi.fallbackFunction;
 
-    // Every function decides by the same policy and protections; each builds them once per cold start.
-    for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) {
-      if (props.policyOverrides !== undefined) fn.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
-      if (props.propertyProtections !== undefined) fn.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
+    if (props.dataFront) {
+      this.dataFront = new DataFront(this, 'DataFront', {
+        stage: props.stage,
+        api: this.api,
+        table: this.table,
+        bucket: this.bucket,
+        dataSettings,
+        ...(props.quotas && { quotas: props.quotas }),
+        authorizerEnvironment,
+        ...(props.authorizerCacheSeconds !== undefined && { authorizerCacheSeconds: props.authorizerCacheSeconds }),
+        production: this.production,
+        ...(this.alarmTopic && { alarmTopic: this.alarmTopic }),
+      });
+    }
+
+    // Every function (and the data front) decides by the same policy and protections; each builds them once per start.
+    const deciders: Array<{ addEnvironment(name: string, value: string): unknown }> = [
+      ...this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction),
+      ...(this.dataFront ? [this.dataFront.container] : []),
+    ];
+    for (const decider of deciders) {
+      if (props.policyOverrides !== undefined) decider.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
+      if (props.propertyProtections !== undefined) decider.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
     }
     // Only the functions that write members count them against the quota.
     if (props.imageMemberQuota !== undefined) {
@@ -301,7 +332,13 @@ export class SkyglassStack extends Stack {
       }
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Glance endpoint (pass as --os-image-url)' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: this.dataFront ? 'The REST API behind DataFrontUrl (image data over ~4.5 MB needs DataFrontUrl)' : 'Glance endpoint (pass as --os-image-url)',
+    });
+    if (this.dataFront) {
+      new CfnOutput(this, 'DataFrontUrl', { value: this.dataFront.url, description: 'Glance endpoint with the data front (pass as --os-image-url): every route, image data of any size' });
+    }
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'VerifierStateMachineArn', { value: this.verifier.stateMachineArn });
