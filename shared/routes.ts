@@ -231,7 +231,15 @@ export const DATA_FRONT = (() => {
   const access = [...new Set([...routes.flatMap((r) => r.access), ...streaming])];
   /** The path templates the front answers, every method on them (others than its routes' get the fallback's 405). */
   const paths = [...new Set(routes.map((r) => r.path))];
+  /**
+   * CloudFront path patterns for `paths` (`*` any characters, `?` exactly one). The image id is
+   * always a 36-character UUID (shared/domain/image.ts), so it is matched as 36 `?`: a `*` would
+   * also take `/v2/images/{id}/tags/file` (a tag named "file") and members named "file" away from
+   * the API. A path whose id is no UUID goes to the API, which has no such image (404).
+   */
+  const pathPatterns = paths.map((path) => path.replace('{image_id}', '????????-????-????-????-????????????'));
+  if (pathPatterns.some((pattern) => pattern.includes('{'))) throw new Error(`DATA_FRONT: a path parameter other than image_id in ${paths.join(', ')}`);
   /** The load balancer's health check: outside /v2, so no CloudFront behavior ever sends a client there. */
   const healthPath = '/healthz';
-  return { name, operations, routes, access, paths, healthPath } as const;
+  return { name, operations, routes, access, paths, pathPatterns, healthPath } as const;
 })();
