@@ -282,7 +282,8 @@ const LARGEST_LAMBDA_DATA = Math.floor((MAX_EVENT_BYTES * 3) / 4) - 64 * 1024;
 /**
  * Whether the data front takes this request: one of its routes, with a body the API tier could
  * not take (over its limit, or chunked, whose length is unknown until it ends). Smaller bodies
- * keep the Lambda path, as they do in the stack with the data front on.
+ * keep the Lambda path, as in the stack without the front (so the suites run those handlers too);
+ * in the stack with it, CloudFront sends every request on these paths to the front.
  */
 function streamsThroughFront(route: Route | undefined, req: IncomingMessage, dataFront: boolean): boolean {
   if (!dataFront || !route || !STREAMED_OPERATIONS.has(route.operationId)) return false;
