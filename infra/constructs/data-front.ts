@@ -23,18 +23,8 @@ import { grantAccessTo, REPO_ROOT, type AccessTargets } from './skyglass-functio
 
 /** The front's entry module (an HTTP server, not a Lambda handler), relative to the repository root. */
 export const DATA_FRONT_ENTRY = 'functions/data-front/server.ts';
-/** What the load balancer asks every task (functions/data-front/server.ts answers 200 there). */
-export const DATA_FRONT_HEALTH_PATH = '/healthz';
 /** The port the front listens on in its container. */
 export const DATA_FRONT_PORT = 8080;
-
-/**
- * CloudFront path patterns for the front's path templates: `{image_id}` becomes `*`. CloudFront
- * routes by path alone, so every method on these paths reaches the front (GET /file included).
- */
-export function dataFrontPathPatterns(paths: readonly string[] = DATA_FRONT.paths): string[] {
-  return paths.map((template) => template.replace(/\{[a-z_]+\}/g, '*'));
-}
 
 /**
  * CloudFront waits this long for the front's first response byte. The front answers a PUT
@@ -223,7 +213,7 @@ export class DataFront extends Construct {
       port: DATA_FRONT_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service],
-      healthCheck: { path: DATA_FRONT_HEALTH_PATH, healthyHttpCodes: '200', interval: Duration.seconds(15), healthyThresholdCount: 2 },
+      healthCheck: { path: DATA_FRONT.healthPath, healthyHttpCodes: '200', interval: Duration.seconds(15), healthyThresholdCount: 2 },
       // A stopping task keeps its uploads for as long as ECS lets it run.
       deregistrationDelay: STOP_TIMEOUT,
     });
@@ -280,7 +270,9 @@ export class DataFront extends Construct {
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `Skyglass (${props.stage}): Glance Images API v2; data paths to the data front`,
       defaultBehavior: { origin: new origins.RestApiOrigin(props.api, { readTimeout: Duration.seconds(30) }), ...behavior },
-      additionalBehaviors: Object.fromEntries(dataFrontPathPatterns().map((pattern) => [pattern, { origin: front, ...behavior }])),
+      // CloudFront routes by path alone, so every method on these paths reaches the front (GET /file
+      // too); the id is matched as 36 characters, so a tag or member named "file" stays with the API.
+      additionalBehaviors: Object.fromEntries(DATA_FRONT.pathPatterns.map((pattern) => [pattern, { origin: front, ...behavior }])),
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
       httpVersion: cloudfront.HttpVersion.HTTP2,
     });
