@@ -13,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCallLogLine, AwsCallRecord } from '../../shared/adapters/aws-call-log.js';
-import { ROUTES, WORKERS } from '../../shared/routes.js';
+import { DATA_FRONT, ROUTES, WORKERS } from '../../shared/routes.js';
 import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
-import { stackFunctions, stackGrants, type StackGrants } from './stack-grants.js';
+import { stackGrants, stackPrincipals, type StackGrants } from './stack-grants.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CDK_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
@@ -49,7 +49,8 @@ beforeAll(() => {
   }
   const log = readLog(file);
   calls = log.calls;
-  const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  // With the data front: the local runtime streams under its identity, as the stack's task does.
+  const app = new App({ context: { ...CDK_CONTEXT, 'skyglass:dataFront': true, 'aws:cdk:bundling-stacks': [] } });
   stack = new SkyglassStack(app, 'SkyglassIamCheck', stackPropsFrom(readConfig((key) => app.node.tryGetContext(key), {})));
   const template = app.synth({ validateOnSynthesis: false }).getStackArtifact(stack.artifactId).template as { Resources: Record<string, Record<string, any>> };
   granted = stackGrants(stack, template, log.environment);
@@ -61,12 +62,12 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     // If recording broke, the check below would pass on nothing.
     for (const name of ['createImage', 'showImage', 'listImages', 'updateImage', 'deleteImage', 'uploadImageFile', 'stageImageData', 'importImage',
       'createImageUpload', 'getImageUpload', 'completeImageUpload', 'abortImageUpload', 'downloadImage', 'verifyImage', 'scrubImage', 'sweep', 'publishEvents',
-      'createImageMember', 'listImageMembers', 'showImageMember', 'updateImageMember', 'deleteImageMember']) {
+      'createImageMember', 'listImageMembers', 'showImageMember', 'updateImageMember', 'deleteImageMember', DATA_FRONT.name]) {
       expect(recorded.has(name), `no calls recorded for ${name}`).toBe(true);
     }
     for (const service of ['dynamodb', 's3', 'states', 'events']) expect(calls.some((c) => c.service === service), service).toBe(true);
-    const known = new Set([...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback']);
-    expect([...stackFunctions(stack).keys()].sort()).toEqual([...known].sort());
+    const known = new Set([...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
+    expect([...stackPrincipals(stack).keys()].sort()).toEqual([...known].sort());
   });
 
   it('are each allowed by the calling function\'s role', () => {
@@ -86,5 +87,16 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     // And what it does instead is granted: a Query of the status index.
     const query: AwsCallRecord = { ...scan, command: 'Query', params: { TableName: table.params.TableName, IndexName: 'byStatus' } };
     expect(checkCalls([query], granted.grants, granted.scope)).toEqual([]);
+  });
+
+  it('would refuse the small-body Lambdas an abort of a multipart upload, which only the streaming front makes', () => {
+    const abort = calls.find((c) => c.fn === DATA_FRONT.name && c.service === 's3' && c.command === 'AbortMultipartUpload');
+    expect(abort, 'a recorded abort by the front (a refused or broken-off streamed upload)').toBeDefined();
+    expect(checkCalls([abort!], granted.grants, granted.scope)).toEqual([]);
+    for (const fn of ['uploadImageFile', 'stageImageData']) {
+      expect(checkCalls([{ ...abort!, fn }], granted.grants, granted.scope).map((v) => v.reason)).toEqual([
+        expect.stringMatching(new RegExp(`^${fn}'s role is not granted s3:AbortMultipartUpload on arn:aws:s3:::`)),
+      ]);
+    }
   });
 });

@@ -8,13 +8,14 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { RESOURCE_VARIABLES } from '../../shared/adapters/aws-call-log.js';
+import { DATA_FRONT } from '../../shared/routes.js';
 import type { SkyglassStack } from '../../infra/stack.js';
 import type { ArnScope, PolicyStatement } from './iam-check.js';
 
 type Json = Record<string, any>; // CloudFormation fragments
 
 export interface StackGrants {
-  /** Role statements by function name: operationId, worker name, `authorizer`, `fallback`. */
+  /** Role statements by function name: operationId, worker name, `authorizer`, `fallback`, and the data front's. */
   grants: Map<string, PolicyStatement[]>;
   scope: ArnScope;
 }
@@ -31,15 +32,35 @@ export function stackFunctions(stack: SkyglassStack): Map<string, IConstruct> {
   ]);
 }
 
+/**
+ * Every identity of the stack by the name its calls are recorded under: the functions, and the
+ * data front's task (DATA_FRONT.name) when the stack has it. Each has a role and the variables
+ * it is told its resources' names by (a function's environment, the front container's).
+ */
+export function stackPrincipals(stack: SkyglassStack): Map<string, IConstruct> {
+  const principals = stackFunctions(stack);
+  if (stack.dataFront) principals.set(DATA_FRONT.name, stack.dataFront.taskDefinition);
+  return principals;
+}
+
+/** The logical id of the principal's role and its resource-name variables, from the template. */
+function principalOf(resource: Json): { roleId: string; variables: Json } {
+  if (resource.Type === 'AWS::ECS::TaskDefinition') {
+    const containers = asArray(resource.Properties.ContainerDefinitions as Json[]);
+    const variables = Object.fromEntries(containers.flatMap((c) => asArray(c.Environment as Json[])).map((e) => [e.Name as string, e.Value]));
+    return { roleId: resource.Properties.TaskRoleArn['Fn::GetAtt'][0] as string, variables };
+  }
+  return { roleId: resource.Properties.Role['Fn::GetAtt'][0] as string, variables: (resource.Properties.Environment?.Variables ?? {}) as Json };
+}
+
 export function stackGrants(stack: SkyglassStack, template: { Resources: Record<string, Json> }, environment: Record<string, string>): StackGrants {
   const resources = template.Resources;
   const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
-  const functions = stackFunctions(stack);
+  const principals = new Map([...stackPrincipals(stack)].map(([name, c]) => [name, principalOf(resources[logicalId(c)]!)]));
 
   // Logical id → what its Ref is where the calls were made, from the variables both sides set.
   const refs = new Map<string, string>();
-  for (const fn of functions.values()) {
-    const variables = (resources[logicalId(fn)]?.Properties?.Environment?.Variables ?? {}) as Json;
+  for (const { variables } of principals.values()) {
     for (const name of RESOURCE_VARIABLES) {
       const ref = variables[name]?.Ref as string | undefined;
       if (ref && environment[name]) refs.set(ref, environment[name]);
@@ -113,8 +134,7 @@ export function stackGrants(stack: SkyglassStack, template: { Resources: Record<
   });
 
   const grants = new Map<string, PolicyStatement[]>();
-  for (const [name, fn] of functions) {
-    const roleId = resources[logicalId(fn)]!.Properties.Role['Fn::GetAtt'][0] as string;
+  for (const [name, { roleId }] of principals) {
     const role = resources[roleId]!;
     if (asArray(role.Properties.ManagedPolicyArns).length > 0) throw new Error(`${name}: managed policies are not resolved here; the check would not see them`);
     const statements: Json[] = asArray(role.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement as Json[]);
