@@ -19,7 +19,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
-import { FALLBACK_HANDLER, ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { DATA_FRONT, FALLBACK_HANDLER, ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { HEALTH_PATH } from '../../functions/data-front/server.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
 import {
@@ -154,6 +155,26 @@ beforeAll(() => {
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, Json>;
 }, 120_000);
+
+/** The stack with the data front (skyglass:dataFront=true, quotas on), synthesized once, on first use. */
+const FRONT_QUOTAS = { defaults: { image_size_total: 1000 }, projects: {} };
+let frontSynth: { app: App; stack: SkyglassStack; resources: Record<string, Json> } | undefined;
+function frontVariant(): { app: App; stack: SkyglassStack; resources: Record<string, Json> } {
+  if (!frontSynth) {
+    const synth = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:dataFront': true, 'skyglass:quotas': FRONT_QUOTAS });
+    frontSynth = { ...synth, resources: Template.fromStack(synth.stack).toJSON().Resources as Record<string, Json> };
+  }
+  return frontSynth;
+}
+/** Every statement of a role (inline policies and AWS::IAM::Policy resources attached to it), in a template's resources. */
+function statementsOfRole(all: Record<string, Json>, roleId: string): Statement[] {
+  const statements: Statement[] = [];
+  for (const policy of asArray(all[roleId]!.Properties.Policies as Json[])) statements.push(...policy.PolicyDocument.Statement);
+  for (const policy of Object.values(all)) {
+    if (policy.Type === 'AWS::IAM::Policy' && asArray(policy.Properties.Roles as Json[]).some((r) => r.Ref === roleId)) statements.push(...policy.Properties.PolicyDocument.Statement);
+  }
+  return statements;
+}
 
 describe('functions', () => {
   const appFunctions = () => ofType('AWS::Lambda::Function').filter(([, r]) => asArray(r.Properties.Architectures).includes('arm64'));
@@ -896,6 +917,27 @@ describe('IAM least privilege', () => {
     }
   });
 
+  it("grants the data front's task role exactly what DATA_FRONT.access maps to (the Lambdas' mapping), and its execution role no data", () => {
+    const front = frontVariant();
+    const frontId = (c: IConstruct) => front.stack.getLogicalId(c.node.defaultChild as CfnElement);
+    const pairs = new Set<string>();
+    for (const statement of statementsOfRole(front.resources, frontId(front.stack.dataFront!.taskRole))) {
+      expect(statement.Effect).toBe('Allow');
+      for (const action of asArray(statement.Action)) for (const resource of asArray(statement.Resource as Json | Json[])) pairs.add(pair(action, resource, statement.Condition));
+    }
+    const expected = new Set<string>();
+    // Its routes' access, plus what streaming into a multipart upload needs (no other kind, no house grant: it writes no log itself).
+    expect(DATA_FRONT.access).toEqual(expect.arrayContaining(['bucket:multipart', 'bucket:abort']));
+    for (const kind of DATA_FRONT.access) for (const { actions, on, condition } of EXPECTED_GRANTS[kind]) for (const a of actions) for (const r of on()) expected.add(pair(a, r, condition));
+    expect([...pairs].sort()).toEqual([...expected].sort());
+    // The small-body Lambdas never stream in AWS: no abort of a multipart upload for them any more.
+    for (const operationId of ['uploadImageFile', 'stageImageData']) expect(actionsOf(roleStatements(functionId(operationId))), operationId).not.toContain('s3:AbortMultipartUpload');
+    // The execution role pulls the image and writes the container's logs; nothing of the product's data.
+    const executionRole = front.stack.dataFront!.taskDefinition.executionRole!;
+    const executionActions = actionsOf(statementsOfRole(front.resources, frontId(executionRole)));
+    expect(executionActions.filter((a) => !/^(ecr|logs):/.test(a))).toEqual([]);
+  });
+
   it('refuses an unknown access kind at synth time, and bucket or workflow access without its target', () => {
     const scratch = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
     const scratchStack = new Stack(scratch, 'Grants');
@@ -938,6 +980,166 @@ describe('IAM least privilege', () => {
       const logStatement = roleStatements(logicalId(fn)).find((s) => asArray(s.Action).includes('logs:PutLogEvents'));
       expect(logStatement?.Resource).toEqual({ 'Fn::GetAtt': [logicalId(fn.functionLogGroup), 'Arn'] });
     }
+  });
+});
+
+describe('data front (skyglass:dataFront)', () => {
+  const frontOf = () => frontVariant();
+  const ofTypeIn = (all: Record<string, Json>, type: string): [string, Json][] => Object.entries(all).filter(([, r]) => r.Type === type);
+  const only = (type: string): Json => {
+    const found = ofTypeIn(frontOf().resources, type);
+    expect(found.map(([id]) => id), type).toHaveLength(1);
+    return found[0]![1];
+  };
+
+  it('is off by default: the stack stays purely serverless (no VPC, ECS, load balancer or CloudFront)', () => {
+    expect(readConfig(() => undefined, {}).dataFront).toBe(false);
+    expect(readConfig((key) => ({ 'skyglass:dataFront': 'true' })[key], {}).dataFront).toBe(true);
+    expect(() => readConfig((key) => ({ 'skyglass:dataFront': 'maybe' })[key], {})).toThrow(/skyglass:dataFront must be a boolean/);
+    expect(stack.dataFront).toBeUndefined();
+    const types = new Set(Object.values(resources).map((r) => r.Type as string));
+    expect([...types].filter((t) => /^AWS::(EC2|ECS|ElasticLoadBalancingV2|CloudFront|ApplicationAutoScaling)::/.test(t))).toEqual([]);
+    expect(template.toJSON().Outputs).not.toHaveProperty('DataFrontUrl');
+  });
+
+  it('runs the front on ECS Fargate ARM64 from an image asset, without a public IP, draining within the stop timeout', () => {
+    const task = only('AWS::ECS::TaskDefinition').Properties;
+    expect(task.RequiresCompatibilities).toEqual(['FARGATE']);
+    expect(task.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    expect(task.TaskRoleArn).toEqual({ 'Fn::GetAtt': [frontOf().stack.getLogicalId(frontOf().stack.dataFront!.taskRole.node.defaultChild as CfnElement), 'Arn'] });
+    const [container, ...others] = task.ContainerDefinitions as Json[];
+    expect(others).toEqual([]);
+    // A DockerImageAsset: built and pushed by cdk deploy, not at synthesis.
+    expect(JSON.stringify(container!.Image)).toContain('container-assets');
+    expect(container!.PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp' }]);
+    expect(container!.StopTimeout).toBe(120);
+    expect(container!.ReadonlyRootFilesystem).toBe(true);
+    expect(container!.LogConfiguration.LogDriver).toBe('awslogs');
+    const logGroup = frontOf().resources[container!.LogConfiguration.Options['awslogs-group'].Ref as string]!;
+    expect(logGroup.Properties.RetentionInDays).toBe(30);
+    const service = only('AWS::ECS::Service').Properties;
+    expect(service.LaunchType).toBe('FARGATE');
+    expect(service.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('DISABLED');
+    expect(service.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({ Enable: true, Rollback: true });
+    const cluster = only('AWS::ECS::Cluster').Properties;
+    expect(cluster.ClusterSettings).toEqual([{ Name: 'containerInsights', Value: 'enabled' }]);
+  });
+
+  it('gives the front the environment its Lambdas get (table, bucket, lifetimes, quotas) and the authorizer\'s', () => {
+    const env = Object.fromEntries(((only('AWS::ECS::TaskDefinition').Properties.ContainerDefinitions as Json[])[0]!.Environment as Json[]).map((e) => [e.Name, e.Value]));
+    const lambdaEnv = (id: string): Json => frontOf().resources[id]!.Properties.Environment.Variables as Json;
+    const front = frontOf().stack;
+    const id = (c: IConstruct) => front.getLogicalId(c.node.defaultChild as CfnElement);
+    for (const operationId of DATA_FRONT.operations) {
+      for (const [name, value] of Object.entries(lambdaEnv(id(front.functions[operationId]!)))) expect(env[name], `${operationId}: ${name}`).toEqual(value);
+    }
+    for (const [name, value] of Object.entries(lambdaEnv(id(front.authorizerFunction)))) expect(env[name], `authorizer: ${name}`).toEqual(value);
+    expect(JSON.parse(env.QUOTAS)).toEqual(FRONT_QUOTAS);
+    expect(env.AUTHORIZER_CACHE_SECONDS).toBe('300');
+    expect(env.AWS_REGION).toEqual({ Ref: 'AWS::Region' });
+    expect(env.PORT).toBe('8080');
+  });
+
+  it("sits behind an internal ALB, reachable from its VPC only, whose health check is the front's", () => {
+    const alb = only('AWS::ElasticLoadBalancingV2::LoadBalancer').Properties;
+    expect(alb.Scheme).toBe('internal');
+    const attributes = Object.fromEntries((alb.LoadBalancerAttributes as Json[]).map((a) => [a.Key, a.Value]));
+    // Longer than CloudFront's origin read timeout (120 s), so the ALB never drops a request CloudFront still waits on.
+    expect(Number(attributes['idle_timeout.timeout_seconds'])).toBeGreaterThan(120);
+    expect(attributes['routing.http.drop_invalid_header_fields.enabled']).toBe('true');
+    const group = only('AWS::ElasticLoadBalancingV2::TargetGroup').Properties;
+    expect(group.HealthCheckPath).toBe(DATA_FRONT.healthPath);
+    expect(HEALTH_PATH).toBe(DATA_FRONT.healthPath);
+    expect(group.Port).toBe(8080);
+    expect(group.TargetType).toBe('ip');
+    const ingress = ofTypeIn(frontOf().resources, 'AWS::EC2::SecurityGroup').flatMap(([, sg]) => asArray(sg.Properties.SecurityGroupIngress as Json[]));
+    const vpc = only('AWS::EC2::VPC').Properties;
+    expect(ingress.map((rule) => rule.CidrIp)).toEqual([vpc.CidrBlock]);
+    expect(ofTypeIn(frontOf().resources, 'AWS::EC2::SecurityGroupIngress').map(([, rule]) => rule.Properties.FromPort)).toEqual([8080]);
+    // DynamoDB and S3 (the bytes) through gateway endpoints, not the NAT gateway.
+    const endpoints = ofTypeIn(frontOf().resources, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
+    expect(endpoints.some((name) => name.includes('.s3'))).toBe(true);
+    expect(endpoints.some((name) => name.includes('.dynamodb'))).toBe(true);
+    expect(ofTypeIn(frontOf().resources, 'AWS::EC2::NatGateway')).toHaveLength(1);
+  });
+
+  it('keeps one endpoint: CloudFront sends exactly the data paths to the front, every other path to the REST API', () => {
+    const config = only('AWS::CloudFront::Distribution').Properties.DistributionConfig;
+    const origin = (originId: string): Json => (config.Origins as Json[]).find((o) => o.Id === originId)!;
+    const behaviors = config.CacheBehaviors as Json[];
+    expect(behaviors.map((b) => b.PathPattern).sort()).toEqual([...DATA_FRONT.pathPatterns].sort());
+    for (const behavior of [...behaviors, config.DefaultCacheBehavior as Json]) {
+      expect(behavior.ViewerProtocolPolicy).toBe('https-only');
+      expect(behavior.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']));
+      // Managed policies: CachingDisabled, and AllViewerExceptHostHeader (X-Auth-Token, Content-Type... reach the origin).
+      expect(behavior.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad');
+      expect(behavior.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac');
+      const target = origin(behavior.TargetOriginId as string);
+      if (behavior.PathPattern) {
+        expect(target.VpcOriginConfig.OriginReadTimeout).toBe(120);
+        expect(target.DomainName).toEqual({ 'Fn::GetAtt': [frontOf().stack.getLogicalId(frontOf().stack.dataFront!.loadBalancer.node.defaultChild as CfnElement), 'DNSName'] });
+      } else {
+        expect(JSON.stringify(target.DomainName)).toContain('.execute-api.');
+        expect(target.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
+      }
+    }
+    // CloudFront's patterns (* and ? wildcards) against every route, for a real image id: only the front's paths match.
+    const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const id = '3f1b7c2e-9a4d-4e5f-8b6a-0c1d2e3f4a5b';
+    const routed = ROUTES.filter((r) => {
+      const path = r.path.replace('{image_id}', id).replace(/\{[a-z_]+\}/g, 'file');
+      return behaviors.some((b) => glob(b.PathPattern as string).test(path));
+    });
+    expect(routed.map((r) => r.operationId).sort()).toEqual([...DATA_FRONT.operations].sort());
+    expect(template.toJSON().Outputs).not.toHaveProperty('DataFrontUrl');
+    const outputs = Template.fromStack(frontOf().stack).toJSON().Outputs as Json;
+    expect(outputs.DataFrontUrl.Value).toEqual({ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [frontOf().stack.getLogicalId(frontOf().stack.dataFront!.distribution.node.defaultChild as CfnElement), 'DomainName'] }]] });
+  });
+
+  it('scales on active connections per task (ALB metrics) and on CPU', () => {
+    const target = only('AWS::ApplicationAutoScaling::ScalableTarget').Properties;
+    expect([target.MinCapacity, target.MaxCapacity]).toEqual([1, 4]);
+    const policies = ofTypeIn(frontOf().resources, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => p.Properties);
+    expect(policies.filter((p) => p.PolicyType === 'StepScaling')).toHaveLength(2);
+    expect(policies.find((p) => p.PolicyType === 'TargetTrackingScaling')?.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).toBe('ECSServiceAverageCPUUtilization');
+    const alarms = ofTypeIn(frontOf().resources, 'AWS::CloudWatch::Alarm').map(([, a]) => JSON.stringify(a.Properties));
+    const scalingAlarms = alarms.filter((a) => a.includes('ActiveConnectionCount'));
+    expect(scalingAlarms).toHaveLength(2);
+    for (const alarm of scalingAlarms) expect(alarm).toContain('RunningTaskCount');
+    // Unhealthy tasks and 5xx notify the stack's alarm topic.
+    const notified = alarms.filter((a) => a.includes('UnHealthyHostCount') || a.includes('HTTPCode_Target_5XX_Count'));
+    expect(notified).toHaveLength(2);
+    for (const alarm of notified) expect(alarm).toContain(frontOf().stack.getLogicalId(frontOf().stack.alarmTopic!.node.defaultChild as CfnElement));
+  });
+
+  it('passes cdk-nag, acknowledging only listed rules with reasons', () => {
+    const front = frontOf();
+    const report = new AwsSolutionsChecks(front.app).validateScope(front.stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    const FRONT_ACKS = new Map([
+      ['AwsSolutions-ECS2', 'Task'],
+      ['AwsSolutions-ELB2', 'LoadBalancer'],
+      ['AwsSolutions-CFR1', 'Distribution'],
+      ['AwsSolutions-CFR2', 'Distribution'],
+      ['AwsSolutions-CFR3', 'Distribution'],
+      ['AwsSolutions-CFR4', 'Distribution'],
+      ['AwsSolutions-IAM5[Resource::*]', 'Task/ExecutionRole'],
+      [`AwsSolutions-IAM5[Resource::<${front.stack.getLogicalId(front.stack.bucket.node.defaultChild as CfnElement)}.Arn>/images/*]`, 'TaskRole'],
+    ]);
+    const acks = front.stack.dataFront!.node.findAll().flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([ruleId, reason]) => ({ path: c.node.path, id: ruleId.replace(/^annotation::/i, ''), reason }))),
+    ).filter((ack) => ack.id.startsWith('AwsSolutions-')); // aws-cdk-lib acknowledges some of its own CloudFormation-Validate rules
+    expect(acks.map((a) => a.id).sort()).toEqual([...FRONT_ACKS.keys()].sort());
+    for (const ack of acks) {
+      expect(ack.path, ack.id).toBe(`SkyglassTest/DataFront/${FRONT_ACKS.get(ack.id)}`);
+      expect(ack.reason.length, ack.id).toBeGreaterThanOrEqual(40);
+    }
+    // The wildcard acknowledged on the execution role covers ecr:GetAuthorizationToken alone (no resource-level permissions).
+    const executionRole = front.stack.dataFront!.taskDefinition.executionRole!;
+    const wildcard = statementsOfRole(front.resources, front.stack.getLogicalId(executionRole.node.defaultChild as CfnElement)).filter((s) => JSON.stringify(s.Resource).includes('"*"') || s.Resource === '*');
+    expect(wildcard.flatMap((s) => asArray(s.Action))).toEqual(['ecr:GetAuthorizationToken']);
   });
 });
 
