@@ -30,12 +30,20 @@ import { handler as fallback } from '../meta/fallback.js';
  */
 export const HEALTH_PATH = DATA_FRONT.healthPath;
 
+const DEFAULT_KEEP_ALIVE_SECONDS = 65;
+
 /** How long a stopping front waits for uploads in flight: within ECS's stop timeout (120 s at most). */
 const DEFAULT_STOP_GRACE_SECONDS = 110;
 
 export interface DataFrontOptions {
   port?: number;
   host?: string;
+  /**
+   * How long an idle keep-alive connection stays open: longer than the load balancer's idle
+   * timeout (the stack passes its ALB's plus a margin as KEEP_ALIVE_SECONDS).
+   * @default 65 (the ALB default of 60 s plus 5)
+   */
+  keepAliveSeconds?: number;
 }
 
 export interface DataFront {
@@ -70,10 +78,11 @@ export async function startDataFront(options: DataFrontOptions = {}): Promise<Da
   });
   // A 2 GiB body takes minutes: no whole-request deadline (Node's default is 300 s); the load
   // balancer's idle timeout bounds a stalled client instead. Keep-alive outlives the ALB's idle
-  // timeout (60 s), so the ALB never reuses a connection the front is closing (a 502).
+  // timeout, so the ALB never reuses a connection the front is closing (a 502).
+  const keepAliveMs = (options.keepAliveSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000;
   server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.keepAliveTimeout = keepAliveMs;
+  server.headersTimeout = keepAliveMs + 1000;
   server.on('clientError', answerParserError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -143,9 +152,17 @@ function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
   });
 }
 
-/** Run as a program (the container's command): PORT (default 8080), SIGTERM drains and exits. */
+/**
+ * Run as a program (the container's command): PORT (default 8080), HOST, KEEP_ALIVE_SECONDS;
+ * SIGTERM drains for up to STOP_GRACE_SECONDS and exits.
+ */
 async function main(): Promise<void> {
-  const front = await startDataFront({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '0.0.0.0' });
+  const keepAlive = Number(process.env.KEEP_ALIVE_SECONDS);
+  const front = await startDataFront({
+    port: Number(process.env.PORT ?? 8080),
+    host: process.env.HOST ?? '0.0.0.0',
+    ...(keepAlive > 0 && { keepAliveSeconds: keepAlive }),
+  });
   console.log(JSON.stringify({ message: 'data front listening', url: front.url }));
   const graceSeconds = Number(process.env.STOP_GRACE_SECONDS ?? DEFAULT_STOP_GRACE_SECONDS);
   process.once('SIGTERM', () => {
