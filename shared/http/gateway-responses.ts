@@ -20,13 +20,17 @@ export interface GatewayResponse {
  * The 413's message. One gateway response answers for every route, and API Gateway fills a
  * gateway response's template by plain substitution of `$context` variables (no VTL, so no
  * branches): the message names the request it refused through `$context.httpMethod` and
- * `$context.resourcePath`, then the alternative for each kind of body, image data (the upload
- * extension, DESIGN.md §3) and image metadata (its own limit).
+ * `$context.resourcePath`, then every way image data of any size gets in without this body
+ * (the upload extension and the skyglass CLI built on it, DESIGN.md §3; web-download import,
+ * where offered; a stack with the data front, docs/data-front.md), and image metadata's own limit.
  */
 export const UPLOAD_HINT =
   'Request body too large for $context.httpMethod $context.resourcePath: the API tier takes at most about 4.5 MB of body ' +
-  `(6 MB once base64-encoded). Send image data of any size with the upload extension, POST /v2/images/{image_id}/uploads; ` +
-  `image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
+  `(6 MB once base64-encoded). Send image data of any size with the upload extension, POST /v2/images/{image_id}/uploads ` +
+  `(the skyglass CLI uploads through it, in parallel parts), or have the service fetch it with the web-download import, ` +
+  `POST /v2/images/{image_id}/import, where GET /v2/info/import offers it; a stack deployed with the data front ` +
+  `(skyglass:dataFront=true) takes PUT /file and PUT /stage of any size at its CloudFront endpoint. ` +
+  `Image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
 
 export const GATEWAY_RESPONSES = {
   // The authorizer threw "Unauthorized": no token, bad signature, expired, wrong issuer/audience.
