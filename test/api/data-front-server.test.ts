@@ -98,6 +98,22 @@ describe('the standalone data front', () => {
     expect(md5(bytes)).toBe(md5(data));
   });
 
+  it('stages a chunked PUT /stage (uploading), which glance-direct import through the API makes active', async () => {
+    const token = await tokenFor(uniqueProject('front'));
+    const image = await createImage(token, RAW);
+    const data = randomBytes(9 * MiB);
+    const put = await putChunked(`/v2/images/${image.id}/stage`, token, [data.subarray(0, 4 * MiB), data.subarray(4 * MiB)]);
+    expect(put).toEqual({ status: 204, body: undefined });
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('uploading');
+    const imported = await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+    expect(imported.status).toBe(202);
+    const active = await until('the import to finish', async () => {
+      const shown = await call(`/v2/images/${image.id}`, { token });
+      return shown.body.status === 'active' ? shown.body : undefined;
+    });
+    expect(active).toMatchObject({ size: data.length, checksum: md5(data) });
+  });
+
   it('refuses a forged token with the API\'s 401, reading none of the body, and the image stays queued', async () => {
     const token = await tokenFor(uniqueProject('front'));
     const image = await createImage(token, RAW);
