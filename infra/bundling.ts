@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 
 /**
  * How every Lambda is bundled, in esbuild's own terms. SkyglassFunction hands these to
@@ -27,7 +29,7 @@ export const LAMBDA_BUNDLE = {
  * container credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), which only the SDK's
  * default provider chain reads, so the Lambda-only environment provider is not swapped in.
  */
-export const FRONT_BUNDLE = {
+const FRONT_BUNDLE = {
   format: LAMBDA_BUNDLE.format,
   minify: LAMBDA_BUNDLE.minify,
   sourcemap: LAMBDA_BUNDLE.sourcemap,
@@ -35,3 +37,29 @@ export const FRONT_BUNDLE = {
   mainFields: LAMBDA_BUNDLE.mainFields,
   banner: LAMBDA_BUNDLE.banner,
 } as const;
+
+/** The front's entry module (an HTTP server, not a Lambda handler), relative to the repository root. */
+export const DATA_FRONT_ENTRY = 'functions/data-front/server.ts';
+
+/**
+ * Writes the front's bundle, `index.mjs`, into `dir`: what its image runs (`node index.mjs`,
+ * infra/constructs/data-front.ts), and what a test may start to cover that very artifact.
+ * @returns the bundle's path
+ */
+export function bundleDataFront(dir: string): string {
+  const outfile = path.join(dir, 'index.mjs');
+  buildSync({
+    entryPoints: [fileURLToPath(new URL(`../${DATA_FRONT_ENTRY}`, import.meta.url))],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: FRONT_BUNDLE.format,
+    minify: FRONT_BUNDLE.minify,
+    sourcemap: FRONT_BUNDLE.sourcemap,
+    target: FRONT_BUNDLE.target,
+    mainFields: [...FRONT_BUNDLE.mainFields],
+    banner: { js: FRONT_BUNDLE.banner },
+    logLevel: 'warning',
+  });
+  return outfile;
+}

@@ -16,13 +16,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
 import { AUTHORIZER_CACHE, DATA_FRONT } from '../../shared/routes.js';
-import { FRONT_BUNDLE } from '../bundling.js';
-import { grantAccessTo, REPO_ROOT, type AccessTargets } from './skyglass-function.js';
+import { bundleDataFront } from '../bundling.js';
+import { grantAccessTo, type AccessTargets } from './skyglass-function.js';
 
-/** The front's entry module (an HTTP server, not a Lambda handler), relative to the repository root. */
-export const DATA_FRONT_ENTRY = 'functions/data-front/server.ts';
 /** The port the front listens on in its container. */
 export const DATA_FRONT_PORT = 8080;
 
@@ -153,6 +150,10 @@ export class DataFront extends Construct {
         SKYGLASS_STAGE: props.stage,
         AWS_REGION: Stack.of(this).region,
         AUTHORIZER_CACHE_SECONDS: String(cacheSeconds),
+        // Node must keep idle connections longer than the ALB does, or the ALB reuses one the front is closing (a 502).
+        KEEP_ALIVE_SECONDS: String(ALB_IDLE_TIMEOUT.toSeconds() + 5),
+        // Uploads in flight get this long after SIGTERM, within ECS's stop timeout (then SIGKILL).
+        STOP_GRACE_SECONDS: String(STOP_TIMEOUT.toSeconds() - 10),
         ...props.authorizerEnvironment,
       },
     });
@@ -320,7 +321,7 @@ export class DataFront extends Construct {
 }
 
 /**
- * The Docker build context of the front's image: the esbuild bundle of DATA_FRONT_ENTRY and a
+ * The Docker build context of the front's image: the esbuild bundle (bundleDataFront) and a
  * small Dockerfile (Node 24 on ARM64). Bundled here, at synthesis, as NodejsFunction bundles the
  * Lambdas, so docker only copies one file in at deployment and `cdk synth` needs no docker.
  * Where bundling is skipped (`aws:cdk:bundling-stacks`), a placeholder stands in for the bundle.
@@ -328,23 +329,8 @@ export class DataFront extends Construct {
 function frontAssetDirectory(bundle: boolean): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'skyglass-data-front-'));
   writeFileSync(path.join(dir, 'Dockerfile'), DOCKERFILE);
-  if (bundle) {
-    buildSync({
-      entryPoints: [path.join(REPO_ROOT, DATA_FRONT_ENTRY)],
-      outfile: path.join(dir, 'index.mjs'),
-      bundle: true,
-      platform: 'node',
-      format: FRONT_BUNDLE.format,
-      minify: FRONT_BUNDLE.minify,
-      sourcemap: FRONT_BUNDLE.sourcemap,
-      target: FRONT_BUNDLE.target,
-      mainFields: [...FRONT_BUNDLE.mainFields],
-      banner: { js: FRONT_BUNDLE.banner },
-      logLevel: 'warning',
-    });
-  } else {
-    writeFileSync(path.join(dir, 'index.mjs'), '// Bundling skipped at synthesis (aws:cdk:bundling-stacks); cdk deploy bundles.\n');
-  }
+  if (bundle) bundleDataFront(dir);
+  else writeFileSync(path.join(dir, 'index.mjs'), '// Bundling skipped at synthesis (aws:cdk:bundling-stacks); cdk deploy bundles.\n');
   return dir;
 }
 

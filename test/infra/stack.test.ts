@@ -46,6 +46,7 @@ import { SkyglassFunction } from '../../infra/constructs/skyglass-function.js';
 import { SWEEP_SCHEDULES } from '../../infra/constructs/sweep-schedules.js';
 import { SkyglassAlarms } from '../../infra/constructs/alarms.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
+import { bundleDataFront } from '../../infra/bundling.js';
 
 /** asl-validator 4 is CommonJS without type declarations: `validator(definition, options?)`. */
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -1038,6 +1039,13 @@ describe('data front (skyglass:dataFront)', () => {
     expect(env.AUTHORIZER_CACHE_SECONDS).toBe('300');
     expect(env.AWS_REGION).toEqual({ Ref: 'AWS::Region' });
     expect(env.PORT).toBe('8080');
+    // Idle connections outlive the ALB's idle timeout (else the ALB reuses one the front is closing: a 502),
+    // and uploads in flight get their grace within ECS's stop timeout.
+    const alb = Object.fromEntries((only('AWS::ElasticLoadBalancingV2::LoadBalancer').Properties.LoadBalancerAttributes as Json[]).map((a) => [a.Key, a.Value]));
+    expect(Number(env.KEEP_ALIVE_SECONDS)).toBeGreaterThan(Number(alb['idle_timeout.timeout_seconds']));
+    const stopTimeout = (only('AWS::ECS::TaskDefinition').Properties.ContainerDefinitions as Json[])[0]!.StopTimeout as number;
+    expect(Number(env.STOP_GRACE_SECONDS)).toBeGreaterThan(0);
+    expect(Number(env.STOP_GRACE_SECONDS)).toBeLessThan(stopTimeout);
   });
 
   it("sits behind an internal ALB, reachable from its VPC only, whose health check is the front's", () => {
@@ -1110,6 +1118,31 @@ describe('data front (skyglass:dataFront)', () => {
     const notified = alarms.filter((a) => a.includes('UnHealthyHostCount') || a.includes('HTTPCode_Target_5XX_Count'));
     expect(notified).toHaveLength(2);
     for (const alarm of notified) expect(alarm).toContain(frontOf().stack.getLogicalId(frontOf().stack.alarmTopic!.node.defaultChild as CfnElement));
+  });
+
+  it('builds its image from a Node 24 Dockerfile and one esbuild bundle, made at synthesis (docker only copies it in at deploy)', () => {
+    const front = frontOf();
+    const assembly = front.app.synth({ validateOnSynthesis: false });
+    const manifest = JSON.parse(readFileSync(path.join(assembly.directory, `${front.stack.artifactId}.assets.json`), 'utf8')) as Json;
+    const images = Object.values(manifest.dockerImages as Json).map((image) => image.source as Json);
+    expect(images.map((source) => source.platform)).toEqual(['linux/arm64']);
+    const context = path.join(assembly.directory, images[0]!.directory as string);
+    expect(readdirSync(context).sort()).toEqual(['Dockerfile', 'index.mjs']);
+    const dockerfile = readFileSync(path.join(context, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/docker\/library\/node:24-alpine$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "index\.mjs"\]$/m);
+    // The bundle itself (skipped in this synthesis, as the Lambdas' are): one ESM file whose SDK
+    // takes the task role's credentials from the container endpoint, which the Lambdas' provider cannot.
+    const dir = mkdtempSync(path.join(tmpdir(), 'skyglass-front-bundle-'));
+    try {
+      const code = readFileSync(bundleDataFront(dir), 'utf8');
+      expect(readdirSync(dir)).toEqual(['index.mjs']);
+      expect(code.startsWith("import { createRequire } from 'module';")).toBe(true);
+      expect(code).toContain('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('passes cdk-nag, acknowledging only listed rules with reasons', () => {
