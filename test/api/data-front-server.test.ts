@@ -1,21 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bundleDataFront } from '../../infra/bundling.js';
 import { storeClient } from './behind-the-api.js';
 import { call, callAt, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, until } from './data-helpers.js';
 
 /**
  * The standalone data front (functions/data-front/server.ts), the program the stack runs on
- * Fargate, started here as its own process with the environment the local runtime gives its
- * functions (DATA_DIR/runtime.json): the same emulators, table and bucket as the API under test.
+ * Fargate: its esbuild bundle, the very file the image runs (`node index.mjs`), started here as its
+ * own process with the environment the local runtime gives its functions (DATA_DIR/runtime.json):
+ * the same emulators, table and bucket as the API under test.
  */
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const bundleDir = mkdtempSync(join(tmpdir(), 'skyglass-front-bundle-'));
 const RAW = { disk_format: 'raw', container_format: 'bare' };
 
 let front: ChildProcess;
@@ -24,8 +26,9 @@ let exited: Promise<number | null>;
 
 beforeAll(async () => {
   const { environment } = JSON.parse(readFileSync(join(inject('dataDir'), 'runtime.json'), 'utf8')) as { environment: Record<string, string> };
-  front = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'functions/data-front/server.ts')], {
-    cwd: REPO_ROOT,
+  bundleDataFront(bundleDir);
+  front = spawn(process.execPath, ['index.mjs'], {
+    cwd: bundleDir,
     env: { ...process.env, ...environment, PORT: '0', HOST: '127.0.0.1', STOP_GRACE_SECONDS: '60' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -44,6 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (front.exitCode === null) front.kill('SIGKILL');
+  rmSync(bundleDir, { recursive: true, force: true });
 });
 
 /** A chunked PUT to the front; `beforeRest` runs after the first chunk is written, before the others. */
