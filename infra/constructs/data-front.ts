@@ -268,9 +268,20 @@ export class DataFront extends Construct {
       keepaliveTimeout: Duration.seconds(60),
       vpcOriginName: `skyglass-${props.stage}-data-front`,
     });
+    // API Gateway receives the origin's Host (its execute-api name); links it builds (version
+    // discovery, Location) must name this endpoint instead, or a client following them leaves it.
+    const viewerHost = new cloudfront.Function(this, 'ViewerHost', {
+      comment: "Passes the viewer's Host to the REST API as X-Forwarded-Host, for the links it builds",
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromInline(VIEWER_HOST_FUNCTION),
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `Skyglass (${props.stage}): Glance Images API v2; data paths to the data front`,
-      defaultBehavior: { origin: new origins.RestApiOrigin(props.api, { readTimeout: Duration.seconds(30) }), ...behavior },
+      defaultBehavior: {
+        origin: new origins.RestApiOrigin(props.api, { readTimeout: Duration.seconds(30) }),
+        ...behavior,
+        functionAssociations: [{ function: viewerHost, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+      },
       // CloudFront routes by path alone, so every method on these paths reaches the front (GET /file
       // too); the id is matched as 36 characters, so a tag or member named "file" stays with the API.
       additionalBehaviors: Object.fromEntries(DATA_FRONT.pathPatterns.map((pattern) => [pattern, { origin: front, ...behavior }])),
@@ -333,6 +344,17 @@ function frontAssetDirectory(bundle: boolean): string {
   else writeFileSync(path.join(dir, 'index.mjs'), '// Bundling skipped at synthesis (aws:cdk:bundling-stacks); cdk deploy bundles.\n');
   return dir;
 }
+
+/**
+ * The viewer-request function of the REST API's behavior (CloudFront Functions, JavaScript 2.0):
+ * the viewer's Host as X-Forwarded-Host, which shared/http/request.ts builds absolute links from.
+ */
+export const VIEWER_HOST_FUNCTION = `function handler(event) {
+  var request = event.request;
+  request.headers['x-forwarded-host'] = { value: request.headers.host.value };
+  return request;
+}
+`;
 
 const DOCKERFILE = `# The Skyglass data front: one esbuild bundle (infra/constructs/data-front.ts) on Node 24.
 FROM public.ecr.aws/docker/library/node:24-alpine

@@ -71,8 +71,16 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
   };
 }
 
+/** A host name or address with an optional port: nothing a link could be bent with (paths, spaces, lists). */
+const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>): string {
   const proto = headers['x-forwarded-proto']?.split(',')[0]?.trim() || 'https';
+  // Behind the data front's CloudFront distribution, API Gateway sees the origin's Host; the
+  // distribution passes the viewer's as X-Forwarded-Host, so links name the one endpoint the
+  // client called, with no stage in its paths (Glance's public_endpoint, for a proxied Glance).
+  const forwardedHost = headers['x-forwarded-host']?.trim();
+  if (forwardedHost && HOST.test(forwardedHost)) return `${proto}://${forwardedHost}`;
   const host = headers['host'] ?? event.requestContext?.domainName ?? 'localhost';
   // On the execute-api domain the stage is a path prefix: requestContext.path = /<stage> + path.
   const fullPath = event.requestContext?.path ?? event.path;

@@ -47,6 +47,7 @@ import { SWEEP_SCHEDULES } from '../../infra/constructs/sweep-schedules.js';
 import { SkyglassAlarms } from '../../infra/constructs/alarms.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { bundleDataFront } from '../../infra/bundling.js';
+import { VIEWER_HOST_FUNCTION } from '../../infra/constructs/data-front.js';
 
 /** asl-validator 4 is CommonJS without type declarations: `validator(definition, options?)`. */
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -1091,6 +1092,14 @@ describe('data front (skyglass:dataFront)', () => {
         expect(target.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
       }
     }
+    // The REST API's behavior passes the viewer's host on, so the links the API builds name this endpoint.
+    const associations = (config.DefaultCacheBehavior as Json).FunctionAssociations as Json[];
+    expect(associations.map((a) => a.EventType)).toEqual(['viewer-request']);
+    const fn = frontOf().resources[associations[0]!.FunctionARN['Fn::GetAtt'][0] as string]!.Properties;
+    expect(fn.FunctionCode).toBe(VIEWER_HOST_FUNCTION);
+    const handler = new Function(`${VIEWER_HOST_FUNCTION}; return handler;`)() as (event: Json) => Json;
+    expect(handler({ request: { headers: { host: { value: 'd111.cloudfront.net' } } } }).headers['x-forwarded-host']).toEqual({ value: 'd111.cloudfront.net' });
+    for (const behavior of behaviors) expect(behavior.FunctionAssociations, behavior.PathPattern).toBeUndefined();
     // CloudFront's patterns (* and ? wildcards) against every route, for a real image id: only the front's paths match.
     const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
     const id = '3f1b7c2e-9a4d-4e5f-8b6a-0c1d2e3f4a5b';
