@@ -29,8 +29,8 @@ export const UPLOAD_HINT =
   `(6 MB once base64-encoded). Send image data of any size with the upload extension, POST /v2/images/{image_id}/uploads ` +
   `(the skyglass CLI uploads through it, in parallel parts), or have the service fetch it with the web-download import, ` +
   `POST /v2/images/{image_id}/import, where GET /v2/info/import offers it; a stack deployed with the data front ` +
-  `(skyglass:dataFront=true) takes PUT /file and PUT /stage of any size at its CloudFront endpoint. ` +
-  `Image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
+  `(skyglass:dataFront=true) takes PUT /file and PUT /stage of any size at its CloudFront endpoint; ` +
+  `image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
 
 export const GATEWAY_RESPONSES = {
   // The authorizer threw "Unauthorized": no token, bad signature, expired, wrong issuer/audience.
