@@ -59,6 +59,42 @@ function putChunked(path: string, token: string, chunks: Buffer[], headers: Reco
   });
 }
 
+/**
+ * A chunked PUT that keeps sending `chunkSize` random bytes (at most `maxChunks` of them) until
+ * the server answers; `endedBody` says whether the whole body had been sent by then.
+ */
+function putUntilAnswered(path: string, token: string, chunkSize: number, maxChunks: number): Promise<{ status: number; text: string; endedBody: boolean }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let endedBody = false;
+    const req = request(`${apiUrl()}${path}`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked' },
+    });
+    const answer = new Promise<void>((r) => req.once('response', () => r()));
+    req.on('response', (res) => {
+      answered = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, text, endedBody });
+        req.destroy();
+      });
+    });
+    // The server may close the connection once it answered a refusal.
+    req.on('error', (error) => (answered ? undefined : reject(error)));
+    (async () => {
+      for (let i = 0; i < maxChunks && !answered; i++) {
+        if (!req.write(randomBytes(chunkSize))) await Promise.race([new Promise((r) => req.once('drain', r)), answer]);
+      }
+      if (answered) return;
+      endedBody = true;
+      req.end();
+    })().catch(reject);
+  });
+}
+
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 const sha512 = (data: Buffer) => createHash('sha512').update(data).digest('hex');
 const inPieces = (data: Buffer, size: number) => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
@@ -149,13 +185,28 @@ describe('PUT /file through the data front', () => {
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', checksum: md5(data) });
   });
 
-  it('refuses a chunked body over the project\'s image_size_total (known once it ends): 413, queued, nothing kept', async () => {
+  it('refuses a chunked 6 MiB body over the project\'s 5 MiB image_size_total: 413, queued, nothing kept', async () => {
     const token = await tokenFor(QUOTA_PROJECTS.streamed);
     const image = await createImage(token, { name: 'over', ...RAW });
     const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(6 * MiB), MiB));
     expect(res).toMatchObject({ status: 413 });
     expect(JSON.stringify((res as Sent).body)).toContain('Resource image_size_total is over limit of 5');
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
+    const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${image.id}/` }));
+    expect(objects.Contents ?? []).toEqual([]);
+    expect(await openUploads(image.id)).toBe(0);
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+  });
+
+  it('stops a chunked body as soon as it passes what image_size_total leaves: 413 before the body ends, queued, nothing kept', async () => {
+    const token = await tokenFor(QUOTA_PROJECTS.streamed);
+    const image = await createImage(token, { name: 'endless', ...RAW });
+    // Up to 64 MiB offered against a 5 MiB quota: the answer must come while the body is still arriving.
+    const res = await putUntilAnswered(`/v2/images/${image.id}/file`, token, MiB, 64);
+    expect(res.endedBody).toBe(false);
+    expect(res.status).toBe(413);
+    expect(res.text).toContain('Resource image_size_total is over limit of 5');
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null, checksum: null });
     const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${image.id}/` }));
     expect(objects.Contents ?? []).toEqual([]);
     expect(await openUploads(image.id)).toBe(0);

@@ -10,7 +10,7 @@ export const QUOTA_PROJECTS = {
   size: 'quota-size',
   /** Staging, import, delete, scrub and restore, and usage back where it began. */
   cycle: 'quota-cycle',
-  /** A chunked PUT /file whose size is known only once it ends, against 5 MiB. */
+  /** Chunked PUT /file bodies, whose size is known only as they arrive, against 5 MiB. */
   streamed: 'quota-streamed',
 } as const;
 
