@@ -74,7 +74,12 @@ export class StreamedDataService {
       throw read.reason;
     }
     const allowance = read.value;
-    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: key, failure: null }, this.clock());
+    // No location while the body arrives: the object does not exist until the upload completes,
+    // and a saving image with one reads to the sweepers as a PUT /file whose verification was
+    // lost (re-driven after 5 minutes, refused as missing) while a long body is still arriving.
+    // A crash leaves the image saving without data (the stuck-image sweep queues it again, a
+    // retry takes it over) and the upload or object unowned (the orphan audit removes it).
+    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: null, failure: null }, this.clock());
     try {
       await saveOrConflict(this.repo, saving, image);
     } catch (error) {
@@ -99,7 +104,7 @@ export class StreamedDataService {
     }
     let activated: boolean;
     try {
-      activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy(saving, digest), this.clock()), saving, ['image.upload', 'image.activate']);
+      activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy({ ...saving, location: key }, digest), this.clock()), saving, ['image.upload', 'image.activate']);
     } catch (error) {
       // Refused (a quota the size now known exceeds: 413) or failed: the bytes are not kept.
       await this.blobs.deleteObject(key).catch(() => undefined);

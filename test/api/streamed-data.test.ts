@@ -11,6 +11,7 @@ import { apiUrl, call, createImage, tokenFor, uniqueProject } from './client.js'
 import { MiB, until } from './data-helpers.js';
 import { httpRequest, rawRequest, rawRequestThenClose } from './raw-http.js';
 import { QUOTA_PROJECTS } from './test-quotas.js';
+import { sweep } from './workers.js';
 
 /**
  * The local runtime's data front (infra/local/server.ts, shared/http/data-front.ts): PUT /file
@@ -436,5 +437,26 @@ describe('bad input through the data front: a Glance-style error, nothing half-w
     expect(res.body).toBeTypeOf('object');
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
     expect(await leftInStore(image.id)).toEqual({ objects: [], openUploads: 0 });
+  });
+});
+
+describe('the sweepers and a streamed upload still arriving', () => {
+  // The re-drive runs every 15 minutes and takes a saving image older than 5 minutes for a
+  // PUT /file whose verification was lost; a streamed body (a Nova snapshot of many GiB) may
+  // well take longer than that, and must not be refused under it.
+  it('a sweep (its re-drive and stuck-image jobs) while the body still arrives leaves the upload alone: it ends active', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'slow-snapshot', ...RAW });
+    const data = randomBytes(10 * MiB);
+    const put = openPut(`/v2/images/${image.id}/file`, token);
+    await put.send(data.subarray(0, 2 * MiB));
+    await until('the upload saving', async () => ((await call(`/v2/images/${image.id}`, { token })).body.status === 'saving' ? true : undefined));
+    const report = await sweep({ jobs: ['redrive', 'stuck'], as_of: new Date(Date.now() + 20 * 60 * 1000).toISOString(), image_ids: [image.id] });
+    expect(report).toMatchObject({ redrivenVerifications: [], stuckImages: [] });
+    await put.send(data.subarray(2 * MiB));
+    put.end();
+    expect(await put.answer).toMatchObject({ status: 204 });
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
+    expect(await leftInStore(image.id)).toMatchObject({ objects: [expect.any(String)], openUploads: 0 });
   });
 });
