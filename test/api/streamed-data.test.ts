@@ -460,3 +460,26 @@ describe('the sweepers and a streamed upload still arriving', () => {
     expect(await leftInStore(image.id)).toMatchObject({ objects: [expect.any(String)], openUploads: 0 });
   });
 });
+
+describe('a streamed body that takes longer than a Lambda function may run', () => {
+  /** The local runtime's Lambda context gives each invocation 10 s (infra/local/server.ts lambdaContext). */
+  const LOCAL_FUNCTION_SECONDS = 10;
+
+  // Regression (3430f1c): middy answered 500 once the context's remaining time ran out, the body
+  // still arriving. The pause is counted from when the image is seen saving, after the handler
+  // began, so the old deadline has surely passed; a slow machine can only make it pass later.
+  it('is not cut off at the function\'s deadline: a body paused past it still ends active', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'patient', ...RAW });
+    const data = randomBytes(3 * MiB);
+    const put = openPut(`/v2/images/${image.id}/file`, token);
+    await put.send(data.subarray(0, MiB));
+    await until('the upload saving', async () => ((await call(`/v2/images/${image.id}`, { token })).body.status === 'saving' ? true : undefined));
+    const early = await Promise.race([put.answer, new Promise((r) => setTimeout(() => r('still waiting'), (LOCAL_FUNCTION_SECONDS + 1) * 1000))]);
+    expect(early).toBe('still waiting');
+    await put.send(data.subarray(MiB));
+    put.end();
+    expect(await put.answer).toMatchObject({ status: 204 });
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', size: data.length, checksum: md5(data) });
+  }, 60_000);
+});
