@@ -31,8 +31,12 @@ export interface StreamedDataQuotas {
   limits: (project: string) => Limits;
 }
 
-/** How many bytes a body may bring before it takes its project over image_size_total (null: no limit). */
+/** The size quota a body's bytes count toward: image_size_total for PUT /file, image_stage_total for PUT /stage. */
+type SizeResource = 'image_size_total' | 'image_stage_total';
+
+/** How many bytes a body may bring before it takes its project over its size quota. */
 interface SizeAllowance {
+  resource: SizeResource;
   project: string;
   limits: Limits;
   /** The project's usage without this image's own. */
@@ -65,15 +69,7 @@ export class StreamedDataService {
     // A saving image without a session is an attempt that died (or is still running): a retry takes it over.
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
     const key = objectKey(id, this.newId());
-    // The usage read (only for a project with a size limit) goes with the store's call, not after it.
-    const [upload, read] = await Promise.allSettled([this.blobs.createMultipartUpload(key), this.sizeAllowance(image)]);
-    if (upload.status === 'rejected') throw upload.reason;
-    const storeUploadId = upload.value;
-    if (read.status === 'rejected') {
-      await this.blobs.abortMultipartUpload(key, storeUploadId).catch(() => undefined);
-      throw read.reason;
-    }
-    const allowance = read.value;
+    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_size_total');
     // No location while the body arrives: the object does not exist until the upload completes,
     // and a saving image with one reads to the sweepers as a PUT /file whose verification was
     // lost (re-driven after 5 minutes, refused as missing) while a long body is still arriving.
@@ -124,9 +120,9 @@ export class StreamedDataService {
     const image = await this.access.authorize('modify_image', caller, id);
     checkReadyForData(image, 'uploading');
     const key = objectKey(id, this.newId());
-    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_stage_total');
     let size = 0;
-    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength));
+    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength), allowance);
     try {
       await saveOrConflict(this.repo, nextVersion({ ...image, status: 'uploading', size, location: key, failure: null }, this.clock()), image);
     } catch (error) {
@@ -167,19 +163,34 @@ export class StreamedDataService {
   }
 
   /**
-   * What the image's project may still store (image_size_total), read once before the body
-   * streams, so a body that takes it over is stopped as its bytes arrive instead of at the end.
-   * The activate write's conditional usage update stays the authority (concurrent uploads).
+   * The multipart upload the body goes into, and what its size quota allows; the usage read
+   * (only for a project with that limit) goes with the store's call, not after it. An upload
+   * opened when the read fails is aborted.
    */
-  private async sizeAllowance(image: Image): Promise<SizeAllowance | null> {
+  private async openUpload(key: string, image: Image, resource: SizeResource): Promise<{ storeUploadId: string; allowance: SizeAllowance | null }> {
+    const [upload, read] = await Promise.allSettled([this.blobs.createMultipartUpload(key), this.sizeAllowance(image, resource)]);
+    if (upload.status === 'rejected') throw upload.reason;
+    if (read.status === 'rejected') {
+      await this.blobs.abortMultipartUpload(key, upload.value).catch(() => undefined);
+      throw read.reason;
+    }
+    return { storeUploadId: upload.value, allowance: read.value };
+  }
+
+  /**
+   * What the image's project may still store toward `resource`, read once before the body
+   * streams, so a body that takes it over is stopped as its bytes arrive instead of at the end.
+   * The final write's conditional usage update stays the authority (concurrent uploads).
+   */
+  private async sizeAllowance(image: Image, resource: SizeResource): Promise<SizeAllowance | null> {
     if (!this.quotas || !image.owner) return null;
     const limits = this.quotas.limits(image.owner);
-    const limit = limitInUnits(limits, 'image_size_total');
+    const limit = limitInUnits(limits, resource);
     if (limit === undefined) return null;
     const stored = await this.quotas.usage.get(image.owner);
     // A retried saving image already counts its reservation: that part is this body's own.
-    const others = { ...stored.usage, image_size_total: stored.usage.image_size_total - usageOf(image).image_size_total };
-    return { project: image.owner, limits, others, bytes: limit - others.image_size_total };
+    const others = { ...stored.usage, [resource]: stored.usage[resource] - usageOf(image)[resource] };
+    return { resource, project: image.owner, limits, others, bytes: limit - others[resource] };
   }
 
   /** Best effort: the image queued again with the reason (its multipart upload is already aborted). */
@@ -188,9 +199,9 @@ export class StreamedDataService {
   }
 }
 
-/** Glance's 413 for a body that has brought `received` bytes past its project's image_size_total. */
+/** Glance's 413 for a body that has brought `received` bytes past its project's size quota. */
 function overQuota(allowance: SizeAllowance, received: number): QuotaExceededError {
-  const delta = { ...NO_USAGE, image_size_total: received };
+  const delta = { ...NO_USAGE, [allowance.resource]: received };
   return new QuotaExceededError(allowance.project, overLimits(allowance.limits, allowance.others, delta));
 }
 

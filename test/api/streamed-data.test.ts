@@ -239,6 +239,18 @@ describe('PUT /stage through the data front, then glance-direct', () => {
     });
     expect(active).toMatchObject({ size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
   });
+
+  it('stops a chunked body as soon as it passes what image_stage_total leaves: 413 before the body ends, still queued, nothing kept', async () => {
+    const token = await tokenFor(QUOTA_PROJECTS.streamedStage);
+    const image = await createImage(token, { name: 'endless-stage', ...RAW });
+    const res = await putUntilAnswered(`/v2/images/${image.id}/stage`, token, MiB, 64);
+    expect(res.endedBody).toBe(false);
+    expect(res.status).toBe(413);
+    expect(res.text).toContain('Resource image_stage_total is over limit of 5');
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
+    expect(await leftInStore(image.id)).toEqual({ objects: [], openUploads: 0 });
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+  });
 });
 
 /**
