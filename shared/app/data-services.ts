@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
+import { limitsFor } from '../domain/quota.js';
 import { config, dataConfig } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
@@ -62,5 +63,12 @@ export function imageDataService(): ImageDataService {
 
 /** PUT /file and PUT /stage with bodies of any size, streamed (the data front). */
 export function streamedDataService(): StreamedDataService {
-  return (streamed ??= new StreamedDataService(imageRepository(), authorizedImages(), blobStore(), { partsInFlight: STREAMED_PARTS_IN_FLIGHT }));
+  const { quotas } = config();
+  return (streamed ??= new StreamedDataService(
+    imageRepository(),
+    authorizedImages(),
+    blobStore(),
+    { partsInFlight: STREAMED_PARTS_IN_FLIGHT },
+    quotas ? { usage: usageRepository(), limits: (project) => limitsFor(quotas, project) } : undefined,
+  ));
 }

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../domain/caller.js';
 import { badRequest, GlanceError, serviceUnavailable } from '../domain/errors.js';
 import { queuedWithoutData, type Image } from '../domain/image.js';
+import { limitInUnits, NO_USAGE, overLimits, QuotaExceededError, usageOf, type Limits, type Usage } from '../domain/quota.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { UsageRepository } from '../ports/usage-repository.js';
 import type { AuthorizedImages } from './authorized-images.js';
 import { checkReadyForData, errorName, isUnfinishedPutFile, objectKey } from './image-data.js';
 import { activatedBy, ImageDigester, refusalReason } from './image-digest.js';
@@ -22,6 +24,26 @@ export interface StreamedDataSettings {
   partsInFlight: number;
 }
 
+/** The quotas a streamed body is checked against as it arrives. */
+export interface StreamedDataQuotas {
+  usage: UsageRepository;
+  /** A project's limits (none: unlimited). */
+  limits: (project: string) => Limits;
+}
+
+/** The size quota a body's bytes count toward: image_size_total for PUT /file, image_stage_total for PUT /stage. */
+type SizeResource = 'image_size_total' | 'image_stage_total';
+
+/** How many bytes a body may bring before it takes its project over its size quota. */
+interface SizeAllowance {
+  resource: SizeResource;
+  project: string;
+  limits: Limits;
+  /** The project's usage without this image's own. */
+  others: Usage;
+  bytes: number;
+}
+
 /**
  * Glance's own data paths (PUT /file, PUT /stage) for bodies of any size: the body streams into
  * a multipart upload as it arrives, while one digester computes size, MD5, SHA-512 and the format
@@ -35,6 +57,7 @@ export class StreamedDataService {
     private readonly access: AuthorizedImages,
     private readonly blobs: BlobStore,
     private readonly settings: StreamedDataSettings,
+    private readonly quotas: StreamedDataQuotas | undefined = undefined,
     private readonly clock: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
   ) {}
@@ -46,8 +69,13 @@ export class StreamedDataService {
     // A saving image without a session is an attempt that died (or is still running): a retry takes it over.
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
     const key = objectKey(id, this.newId());
-    const storeUploadId = await this.blobs.createMultipartUpload(key);
-    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: key, failure: null }, this.clock());
+    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_size_total');
+    // No location while the body arrives: the object does not exist until the upload completes,
+    // and a saving image with one reads to the sweepers as a PUT /file whose verification was
+    // lost (re-driven after 5 minutes, refused as missing) while a long body is still arriving.
+    // A crash leaves the image saving without data (the stuck-image sweep queues it again, a
+    // retry takes it over) and the upload or object unowned (the orphan audit removes it).
+    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: null, failure: null }, this.clock());
     try {
       await saveOrConflict(this.repo, saving, image);
     } catch (error) {
@@ -58,7 +86,7 @@ export class StreamedDataService {
 
     const digester = new ImageDigester();
     try {
-      await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk));
+      await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk), allowance);
     } catch (error) {
       await this.rollBack(saving, error instanceof GlanceError ? error.message : `the upload broke off (${errorName(error)})`);
       throw error instanceof GlanceError ? error : serviceUnavailable(`The image data could not be stored (${errorName(error)}); nothing was kept: retry the upload.`);
@@ -72,7 +100,7 @@ export class StreamedDataService {
     }
     let activated: boolean;
     try {
-      activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy(saving, digest), this.clock()), saving, ['image.upload', 'image.activate']);
+      activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy({ ...saving, location: key }, digest), this.clock()), saving, ['image.upload', 'image.activate']);
     } catch (error) {
       // Refused (a quota the size now known exceeds: 413) or failed: the bytes are not kept.
       await this.blobs.deleteObject(key).catch(() => undefined);
@@ -92,9 +120,9 @@ export class StreamedDataService {
     const image = await this.access.authorize('modify_image', caller, id);
     checkReadyForData(image, 'uploading');
     const key = objectKey(id, this.newId());
-    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_stage_total');
     let size = 0;
-    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength));
+    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength), allowance);
     try {
       await saveOrConflict(this.repo, nextVersion({ ...image, status: 'uploading', size, location: key, failure: null }, this.clock()), image);
     } catch (error) {
@@ -108,13 +136,21 @@ export class StreamedDataService {
    * upload, or aborts it and rethrows when the body breaks off, exceeds or falls short of the
    * declared size, or the store fails.
    */
-  private async stream(chunks: AsyncIterable<Uint8Array>, key: string, storeUploadId: string, declared: number | null, observe: (chunk: Uint8Array) => void) {
+  private async stream(
+    chunks: AsyncIterable<Uint8Array>,
+    key: string,
+    storeUploadId: string,
+    declared: number | null,
+    observe: (chunk: Uint8Array) => void,
+    allowance: SizeAllowance | null = null,
+  ) {
     const writer = new MultipartWriter(this.blobs, key, storeUploadId, { partsInFlight: this.settings.partsInFlight });
     let received = 0;
     try {
       for await (const chunk of chunks) {
         received += chunk.byteLength;
         if (declared !== null && received > declared) throw badRequest(`x-openstack-image-size ${declared} does not match the ${received} or more bytes sent`);
+        if (allowance && received > allowance.bytes) throw overQuota(allowance, received);
         observe(chunk);
         await writer.write(chunk);
       }
@@ -126,10 +162,47 @@ export class StreamedDataService {
     }
   }
 
+  /**
+   * The multipart upload the body goes into, and what its size quota allows; the usage read
+   * (only for a project with that limit) goes with the store's call, not after it. An upload
+   * opened when the read fails is aborted.
+   */
+  private async openUpload(key: string, image: Image, resource: SizeResource): Promise<{ storeUploadId: string; allowance: SizeAllowance | null }> {
+    const [upload, read] = await Promise.allSettled([this.blobs.createMultipartUpload(key), this.sizeAllowance(image, resource)]);
+    if (upload.status === 'rejected') throw upload.reason;
+    if (read.status === 'rejected') {
+      await this.blobs.abortMultipartUpload(key, upload.value).catch(() => undefined);
+      throw read.reason;
+    }
+    return { storeUploadId: upload.value, allowance: read.value };
+  }
+
+  /**
+   * What the image's project may still store toward `resource`, read once before the body
+   * streams, so a body that takes it over is stopped as its bytes arrive instead of at the end.
+   * The final write's conditional usage update stays the authority (concurrent uploads).
+   */
+  private async sizeAllowance(image: Image, resource: SizeResource): Promise<SizeAllowance | null> {
+    if (!this.quotas || !image.owner) return null;
+    const limits = this.quotas.limits(image.owner);
+    const limit = limitInUnits(limits, resource);
+    if (limit === undefined) return null;
+    const stored = await this.quotas.usage.get(image.owner);
+    // A retried saving image already counts its reservation: that part is this body's own.
+    const others = { ...stored.usage, [resource]: stored.usage[resource] - usageOf(image)[resource] };
+    return { resource, project: image.owner, limits, others, bytes: limit - others[resource] };
+  }
+
   /** Best effort: the image queued again with the reason (its multipart upload is already aborted). */
   private async rollBack(saving: Image, reason: string): Promise<void> {
     await saveUnlessMoved(this.repo, nextVersion(queuedWithoutData(saving, reason), this.clock()), saving).catch(() => undefined);
   }
+}
+
+/** Glance's 413 for a body that has brought `received` bytes past its project's size quota. */
+function overQuota(allowance: SizeAllowance, received: number): QuotaExceededError {
+  const delta = { ...NO_USAGE, [allowance.resource]: received };
+  return new QuotaExceededError(allowance.project, overLimits(allowance.limits, allowance.others, delta));
 }
 
 function parseDeclaredSize(declared: string | undefined): number | null {

@@ -15,11 +15,23 @@ export interface RawResponse {
  * names such as `__proto__`, NUL bytes, bad chunk sizes, oversized request lines).
  */
 export function rawRequest(request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+  return exchange(request, timeoutMs, false) as Promise<RawResponse>;
+}
+
+/**
+ * As rawRequest, then the client's side of the connection closed (a FIN), as a client that
+ * stops sending midway does: the answer, or 'closed' when the server closed without one.
+ */
+export function rawRequestThenClose(request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse | 'closed'> {
+  return exchange(request, timeoutMs, true);
+}
+
+function exchange(request: string | Buffer, timeoutMs: number, halfClose: boolean): Promise<RawResponse | 'closed'> {
   const url = new URL(apiUrl());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    // Written without a FIN: a server may drop a half-closed connection before it answers.
-    const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+    // Written without a FIN unless asked: a server may drop a half-closed connection before it answers.
+    const socket = connect(Number(url.port), url.hostname, () => (halfClose ? socket.end(request) : socket.write(request)));
     const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     // The server may close while we are still sending (it refused the request early).
@@ -30,6 +42,7 @@ export function rawRequest(request: string | Buffer, timeoutMs = 10_000): Promis
       clearTimeout(timer);
       const raw = Buffer.concat(chunks).toString('utf8');
       const end = raw.indexOf('\r\n\r\n');
+      if (raw === '' && halfClose) return resolve('closed');
       if (end < 0) return reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
       const [statusLine = '', ...lines] = raw.slice(0, end).split('\r\n');
       const headers = new Map<string, string>();

@@ -10,8 +10,10 @@ export const QUOTA_PROJECTS = {
   size: 'quota-size',
   /** Staging, import, delete, scrub and restore, and usage back where it began. */
   cycle: 'quota-cycle',
-  /** A chunked PUT /file whose size is known only once it ends, against 5 MiB. */
+  /** Chunked PUT /file bodies, whose size is known only as they arrive, against 5 MiB. */
   streamed: 'quota-streamed',
+  /** Chunked PUT /stage bodies against an image_stage_total of 5 MiB. */
+  streamedStage: 'quota-streamed-stage',
 } as const;
 
 export const TEST_QUOTAS = {
@@ -20,5 +22,6 @@ export const TEST_QUOTAS = {
     [QUOTA_PROJECTS.size]: { image_size_total: 3 },
     [QUOTA_PROJECTS.cycle]: { image_count_total: 20, image_count_uploading: 2, image_size_total: 100, image_stage_total: 2 },
     [QUOTA_PROJECTS.streamed]: { image_size_total: 5 },
+    [QUOTA_PROJECTS.streamedStage]: { image_stage_total: 5 },
   },
 };

@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { apiUrl } from '../api/client.js';
 
@@ -35,6 +36,12 @@ export interface StockClients {
   openstack(token: string, ...args: string[]): Promise<CliResult>;
   /** openstack … -f json, asserted to succeed, parsed. */
   openstackJson(token: string, ...args: string[]): Promise<any>;
+  /**
+   * glance started with its stdin a pipe the test writes image data into (glanceclient reads
+   * image data from a stdin that is not a terminal and sends it chunked), for a test that kills
+   * the client midway.
+   */
+  spawnGlance(token: string, ...args: string[]): ChildProcessByStdio<Writable, Readable, Readable>;
 }
 
 const missing = () =>
@@ -70,6 +77,8 @@ export interface StockClientOptions {
    * `--stores` option ("argument --stores: conflicting option string") on every later command.
    */
   forgetSchemas?: boolean;
+  /** How long one command may run before it is killed (default 60 s; a 1 GiB transfer needs more). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -111,7 +120,7 @@ export function stockClients(options: StockClientOptions = {}): StockClients {
       execFile(
         '/bin/sh',
         ['-c', 'exec "$0" "$@" <&-', bin, ...args],
-        { env: options.forgetSchemas ? cliEnv(mkdtempSync(join(home, 'run-'))) : env, cwd: home, timeout: 60_000, maxBuffer: 64 * 1024 * 1024, encoding },
+        { env: options.forgetSchemas ? cliEnv(mkdtempSync(join(home, 'run-'))) : env, cwd: home, timeout: options.commandTimeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, encoding },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
           const errText = stderr.toString();
@@ -128,7 +137,10 @@ export function stockClients(options: StockClientOptions = {}): StockClients {
     (await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${url()}/v2`, ...args], 'utf8')) as CliResult;
   const openstackJson = async (token: string, ...args: string[]) => JSON.parse(ok(await openstack(token, ...args, '-f', 'json')).stdout);
 
-  return { dir: () => home, glance, glanceBinary, openstack, openstackJson };
+  const spawnGlance = (token: string, ...args: string[]) =>
+    spawn(GLANCE, glanceArgs(token, args), { env, cwd: home, stdio: ['pipe', 'pipe', 'pipe'] });
+
+  return { dir: () => home, glance, glanceBinary, openstack, openstackJson, spawnGlance };
 }
 
 export function ok<T extends { code: number; stdout: string | Buffer; stderr: string }>(result: T): T {

@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
-import { settled } from '../api/data-helpers.js';
+import { MiB, settled } from '../api/data-helpers.js';
 import { ok, parseDict, stockClients, UUID } from './cli.js';
 
 /**
@@ -17,6 +18,7 @@ const { dir, glance, glanceBinary, openstack, openstackJson } = stockClients();
 const md5 = (data: Uint8Array) => createHash('md5').update(data).digest('hex');
 const sha512 = (data: Uint8Array) => createHash('sha512').update(data).digest('hex');
 const RAW = ['--disk-format', 'raw', '--container-format', 'bare'];
+const QCOW2 = ['--disk-format', 'qcow2', '--container-format', 'bare'];
 
 /** About 1 MiB of random bytes in a file under the private directory. */
 function imageFile(name: string, size = 1024 * 1024): { path: string; data: Buffer } {
@@ -26,13 +28,31 @@ function imageFile(name: string, size = 1024 * 1024): { path: string; data: Buff
   return { path, data };
 }
 
+/** The disk qemu-img's qcow2 of a 40 MiB disk holds, in bytes: what virtual_size must say. */
+const QCOW2_DISK_SIZE = 40 * MiB;
+let qcow2: { path: string; data: Buffer } | undefined;
+
+/**
+ * A real qcow2 of about 40 MB, made once per run with qemu-img from a disk of random data (so
+ * it is not all header), as the classic install guides' cirros image is a qcow2.
+ */
+function qcow2File(): { path: string; data: Buffer } {
+  if (!qcow2) {
+    const disk = imageFile('disk-40m.raw', QCOW2_DISK_SIZE);
+    const path = join(dir(), 'disk-40m.qcow2');
+    execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', disk.path, path]);
+    qcow2 = { path, data: readFileSync(path) };
+  }
+  return qcow2;
+}
+
 /** The image as the API shows it, expected active with the file's size and hashes. */
-async function expectActiveWith(token: string, id: string, data: Buffer) {
+async function expectActiveWith(token: string, id: string, data: Buffer, virtualSize = data.length) {
   const image = await settled(token, id);
   expect(image).toMatchObject({
     status: 'active',
     size: data.length,
-    virtual_size: data.length,
+    virtual_size: virtualSize,
     checksum: md5(data),
     os_hash_algo: 'sha512',
     os_hash_value: sha512(data),
@@ -125,8 +145,9 @@ describe('glance (python3-glanceclient) with image data', () => {
     expect((await glanceDownload(token, id, 'stage.out')).equals(file.data)).toBe(true);
   });
 
-  it('image-create-via-import --file (stdin closed) stages, imports with glance-direct and ends active', async () => {
-    const file = imageFile('via-import.raw');
+  // Staged through the data front: 40 MB is over the API tier's limit for PUT /stage too.
+  it('image-create-via-import --file with a 40 MB file (stdin closed) stages, imports with glance-direct and ends active', async () => {
+    const file = imageFile('via-import.raw', 40_000_000);
     const shown = parseDict(
       ok(await glance(token, 'image-create-via-import', '--name', 'compat-data-via-import', ...RAW, '--file', file.path)).stdout,
     );
@@ -141,11 +162,19 @@ describe('glance (python3-glanceclient) with image data', () => {
   // As Glance: any size through PUT /file. glanceclient sends the file chunked, so the local
   // runtime's data front streams it (shared/http/data-front.ts); the deployed stack without a
   // data front still stops at the API tier's limit (test/unit/gateway-responses.test.ts).
-  it('image-create --file with a 40 MB file (over the API tier\'s limit) ends active with its hashes', async () => {
-    const file = imageFile('big.raw', 40_000_000);
-    const shown = parseDict(ok(await glance(token, 'image-create', '--name', 'compat-data-big', ...RAW, '--file', file.path)).stdout);
-    expect(shown).toMatchObject({ name: 'compat-data-big', status: 'active', size: String(file.data.length), checksum: md5(file.data) });
-    await expectActiveWith(token, shown.id as string, file.data);
+  it('image-create --file with a real 40 MB qcow2 (over the API tier\'s limit) ends active with its hashes and virtual size', async () => {
+    const file = qcow2File();
+    const shown = parseDict(ok(await glance(token, 'image-create', '--name', 'compat-data-big', ...QCOW2, '--file', file.path)).stdout);
+    expect(shown).toMatchObject({
+      name: 'compat-data-big',
+      status: 'active',
+      disk_format: 'qcow2',
+      size: String(file.data.length),
+      virtual_size: String(QCOW2_DISK_SIZE),
+      checksum: md5(file.data),
+    });
+    expect(shown.os_hash_value?.replace(/\s/g, '')).toBe(sha512(file.data));
+    await expectActiveWith(token, shown.id as string, file.data, QCOW2_DISK_SIZE);
   });
 });
 
@@ -198,10 +227,19 @@ describe('openstack image (python3-openstackclient) with image data', () => {
     expect(readFileSync(out).equals(file.data)).toBe(true);
   });
 
-  it('image create --file with a 40 MB file (over the API tier\'s limit) ends active with its hashes, through the data front', async () => {
-    const file = imageFile('osc-big.raw', 40_000_000);
-    const created = await openstackJson(token, 'image', 'create', ...RAW, '--file', file.path, 'compat-data-osc-big');
+  it('image create --file with a real 40 MB qcow2 (over the API tier\'s limit) ends active with its hashes and virtual size, through the data front', async () => {
+    const file = qcow2File();
+    const created = await openstackJson(token, 'image', 'create', ...QCOW2, '--file', file.path, 'compat-data-osc-big');
     expect(created.id).toMatch(UUID);
-    await expectActiveWith(token, created.id, file.data);
+    const shown = await openstackJson(token, 'image', 'show', created.id);
+    expect(shown).toMatchObject({
+      status: 'active',
+      disk_format: 'qcow2',
+      size: file.data.length,
+      virtual_size: QCOW2_DISK_SIZE,
+      checksum: md5(file.data),
+      properties: { os_hash_value: sha512(file.data) },
+    });
+    await expectActiveWith(token, created.id, file.data, QCOW2_DISK_SIZE);
   });
 });

@@ -20,6 +20,8 @@ const RAW = { disk_format: 'raw', container_format: 'bare' };
 const OCTETS = { 'Content-Type': 'application/octet-stream' };
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const MINUTES = 60 * 1000;
+/** Over the API tier's limit with a Content-Length: the local runtime's data front streams it (two parts). */
+const STREAMED = 10 * 1024 * 1024;
 
 interface Scenario {
   name: string;
@@ -88,6 +90,59 @@ const SCENARIOS: Scenario[] = [
     },
     told: 0,
     ends: ['queued', 'active'],
+  },
+  // The data front (a body over the API tier's limit, so the request streams into a multipart
+  // upload): the saving write, the upload opened, its parts, its completion and the active write.
+  {
+    name: 'streamed PUT /file, after the store opened its multipart upload and before the saving write: the sweep aborts the upload',
+    async prepare() {
+      const id = await newImage();
+      return { id, rule: { command: 'PutItem', key: id, imageStatus: 'saving' }, request: putFile(id, randomBytes(STREAMED)) };
+    },
+    told: 0,
+    ends: ['queued'],
+  },
+  {
+    name: 'streamed PUT /file, killed while the body streams into its multipart upload: the sweeps queue the image again and abort the upload',
+    async prepare() {
+      const id = await newImage();
+      return { id, rule: { command: 'UploadPart', key: `images/${id}/` }, request: putFile(id, randomBytes(STREAMED)) };
+    },
+    told: 0,
+    ends: ['queued'],
+  },
+  {
+    name: 'streamed PUT /file, killed while the body streams: the retry takes the image over and ends active, the dead upload is aborted',
+    async prepare() {
+      const id = await newImage();
+      const data = randomBytes(STREAMED);
+      return { id, data, rule: { command: 'UploadPart', key: `images/${id}/` }, request: putFile(id, data) };
+    },
+    told: 0,
+    retry: (id) => putFile(id, scenarioData.get(id)!)(),
+    retryAnswer: 204,
+    ends: ['active'],
+  },
+  {
+    name: 'streamed PUT /file, after the upload completed and before the active write: the sweeps queue the image again and remove the object',
+    async prepare() {
+      const id = await newImage();
+      return { id, rule: { command: 'PutItem', key: id, imageStatus: 'active' }, request: putFile(id, randomBytes(STREAMED)) };
+    },
+    told: 0,
+    ends: ['queued'],
+  },
+  {
+    name: 'streamed PUT /file, after the upload completed and before the active write: the retry ends active, the first object is removed',
+    async prepare() {
+      const id = await newImage();
+      const data = randomBytes(STREAMED);
+      return { id, data, rule: { command: 'PutItem', key: id, imageStatus: 'active' }, request: putFile(id, data) };
+    },
+    told: 0,
+    retry: (id) => putFile(id, scenarioData.get(id)!)(),
+    retryAnswer: 204,
+    ends: ['active'],
   },
   {
     name: 'PUT /stage, after the bytes are stored and before the image records them: the orphan is removed',
