@@ -128,14 +128,33 @@ function timedCommand(command: string, args: string[]): { wall: number; cpu: num
   return { wall, cpu: Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]), stdout: child.stdout };
 }
 
-async function api(url: string, token: string, path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+/**
+ * One JSON request on a connection of its own: a kept-alive socket left idle through a long
+ * upload can be closed by the server just as it is reused ("other side closed").
+ */
+function api(url: string, token: string, path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: any }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, {
+      method,
+      agent: false,
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json', Accept: 'application/json', ...(payload ? { 'Content-Length': Buffer.byteLength(payload) } : {}) },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.end(payload);
   });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 /** A chunked PUT of the file in 64 KiB writes; resolves at the response. */
@@ -143,6 +162,7 @@ function putChunked(url: string, token: string, path: string, file: string): Pro
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, {
       method: 'PUT',
+      agent: false,
       headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked' },
     });
     let first = 0;
