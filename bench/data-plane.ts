@@ -1,6 +1,6 @@
 import { spawnSync, fork } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { BlobStore } from '../shared/ports/blob-store.js';
 import type { ImageRepository } from '../shared/ports/image-repository.js';
 import { ImageVerifier } from '../shared/app/verify-image.js';
 import { sampleImage } from '../test/support/sample-image.js';
+import { writeRandomFile } from './random-file.js';
 import { check, heading, printTable, progress as say } from './report.js';
 
 /**
@@ -143,22 +144,6 @@ async function timedHere<T>(action: () => Promise<T>): Promise<Timing & { value:
   const wall = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
   return { wall, cpu: (used.user + used.system) / 1e6, value };
-}
-
-/** Random bytes, written in 16 MiB slices (incompressible, so nothing on the way can cheat). */
-function writeRandomFile(path: string, bytes: number): void {
-  const slice = Buffer.allocUnsafe(16 * MiB);
-  const fd = openSync(path, 'w');
-  try {
-    for (let written = 0; written < bytes; ) {
-      const n = Math.min(slice.length, bytes - written);
-      randomFillSync(slice, 0, n);
-      for (let off = 0; off < n; ) off += writeSync(fd, slice, off, n - off);
-      written += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 // ---- 4.2: the verifier over a file -----------------------------------------------------------

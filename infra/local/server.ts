@@ -66,6 +66,11 @@ export interface LocalRuntimeOptions {
    * @default true, unless SKYGLASS_DATA_FRONT is "off" (then the limits are the serverless stack's)
    */
   dataFront?: boolean;
+  /**
+   * An S3 emulator already running elsewhere (startLocalS3 with LOCAL_S3 below, e.g. in another
+   * process: the bench measures the data front's own memory that way) instead of one started here.
+   */
+  s3Endpoint?: string;
 }
 
 export interface LocalRuntime {
@@ -96,6 +101,8 @@ const LOCAL_SCRUB_DELAY_SECONDS = '30';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** The emulated API's stage, as the events name it. */
 const LOCAL_ORIGIN: EventOrigin = { stage: 'local', apiId: 'local', accountId: ACCOUNT, forwarded: 'from-socket' };
+/** What the runtime's S3 emulator is started with (its data directory aside). */
+export const LOCAL_S3 = { buckets: [BUCKET], region: REGION, ...CREDENTIALS } as const;
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   // Configuration first: a bad file stops start-up before any emulator runs.
@@ -105,7 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const stop of stops.reverse()) await stop().catch((error) => console.error(error));
   };
   let dynamo: LocalDynamo;
-  let s3: LocalS3;
+  let s3: Pick<LocalS3, 'endpoint'>;
   let stepFunctions: LocalStepFunctions;
   let eventBridge: LocalEventBridge;
   const policyFile = options.policyFile ?? (process.env.POLICY_FILE || undefined);
@@ -116,8 +123,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
     await ensureTable(dynamo.client, TABLE);
-    s3 = await startLocalS3({ dataDir: options.inMemory ? null : join(options.dataDir, 's3'), buckets: [BUCKET], region: REGION, ...CREDENTIALS });
-    stops.push(() => s3.stop());
+    if (options.s3Endpoint) s3 = { endpoint: options.s3Endpoint };
+    else {
+      const started = await startLocalS3({ ...LOCAL_S3, buckets: [...LOCAL_S3.buckets], dataDir: options.inMemory ? null : join(options.dataDir, 's3') });
+      stops.push(() => started.stop());
+      s3 = started;
+    }
     stepFunctions = await startLocalStepFunctions([
       {
         arn: VERIFIER_ARN,

@@ -1,4 +1,5 @@
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../../shared/adapters/s3-blob-store.js';
 import { UploadGoneError } from '../../shared/ports/blob-store.js';
@@ -74,5 +75,31 @@ describe('S3BlobStore.uploadPart', () => {
   it('says the upload is gone when S3 no longer knows it', async () => {
     const { store } = storeAnswering({ UploadPartCommand: refusal(404, 'NoSuchUpload') });
     await expect(store.uploadPart(KEY, 'u1', 1, new Uint8Array(3))).rejects.toBeInstanceOf(UploadGoneError);
+  });
+});
+
+describe('S3BlobStore.uploadPart: what goes on the wire', () => {
+  it('signs the part as UNSIGNED-PAYLOAD, with no flexible checksum: the streaming front hashes each byte only for MD5 and SHA-512', async () => {
+    const sent: Record<string, string>[] = [];
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      ...S3_CLIENT_DEFAULTS,
+      // The SDK's full stack down to the HTTP handler, which answers as S3 does.
+      requestHandler: {
+        handle: async (request: { headers: Record<string, string> }) => {
+          sent.push(request.headers);
+          return { response: { statusCode: 200, headers: { etag: '"abc"' }, body: Readable.from([]) } };
+        },
+      },
+    });
+    const store = new S3BlobStore(s3, 'skyglass-images');
+    expect(await store.uploadPart(KEY, 'u1', 1, new Uint8Array(3))).toBe('"abc"');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(sent[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=a\//);
+    expect(Object.keys(sent[0] ?? {}).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -311,13 +311,7 @@ export class Front {
     for (const part of parts) digest.update(Buffer.from(unquote(part.etag), 'hex'));
     const etag = `${digest.digest('hex')}-${parts.length}`;
 
-    const body = Buffer.from(
-      `<CompleteMultipartUpload>${parts.map((p) => `<Part>${element('PartNumber', p.partNumber)}${element('ETag', p.etag)}</Part>`).join('')}</CompleteMultipartUpload>`,
-    );
-    const upstream = await this.forward(r, auth, { body, extraHeaders: { 'content-type': 'application/xml' } });
-    if (upstream.statusCode !== 200) return this.relay(r, upstream);
-    await readAll(upstream);
-    await writeFile(this.deps.engine.etagFile(bucket, key), etag);
+    await this.deps.engine.assemble(bucket, upload.uploadId, parts.map((p) => p.partNumber), etag);
     await this.deps.registry.remove(upload.uploadId);
     const location = `http://${r.req.headers.host ?? 'localhost'}/${rfc3986(bucket)}/${key.split('/').map(rfc3986).join('/')}`;
     sendXml(
