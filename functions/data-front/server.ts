@@ -10,6 +10,7 @@ import {
   gatewayError,
   invocationContext,
   proxyEvent,
+  readBody,
   routeRequest,
   sendResult,
   type EventOrigin,
@@ -139,18 +140,6 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   sendResult(res, await handler(event, context), method === 'HEAD');
 }
 
-function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= cap) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 /**
  * Run as a program (the container's command): PORT (default 8080), HOST, KEEP_ALIVE_SECONDS;

@@ -20,6 +20,7 @@ import {
   gatewayError,
   invocationContext,
   proxyEvent,
+  readBody,
   routeRequest,
   sendResult,
   type EventOrigin,
@@ -331,17 +332,4 @@ async function handle(req: IncomingMessage, res: ServerResponse, dataFront: bool
   sendResult(res, result, method === 'HEAD');
 }
 
-function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Past the cap, keep draining but stop buffering: the answer is 413 either way.
-      if (size <= cap) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 

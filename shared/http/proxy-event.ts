@@ -258,3 +258,18 @@ function parserErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer; 
       return { status: 400, message: `The request is not valid HTTP${error.reason ? `: ${error.reason}` : ''}.` };
   }
 }
+
+/** A request body of at most `cap` bytes kept (the API tier's limit + 1, so an oversized body is known by its length). */
+export function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the cap, keep draining but stop buffering: the answer is 413 either way.
+      if (size <= cap) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
