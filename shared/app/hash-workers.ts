@@ -46,14 +46,12 @@ class HashWorker {
 
   constructor(readonly algorithm: string) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    // Idle workers do not keep the process alive (a CLI, a test run, a Lambda's event loop).
-    this.worker.unref();
     this.worker.on('message', (m: FromWorker) => {
       const listener = this.listeners.get(m.session);
       if (!listener) return;
       if (m.type === 'hashed') listener.hashed(m.block);
       else {
-        this.listeners.delete(m.session);
+        this.forget(m.session);
         listener.digest(m.hex);
       }
     });
@@ -65,10 +63,20 @@ class HashWorker {
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`the ${algorithm} worker exited (${code})`)));
+    // An idle worker does not keep the process alive (a CLI, a test run); one with sessions
+    // does, or a digest still being computed would be lost. After the listeners: adding a
+    // 'message' listener refs the worker again.
+    this.worker.unref();
+  }
+
+  private forget(session: number): void {
+    this.listeners.delete(session);
+    if (this.listeners.size === 0) this.worker.unref();
   }
 
   start(session: number, blocks: SharedArrayBuffer[], listener: SessionListener): void {
     if (this.failure) throw this.failure;
+    if (this.listeners.size === 0) this.worker.ref();
     this.listeners.set(session, listener);
     this.worker.postMessage({ type: 'start', session, algorithm: this.algorithm, blocks });
   }
@@ -82,7 +90,7 @@ class HashWorker {
   }
 
   drop(session: number): void {
-    this.listeners.delete(session);
+    this.forget(session);
     this.worker.postMessage({ type: 'drop', session });
   }
 }

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,4 +132,26 @@ describe('StreamingImageDigester: the same digest, hashed on worker threads', ()
     const bytes = Uint8Array.from({ length: 2 * 1024 * 1024 + 5 }, (_, i) => i % 241);
     expect(await streamedDigestOf(bytes, [4096])).toEqual(digestOf(bytes, [bytes.length]));
   });
+});
+
+describe('StreamingImageDigester: its worker threads and the process', () => {
+  it('keep a process alive while a digest is being computed, and not once every digest is done or dropped', () => {
+    const script = join(dir, 'digest-and-exit.mts');
+    const module = join(import.meta.dirname, '../../shared/app/image-digest.ts');
+    writeFileSync(
+      script,
+      `import { StreamingImageDigester } from ${JSON.stringify(module)};
+const done = new StreamingImageDigester();
+await done.update(Buffer.alloc(3 << 20, 1));
+console.log((await done.finish()).checksum);
+const dropped = new StreamingImageDigester();
+await dropped.update(Buffer.alloc(3 << 20, 1));
+dropped.dispose();
+`,
+    );
+    // A hang would be this timeout's kill (status null); an early exit would lose the checksum (status 13).
+    const run = spawnSync('npx', ['tsx', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect({ status: run.status, stdout: run.stdout.trim() }).toEqual({ status: 0, stdout: createHash('md5').update(Buffer.alloc(3 << 20, 1)).digest('hex') });
+  }, 90_000);
 });
