@@ -107,7 +107,7 @@ describe('StreamingImageDigester: the same digest, hashed on worker threads', ()
 
   it('finds what ImageDigester finds, whatever the chunk boundaries, with chunks larger than all its blocks together', async () => {
     const image = qcow2();
-    // The qcow2 followed by 20 MiB of varied bytes: more than the digester's 8 × 1 MiB blocks, so it waits for the workers.
+    // The qcow2 followed by 20 MiB of varied bytes: more than the digester's 4 × 4 MiB blocks, so it waits for the workers.
     const bytes = new Uint8Array(image.length + 20 * 1024 * 1024);
     bytes.set(image);
     for (let i = image.length; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
