@@ -45,7 +45,9 @@ class HashWorker {
   private failure: Error | undefined;
 
   constructor(readonly algorithm: string) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    // Plain JavaScript: none of the parent's loader flags (tsx locally), and a small heap (the
+    // bytes are in shared memory, not on it): about 13 MiB of RSS per worker.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 } });
     this.worker.on('message', (m: FromWorker) => {
       const listener = this.listeners.get(m.session);
       if (!listener) return;
