@@ -100,6 +100,14 @@ class HashWorker {
 const workers = new Map<string, HashWorker>();
 let sessions = 0;
 
+/**
+ * Block sets of finished sessions, kept for the next one. A worker hardly allocates, so it
+ * rarely collects garbage, and a set it was given stays resident until it does: fresh blocks per
+ * upload made the front's RSS creep by a set per upload (npm run bench, section 5). One set is
+ * kept (16 MiB); more concurrent uploads allocate their own and leave them to the collector.
+ */
+const spareBlockSets = new Map<string, SharedArrayBuffer[]>();
+
 function workerFor(algorithm: string): HashWorker {
   let worker = workers.get(algorithm);
   if (!worker) workers.set(algorithm, (worker = new HashWorker(algorithm)));
@@ -138,7 +146,9 @@ export class ParallelHashes {
     algorithms: string[],
     private readonly options: ParallelHashOptions,
   ) {
-    this.shared = Array.from({ length: options.blocks }, () => new SharedArrayBuffer(options.blockSize));
+    const spare = spareBlockSets.get(this.setKey);
+    spareBlockSets.delete(this.setKey);
+    this.shared = spare ?? Array.from({ length: options.blocks }, () => new SharedArrayBuffer(options.blockSize));
     this.views = this.shared.map((b) => Buffer.from(b));
     this.busy = this.shared.map(() => 0);
     for (let i = options.blocks - 1; i >= 0; i--) this.free.push(i);
@@ -211,7 +221,14 @@ export class ParallelHashes {
 
   private digested(algorithm: string, hex: string): void {
     this.results.set(algorithm, hex);
-    if (this.results.size === this.workers.length) this.finishing?.resolve(this.results);
+    if (this.results.size < this.workers.length) return;
+    // Every worker is done with the blocks: the next session may have them.
+    spareBlockSets.set(this.setKey, this.shared);
+    this.finishing?.resolve(this.results);
+  }
+
+  private get setKey(): string {
+    return `${this.options.blocks}x${this.options.blockSize}`;
   }
 
   private fail(error: Error): void {
