@@ -8,7 +8,7 @@ import type { ImageRepository } from '../ports/image-repository.js';
 import type { UsageRepository } from '../ports/usage-repository.js';
 import type { AuthorizedImages } from './authorized-images.js';
 import { checkReadyForData, errorName, isUnfinishedPutFile, objectKey } from './image-data.js';
-import { activatedBy, ImageDigester, refusalReason } from './image-digest.js';
+import { activatedBy, refusalReason, StreamingImageDigester, type ImageDigest } from './image-digest.js';
 import { MultipartWriter } from './multipart-writer.js';
 import { lostRace, nextVersion, saveOrConflict, saveUnlessMoved } from './writes.js';
 
@@ -84,14 +84,23 @@ export class StreamedDataService {
     }
     if (image.status === 'saving' && image.location) await this.blobs.deleteObject(image.location).catch(() => undefined);
 
-    const digester = new ImageDigester();
+    const digester = new StreamingImageDigester();
     try {
       await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk), allowance);
     } catch (error) {
+      digester.dispose();
       await this.rollBack(saving, error instanceof GlanceError ? error.message : `the upload broke off (${errorName(error)})`);
       throw error instanceof GlanceError ? error : serviceUnavailable(`The image data could not be stored (${errorName(error)}); nothing was kept: retry the upload.`);
     }
-    const digest = digester.finish();
+    let digest: ImageDigest;
+    try {
+      digest = await digester.finish();
+    } catch (error) {
+      // A hashing worker failed: the stored bytes cannot be vouched for, so they are not kept.
+      await this.blobs.deleteObject(key).catch(() => undefined);
+      await this.rollBack(saving, `the data could not be digested (${errorName(error)})`);
+      throw serviceUnavailable(`The image data could not be digested (${errorName(error)}); nothing was kept: retry the upload.`);
+    }
     const reason = refusalReason(saving, digest);
     if (reason) {
       await this.blobs.deleteObject(key);
@@ -141,7 +150,7 @@ export class StreamedDataService {
     key: string,
     storeUploadId: string,
     declared: number | null,
-    observe: (chunk: Uint8Array) => void,
+    observe: (chunk: Uint8Array) => unknown,
     allowance: SizeAllowance | null = null,
   ) {
     const writer = new MultipartWriter(this.blobs, key, storeUploadId, { partsInFlight: this.settings.partsInFlight });
@@ -151,7 +160,8 @@ export class StreamedDataService {
         received += chunk.byteLength;
         if (declared !== null && received > declared) throw badRequest(`x-openstack-image-size ${declared} does not match the ${received} or more bytes sent`);
         if (allowance && received > allowance.bytes) throw overQuota(allowance, received);
-        observe(chunk);
+        // The digest's hashing runs on worker threads; it answers a promise only when it is behind.
+        await observe(chunk);
         await writer.write(chunk);
       }
       if (declared !== null && received !== declared) throw badRequest(`x-openstack-image-size ${declared} does not match the ${received} bytes sent`);

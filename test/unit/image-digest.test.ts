@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { activatedBy, ImageDigester, inBlocks, refusalReason, type ImageDigest } from '../../shared/app/image-digest.js';
+import { activatedBy, ImageDigester, inBlocks, refusalReason, StreamingImageDigester, type ImageDigest } from '../../shared/app/image-digest.js';
 import { sampleImage } from '../support/sample-image.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skyglass-digest-'));
@@ -91,4 +91,67 @@ describe('refusalReason and activatedBy', () => {
     const image = sampleImage({ status: 'saving', disk_format: 'raw', size: null });
     expect(refusalReason(image, digest)).toBe('Image disk_format raw does not match the uploaded data, which is qcow2');
   });
+});
+
+describe('StreamingImageDigester: the same digest, hashed on worker threads', () => {
+  async function streamedDigestOf(bytes: Uint8Array, chunkSizes: number[]): Promise<ImageDigest> {
+    const digester = new StreamingImageDigester();
+    let offset = 0;
+    for (let i = 0; offset < bytes.length; i++) {
+      const size = chunkSizes[i % chunkSizes.length]!;
+      await digester.update(bytes.subarray(offset, offset + size));
+      offset += size;
+    }
+    return digester.finish();
+  }
+
+  it('finds what ImageDigester finds, whatever the chunk boundaries, with chunks larger than all its blocks together', async () => {
+    const image = qcow2();
+    // The qcow2 followed by 20 MiB of varied bytes: more than the digester's 4 × 4 MiB blocks, so it waits for the workers.
+    const bytes = new Uint8Array(image.length + 20 * 1024 * 1024);
+    bytes.set(image);
+    for (let i = image.length; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const expected = digestOf(bytes, [65536]);
+    expect(await streamedDigestOf(bytes, [65536])).toEqual(expected);
+    expect(await streamedDigestOf(bytes, [1, 7, 511, 1024 * 1024 + 3])).toEqual(expected);
+    expect(await streamedDigestOf(bytes, [bytes.length])).toEqual(expected);
+  });
+
+  it('digests an empty body, and several bodies at once without mixing them', async () => {
+    const empty = new StreamingImageDigester();
+    expect(await empty.finish()).toEqual(new ImageDigester().finish());
+    const bodies = [1, 2, 3].map((n) => Uint8Array.from({ length: n * 3 * 1024 * 1024 + n }, (_, i) => (i * n) % 253));
+    const digests = await Promise.all(bodies.map((b) => streamedDigestOf(b, [65536 + 1])));
+    expect(digests).toEqual(bodies.map((b) => digestOf(b, [b.length])));
+  });
+
+  it('can be dropped midway, and the next body still digests right', async () => {
+    const dropped = new StreamingImageDigester();
+    await dropped.update(new Uint8Array(3 * 1024 * 1024).fill(7));
+    dropped.dispose();
+    const bytes = Uint8Array.from({ length: 2 * 1024 * 1024 + 5 }, (_, i) => i % 241);
+    expect(await streamedDigestOf(bytes, [4096])).toEqual(digestOf(bytes, [bytes.length]));
+  });
+});
+
+describe('StreamingImageDigester: its worker threads and the process', () => {
+  it('keep a process alive while a digest is being computed, and not once every digest is done or dropped', () => {
+    const script = join(dir, 'digest-and-exit.mts');
+    const module = join(import.meta.dirname, '../../shared/app/image-digest.ts');
+    writeFileSync(
+      script,
+      `import { StreamingImageDigester } from ${JSON.stringify(module)};
+const done = new StreamingImageDigester();
+await done.update(Buffer.alloc(3 << 20, 1));
+console.log((await done.finish()).checksum);
+const dropped = new StreamingImageDigester();
+await dropped.update(Buffer.alloc(3 << 20, 1));
+dropped.dispose();
+`,
+    );
+    // A hang would be this timeout's kill (status null); an early exit would lose the checksum (status 13).
+    const run = spawnSync('npx', ['tsx', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect({ status: run.status, stdout: run.stdout.trim() }).toEqual({ status: 0, stdout: createHash('md5').update(Buffer.alloc(3 << 20, 1)).digest('hex') });
+  }, 90_000);
 });
