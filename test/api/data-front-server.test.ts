@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
@@ -10,6 +9,7 @@ import { bundleDataFront } from '../../infra/bundling.js';
 import { storeClient } from './behind-the-api.js';
 import { call, callAt, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, until } from './data-helpers.js';
+import { putChunked as putChunkedTo } from './raw-http.js';
 
 /**
  * The standalone data front (functions/data-front/server.ts), the program the stack runs on
@@ -50,29 +50,9 @@ afterAll(async () => {
   rmSync(bundleDir, { recursive: true, force: true });
 });
 
-/** A chunked PUT to the front; `beforeRest` runs after the first chunk is written, before the others. */
-function putChunked(path: string, token: string, chunks: Buffer[], beforeRest?: () => Promise<void>): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${frontUrl}${path}`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked' },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    (async () => {
-      for (let i = 0; i < chunks.length; i++) {
-        if (!req.write(chunks[i])) await new Promise((r) => req.once('drain', r));
-        if (i === 0 && beforeRest) await beforeRest();
-      }
-      req.end();
-    })().catch(reject);
-  });
-}
+/** A chunked PUT to the front; `afterFirstChunk` runs after the first chunk is written, before the others. */
+const putChunked = (path: string, token: string, chunks: Buffer[], afterFirstChunk?: () => Promise<void>) =>
+  putChunkedTo(`${frontUrl}${path}`, token, chunks, { afterFirstChunk });
 
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { apiUrl } from './client.js';
 
@@ -67,4 +68,54 @@ export function httpRequest(method: string, target: string, headers: Array<[stri
   const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([k, v]) => `${k}: ${v}`)];
   if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+export interface ChunkedPutAnswer {
+  status: number;
+  body: any;
+}
+
+export interface ChunkedPutOptions {
+  /** Extra request headers (x-openstack-image-size, ...). */
+  headers?: Record<string, string>;
+  /** Destroy the connection after this many chunks instead of ending the body ('broken'). */
+  breakAfter?: number;
+  /** Runs after the first chunk is written, before the others. */
+  afterFirstChunk?: () => Promise<void>;
+}
+
+/**
+ * A PUT with a chunked body (no Content-Length) to `url`, as glanceclient sends a file: `chunks`
+ * are written one by one, waiting for drain. The answer's status and JSON body, or 'broken' when
+ * `breakAfter` cut the connection.
+ */
+export function putChunked(url: string, token: string, chunks: Buffer[], options: ChunkedPutOptions = {}): Promise<ChunkedPutAnswer | 'broken'> {
+  const { headers = {}, breakAfter, afterFirstChunk } = options;
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked', ...headers },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', (error) => (breakAfter !== undefined ? resolve('broken') : reject(error)));
+    (async () => {
+      for (let i = 0; i < chunks.length; i++) {
+        if (breakAfter !== undefined && i === breakAfter) {
+          // Let what was written reach the server before the client goes away.
+          await new Promise((r) => setTimeout(r, 300));
+          req.destroy();
+          resolve('broken');
+          return;
+        }
+        if (!req.write(chunks[i])) await new Promise((r) => req.once('drain', r));
+        if (i === 0 && afterFirstChunk) await afterFirstChunk();
+      }
+      req.end();
+    })().catch(reject);
+  });
 }

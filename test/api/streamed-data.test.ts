@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { storeClient } from './behind-the-api.js';
 import { apiUrl, call, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, until } from './data-helpers.js';
-import { httpRequest, rawRequest, rawRequestThenClose } from './raw-http.js';
+import { httpRequest, putChunked as putChunkedTo, type ChunkedPutAnswer, rawRequest, rawRequestThenClose } from './raw-http.js';
 import { QUOTA_PROJECTS } from './test-quotas.js';
 import { sweep } from './workers.js';
 
@@ -23,43 +23,9 @@ const RAW = { disk_format: 'raw', container_format: 'bare' };
 const dir = mkdtempSync(join(tmpdir(), 'skyglass-streamed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Sent {
-  status: number;
-  body: any;
-}
-
-/**
- * A PUT with a chunked body (no Content-Length), as glanceclient sends a file: `chunks` are
- * written one by one; with `breakAfter`, the connection is destroyed after that many chunks.
- */
-function putChunked(path: string, token: string, chunks: Buffer[], headers: Record<string, string> = {}, breakAfter?: number): Promise<Sent | 'broken'> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${apiUrl()}${path}`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked', ...headers },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', (error) => (breakAfter !== undefined ? resolve('broken') : reject(error)));
-    (async () => {
-      for (let i = 0; i < chunks.length; i++) {
-        if (breakAfter !== undefined && i === breakAfter) {
-          // Let what was written reach the server before the client goes away.
-          await new Promise((r) => setTimeout(r, 300));
-          req.destroy();
-          resolve('broken');
-          return;
-        }
-        if (!req.write(chunks[i])) await new Promise((r) => req.once('drain', r));
-      }
-      req.end();
-    })().catch(reject);
-  });
-}
+/** A chunked PUT to the API under test (raw-http.ts). */
+const putChunked = (path: string, token: string, chunks: Buffer[], headers: Record<string, string> = {}, breakAfter?: number) =>
+  putChunkedTo(`${apiUrl()}${path}`, token, chunks, { headers, breakAfter });
 
 /**
  * A chunked PUT that keeps sending `chunkSize` random bytes (at most `maxChunks` of them) until
@@ -152,7 +118,7 @@ describe('PUT /file through the data front', () => {
     const image = await createImage(token, { name: 'liar', ...RAW });
     const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(qcow2WithData(1), 65536));
     expect(res).toMatchObject({ status: 400 });
-    expect((res as Sent).body.badRequest?.message ?? (res as Sent).body.message ?? JSON.stringify((res as Sent).body)).toContain(
+    expect((res as ChunkedPutAnswer).body.badRequest?.message ?? (res as ChunkedPutAnswer).body.message ?? JSON.stringify((res as ChunkedPutAnswer).body)).toContain(
       'Image data was refused: Image disk_format raw does not match the uploaded data, which is qcow2',
     );
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null, checksum: null });
@@ -164,7 +130,7 @@ describe('PUT /file through the data front', () => {
     const image = await createImage(token, { name: 'long', ...RAW });
     const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(2 * MiB), 65536), { 'x-openstack-image-size': String(MiB) });
     expect(res).toMatchObject({ status: 400 });
-    expect(JSON.stringify((res as Sent).body)).toContain(`x-openstack-image-size ${MiB} does not match`);
+    expect(JSON.stringify((res as ChunkedPutAnswer).body)).toContain(`x-openstack-image-size ${MiB} does not match`);
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
     expect(await openUploads(image.id)).toBe(0);
   });
@@ -192,7 +158,7 @@ describe('PUT /file through the data front', () => {
     const image = await createImage(token, { name: 'over', ...RAW });
     const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(6 * MiB), MiB));
     expect(res).toMatchObject({ status: 413 });
-    expect(JSON.stringify((res as Sent).body)).toContain('Resource image_size_total is over limit of 5');
+    expect(JSON.stringify((res as ChunkedPutAnswer).body)).toContain('Resource image_size_total is over limit of 5');
     expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
     const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${image.id}/` }));
     expect(objects.Contents ?? []).toEqual([]);
@@ -262,7 +228,7 @@ function openPut(path: string, token: string) {
     method: 'PUT',
     headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream', Accept: 'application/json', 'Transfer-Encoding': 'chunked' },
   });
-  const answer = new Promise<Sent>((resolve, reject) => {
+  const answer = new Promise<ChunkedPutAnswer>((resolve, reject) => {
     req.on('response', (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -346,7 +312,7 @@ describe('bad input through the data front: a Glance-style error, nothing half-w
     const image = await createImage(token, { name: 'short', ...RAW });
     const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(randomBytes(2 * MiB), 65536), { 'x-openstack-image-size': String(3 * MiB) });
     expect(res).toMatchObject({ status: 400 });
-    expect(glanceError((res as Sent).body)).toMatchObject({ title: 'Bad Request', message: expect.stringContaining(`x-openstack-image-size ${3 * MiB} does not match the ${2 * MiB} bytes sent`) });
+    expect(glanceError((res as ChunkedPutAnswer).body)).toMatchObject({ title: 'Bad Request', message: expect.stringContaining(`x-openstack-image-size ${3 * MiB} does not match the ${2 * MiB} bytes sent`) });
     await queuedAndClean(token, image.id);
   });
 
@@ -384,7 +350,7 @@ describe('bad input through the data front: a Glance-style error, nothing half-w
       const image = await createImage(token, { name: file, disk_format: diskFormat, container_format: 'bare' });
       const res = await putChunked(`/v2/images/${image.id}/file`, token, inPieces(readFileSync(join(formats, file)), 65536));
       expect(res).toMatchObject({ status: 400 });
-      expect(glanceError((res as Sent).body)).toMatchObject({ title: 'Bad Request', message: expect.stringMatching(reason) });
+      expect(glanceError((res as ChunkedPutAnswer).body)).toMatchObject({ title: 'Bad Request', message: expect.stringMatching(reason) });
       expect((await call(`/v2/images/${image.id}`, { token })).body.os_skyglass_failure).toMatch(reason);
       await queuedAndClean(token, image.id);
     });
