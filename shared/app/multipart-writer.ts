@@ -17,14 +17,44 @@ export class TooManyPartsError extends Error {
 }
 
 /**
+ * Part buffers kept for the next part or the next upload, by size. Each upload fills about
+ * (partsInFlight + 1) parts at a time; fresh buffers per part stayed resident until a garbage
+ * collection found them, so the front's RSS grew by a few parts per upload (npm run bench,
+ * section 5). A process keeps at most KEPT_PART_BUFFERS of them; more concurrent uploads
+ * allocate and let go of the rest.
+ */
+const KEPT_PART_BUFFERS = 12;
+const keptPartBuffers = new Map<number, Buffer[]>();
+let keptPartBufferCount = 0;
+
+function takePartBuffer(size: number): Buffer {
+  const kept = keptPartBuffers.get(size)?.pop();
+  if (kept) {
+    keptPartBufferCount--;
+    return kept;
+  }
+  return Buffer.allocUnsafeSlow(size);
+}
+
+function returnPartBuffer(buffer: Buffer): void {
+  if (keptPartBufferCount >= KEPT_PART_BUFFERS) return;
+  const list = keptPartBuffers.get(buffer.byteLength) ?? [];
+  keptPartBuffers.set(buffer.byteLength, list);
+  list.push(buffer);
+  keptPartBufferCount++;
+}
+
+/**
  * Writes a byte stream of any length into one open multipart upload, cutting it into parts and
  * keeping several parts in flight, with bounded memory: `write` waits while `partsInFlight`
  * parts are uploading, which is what makes a fast client wait for the store (backpressure).
  * A part's failure is raised by the next `write` or by `finish`; the caller then `abort`s.
+ * Chunks are copied into reused part buffers (one copy, as concatenating them was).
  */
 export class MultipartWriter {
   private readonly partSize: (partNumber: number) => number;
-  private pending: Uint8Array[] = [];
+  /** The part being filled, taken from the kept buffers; null until the first byte. */
+  private pending: Buffer | null = null;
   private pendingBytes = 0;
   private nextPart = 1;
   private readonly inFlight = new Set<Promise<void>>();
@@ -44,11 +74,13 @@ export class MultipartWriter {
     this.raiseFailure();
     let rest = chunk;
     while (rest.byteLength > 0) {
-      const room = this.partSize(this.nextPart) - this.pendingBytes;
-      this.pending.push(rest.subarray(0, room));
-      this.pendingBytes += Math.min(room, rest.byteLength);
-      rest = rest.subarray(room);
-      if (this.pendingBytes === this.partSize(this.nextPart)) await this.sendPending();
+      const size = this.partSize(this.nextPart);
+      this.pending ??= takePartBuffer(size);
+      const taken = Math.min(size - this.pendingBytes, rest.byteLength);
+      this.pending.set(rest.subarray(0, taken), this.pendingBytes);
+      this.pendingBytes += taken;
+      rest = rest.subarray(taken);
+      if (this.pendingBytes === size) await this.sendPending();
     }
   }
 
@@ -64,7 +96,8 @@ export class MultipartWriter {
 
   /** Waits for the parts still uploading (their failures do not matter now), then aborts the upload. */
   async abort(): Promise<void> {
-    this.pending = [];
+    if (this.pending) returnPartBuffer(this.pending);
+    this.pending = null;
     this.pendingBytes = 0;
     await Promise.allSettled(this.inFlight);
     await this.blobs.abortMultipartUpload(this.key, this.uploadId);
@@ -74,9 +107,10 @@ export class MultipartWriter {
     if (this.nextPart > MAX_PARTS) throw new TooManyPartsError();
     while (this.inFlight.size >= this.options.partsInFlight) await Promise.race(this.inFlight);
     this.raiseFailure();
+    const buffer = this.pending ?? takePartBuffer(0);
     const partNumber = this.nextPart++;
-    const body = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+    const body = buffer.subarray(0, this.pendingBytes);
+    this.pending = null;
     this.pendingBytes = 0;
     const upload: Promise<void> = this.blobs.uploadPart(this.key, this.uploadId, partNumber, body).then(
       (etag) => {
@@ -86,7 +120,11 @@ export class MultipartWriter {
         this.failure ??= error;
       },
     );
-    const tracked = upload.finally(() => this.inFlight.delete(tracked));
+    // The store is done with the bytes once the part settled: the buffer can take other bytes.
+    const tracked = upload.finally(() => {
+      this.inFlight.delete(tracked);
+      returnPartBuffer(buffer);
+    });
     this.inFlight.add(tracked);
   }
 

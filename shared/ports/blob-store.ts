@@ -40,7 +40,9 @@ export interface BlobStore {
   presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string>;
   /**
    * Stores one part of an upload from the service's own hands (a streaming PUT /file), and
-   * returns its ETag for the completion. UploadGoneError if the upload is no longer open.
+   * returns its ETag for the completion. UploadGoneError if the upload is no longer open. The
+   * caller reuses `body`'s memory once the returned promise settles: an implementation must not
+   * keep a reference to it.
    */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
   /** UploadGoneError if the upload is no longer open. */

@@ -8,6 +8,8 @@ import { UploadGoneError, type BlobStore } from '../../shared/ports/blob-store.j
  */
 class MultipartStore {
   readonly parts = new Map<number, Uint8Array>();
+  /** The memory each part was sent in, to see it reused. */
+  readonly sentIn = new Set<ArrayBufferLike>();
   readonly waiting: Array<() => void> = [];
   inFlight = 0;
   peakInFlight = 0;
@@ -50,13 +52,14 @@ class MultipartStore {
   }
 
   private async uploadPart(partNumber: number, body: Uint8Array): Promise<string> {
+    this.sentIn.add(body.buffer);
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     try {
       if (this.holdParts) await new Promise<void>((resolve) => this.waiting.push(resolve));
       else await new Promise((resolve) => setImmediate(resolve));
       if (partNumber === this.failPart) throw new UploadGoneError();
-      // A copy: the writer may not reuse a part's memory once it is sent.
+      // A copy, as S3 keeps the bytes: the writer reuses a part's memory once the part settled.
       this.parts.set(partNumber, Uint8Array.from(body));
       return `etag-${partNumber}`;
     } finally {
@@ -120,5 +123,30 @@ describe('MultipartWriter', () => {
     expect(store.completed).toBeUndefined();
     await writer.abort();
     expect(store.aborted).toBe(true);
+  });
+
+  it("reuses part memory once a part is stored, never while it is in flight: each upload's bytes stay its own", async () => {
+    const first = new MultipartStore();
+    first.holdParts = true;
+    const size = 4096 + 1; // a size no other test uses, so the kept buffers are this test's
+    const one = bytes(3 * size).map((b) => b ^ 0x5a);
+    const writer = new MultipartWriter(first.asBlobStore(), 'k', 'u', { partsInFlight: 3, partSize: fixedParts(size) });
+    const written = writeAll(writer, one, 1000);
+    // Three parts held in flight: each in memory of its own.
+    while (first.inFlight < 3) await new Promise((resolve) => setImmediate(resolve));
+    await written;
+    expect(first.sentIn.size).toBe(3);
+    first.holdParts = false;
+    while (first.waiting.length > 0) first.release();
+    await writer.finish();
+    expect(Buffer.from(first.completed!)).toEqual(Buffer.from(one));
+
+    const second = new MultipartStore();
+    const two = bytes(3 * size);
+    const next = new MultipartWriter(second.asBlobStore(), 'k2', 'u2', { partsInFlight: 3, partSize: fixedParts(size) });
+    await writeAll(next, two, 1000);
+    await next.finish();
+    expect(Buffer.from(second.completed!)).toEqual(Buffer.from(two));
+    expect([...second.sentIn].every((memory) => first.sentIn.has(memory))).toBe(true);
   });
 });
