@@ -1,4 +1,4 @@
-import { spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -18,8 +18,8 @@ import { check, heading, median, printTable, progress as say } from './report.js
  *
  * Four processes, so each one's CPU and memory are its own: the bench (the client), the local S3
  * emulator (its S3 front and s3rver), the local runtime (API handlers, Step Functions, the table
- * stream; DynamoDB Local is its own JVM), and the data front: a second API tier on the runtime's
- * emulators (startLocalApiTier) that takes the PUT /file, as the front's container does in AWS.
+ * stream; DynamoDB Local is its own JVM), and the data front: its esbuild bundle, the file its
+ * container runs in AWS, on the runtime's emulators, taking the PUT /file.
  * The peak RSS is the front process's (VmHWM, reset before each upload).
  */
 
@@ -193,7 +193,7 @@ interface Started {
   message: Record<string, string>;
 }
 
-function startChild(role: 's3' | 'runtime' | 'front', env: Record<string, string>): Promise<Started> {
+function startChild(role: 's3' | 'runtime', env: Record<string, string>): Promise<Started> {
   const execArgv = [...process.execArgv];
   // SKYGLASS_BENCH_CPU_PROF=<dir>: a V8 CPU profile of each child, written when it stops.
   const profileDir = process.env.SKYGLASS_BENCH_CPU_PROF;
@@ -203,6 +203,43 @@ function startChild(role: 's3' | 'runtime' | 'front', env: Record<string, string
     child.once('message', (m) => resolve({ child, message: m as Record<string, string> }));
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`bench ${role} process exited ${code} before it started`)));
+  });
+}
+
+/**
+ * The data front as its container runs it: the esbuild bundle (`node <flags> index.mjs`), with the
+ * environment the local runtime gives its functions (runtime.json), on the same emulators.
+ */
+async function startBundledFront(dataDir: string, bundleDir: string): Promise<Started> {
+  const { bundleDataFront, DATA_FRONT_NODE_FLAGS } = await import('../infra/bundling.js');
+  const { environment } = JSON.parse(readFileSync(join(dataDir, 'runtime.json'), 'utf8')) as { environment: Record<string, string> };
+  bundleDataFront(bundleDir);
+  const execArgv: string[] = [...DATA_FRONT_NODE_FLAGS];
+  const profileDir = process.env.SKYGLASS_BENCH_CPU_PROF;
+  if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', 'front.cpuprofile');
+  const child = spawn(process.execPath, [...execArgv, 'index.mjs'], {
+    cwd: bundleDir,
+    env: { ...process.env, ...environment, PORT: '0', HOST: '127.0.0.1', STOP_GRACE_SECONDS: '5' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (text: string) => {
+      out += text;
+      const listening = /"url":"([^"]+)"/.exec(out);
+      if (listening) resolve({ child, message: { url: listening[1] as string } });
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`data front exited (${code}) before listening: ${out}`)));
+  });
+}
+
+function stopFront(started: Started | undefined): Promise<void> {
+  if (!started || started.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    started.child.once('exit', () => resolve());
+    started.child.kill('SIGTERM');
   });
 }
 
@@ -223,11 +260,6 @@ if (process.env[ROLE] && process.send) {
     const s3 = await startLocalS3({ ...LOCAL_S3, buckets: [...LOCAL_S3.buckets], dataDir: null });
     stop = s3.stop;
     process.send({ endpoint: s3.endpoint });
-  } else if (role === 'front') {
-    const { startLocalApiTier } = await import('../infra/local/server.js');
-    const tier = await startLocalApiTier({ dataDir: process.env.SKYGLASS_BENCH_FRONT_DIR as string });
-    stop = tier.stop;
-    process.send({ url: tier.url });
   } else {
     const { startLocalRuntime } = await import('../infra/local/server.js');
     const { mintToken } = await import('../infra/local/dev-key.js');
@@ -266,7 +298,7 @@ export async function measureDataFront(): Promise<DataFrontResult> {
     s3 = await startChild('s3', {});
     runtime = await startChild('runtime', { SKYGLASS_BENCH_FRONT_DIR: join(dir, 'runtime'), SKYGLASS_BENCH_S3_ENDPOINT: s3.message.endpoint as string });
     const { url, token } = runtime.message as { url: string; token: string };
-    front = await startChild('front', { SKYGLASS_BENCH_FRONT_DIR: join(dir, 'runtime') });
+    front = await startBundledFront(join(dir, 'runtime'), join(dir, 'front-bundle'));
     const frontUrl = front.message.url as string;
     const frontPid = front.child.pid as number;
     const runtimePid = runtime.child.pid as number;
@@ -323,7 +355,7 @@ export async function measureDataFront(): Promise<DataFrontResult> {
     return { machine, sha512sum, digester, uploads };
   } finally {
     progress('stopping the data front, the runtime and the S3 emulator, removing the bench files');
-    await stopChild(front);
+    await stopFront(front);
     await stopChild(runtime);
     await stopChild(s3);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
@@ -374,8 +406,8 @@ export function reportDataFront(r: DataFrontResult): void {
     ],
   );
   console.log('(client = this process; the S3 emulator (S3 front + s3rver) in a second; the runtime (API handlers, Step Functions, table');
-  console.log(' stream) in a third; the data front, a second API tier on the same emulators taking the PUT /file (it runs the authorizer and');
-  console.log(' the streamed handler, as its container does in AWS), in a fourth; DynamoDB Local is a JVM of its own. sha512sum runs');
+  console.log(' stream) in a third; the data front, its bundle as its container runs it (node index.mjs: the authorizer and the streamed');
+  console.log(' handler) on the same emulators taking the PUT /file, in a fourth; DynamoDB Local is a JVM of its own. sha512sum runs');
   console.log(" between the uploads on the same file. The front's peak RSS is VmHWM, reset before each upload; the 256 MiB figure shows");
   console.log(' whether memory grows with the size.');
   console.log(' The ImageDigester line is the front\'s hashing alone, in this process, on the same file: the floor of a single-threaded front.)');

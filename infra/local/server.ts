@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type {
@@ -235,20 +235,6 @@ async function listenApi(options: { port?: number; host?: string }, dataFront: b
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return { server, url: `http://${options.host ?? '127.0.0.1'}:${port}` };
-}
-
-/**
- * A second API tier with the data front, in this process, serving against the emulators of a
- * runtime already running (its dataDir's runtime.json gives their endpoints and the functions'
- * environment, as `npm run sweep` reads it). The bench runs the data front in a process of its
- * own this way, so its memory and CPU are the front's (plus the handlers the front calls: the
- * authorizer), not the emulators', Step Functions' or the other routes'.
- */
-export async function startLocalApiTier(options: { dataDir: string; port?: number; host?: string }): Promise<{ url: string; stop(): Promise<void> }> {
-  const { environment } = JSON.parse(readFileSync(join(options.dataDir, 'runtime.json'), 'utf8')) as { environment: Record<string, string> };
-  Object.assign(process.env, environment);
-  const { server, url } = await listenApi({ port: options.port ?? 0, host: options.host }, true);
-  return { url, stop: () => closeServer(server) };
 }
 
 function closeServer(server: Server): Promise<void> {
