@@ -17,7 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AUTHORIZER_CACHE, DATA_FRONT } from '../../shared/routes.js';
-import { bundleDataFront } from '../bundling.js';
+import { bundleDataFront, DATA_FRONT_NODE_FLAGS } from '../bundling.js';
 import { grantAccessTo, type AccessTargets } from './skyglass-function.js';
 
 /** The port the front listens on in its container. */
@@ -364,5 +364,5 @@ COPY index.mjs ./
 USER node
 EXPOSE ${DATA_FRONT_PORT}
 # Node is PID 1 and handles SIGTERM itself (the server drains its uploads, then exits).
-CMD ["node", "index.mjs"]
+CMD [${['node', ...DATA_FRONT_NODE_FLAGS, 'index.mjs'].map((arg) => JSON.stringify(arg)).join(', ')}]
 `;

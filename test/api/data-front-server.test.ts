@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { bundleDataFront } from '../../infra/bundling.js';
+import { bundleDataFront, DATA_FRONT_NODE_FLAGS } from '../../infra/bundling.js';
 import { storeClient } from './behind-the-api.js';
 import { call, callAt, createImage, tokenFor, uniqueProject } from './client.js';
 import { MiB, until } from './data-helpers.js';
@@ -27,7 +27,7 @@ let exited: Promise<number | null>;
 beforeAll(async () => {
   const { environment } = JSON.parse(readFileSync(join(inject('dataDir'), 'runtime.json'), 'utf8')) as { environment: Record<string, string> };
   bundleDataFront(bundleDir);
-  front = spawn(process.execPath, ['index.mjs'], {
+  front = spawn(process.execPath, [...DATA_FRONT_NODE_FLAGS, 'index.mjs'], {
     cwd: bundleDir,
     env: { ...process.env, ...environment, PORT: '0', HOST: '127.0.0.1', STOP_GRACE_SECONDS: '60' },
     stdio: ['ignore', 'pipe', 'inherit'],

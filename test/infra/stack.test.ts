@@ -1140,7 +1140,8 @@ describe('data front (skyglass:dataFront)', () => {
     const dockerfile = readFileSync(path.join(context, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/docker\/library\/node:24-alpine$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/^CMD \["node", "index\.mjs"\]$/m);
+    // With the front's Node flags (a small young generation: bench section 5's peak RSS).
+    expect(dockerfile).toMatch(/^CMD \["node", "--max-semi-space-size=2", "index\.mjs"\]$/m);
     // The bundle itself (skipped in this synthesis, as the Lambdas' are): one ESM file whose SDK
     // takes the task role's credentials from the container endpoint, which the Lambdas' provider cannot.
     const dir = mkdtempSync(path.join(tmpdir(), 'skyglass-front-bundle-'));
