@@ -325,6 +325,32 @@ describe('local S3 (s3rver behind a SigV4/multipart front)', () => {
       expect(uploads.Uploads ?? []).toEqual([]);
     });
 
+    it('completes an upload once when several completes race: each is 200 or NoSuchUpload, and after NoSuchUpload the object is there', async () => {
+      // As S3: a complete that finds the upload gone answers only once the one that took it has
+      // stored the object (the service then reads "gone, object present" as completed, not aborted).
+      for (let round = 0; round < 5; round++) {
+        const key = `raced/data-${round}`;
+        const uploadId = await createUpload(key);
+        const data = new Uint8Array(randomBytes(6 * MiB));
+        const etags = [await putPart(key, uploadId, 1, data.subarray(0, 5 * MiB)), await putPart(key, uploadId, 2, data.subarray(5 * MiB))];
+        const Parts = etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 }));
+        const answers = await Promise.all(
+          Array.from({ length: 6 }, async () => {
+            const outcome = await client
+              .send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MultipartUpload: { Parts } }))
+              .then(() => 'completed', (error: S3ServiceException) => error.name);
+            // Seen by this caller at once, as the service looks after a NoSuchUpload.
+            const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then((h) => h.ContentLength, (error: S3ServiceException) => error.name);
+            return { outcome, head };
+          }),
+        );
+        expect(answers.filter((a) => a.outcome === 'completed').length).toBeGreaterThanOrEqual(1);
+        expect(answers.every((a) => (a.outcome === 'completed' || a.outcome === 'NoSuchUpload') && a.head === data.length), JSON.stringify(answers)).toBe(true);
+        const stored = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        expect(md5(await stored.Body!.transformToByteArray())).toBe(md5(data));
+      }
+    });
+
     it('checks the part list on complete: InvalidPart, InvalidPartOrder, EntityTooSmall', async () => {
       const key = 'incomplete/data';
       const uploadId = await createUpload(key);

@@ -72,6 +72,8 @@ export class Front {
   // on such a socket just as it closes fails with ECONNRESET (a 500 to the client). Idle sockets
   // are dropped here well before that (an agent's timeout ends only free sockets).
   private readonly agent = new Agent({ keepAlive: true, timeout: 1000 });
+  /** Completes running, by upload id: a second complete of one upload waits for the first. */
+  private readonly completing = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: FrontDeps) {}
 
@@ -268,7 +270,25 @@ export class Front {
     r.res.end();
   }
 
+  /**
+   * Completes of one upload run one at a time, as S3's do: one stores the object, and a complete
+   * that finds the upload gone (NoSuchUpload) answers only once that object is there. Racing
+   * assemblies wrote to the same temporary file (one's rename then failed: a 500), and a HEAD
+   * between one's rename and its metadata could miss the object.
+   */
   private async completeMultipartUpload(r: Request, auth: Authenticated, bucket: string, key: string): Promise<void> {
+    const uploadId = queryValue(r.query, 'uploadId') ?? '';
+    const previous = this.completing.get(uploadId);
+    const mine = (previous ?? Promise.resolve()).catch(() => undefined).then(() => this.completeOneUpload(r, auth, bucket, key));
+    this.completing.set(uploadId, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.completing.get(uploadId) === mine) this.completing.delete(uploadId);
+    }
+  }
+
+  private async completeOneUpload(r: Request, auth: Authenticated, bucket: string, key: string): Promise<void> {
     const upload = this.requireUpload(r, bucket, key);
     const contentLength = Number(r.req.headers['content-length'] ?? 0);
     if (contentLength > MAX_COMPLETE_BODY) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
