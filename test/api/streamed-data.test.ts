@@ -166,20 +166,8 @@ describe('PUT /file through the data front', () => {
     expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
   });
 
-  it('stops a chunked body as soon as it passes what image_size_total leaves: 413 before the body ends, queued, nothing kept', async () => {
-    const token = await tokenFor(QUOTA_PROJECTS.streamed);
-    const image = await createImage(token, { name: 'endless', ...RAW });
-    // Up to 64 MiB offered against a 5 MiB quota: the answer must come while the body is still arriving.
-    const res = await putUntilAnswered(`/v2/images/${image.id}/file`, token, MiB, 64);
-    expect(res.endedBody).toBe(false);
-    expect(res.status).toBe(413);
-    expect(res.text).toContain('Resource image_size_total is over limit of 5');
-    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null, checksum: null });
-    const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${image.id}/` }));
-    expect(objects.Contents ?? []).toEqual([]);
-    expect(await openUploads(image.id)).toBe(0);
-    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
-  });
+  it('stops a chunked body as soon as it passes what image_size_total leaves: 413 before the body ends, queued, nothing kept', () =>
+    stopsAtSizeQuota({ project: QUOTA_PROJECTS.streamed, name: 'endless', path: 'file', resource: 'image_size_total', after: { status: 'queued', size: null, checksum: null } }));
 
   it('answers a missing or forged token before reading the body', async () => {
     const token = await tokenFor(uniqueProject());
@@ -206,17 +194,8 @@ describe('PUT /stage through the data front, then glance-direct', () => {
     expect(active).toMatchObject({ size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
   });
 
-  it('stops a chunked body as soon as it passes what image_stage_total leaves: 413 before the body ends, still queued, nothing kept', async () => {
-    const token = await tokenFor(QUOTA_PROJECTS.streamedStage);
-    const image = await createImage(token, { name: 'endless-stage', ...RAW });
-    const res = await putUntilAnswered(`/v2/images/${image.id}/stage`, token, MiB, 64);
-    expect(res.endedBody).toBe(false);
-    expect(res.status).toBe(413);
-    expect(res.text).toContain('Resource image_stage_total is over limit of 5');
-    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'queued', size: null });
-    expect(await leftInStore(image.id)).toEqual({ objects: [], openUploads: 0 });
-    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
-  });
+  it('stops a chunked body as soon as it passes what image_stage_total leaves: 413 before the body ends, still queued, nothing kept', () =>
+    stopsAtSizeQuota({ project: QUOTA_PROJECTS.streamedStage, name: 'endless-stage', path: 'stage', resource: 'image_stage_total', after: { status: 'queued', size: null } }));
 });
 
 /**
@@ -250,6 +229,22 @@ function openPut(path: string, token: string) {
 async function leftInStore(imageId: string) {
   const objects = await storeClient().send(new ListObjectsV2Command({ Bucket: inject('bucket'), Prefix: `images/${imageId}/` }));
   return { objects: (objects.Contents ?? []).map((o) => o.Key), openUploads: await openUploads(imageId) };
+}
+
+/**
+ * A chunked body of up to 64 MiB offered to a project whose `resource` quota is 5 MiB: the 413
+ * must come while the body is still arriving, and leave the image as `after` with nothing stored.
+ */
+async function stopsAtSizeQuota(c: { project: string; name: string; path: 'file' | 'stage'; resource: string; after: Record<string, unknown> }) {
+  const token = await tokenFor(c.project);
+  const image = await createImage(token, { name: c.name, ...RAW });
+  const res = await putUntilAnswered(`/v2/images/${image.id}/${c.path}`, token, MiB, 64);
+  expect(res.endedBody).toBe(false);
+  expect(res.status).toBe(413);
+  expect(res.text).toContain(`Resource ${c.resource} is over limit of 5`);
+  expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject(c.after);
+  expect(await leftInStore(image.id)).toEqual({ objects: [], openUploads: 0 });
+  expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
 }
 
 /** A Glance-style JSON error's fields, whether flat (the handlers') or in an `error` envelope (the gateway's). */
