@@ -37,7 +37,8 @@ function takePartBuffer(size: number): Buffer {
 }
 
 function returnPartBuffer(buffer: Buffer): void {
-  if (keptPartBufferCount >= KEPT_PART_BUFFERS) return;
+  // An empty stream's one empty part is not worth a place.
+  if (buffer.byteLength === 0 || keptPartBufferCount >= KEPT_PART_BUFFERS) return;
   const list = keptPartBuffers.get(buffer.byteLength) ?? [];
   keptPartBuffers.set(buffer.byteLength, list);
   list.push(buffer);
