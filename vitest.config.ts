@@ -46,6 +46,16 @@ export default defineConfig({
         },
       },
       {
+        // The `skyglass` CLI (cli/), built once and run as a process against the local runtime.
+        test: {
+          name: 'cli',
+          include: ['test/cli/**/*.test.ts'],
+          globalSetup: ['test/api/global-setup.ts', 'test/cli/build-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The local runtime in a child process, killed between writes and their side effects
         // and started again on the same data (test/crash/runtime-process.ts).
         test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },

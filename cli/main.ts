@@ -1,0 +1,193 @@
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { ImageApi } from './api.js';
+import { VERBS, type Context, type Verb } from './commands.js';
+import { bashCompletion } from './completion.js';
+import { CliError, EXIT, usageError } from './errors.js';
+
+/**
+ * `skyglass`: glance's verbs and flags against a Skyglass endpoint, plus what glanceclient
+ * cannot do — parallel, resumable uploads through the uploads extension and verified, resumable
+ * downloads. Parse argv, call the API through ImageApi, render like glanceclient.
+ */
+declare const SKYGLASS_VERSION: string | undefined;
+const VERSION = typeof SKYGLASS_VERSION === 'string' ? SKYGLASS_VERSION : 'dev';
+
+const GLOBAL = {
+  'os-image-url': { type: 'string', help: 'Image service endpoint (default: env[OS_IMAGE_URL])', arg: '<URL>' },
+  'os-auth-token': { type: 'string', help: 'Token to send as X-Auth-Token (default: env[OS_AUTH_TOKEN])', arg: '<TOKEN>' },
+  json: { type: 'boolean', help: 'Print JSON instead of tables' },
+  debug: { type: 'boolean', help: 'Print each step (parts stored, retries, bytes received) to stderr' },
+  help: { type: 'boolean', short: 'h', help: 'Show help' },
+} as const;
+
+const LOCAL_VERBS: Verb[] = [
+  {
+    name: 'token',
+    summary: 'Print a token for the local runtime (npm start), signed with its dev key in DATA_DIR',
+    args: [],
+    options: {
+      project: { type: 'string', help: 'Project id the token is scoped to (required)', arg: '<PROJECT>' },
+      user: { type: 'string', help: 'User id', arg: '<USER>' },
+      roles: { type: 'string', help: 'Comma-separated roles (default member,reader)', arg: '<ROLES>' },
+      ttl: { type: 'string', help: 'Lifetime in seconds (default 12 h)', arg: '<SECONDS>' },
+    },
+    async run(ctx, values) {
+      if (typeof values.project !== 'string') throw usageError('the following arguments are required: --project');
+      const { localToken, TokenRefusal } = await import('../infra/local/local-token.js');
+      try {
+        const { token, note } = await localToken({
+          project: values.project,
+          user: values.user as string | undefined,
+          roles: String(values.roles ?? 'member,reader').split(',').map((r) => r.trim()).filter(Boolean),
+          ttl: values.ttl ? Number(values.ttl) : undefined,
+          command: 'skyglass token ...',
+        });
+        if (note) ctx.say(note);
+        ctx.out(token);
+      } catch (error) {
+        if (error instanceof TokenRefusal) throw new CliError(error.message, EXIT.usage);
+        throw error;
+      }
+    },
+  },
+  {
+    name: 'completion',
+    summary: 'Print the bash completion script (source <(skyglass completion bash))',
+    args: ['[bash]'],
+    options: {},
+    async run(ctx) {
+      ctx.out(bashCompletion([...VERBS, ...LOCAL_VERBS]));
+    },
+  },
+];
+
+export const ALL_VERBS = (): Verb[] => [...VERBS, ...LOCAL_VERBS];
+
+function optionList(options: Record<string, { type: string; help: string; arg?: string; short?: string }>): string {
+  return Object.entries(options)
+    .map(([name, o]) => {
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.arg ?? '<VALUE>'}` : ''}`;
+      return `  ${flag.padEnd(40)} ${o.help}`;
+    })
+    .join('\n');
+}
+
+function verbHelp(verb: Verb): string {
+  return [
+    `usage: skyglass ${verb.name} ${Object.keys(verb.options).length ? '[options] ' : ''}${verb.args.join(' ')}`.trimEnd(),
+    '',
+    verb.summary,
+    ...(Object.keys(verb.options).length ? ['', 'Options:', optionList(verb.options)] : []),
+    '',
+    'Global options:',
+    optionList(GLOBAL),
+  ].join('\n');
+}
+
+function mainHelp(): string {
+  return [
+    'usage: skyglass [--os-image-url <URL>] [--os-auth-token <TOKEN>] [--json] <subcommand> ...',
+    '',
+    'Command-line client for Skyglass (OpenStack Images API v2), with parallel resumable uploads.',
+    '',
+    'Subcommands:',
+    ...ALL_VERBS().map((v) => `  ${v.name.padEnd(22)} ${v.summary}`),
+    '',
+    'Global options:',
+    optionList(GLOBAL),
+    '  --version                                Show the version',
+    '',
+    'Exit codes: 0 ok, 1 the service refused (its message is shown), 2 usage error or unreadable file,',
+    '3 endpoint unreachable, 4 downloaded data does not match its checksums, 130 interrupted (resumable).',
+    "See 'skyglass <subcommand> --help' for the options of each.",
+  ].join('\n');
+}
+
+function strip<T extends Record<string, { help: string; arg?: string }>>(options: T): ParseArgsOptionsConfig {
+  return Object.fromEntries(Object.entries(options).map(([k, { help: _h, arg: _a, ...o }]) => [k, o])) as ParseArgsOptionsConfig;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    // A second Ctrl-C does not wait for the clean-up.
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort(new CliError('Interrupted', EXIT.interrupted));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const verbAt = argv.findIndex((a, i) => !a.startsWith('-') && !(i > 0 && ['--os-image-url', '--os-auth-token'].includes(argv[i - 1]!)));
+    const verbName = verbAt >= 0 ? argv[verbAt] : undefined;
+    if (argv.includes('--version') && !verbName) {
+      process.stdout.write(`${VERSION}\n`);
+      return EXIT.ok;
+    }
+    if (!verbName) {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        process.stdout.write(`${mainHelp()}\n`);
+        return EXIT.ok;
+      }
+      throw usageError('a subcommand is required; see skyglass --help');
+    }
+    if (verbName === 'help') {
+      const about = ALL_VERBS().find((v) => v.name === argv[verbAt + 1]);
+      process.stdout.write(`${about ? verbHelp(about) : mainHelp()}\n`);
+      return EXIT.ok;
+    }
+    const verb = ALL_VERBS().find((v) => v.name === verbName);
+    if (!verb) throw usageError(`argument <subcommand>: invalid choice: '${verbName}'; see skyglass --help`);
+    const rest = [...argv.slice(0, verbAt), ...argv.slice(verbAt + 1)];
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: { ...strip(GLOBAL), ...strip(verb.options) }, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw usageError(`${(error as Error).message}\n${verbHelp(verb).split('\n')[0]}`);
+    }
+    const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    if (values.help) {
+      process.stdout.write(`${verbHelp(verb)}\n`);
+      return EXIT.ok;
+    }
+    const required = verb.args.filter((a) => a.startsWith('<'));
+    const variadic = verb.args.includes('...');
+    const optional = verb.args.filter((a) => a.startsWith('[')).length;
+    if (parsed.positionals.length < required.length) throw usageError(`the following arguments are required: ${required.slice(parsed.positionals.length).join(', ')}\n${verbHelp(verb).split('\n')[0]}`);
+    if (!variadic && parsed.positionals.length > required.length + optional) throw usageError(`unrecognized arguments: ${parsed.positionals.slice(required.length + optional).join(' ')}`);
+    let api: ImageApi | undefined;
+    const ctx: Context = {
+      json: Boolean(values.json),
+      signal: controller.signal,
+      out: (text) => process.stdout.write(`${text}\n`),
+      say: (line) => process.stderr.write(`${line}\n`),
+      trace: values.debug ? (line) => process.stderr.write(`debug: ${line}\n`) : () => undefined,
+      api: () => {
+        if (api) return api;
+        const url = (values['os-image-url'] as string | undefined) ?? process.env.OS_IMAGE_URL;
+        const token = (values['os-auth-token'] as string | undefined) ?? process.env.OS_AUTH_TOKEN;
+        if (!url) throw usageError('You must provide an image endpoint: --os-image-url or env[OS_IMAGE_URL]');
+        if (!token) throw usageError('You must provide a token: --os-auth-token or env[OS_AUTH_TOKEN] (locally: export OS_AUTH_TOKEN=$(skyglass token --project <id>))');
+        if (!/^https?:\/\//.test(url)) throw usageError(`--os-image-url ${url}: not an http(s) URL`);
+        return (api = new ImageApi(url.replace(/\/+$/, '').replace(/\/v2$/, ''), token));
+      },
+    };
+    await verb.run(ctx, values, parsed.positionals);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`${error.message}\n`);
+      return error.exitCode;
+    }
+    if (controller.signal.aborted) {
+      process.stderr.write('... terminating skyglass client\n');
+      return EXIT.interrupted;
+    }
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.api;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// Keep-alive sockets and timers must not hold the process once the answer is out.
+process.exit();
