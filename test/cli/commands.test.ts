@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call, tokenFor, uniqueProject } from '../api/client.js';
-import { parseTable, skyglass } from './cli.js';
+import { parseTable, skyglass, workDir } from './cli.js';
 
 const RAW = ['--disk-format', 'raw', '--container-format', 'bare'];
 
@@ -109,5 +112,20 @@ describe('skyglass image and member verbs', () => {
     const noToken = await skyglass(null, 'image-list');
     expect(noToken.code).toBe(2);
     expect(noToken.stderr).toContain('OS_AUTH_TOKEN');
+  });
+
+  it('prints a bash completion script that completes verbs and each verb\'s flags', async () => {
+    const script = await skyglass(null, 'completion', 'bash');
+    expect(script.code).toBe(0);
+    const file = join(workDir(), 'skyglass-completion.bash');
+    writeFileSync(file, script.stdout);
+    const complete = (...words: string[]) =>
+      execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _skyglass; printf '%s\\n' "\${COMPREPLY[@]}"`, file])
+        .toString()
+        .trim()
+        .split('\n');
+    expect(complete('skyglass', 'image-d')).toEqual(['image-download', 'image-delete', 'image-deactivate']);
+    expect(complete('skyglass', 'image-upload', '--re')).toEqual(['--resume']);
+    expect(complete('skyglass', '--os-image-url', 'http://x', 'image-list', '--page')).toEqual(['--page-size']);
   });
 });

@@ -65,7 +65,11 @@ describe('the README', () => {
       execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', join(scratch, 'disk.raw'), join(home, 'disk.qcow2')]);
       disk = readFileSync(join(home, 'disk.qcow2'));
       port = await freePort();
-      const built = scriptOf(runnable, [`npm() { command npm --prefix ${JSON.stringify(CHECKOUT)} "$@"; }`]);
+      const built = scriptOf(runnable, [
+        `npm() { command npm --prefix ${JSON.stringify(CHECKOUT)} "$@"; }`,
+        // npx as typed in the checkout: the package's own bins (the skyglass CLI), run in this folder.
+        `npx() { command npm --prefix ${JSON.stringify(CHECKOUT)} exec -- "$@"; }`,
+      ]);
       readmeLine = built.readmeLine;
       writeFileSync(join(scratch, 'readme.sh'), built.script);
       shell = spawnGroup('bash', [join(scratch, 'readme.sh')], {
