@@ -3,7 +3,7 @@
  * calls and items read per API operation, and data-plane throughput (uploads, the verifier's
  * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -13,12 +13,13 @@
 import { performance } from 'node:perf_hooks';
 import { buildBundles, buildClientSetReferences, buildReference, reportBundles } from './bundles.js';
 import { measureColdImports, measureFirstAnswers, reportColdImports, reportFirstAnswers } from './cold-import.js';
+import { measureCliIsolated, reportCli } from './cli.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDataFront, reportDataFront } from './data-front.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -76,6 +77,9 @@ if (only.has('data')) {
 
 // The runtime and the S3 emulator in child processes of their own: see bench/data-front.ts.
 if (only.has('front')) reportDataFront(await measureDataFront());
+
+// The built CLI against lib-storage, its runtime in a child process of its own: see bench/cli.ts.
+if (only.has('cli')) reportCli(await measureCliIsolated());
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);
