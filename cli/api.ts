@@ -74,8 +74,12 @@ export class ImageApi {
   deleteMember = (id: string, member: string) => this.request('DELETE', `/v2/images/${enc(id)}/members/${enc(member)}`).then(() => undefined);
   importInfo = () => this.request<Record<string, unknown>>('GET', '/v2/info/import').then((r) => r.body);
 
-  createUpload = (id: string, size: number, partSize?: number) =>
-    this.request<UploadSession>('POST', `/v2/images/${enc(id)}/uploads`, { json: { size, ...(partSize ? { part_size: partSize } : {}) } }).then((r) => r.body);
+  /** With `stage`, the parts are staged for an import (the image goes to uploading) instead of verified. */
+  createUpload = (id: string, size: number, options: { partSize?: number; stage?: boolean } = {}) =>
+    this.request<UploadSession>('POST', `/v2/images/${enc(id)}/uploads`, { json: { size, ...(options.partSize ? { part_size: options.partSize } : {}), ...(options.stage ? { stage: true } : {}) } }).then((r) => r.body);
+  /** POST /import (202): `glance-direct` imports staged data; other methods as the service lists them. */
+  importImage = (id: string, method: Record<string, unknown>) => this.request('POST', `/v2/images/${enc(id)}/import`, { json: { method }, expect: [202] }).then(() => undefined);
+  storesInfo = (detail: boolean) => this.request<Record<string, unknown>>('GET', `/v2/info/stores${detail ? '/detail' : ''}`).then((r) => r.body);
   getUpload = (id: string, uploadId: string) => this.request<UploadSession>('GET', `/v2/images/${enc(id)}/uploads/${enc(uploadId)}`).then((r) => r.body);
   completeUpload = (id: string, uploadId: string, parts: Array<{ part_number: number; etag: string }>) =>
     this.request('POST', `/v2/images/${enc(id)}/uploads/${enc(uploadId)}/complete`, { json: { parts } }).then(() => undefined);

@@ -1,9 +1,9 @@
 import type { ParseArgsOptionDescriptor } from 'node:util';
 import type { Image, ImageApi } from './api.js';
 import { downloadImageData } from './download.js';
-import { CliError, EXIT, usageError } from './errors.js';
+import { ApiError, CliError, EXIT, usageError } from './errors.js';
 import { listTable, propertyTable } from './render.js';
-import { fileToUpload, uploadImageData } from './upload.js';
+import { fileToUpload, settle, uploadImageData } from './upload.js';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -100,10 +100,33 @@ function parallel(values: Values): number {
   return n;
 }
 
-async function upload(ctx: Context, id: string, file: string, values: Values, resumeOnly: boolean): Promise<void> {
-  const image = await uploadImageData(ctx.api(), id, file, { parallel: parallel(values), progress: Boolean(values.progress), resumeOnly, signal: ctx.signal, say: ctx.say, trace: ctx.trace });
-  showImage(ctx, image);
+function upload(ctx: Context, id: string, file: string, values: Values, resumeOnly: boolean, stage = false): Promise<Image> {
+  return uploadImageData(ctx.api(), id, file, { parallel: parallel(values), progress: Boolean(values.progress), resumeOnly, stage, signal: ctx.signal, say: ctx.say, trace: ctx.trace });
 }
+
+/** glance's refusals of an import the service cannot do here (exit 1, as glance's), before anything is written. */
+const importRefusal = (message: string) => new CliError(message, EXIT.api);
+
+/** The method must be one the service lists in GET /v2/info/import, as glance checks. */
+async function checkImportMethod(ctx: Context, method: string): Promise<void> {
+  let info: Record<string, unknown>;
+  try {
+    info = await ctx.api().importInfo();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) throw importRefusal('Target Glance does not support Image Import workflow');
+    throw error;
+  }
+  const offered = ((info['import-methods'] as { value?: string[] } | undefined)?.value ?? []) as string[];
+  if (!offered.includes(method)) throw importRefusal(`Import method '${method}' is not valid for this cloud. Valid values can be retrieved with import-info command.`);
+}
+
+const IMPORT: Record<string, Option> = {
+  'import-method': { type: 'string', help: 'Import method (those import-info lists); default env[OS_IMAGE_IMPORT_METHOD], or glance-direct with --file', arg: '<METHOD>' },
+  uri: { type: 'string', help: 'URI to download the external image (web-download)', arg: '<IMAGE_URL>' },
+  wait: { type: 'boolean', help: 'Wait until the import settles and show the final image (always done with --file)' },
+};
+
+const importMethod = (method: string, uri: string | undefined) => ({ name: method, ...(uri ? { uri } : {}) });
 
 const MEMBER_COLUMNS: Array<[string, string]> = [['Image ID', 'image_id'], ['Member ID', 'member_id'], ['Status', 'status']];
 const showMember = (ctx: Context, m: Record<string, unknown>) => ctx.out(ctx.json ? JSON.stringify(m, null, 2) : listTable([m], MEMBER_COLUMNS));
@@ -116,11 +139,48 @@ export const VERBS: Verb[] = [
     options: { ...IMAGE_FIELDS, file: { type: 'string', help: 'Local file with the image data (sent through the uploads extension)', arg: '<FILE>' }, ...TRANSFER },
     async run(ctx, values) {
       const file = str(values.file);
-      if (file) fileToUpload(file); // a missing file is refused before the image exists
+      if (file) {
+        // Both refused before the image exists, so a bad command leaves nothing behind.
+        fileToUpload(file);
+        if (!str(values['disk-format']) || !str(values['container-format'])) throw usageError('Must provide --container-format, --disk-format when using --file.');
+      }
       const image = await ctx.api().createImage(imageFields(values));
       if (!file) return showImage(ctx, image);
       ctx.say(`created image ${image.id}`);
-      await upload(ctx, image.id, file, values, false);
+      showImage(ctx, await upload(ctx, image.id, file, values, false));
+    },
+  },
+  {
+    name: 'image-create-via-import',
+    summary: 'Create a new image through the import workflow; with --file, stage its data in parallel parts, import it and wait until it is active',
+    args: [],
+    options: { ...IMAGE_FIELDS, file: { type: 'string', help: 'Local file with the image data (glance-direct: staged through the uploads extension)', arg: '<FILE>' }, ...IMPORT, ...TRANSFER },
+    async run(ctx, values) {
+      const file = str(values.file);
+      const uri = str(values.uri);
+      const method = str(values['import-method']) ?? (process.env.OS_IMAGE_IMPORT_METHOD || undefined) ?? (file ? 'glance-direct' : undefined);
+      // glance's checks, in glance's order, all before the image exists.
+      if (method === 'copy-image') throw importRefusal("Import method 'copy-image' cannot be used while creating the image.");
+      if (method) await checkImportMethod(ctx, method);
+      else if (uri) throw usageError('You cannot use --uri without specifying an import method.');
+      if (method === 'glance-direct') {
+        if (uri) throw usageError('You cannot specify a --uri with the glance-direct import method.');
+        if (!file) throw usageError('You must specify a --file for the glance-direct import method.');
+      }
+      if (method === 'web-download') {
+        if (!uri) throw usageError("URI is required for web-download import method. Please use '--uri <uri>'.");
+        if (file) throw usageError('You cannot specify a --file with the web-download import method.');
+      }
+      if (file) {
+        fileToUpload(file);
+        if (!str(values['disk-format']) || !str(values['container-format'])) throw usageError('Must provide --container-format, --disk-format when using --file.');
+      }
+      const image = await ctx.api().createImage(imageFields(values));
+      if (!method) return showImage(ctx, image);
+      ctx.say(`created image ${image.id}`);
+      if (file) await upload(ctx, image.id, file, values, false, true);
+      await ctx.api().importImage(image.id, importMethod(method, uri));
+      showImage(ctx, file || values.wait ? await settle(ctx.api(), image.id, ctx.signal) : await ctx.api().getImage(image.id));
     },
   },
   {
@@ -131,7 +191,37 @@ export const VERBS: Verb[] = [
     async run(ctx, values, [id]) {
       const file = str(values.file);
       if (!file) throw usageError('image-upload needs --file <FILE>');
-      await upload(ctx, id!, file, values, Boolean(values.resume));
+      showImage(ctx, await upload(ctx, id!, file, values, Boolean(values.resume)));
+    },
+  },
+  {
+    name: 'image-stage',
+    summary: 'Stage data for a queued image, for image-import (resumes an interrupted staging of the same file)',
+    args: ['<IMAGE_ID>'],
+    options: { file: { type: 'string', help: 'Local file with the image data', arg: '<FILE>' }, resume: { type: 'boolean', help: 'Only continue an interrupted staging; fail if there is none' }, ...TRANSFER },
+    async run(ctx, values, [id]) {
+      const file = str(values.file);
+      if (!file) throw usageError('image-stage needs --file <FILE>');
+      showImage(ctx, await upload(ctx, id!, file, values, Boolean(values.resume), true));
+    },
+  },
+  {
+    name: 'image-import',
+    summary: 'Import an image: glance-direct imports the data image-stage staged',
+    args: ['<IMAGE_ID>'],
+    options: { ...IMPORT, 'import-method': { ...IMPORT['import-method']!, help: 'Import method (those import-info lists; default glance-direct)' } },
+    async run(ctx, values, [id]) {
+      const method = str(values['import-method']) ?? 'glance-direct';
+      const uri = str(values.uri);
+      await checkImportMethod(ctx, method);
+      if (method === 'web-download' && !uri) throw usageError('Provide URI for web-download import method.');
+      if (uri && method !== 'web-download') throw usageError("Import method should be 'web-download' if URI is provided.");
+      const image = await ctx.api().getImage(id!);
+      if (!image.container_format || !image.disk_format) throw importRefusal("The 'container_format' and 'disk_format' properties must be set on an image before it can be imported.");
+      if (method === 'glance-direct' && image.status !== 'uploading') throw importRefusal("The 'glance-direct' import method can only be applied to an image in status 'uploading'");
+      if (method === 'web-download' && image.status !== 'queued') throw importRefusal("The 'web-download' import method can only be applied to an image in status 'queued'");
+      await ctx.api().importImage(id!, importMethod(method, uri));
+      showImage(ctx, values.wait ? await settle(ctx.api(), id!, ctx.signal) : await ctx.api().getImage(id!));
     },
   },
   {
@@ -316,6 +406,21 @@ export const VERBS: Verb[] = [
     async run(ctx) {
       const info = await ctx.api().importInfo();
       showImage(ctx, info);
+    },
+  },
+  {
+    name: 'stores-info',
+    summary: 'Print the stores (backends) the service keeps image data in',
+    args: [],
+    options: { detail: { type: 'boolean', help: 'Show details of the stores (admin only)' } },
+    async run(ctx, values) {
+      try {
+        showImage(ctx, await ctx.api().storesInfo(Boolean(values.detail)));
+      } catch (error) {
+        // What glance says of a service without multiple stores (Skyglass until it has them, issue #15).
+        if (error instanceof ApiError && error.status === 404) throw importRefusal('Multi Backend support is not enabled');
+        throw error;
+      }
     },
   },
 ];

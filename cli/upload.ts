@@ -18,6 +18,8 @@ export interface UploadOptions {
   trace: (line: string) => void;
   /** Tries per part before the upload gives up (the session stays resumable). */
   attempts?: number;
+  /** Stage the data for an import (image-stage): the upload ends with the image uploading, not verified. */
+  stage?: boolean;
 }
 
 /** The file to upload, checked before anything is sent. */
@@ -43,7 +45,8 @@ export function fileToUpload(path: string): { file: string; size: number; mtimeM
  */
 export async function uploadImageData(api: ImageApi, imageId: string, path: string, options: UploadOptions): Promise<Image> {
   const { file, size, mtimeMs } = fileToUpload(path);
-  const resumeHint = `skyglass image-upload --resume --file ${path} ${imageId}`;
+  const resumeHint = `skyglass ${options.stage ? 'image-stage' : 'image-upload'} --resume --file ${path} ${imageId}`;
+  const finish = () => (options.stage ? staged(api, imageId) : settle(api, imageId, options.signal));
   let session: UploadSession | undefined;
   const state = loadState(api.baseUrl, imageId, file);
   if (state && (state.size !== size || state.mtimeMs !== mtimeMs)) {
@@ -60,12 +63,13 @@ export async function uploadImageData(api: ImageApi, imageId: string, path: stri
       clearState(api.baseUrl, imageId, file);
       // No session: it was completed (the process died before it saw the image settle), or aborted.
       const image = await api.getImage(imageId);
-      if (['saving', 'importing', 'active'].includes(image.status) && image.size === size) return settle(api, imageId, options.signal);
+      const carriedOn = options.stage ? ['uploading'] : ['saving', 'importing', 'active'];
+      if (carriedOn.includes(image.status) && image.size === size) return finish();
     }
   }
   if (!session) {
     if (options.resumeOnly) throw usageError(`Nothing to resume: no upload of ${path} to image ${imageId} was interrupted here`);
-    const fresh = await api.createUpload(imageId, size);
+    const fresh = await api.createUpload(imageId, size, { stage: options.stage });
     const record: UploadState = { baseUrl: api.baseUrl, imageId, uploadId: fresh.upload_id, file, size, mtimeMs };
     saveState(record);
     session = fresh;
@@ -86,7 +90,14 @@ export async function uploadImageData(api: ImageApi, imageId: string, path: stri
   const parts = [...done].map(([part_number, etag]) => ({ part_number, etag })).sort((a, b) => a.part_number - b.part_number);
   await api.completeUpload(imageId, uploadId, parts);
   clearState(api.baseUrl, imageId, file);
-  return settle(api, imageId, options.signal);
+  return finish();
+}
+
+/** A completed staged upload leaves the image uploading, its size set, ready for POST /import. */
+async function staged(api: ImageApi, imageId: string): Promise<Image> {
+  const image = await api.getImage(imageId);
+  if (image.status !== 'uploading') throw new CliError(`Image ${imageId} is ${image.status} after staging, not uploading`, EXIT.api);
+  return image;
 }
 
 async function sendParts(api: ImageApi, imageId: string, session: UploadSession, done: Map<number, string>, file: string, options: UploadOptions, onBytes: (n: number) => void): Promise<void> {

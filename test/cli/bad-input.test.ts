@@ -20,6 +20,16 @@ describe('skyglass on bad input: a clear message and an exit code scripts can te
     expect(await names(token)).toEqual([]);
   });
 
+  it('--file without --disk-format and --container-format is a usage error (2), as glance\'s, and creates no image', async () => {
+    const token = await tokenFor(uniqueProject());
+    const path = join(workDir(), 'unformatted.raw');
+    writeFileSync(path, randomBytes(1024));
+    const run = await skyglass(token, 'image-create', '--name', 'unformatted', '--disk-format', 'raw', '--file', path);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('Must provide --container-format, --disk-format when using --file.\n');
+    expect(await names(token)).toEqual([]);
+  });
+
   it('a file that is not its disk format ends with the service\'s refusal (exit 1) and the image queued again', async () => {
     const token = await tokenFor(uniqueProject());
     const path = join(workDir(), 'not-a.qcow2');

@@ -1,0 +1,73 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { call, tokenFor, uniqueProject } from '../api/client.js';
+import { MiB } from '../api/data-helpers.js';
+import { parseTable, skyglass, workDir } from './cli.js';
+
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
+const RAW = ['--disk-format', 'raw', '--container-format', 'bare'];
+const names = async (token: string) => ((await call('/v2/images', { token })).body.images as Array<{ name: string }>).map((i) => i.name);
+
+function imageFile(name: string, bytes: number): { path: string; data: Buffer } {
+  const data = randomBytes(bytes);
+  const path = join(workDir(), name);
+  writeFileSync(path, data);
+  return { path, data };
+}
+
+describe('skyglass imports (glance-direct through staged parts)', () => {
+  it('image-create-via-import --file stages the data in parts, imports it and ends active with its checksums', async () => {
+    const token = await tokenFor(uniqueProject());
+    const { path, data } = imageFile('via-import.raw', 9 * MiB + 7);
+    const run = await skyglass(token, 'image-create-via-import', '--name', 'imported', ...RAW, '--file', path, '--parallel', '2', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const image = JSON.parse(run.stdout);
+    expect(image).toMatchObject({ name: 'imported', status: 'active', size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
+    expect(run.stderr).toMatch(/upload [0-9a-f-]+: 2 parts of 8388608 bytes; if interrupted, run: skyglass image-stage --resume/);
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+
+  it('image-stage leaves the image uploading; image-import --wait takes it to active; importing a queued image is refused', async () => {
+    const token = await tokenFor(uniqueProject());
+    const { path, data } = imageFile('staged.raw', 3 * MiB);
+    const created = JSON.parse((await skyglass(token, 'image-create', '--name', 'staged', ...RAW, '--json')).stdout);
+
+    const early = await skyglass(token, 'image-import', created.id);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toBe("The 'glance-direct' import method can only be applied to an image in status 'uploading'\n");
+
+    const staged = await skyglass(token, 'image-stage', created.id, '--file', path);
+    expect(staged.code, staged.stderr).toBe(0);
+    expect(parseTable(staged.stdout)).toMatchObject({ id: created.id, status: 'uploading', size: String(data.length) });
+
+    const imported = await skyglass(token, 'image-import', created.id, '--import-method', 'glance-direct', '--wait');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(parseTable(imported.stdout)).toMatchObject({ status: 'active', checksum: md5(data), os_hash_value: sha512(data) });
+  });
+
+  it('refuses methods the service does not list, as glance does, before creating anything; stores-info says there is one store', async () => {
+    const token = await tokenFor(uniqueProject());
+    const web = await skyglass(token, 'image-create-via-import', '--name', 'web', ...RAW, '--import-method', 'web-download', '--uri', 'https://example.com/cirros.img');
+    expect(web.code).toBe(1);
+    expect(web.stderr).toBe("Import method 'web-download' is not valid for this cloud. Valid values can be retrieved with import-info command.\n");
+    const copy = await skyglass(token, 'image-create-via-import', '--name', 'copy', '--import-method', 'copy-image');
+    expect(copy.code).toBe(1);
+    expect(copy.stderr).toBe("Import method 'copy-image' cannot be used while creating the image.\n");
+    const noFile = await skyglass(token, 'image-create-via-import', '--name', 'nofile', ...RAW, '--import-method', 'glance-direct');
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toBe('You must specify a --file for the glance-direct import method.\n');
+    expect(await names(token)).toEqual([]);
+
+    // Without an import method or data, a record is created (queued), as glance's.
+    const record = await skyglass(token, 'image-create-via-import', '--name', 'record', '--json');
+    expect(record.code, record.stderr).toBe(0);
+    expect(JSON.parse(record.stdout)).toMatchObject({ name: 'record', status: 'queued' });
+
+    const stores = await skyglass(token, 'stores-info');
+    expect(stores.code).toBe(1);
+    expect(stores.stderr).toBe('Multi Backend support is not enabled\n');
+  });
+});
