@@ -276,7 +276,9 @@ export class ImageDataService {
     } catch (error) {
       if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
       if (error instanceof UploadGoneError) return false;
-      throw error;
+      // The upload is still open (or was completed and the answer lost: the retry finds its
+      // object). Nothing was written, and a complete is idempotent, so the client retries.
+      throw serviceUnavailable(`The object store did not complete upload ${session.upload_id} (${errorName(error)}); nothing was changed: retry the complete.`);
     }
     return true;
   }

@@ -136,6 +136,25 @@ describe('presigned multipart uploads', () => {
     expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
   });
 
+  it('a complete whose S3 call fails is a 503 that changes nothing and says to retry; the retry completes', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const data = randomBytes(2000);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token, json: { size: data.length } });
+    await putParts(data, session.body.parts);
+    injectFault({ command: 'CompleteMultipartUpload', key: `images/${image.id}/`, times: 1, error: 'InternalError' });
+    const path = `/v2/images/${image.id}/uploads/${session.body.upload_id}`;
+    const failed = await call(`${path}/complete`, { method: 'POST', token });
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ code: '503 Service Unavailable' });
+    expect(failed.body.message).toBe(`The object store did not complete upload ${session.body.upload_id} (InternalError); nothing was changed: retry the complete.`);
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('saving');
+    expect((await call(path, { token })).status).toBe(200);
+
+    expect((await call(`${path}/complete`, { method: 'POST', token })).status).toBe(202);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', checksum: md5(data) });
+  });
+
   it('an abort whose S3 call fails changes nothing and says so; the retry aborts (issue #8, item 15)', async () => {
     const token = await tokenFor(uniqueProject());
     const image = await createImage(token, RAW);
