@@ -88,7 +88,7 @@ export async function uploadImageData(api: ImageApi, imageId: string, path: stri
     bar.done();
   }
   const parts = [...done].map(([part_number, etag]) => ({ part_number, etag })).sort((a, b) => a.part_number - b.part_number);
-  await api.completeUpload(imageId, uploadId, parts);
+  await completeWithRetries(api, imageId, uploadId, parts, options);
   clearState(api.baseUrl, imageId, file);
   return finish();
 }
@@ -149,6 +149,25 @@ async function sendParts(api: ImageApi, imageId: string, session: UploadSession,
   const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
   if (options.signal.aborted) throw options.signal.reason;
+}
+
+/**
+ * Completes the session, trying again on a 5xx or a lost connection: the store's complete of a
+ * big upload can outlast the gateway's 29 s (a 504 while S3 carries on), or fail once. A complete
+ * is idempotent (a repeat of one that went through answers 202 too), so trying again is safe.
+ */
+async function completeWithRetries(api: ImageApi, imageId: string, uploadId: string, parts: Array<{ part_number: number; etag: string }>, options: UploadOptions): Promise<void> {
+  const attempts = options.attempts ?? 6;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api.completeUpload(imageId, uploadId, parts);
+    } catch (error) {
+      const retryable = error instanceof ApiError ? error.status >= 500 : error instanceof CliError && error.exitCode === EXIT.unreachable;
+      if (!retryable || attempt >= attempts || options.signal.aborted) throw error;
+      options.trace(`complete try ${attempt} failed (${(error as Error).message.split('\n')[0]}); retrying`);
+      await sleep(backoffMs(attempt), options.signal);
+    }
+  }
 }
 
 /** Polls the image until verification settles it: active, or refused (queued with the reason). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
 import { MiB } from '../api/data-helpers.js';
+import { injectFault } from '../api/faults.js';
 import { finished, parseTable, skyglass, start, stderrLine, workDir } from './cli.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -80,5 +81,16 @@ describe('skyglass uploads (the uploads extension)', () => {
     const nothing = await skyglass(token, 'image-upload', '--resume', image.id, '--file', path);
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toContain('Nothing to resume');
+  });
+
+  it('a complete that fails on the service side (a 5xx: S3 failed, or the gateway timed out) is tried again, and the upload ends active', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, RAW);
+    const { path, data } = imageFile('complete-retried.raw', 6 * MiB);
+    injectFault({ command: 'CompleteMultipartUpload', key: `images/${image.id}/`, times: 1, error: 'InternalError' });
+    const run = await skyglass(token, 'image-upload', image.id, '--file', path, '--debug');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/complete try 1 failed \(HTTP 503 Service Unavailable: The object store did not complete/);
+    expect(parseTable(run.stdout)).toMatchObject({ status: 'active', checksum: md5(data) });
   });
 });
