@@ -56,6 +56,10 @@ export default defineConfig({
         },
       },
       {
+        // Keystone mode: runtimes of their own (KEYSTONE_URL), a fake Keystone and a real one.
+        test: { name: 'keystone', include: ['test/keystone/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },
+      },
+      {
         // The local runtime in a child process, killed between writes and their side effects
         // and started again on the same data (test/crash/runtime-process.ts).
         test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },

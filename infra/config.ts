@@ -4,6 +4,7 @@
  */
 import { parseQuotaConfig, type QuotaConfig } from '../shared/domain/quota.js';
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
+import { ConfigurationError } from './configuration-error.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from './policy-file.js';
 
 /** How the authorizer learns which tokens to trust. */
@@ -24,6 +25,12 @@ export type AuthConfig =
       /** ... or the keys themselves (a JWKS document), e.g. the local dev public key for LocalStack. */
       jwksJson?: string;
       claims: ClaimNames;
+    }
+  | {
+      /** Trust an OpenStack cloud's Keystone: each token is validated by Keystone itself. */
+      kind: 'keystone';
+      /** Keystone's public URL (`http(s)://host:5000`, no `/v3`), also named in 401 answers. */
+      url: string;
     };
 
 /** Token claims the authorizer maps to Glance's project, user and roles. */
@@ -325,6 +332,20 @@ export function multipartAbortDays(data: Pick<DataSettings, 'uploadSessionSecond
   return Math.max(1, Math.ceil(data.uploadSessionSeconds / 86_400));
 }
 
+/** Keystone's URL as the authorizer calls it and 401s name it: http(s), no credentials, nothing to escape. */
+export function checkKeystoneUrl(text: string, setting = 'skyglass:keystoneUrl'): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigurationError(`${setting} must be Keystone's URL, such as https://keystone.example.com:5000, got ${text}`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || /['"\\\s]/.test(text)) {
+    throw new ConfigurationError(`${setting} must be an http(s) URL without credentials or quotes, got ${text}`);
+  }
+  return text.replace(/\/+$/, '');
+}
+
 /**
  * Builds the configuration from context and the process environment (`SKYGLASS_SKIP_BUNDLING=1`).
  * Throws on contradictory or incomplete identity settings rather than deploying an API that
@@ -335,7 +356,8 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(stage)) throw new Error(`Context skyglass:stage must match [A-Za-z0-9_-]{1,64}, got ${stage}`);
 
   const issuer = str(read, 'jwtIssuer');
-  const createUserPool = bool(read, 'createUserPool') ?? issuer === undefined;
+  const keystoneUrl = str(read, 'keystoneUrl');
+  const createUserPool = bool(read, 'createUserPool') ?? (issuer === undefined && keystoneUrl === undefined);
   const claimOverrides = {
     project: str(read, 'claimProject'),
     user: str(read, 'claimUser'),
@@ -348,7 +370,12 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   });
 
   let auth: AuthConfig;
-  if (createUserPool) {
+  if (keystoneUrl !== undefined) {
+    if (issuer !== undefined || createUserPool) {
+      throw new Error('Set skyglass:keystoneUrl (Keystone tokens) or the JWT settings (skyglass:jwtIssuer, skyglass:createUserPool), not both');
+    }
+    auth = { kind: 'keystone', url: checkKeystoneUrl(keystoneUrl) };
+  } else if (createUserPool) {
     if (issuer !== undefined) {
       throw new Error('Set either skyglass:jwtIssuer (trust an external issuer) or skyglass:createUserPool=true, not both');
     }

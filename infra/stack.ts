@@ -246,14 +246,13 @@ export class SkyglassStack extends Stack {
     this.alarms = monitoring.alarms;
     if (monitoring.topic) this.alarmTopic = monitoring.topic;
 
-    const { claims } = props.auth;
-    const authorizerEnvironment: Record<string, string> = {
-      CLAIM_PROJECT: claims.project,
-      CLAIM_USER: claims.user,
-      CLAIM_ROLES: claims.roles,
-    };
-    let issuer: string;
-    if (props.auth.kind === 'cognito') {
+    const authorizerEnvironment: Record<string, string> =
+      props.auth.kind === 'keystone' ? {} : { CLAIM_PROJECT: props.auth.claims.project, CLAIM_USER: props.auth.claims.user, CLAIM_ROLES: props.auth.claims.roles };
+    let issuer = '';
+    if (props.auth.kind === 'keystone') {
+      // Keystone validates each token itself (functions/auth/authorizer.ts): no keys, no claims.
+      authorizerEnvironment.KEYSTONE_URL = props.auth.url;
+    } else if (props.auth.kind === 'cognito') {
       const users = new UserDirectory(this, 'Users', { stage: props.stage, production: this.production });
       this.userPool = users.userPool;
       this.userPoolClient = users.client;
@@ -264,7 +263,7 @@ export class SkyglassStack extends Stack {
         JWT_AUDIENCE: users.client.userPoolClientId,
         JWKS_URL: users.jwksUrl,
       });
-    } else {
+    } else if (props.auth.kind === 'external') {
       issuer = props.auth.issuer;
       authorizerEnvironment.JWT_ISSUER = props.auth.issuer;
       if (props.auth.audience !== undefined) authorizerEnvironment.JWT_AUDIENCE = props.auth.audience;
@@ -289,6 +288,7 @@ export class SkyglassStack extends Stack {
       deleteSettings,
       ...(props.quotas && { quotas: props.quotas }),
       authorizerEnvironment,
+      ...(props.auth.kind === 'keystone' && { keystoneUrl: props.auth.url }),
       production: this.production,
       ...(props.accessLogs !== undefined && { accessLogs: props.accessLogs }),
       ...(props.throttling && { throttling: props.throttling }),
@@ -345,7 +345,8 @@ export class SkyglassStack extends Stack {
     new CfnOutput(this, 'ScrubberStateMachineArn', { value: this.scrubber.stateMachineArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'image.* events (source skyglass.images)' });
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Every alarm notifies this topic' });
-    new CfnOutput(this, 'JwtIssuer', { value: issuer, description: 'Issuer the authorizer trusts' });
+    if (props.auth.kind === 'keystone') new CfnOutput(this, 'KeystoneUrl', { value: props.auth.url, description: 'The Keystone whose tokens the authorizer validates' });
+    else new CfnOutput(this, 'JwtIssuer', { value: issuer, description: 'Issuer the authorizer trusts' });
     if (this.userPool && this.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });

@@ -1,13 +1,24 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { IdentityCache, validateKeystoneToken } from '../../shared/adapters/keystone-tokens.js';
 import { AUTH_CONTEXT } from '../../shared/http/request.js';
 
 /**
- * REQUEST authorizer: verifies the JWT in `X-Auth-Token` (what glance/openstack clients send)
- * or `Authorization: Bearer`, and hands the project, user and roles to the handlers.
- * Throwing "Unauthorized" makes API Gateway answer 401 (shaped like Glance by the stack's
- * gateway response); no token is ever let through unverified.
+ * REQUEST authorizer, in one of two modes chosen by configuration (DESIGN §5):
+ * - JWT (the default): verifies the OIDC JWT in `X-Auth-Token` (what glance/openstack clients
+ *   send) or `Authorization: Bearer`, its claims naming project, user and roles;
+ * - Keystone (`KEYSTONE_URL` set): has Keystone validate the token (an OpenStack cloud's).
+ * It hands the project, user and roles to the handlers. Throwing "Unauthorized" makes API
+ * Gateway answer 401 (shaped like Glance by the stack's gateway response); any other failure
+ * (Keystone unreachable) is the 503 of AUTHORIZER_CONFIGURATION_ERROR. No token is ever let
+ * through unverified.
  */
+interface Identity {
+  project: string;
+  user: string;
+  roles: string[];
+}
+
 interface AuthConfig {
   keys: JWTVerifyGetKey;
   issuer: string | undefined;
@@ -70,30 +81,52 @@ function parseJson(text: string): unknown {
   }
 }
 
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const token = tokenFrom(event.headers);
-  if (!token) throw new Error('Unauthorized');
+async function jwtIdentity(token: string): Promise<Identity | null> {
   const { keys, issuer, audience, claims } = authConfig();
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, keys, { issuer, audience, algorithms: ['ES256', 'RS256'] }));
   } catch {
-    throw new Error('Unauthorized');
+    return null;
   }
+  return { project: claimString(payload, claims.project), user: claimString(payload, claims.user), roles: claimRoles(payload, claims.roles) };
+}
+
+let keystoneCache: IdentityCache | undefined;
+
+async function keystoneIdentity(keystoneUrl: string, token: string): Promise<Identity | null> {
+  keystoneCache ??= new IdentityCache(Number(process.env.KEYSTONE_CACHE_SECONDS ?? 300));
+  let identity = keystoneCache.get(token);
+  if (!identity) {
+    // Throws KeystoneUnavailable when Keystone cannot answer: never a 401 for a token that may be valid.
+    const validated = await validateKeystoneToken(keystoneUrl, token);
+    if (!validated) return null;
+    keystoneCache.set(token, validated);
+    identity = validated;
+  }
+  return { project: identity.projectId, user: identity.userId, roles: identity.roles };
+}
+
+export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const token = tokenFrom(event.headers);
+  if (!token) throw new Error('Unauthorized');
+  const keystoneUrl = process.env.KEYSTONE_URL;
+  const identity = keystoneUrl ? await keystoneIdentity(keystoneUrl, token) : await jwtIdentity(token);
+  if (!identity) throw new Error('Unauthorized');
   // Allow the whole stage so a cached decision (if caching is ever enabled) covers every route.
   const [arnPrefix] = event.methodArn.split('/');
   const stage = event.methodArn.split('/')[1] ?? '*';
   return {
-    principalId: claimString(payload, claims.user) || 'anonymous',
+    principalId: identity.user || 'anonymous',
     policyDocument: {
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${arnPrefix}/${stage}/*` }],
     },
     context: {
-      [AUTH_CONTEXT.project]: claimString(payload, claims.project),
-      [AUTH_CONTEXT.user]: claimString(payload, claims.user),
+      [AUTH_CONTEXT.project]: identity.project,
+      [AUTH_CONTEXT.user]: identity.user,
       // Context values must be strings, numbers or booleans: the list travels as a JSON array.
-      [AUTH_CONTEXT.roles]: JSON.stringify(claimRoles(payload, claims.roles)),
+      [AUTH_CONTEXT.roles]: JSON.stringify(identity.roles),
     },
   };
 };

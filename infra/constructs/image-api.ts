@@ -4,7 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
-  GATEWAY_RESPONSES,
+  gatewayResponses,
   gatewayResponseBody,
   type GatewayResponse,
   type GatewayResponseType,
@@ -17,8 +17,10 @@ import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 /** The API's functions are granted on the targets (table, bucket, state machines, bus) that their routes' access kinds name. */
 export interface ImageApiProps extends AccessTargets {
   readonly stage: string;
-  /** Environment of the authorizer function (issuer, keys, claim names). */
+  /** Environment of the authorizer function (issuer, keys, claim names; or KEYSTONE_URL). */
   readonly authorizerEnvironment: Record<string, string>;
+  /** Keystone mode: 401s name this Keystone (`WWW-Authenticate: Keystone uri=…`). */
+  readonly keystoneUrl?: string;
   /**
    * Production retains log groups when the stack is deleted.
    * @default false
@@ -108,7 +110,7 @@ export class ImageApi extends Construct {
       },
     });
 
-    for (const [type, response] of Object.entries(GATEWAY_RESPONSES) as Array<[GatewayResponseType, GatewayResponse]>) {
+    for (const [type, response] of Object.entries(gatewayResponses({ keystoneUrl: props.keystoneUrl })) as Array<[GatewayResponseType, GatewayResponse]>) {
       this.api.addGatewayResponse(`${type}Response`, {
         type: apigateway.ResponseType.of(type),
         statusCode: String(response.status),
@@ -146,7 +148,7 @@ export class ImageApi extends Construct {
 
     this.authorizerFunction = new SkyglassFunction(this, 'AuthorizerFunction', {
       handlerPath: AUTHORIZER_HANDLER,
-      description: `skyglass-${props.stage} JWT REQUEST authorizer`,
+      description: `skyglass-${props.stage} ${props.keystoneUrl ? 'Keystone' : 'JWT'} REQUEST authorizer`,
       timeout: Duration.seconds(5),
       environment: props.authorizerEnvironment,
       logRemovalPolicy,

@@ -37,6 +37,7 @@ import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
 import { quotasEnvironment } from './quotas-file.js';
+import { checkKeystoneUrl } from '../config.js';
 import { STREAMED_OPERATIONS, streamedDataRequest } from '../../shared/http/data-front.js';
 
 /**
@@ -72,6 +73,12 @@ export interface LocalRuntimeOptions {
    * process: the bench measures the data front's own memory that way) instead of one started here.
    */
   s3Endpoint?: string;
+  /**
+   * Keystone mode (DESIGN §5): tokens are an OpenStack cloud's, validated by this Keystone,
+   * instead of JWTs signed with the dev key.
+   * @default process.env.KEYSTONE_URL (none: JWT mode)
+   */
+  keystoneUrl?: string;
 }
 
 export interface LocalRuntime {
@@ -120,6 +127,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const policyOverrides = policyFile ? policyOverridesFromFile(policyFile) : '{}';
   const protectionFile = options.propertyProtectionFile ?? (process.env.PROPERTY_PROTECTION_FILE || undefined);
   const propertyProtections = protectionFile ? propertyProtectionsFromFile(protectionFile) : '[]';
+  const keystoneText = options.keystoneUrl ?? (process.env.KEYSTONE_URL || undefined);
+  const keystoneUrl = keystoneText ? checkKeystoneUrl(keystoneText, 'KEYSTONE_URL') : '';
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
@@ -168,6 +177,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       JWKS_JSON: publicJwks(key),
       JWT_ISSUER: LOCAL_ISSUER,
       JWT_AUDIENCE: LOCAL_AUDIENCE,
+      // Set: the authorizer validates tokens with this Keystone (and 401s name it); empty: JWT mode.
+      KEYSTONE_URL: keystoneUrl,
       POLICY_OVERRIDES: policyOverrides,
       PROPERTY_PROTECTIONS: propertyProtections,
       ...quotas,

@@ -32,6 +32,8 @@ export const UPLOAD_HINT =
   `(skyglass:dataFront=true) takes PUT /file and PUT /stage of any size at its CloudFront endpoint; ` +
   `image metadata (POST /v2/images, PATCH) is limited to ${MAX_METADATA_BYTES} bytes.`;
 
+const AUTH_UNAVAILABLE = 'The authentication service is unavailable: the token could not be validated. Please try again at a later time.';
+
 export const GATEWAY_RESPONSES = {
   // The authorizer threw "Unauthorized": no token, bad signature, expired, wrong issuer/audience.
   UNAUTHORIZED: {
@@ -45,11 +47,27 @@ export const GATEWAY_RESPONSES = {
   MISSING_AUTHENTICATION_TOKEN: { status: 404, message: 'The resource could not be found.' },
   REQUEST_TOO_LARGE: { status: 413, message: UPLOAD_HINT },
   THROTTLED: { status: 429, message: 'Too many requests, please slow down and retry later.' },
+  // The authorizer failed or timed out (API Gateway's 500 with a null message): it could not
+  // decide, e.g. Keystone unreachable in Keystone mode. A 503, as keystonemiddleware answers when
+  // it cannot reach Keystone: the token may well be valid, so never a 401. Which of the two
+  // types API Gateway uses for a thrown error differs by failure; both answer the same.
+  AUTHORIZER_CONFIGURATION_ERROR: { status: 503, message: AUTH_UNAVAILABLE },
+  AUTHORIZER_FAILURE: { status: 503, message: AUTH_UNAVAILABLE },
   // Authorizer crashes, integration failures and timeouts: never leak details.
   DEFAULT_5XX: { status: 500, message: 'The server has either erred or is incapable of performing the requested operation.' },
 } as const satisfies Record<string, GatewayResponse>;
 
 export type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
+
+/**
+ * The gateway responses of a deployment: in Keystone mode a 401 names the Keystone to get a
+ * token from (`WWW-Authenticate: Keystone uri="…"`, keystonemiddleware's header, which the
+ * OpenStack clients follow), in JWT mode it says `Bearer`.
+ */
+export function gatewayResponses(auth: { keystoneUrl?: string | undefined } = {}): Record<GatewayResponseType, GatewayResponse> {
+  if (!auth.keystoneUrl) return GATEWAY_RESPONSES;
+  return { ...GATEWAY_RESPONSES, UNAUTHORIZED: { ...GATEWAY_RESPONSES.UNAUTHORIZED, headers: { 'WWW-Authenticate': `Keystone uri="${auth.keystoneUrl}"` } } };
+}
 
 /** The body template of a gateway response, as the stack installs it (it may name `$context` variables). */
 export function gatewayResponseBody(type: GatewayResponseType): string {

@@ -13,7 +13,7 @@ import { errorEnvelope } from './response.js';
 import { AUTHORIZER_CACHE, matchPath, type Route, type RouteMatch } from '../routes.js';
 import { proxyEventBody } from './binary-media.js';
 import {
-  GATEWAY_RESPONSES,
+  gatewayResponses,
   renderGatewayResponseBody,
   type GatewayContext,
   type GatewayResponse,
@@ -170,7 +170,7 @@ export async function authorizeEvent(
       requestContext: event.requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
     });
   } catch (error) {
-    return gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'DEFAULT_5XX', gateway);
+    return gatewayError((error as Error).message === 'Unauthorized' ? 'UNAUTHORIZED' : 'AUTHORIZER_CONFIGURATION_ERROR', gateway);
   }
   if (!decision.policyDocument.Statement.some((s) => s.Effect === 'Allow')) return gatewayError('ACCESS_DENIED', gateway);
   event.requestContext.authorizer = { ...decision.context, principalId: decision.principalId };
@@ -179,7 +179,8 @@ export async function authorizeEvent(
 
 /** API Gateway's own answer of this type, its template filled in for the request (unknown: no route). */
 export function gatewayError(type: GatewayResponseType, context: GatewayContext = { httpMethod: '', resourcePath: '/{proxy+}' }): APIGatewayProxyResult {
-  const response: GatewayResponse = GATEWAY_RESPONSES[type];
+  // The runtime's functions and this share one environment: KEYSTONE_URL is the authorizer's mode.
+  const response: GatewayResponse = gatewayResponses({ keystoneUrl: process.env.KEYSTONE_URL })[type];
   return {
     statusCode: response.status,
     headers: { 'Content-Type': 'application/json', ...response.headers },

@@ -416,6 +416,9 @@ describe('REST API', () => {
       ['MISSING_AUTHENTICATION_TOKEN', '404', 'Not Found'],
       ['REQUEST_TOO_LARGE', '413', 'Request Entity Too Large'],
       ['DEFAULT_5XX', '500', 'Internal Server Error'],
+      // The authorizer could not decide (Keystone unreachable): the token may be valid, so not a 401.
+      ['AUTHORIZER_CONFIGURATION_ERROR', '503', 'Service Unavailable'],
+      ['AUTHORIZER_FAILURE', '503', 'Service Unavailable'],
     ];
     const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties as Json);
     for (const [type, status, title] of expected) {
@@ -689,6 +692,29 @@ describe('identity', () => {
     expect(p.CallbackURLs).toBeUndefined();
     expect(JSON.stringify(p)).not.toContain('example.com');
     template.resourceCountIs('AWS::Cognito::UserPoolDomain', 0);
+  });
+});
+
+describe('identity in Keystone mode (skyglass:keystoneUrl)', () => {
+  const KEYSTONE = 'https://keystone.example.com:5000';
+  const synth = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:keystoneUrl': KEYSTONE });
+  const keystoneTemplate = Template.fromStack(synth.stack);
+  const keystoneResources = keystoneTemplate.toJSON().Resources as Record<string, Json>;
+
+  it('has the authorizer ask that Keystone, with no JWT settings and no user pool', () => {
+    const authorizerId = synth.stack.getLogicalId(synth.stack.authorizerFunction.node.defaultChild as CfnElement);
+    const variables = keystoneResources[authorizerId]!.Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables.KEYSTONE_URL).toBe(KEYSTONE);
+    expect(Object.keys(variables).filter((k) => /^(JWT_|JWKS_|CLAIM_)/.test(k))).toEqual([]);
+    keystoneTemplate.resourceCountIs('AWS::Cognito::UserPool', 0);
+    keystoneTemplate.hasOutput('KeystoneUrl', { Value: KEYSTONE });
+  });
+
+  it('answers 401 naming the Keystone, as keystonemiddleware does', () => {
+    const responses = Object.values(keystoneResources).filter((r) => r.Type === 'AWS::ApiGateway::GatewayResponse').map((r) => r.Properties as Json);
+    const unauthorized = responses.find((r) => r.ResponseType === 'UNAUTHORIZED')!;
+    expect(unauthorized.ResponseParameters['gatewayresponse.header.WWW-Authenticate']).toBe(`'Keystone uri="${KEYSTONE}"'`);
+    expect(responses.find((r) => r.ResponseType === 'AUTHORIZER_CONFIGURATION_ERROR')!.StatusCode).toBe('503');
   });
 });
 
@@ -1641,6 +1667,15 @@ describe('configuration from context', () => {
       jwksJson: jwks,
       claims: { project: 'project_id', user: 'sub', roles: 'roles' },
     });
+  });
+
+  it('trusts a Keystone with skyglass:keystoneUrl: no user pool, no keys, and it refuses a URL it cannot name in a header', () => {
+    expect(readConfig(reader({ 'skyglass:keystoneUrl': 'https://keystone.example.com:5000/' }), {}).auth).toEqual({ kind: 'keystone', url: 'https://keystone.example.com:5000' });
+    expect(() => readConfig(reader({ 'skyglass:keystoneUrl': 'https://ks', 'skyglass:jwtIssuer': 'https://idp' }), {})).toThrow(/not both/);
+    expect(() => readConfig(reader({ 'skyglass:keystoneUrl': 'https://ks', 'skyglass:createUserPool': true }), {})).toThrow(/not both/);
+    for (const bad of ['keystone:5000', 'ftp://ks', 'https://user:pw@ks', 'https://ks/"x']) {
+      expect(() => readConfig(reader({ 'skyglass:keystoneUrl': bad }), {}), bad).toThrow(/skyglass:keystoneUrl must be/);
+    }
   });
 
   it('rejects contradictory or incomplete identity settings', () => {
