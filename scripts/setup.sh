@@ -20,10 +20,11 @@ case "${1:-}" in
 esac
 
 # Each command the project runs, the Debian/Ubuntu package that provides it, and who needs it.
-commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack)
+commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack keystone-manage)
 declare -A package=(
   [java]=default-jre-headless [qemu-img]=qemu-utils [genisoimage]=genisoimage [xorriso]=xorriso
   [sgdisk]=gdisk [cryptsetup]=cryptsetup-bin [curl]=curl [jq]=jq [glance]=python3-glanceclient [openstack]=python3-openstackclient
+  [keystone-manage]=keystone
 )
 declare -A needed_by=(
   [java]='npm start and npm test (DynamoDB Local, Java 17 or later)'
@@ -36,6 +37,7 @@ declare -A needed_by=(
   [jq]="npm test and the README's walkthroughs"
   [glance]='npm test (the stock glance client against the local runtime)'
   [openstack]='npm test (the stock openstack client against the local runtime)'
+  [keystone-manage]='npm test (a real Keystone for Keystone mode; the tests start their own, the package'"'"'s service is not started)'
 )
 
 java_major() {
@@ -96,8 +98,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     for c in "${missing[@]}"; do packages+=("${package[$c]}"); done
     echo "Installing ${packages[*]} ..."
     export DEBIAN_FRONTEND=noninteractive
+    # Packages install services (keystone's among them): keep them from starting any. The tests
+    # start what they need on ports of their own.
+    no_services=false
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null && "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d && no_services=true
+    fi
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+    if $no_services; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
     mapfile -t missing < <(missing_commands)
   fi
 fi
