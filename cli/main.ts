@@ -3,6 +3,7 @@ import { ImageApi } from './api.js';
 import { VERBS, type Context, type Verb } from './commands.js';
 import { bashCompletion } from './completion.js';
 import { CliError, EXIT, usageError } from './errors.js';
+import { keystoneSession, passwordAuthFrom } from './keystone.js';
 
 /**
  * `skyglass`: glance's verbs and flags against a Skyglass endpoint, plus what glanceclient
@@ -15,6 +16,16 @@ const VERSION = typeof SKYGLASS_VERSION === 'string' ? SKYGLASS_VERSION : 'dev';
 const GLOBAL = {
   'os-image-url': { type: 'string', help: 'Image service endpoint (default: env[OS_IMAGE_URL])', arg: '<URL>' },
   'os-auth-token': { type: 'string', help: 'Token to send as X-Auth-Token (default: env[OS_AUTH_TOKEN])', arg: '<TOKEN>' },
+  // Keystone password auth, as glance's: used when there is no token and an auth URL is given.
+  'os-auth-url': { type: 'string', help: 'Keystone URL for password auth (default: env[OS_AUTH_URL])', arg: '<AUTH_URL>' },
+  'os-username': { type: 'string', help: 'Keystone user name (default: env[OS_USERNAME])', arg: '<NAME>' },
+  'os-password': { type: 'string', help: 'Keystone password (default: env[OS_PASSWORD])', arg: '<PASSWORD>' },
+  'os-project-name': { type: 'string', help: 'Project to scope the token to (default: env[OS_PROJECT_NAME])', arg: '<NAME>' },
+  'os-project-id': { type: 'string', help: 'Project id, instead of its name (default: env[OS_PROJECT_ID])', arg: '<ID>' },
+  'os-user-domain-name': { type: 'string', help: "The user's domain (default: env[OS_USER_DOMAIN_NAME], else Default)", arg: '<NAME>' },
+  'os-project-domain-name': { type: 'string', help: "The project's domain (default: env[OS_PROJECT_DOMAIN_NAME], else Default)", arg: '<NAME>' },
+  'os-region-name': { type: 'string', help: 'Region of the image endpoint in the catalog (default: env[OS_REGION_NAME])', arg: '<REGION>' },
+  'os-interface': { type: 'string', help: 'Catalog interface: public, internal or admin (default: env[OS_INTERFACE], else public)', arg: '<INTERFACE>' },
   json: { type: 'boolean', help: 'Print JSON instead of tables' },
   debug: { type: 'boolean', help: 'Print each step (parts stored, retries, bytes received) to stderr' },
   help: { type: 'boolean', short: 'h', help: 'Show help' },
@@ -118,7 +129,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const verbAt = argv.findIndex((a, i) => !a.startsWith('-') && !(i > 0 && ['--os-image-url', '--os-auth-token'].includes(argv[i - 1]!)));
+    const valueFlags = Object.entries(GLOBAL).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`);
+    const verbAt = argv.findIndex((a, i) => !a.startsWith('-') && !(i > 0 && valueFlags.includes(argv[i - 1]!)));
     const verbName = verbAt >= 0 ? argv[verbAt] : undefined;
     if (argv.includes('--version') && !verbName) {
       process.stdout.write(`${VERSION}\n`);
@@ -156,6 +168,12 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.positionals.length < required.length) throw usageError(`the following arguments are required: ${required.slice(parsed.positionals.length).join(', ')}\n${verbHelp(verb).split('\n')[0]}`);
     if (!variadic && parsed.positionals.length > required.length + optional) throw usageError(`unrecognized arguments: ${parsed.positionals.slice(required.length + optional).join(' ')}`);
     let api: ImageApi | undefined;
+    const setting = (flag: string, variable: string) => (values[flag] as string | undefined) ?? (process.env[variable] || undefined);
+    let token = setting('os-auth-token', 'OS_AUTH_TOKEN');
+    let catalogUrl: string | undefined;
+    // Without a token, Keystone password auth when its settings are there (not for local verbs).
+    const password = !token && !LOCAL_VERBS.includes(verb) ? passwordAuthFrom(setting) : undefined;
+    if (password) ({ token, imageUrl: catalogUrl } = await keystoneSession(password));
     const ctx: Context = {
       json: Boolean(values.json),
       signal: controller.signal,
@@ -164,10 +182,10 @@ export async function main(argv: string[]): Promise<number> {
       trace: values.debug ? (line) => process.stderr.write(`debug: ${line}\n`) : () => undefined,
       api: () => {
         if (api) return api;
-        const url = (values['os-image-url'] as string | undefined) ?? process.env.OS_IMAGE_URL;
-        const token = (values['os-auth-token'] as string | undefined) ?? process.env.OS_AUTH_TOKEN;
+        const url = setting('os-image-url', 'OS_IMAGE_URL') ?? catalogUrl;
+        if (!url && password) throw new CliError(`Keystone's catalog has no image endpoint (interface ${password.interface}${password.regionName ? `, region ${password.regionName}` : ''}): register one, or give --os-image-url`, EXIT.api);
         if (!url) throw usageError('You must provide an image endpoint: --os-image-url or env[OS_IMAGE_URL]');
-        if (!token) throw usageError('You must provide a token: --os-auth-token or env[OS_AUTH_TOKEN] (locally: export OS_AUTH_TOKEN=$(skyglass token --project <id>))');
+        if (!token) throw usageError('You must provide a token (--os-auth-token or env[OS_AUTH_TOKEN]; locally: export OS_AUTH_TOKEN=$(skyglass token --project <id>)) or Keystone credentials (env[OS_AUTH_URL], env[OS_USERNAME], env[OS_PASSWORD], env[OS_PROJECT_NAME])');
         if (!/^https?:\/\//.test(url)) throw usageError(`--os-image-url ${url}: not an http(s) URL`);
         return (api = new ImageApi(url.replace(/\/+$/, '').replace(/\/v2$/, ''), token));
       },

@@ -49,6 +49,16 @@ describe('skyglass on bad input: a clear message and an exit code scripts can te
     expect(flag.code).toBe(3);
   });
 
+  it('Keystone settings without a password are a usage error (2); a Keystone that cannot be reached exits 3 naming it', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const partial = await skyglassEnv({ OS_AUTH_URL: `${dead}/v3`, OS_USERNAME: 'demo', OS_PROJECT_NAME: 'demo' }, null, 'image-list');
+    expect(partial.code).toBe(2);
+    expect(partial.stderr).toBe('You must provide a password via either --os-password or env[OS_PASSWORD]\n');
+    const down = await skyglassEnv({ OS_AUTH_URL: `${dead}/v3`, OS_USERNAME: 'demo', OS_PASSWORD: 'x', OS_PROJECT_NAME: 'demo' }, null, 'image-list');
+    expect(down.code).toBe(3);
+    expect(down.stderr).toBe(`Unable to establish connection to ${dead}/v3: ECONNREFUSED\n`);
+  });
+
   it('an expired token is the service\'s 401 (exit 1) with a hint on getting a fresh one', async () => {
     const key = loadDevKey(inject('dataDir'))!;
     const expired = await new SignJWT({ project_id: uniqueProject(), roles: ['member', 'reader'] })

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RuntimeProcess } from '../crash/runtime-process.js';
 import { KeystoneServer } from './keystone-server.js';
 
@@ -34,8 +34,8 @@ describe('with a real Keystone: the stock clients with password auth', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A stock client run as `user` of `project`, with the variables an openrc file sets. */
-  function client(bin: 'openstack' | 'glance', user: string, password: string, project: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  /** A stock client (or the skyglass CLI) run as `user` of `project`, with the variables an openrc file sets. */
+  function client(bin: 'openstack' | 'glance' | 'skyglass', user: string, password: string, project: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, LC_ALL: 'C.UTF-8', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
     Object.assign(env, {
       OS_AUTH_URL: `${keystone.url}/v3`,
@@ -50,7 +50,8 @@ describe('with a real Keystone: the stock clients with password auth', () => {
     });
     return new Promise((resolve) => {
       // stdin closed: the clients read image data from any stdin that is not a terminal.
-      execFile('/bin/sh', ['-c', 'exec "$0" "$@" <&-', `/usr/bin/${bin}`, ...args], { env, cwd: dir, timeout: 90_000 }, (error, stdout, stderr) =>
+      const command = bin === 'skyglass' ? [process.execPath, inject('cliBundle')] : [`/usr/bin/${bin}`];
+      execFile('/bin/sh', ['-c', 'exec "$0" "$@" <&-', ...command, ...args], { env, cwd: dir, timeout: 90_000 }, (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
       );
     });
@@ -102,5 +103,20 @@ describe('with a real Keystone: the stock clients with password auth', () => {
     const token = await keystone.passwordToken('demo-user', 'demo-secret', 'demo');
     await keystone.revoke(token);
     expect((await fetch(`${runtime.url}/v2/images`, { headers: { 'X-Auth-Token': token } })).status).toBe(401);
+  });
+
+  it('the skyglass CLI logs in to Keystone with the same variables and finds Skyglass in the catalog', async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 5);
+    const file = join(dir, 'via-cli.raw');
+    writeFileSync(file, data);
+    const created = await client('skyglass', 'demo-user', 'demo-secret', 'demo', 'image-create', '--name', 'cli-ks', '--disk-format', 'raw', '--container-format', 'bare', '--file', file, '--json');
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'cli-ks', status: 'active', owner: projects.demo, checksum: createHash('md5').update(data).digest('hex') });
+    const listed = json(await client('skyglass', 'demo-user', 'demo-secret', 'demo', 'image-list', '--json'));
+    expect(listed.map((i: { name: string }) => i.name)).toContain('cli-ks');
+
+    const wrong = await client('skyglass', 'demo-user', 'not-the-password', 'demo', 'image-list');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(new RegExp(`^Keystone at ${keystone.url}/v3 refused the credentials: HTTP 401`));
   });
 });
