@@ -13,6 +13,8 @@ import { KeystoneServer } from './keystone-server.js';
  * (OS_AUTH_URL, OS_USERNAME, ...): they get a token from Keystone, find Skyglass in the catalog
  * and use it, and Skyglass has Keystone validate each token.
  */
+const CACHE_SECONDS = 3;
+
 describe('with a real Keystone: the stock clients with password auth', () => {
   const dir = mkdtempSync(join(tmpdir(), 'skyglass-real-keystone-'));
   const keystone = new KeystoneServer(join(dir, 'keystone'));
@@ -24,7 +26,8 @@ describe('with a real Keystone: the stock clients with password auth', () => {
     projects.demo = await keystone.projectWithUser('demo', 'demo-user', 'demo-secret', ['member']);
     projects.alt = await keystone.projectWithUser('alt', 'alt-user', 'alt-secret', ['member']);
     projects.viewers = await keystone.projectWithUser('viewers', 'viewer', 'viewer-secret', ['reader']);
-    runtime = new RuntimeProcess(join(dir, 'skyglass'), { KEYSTONE_URL: keystone.url });
+    // A short cache, so that a revoked token's end is seen within the test.
+    runtime = new RuntimeProcess(join(dir, 'skyglass'), { KEYSTONE_URL: keystone.url, KEYSTONE_CACHE_SECONDS: String(CACHE_SECONDS) });
     await runtime.start();
     await keystone.registerImageService(runtime.url);
   });
@@ -103,6 +106,17 @@ describe('with a real Keystone: the stock clients with password auth', () => {
     const token = await keystone.passwordToken('demo-user', 'demo-secret', 'demo');
     await keystone.revoke(token);
     expect((await fetch(`${runtime.url}/v2/images`, { headers: { 'X-Auth-Token': token } })).status).toBe(401);
+  });
+
+  it('stops honouring a token revoked with openstack token revoke at most the cache time later', async () => {
+    const token = await keystone.passwordToken('demo-user', 'demo-secret', 'demo');
+    const list = () => fetch(`${runtime.url}/v2/images`, { headers: { 'X-Auth-Token': token } }).then((r) => r.status);
+    expect(await list()).toBe(200);
+    const revoked = await client('openstack', 'admin', keystone.adminPassword, 'admin', 'token', 'revoke', token);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    // Honoured meanwhile from the cache (as keystonemiddleware's token_cache_time); then refused.
+    await new Promise((r) => setTimeout(r, (CACHE_SECONDS + 1) * 1000));
+    expect(await list()).toBe(401);
   });
 
   it('the skyglass CLI logs in to Keystone with the same variables and finds Skyglass in the catalog', async () => {
