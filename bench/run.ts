@@ -3,7 +3,7 @@
  * calls and items read per API operation, and data-plane throughput (uploads, the verifier's
  * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,keystone`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -17,9 +17,10 @@ import { measureCliIsolated, reportCli } from './cli.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDataFront, reportDataFront } from './data-front.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
+import { measureKeystoneAuth, reportKeystoneAuth } from './keystone-auth.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'keystone'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -80,6 +81,9 @@ if (only.has('front')) reportDataFront(await measureDataFront());
 
 // The built CLI against lib-storage, its runtime in a child process of its own: see bench/cli.ts.
 if (only.has('cli')) reportCli(await measureCliIsolated());
+
+// The authorizer's Keystone mode: calls to Keystone and the cost of a cached token (bench/keystone-auth.ts).
+if (only.has('keystone')) reportKeystoneAuth(await measureKeystoneAuth());
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);
