@@ -9,25 +9,28 @@ import { call, tokenFor, uniqueProject } from '../api/client.js';
 import { MiB } from '../api/data-helpers.js';
 import { skyglass, skyglassEnv, workDir } from './cli.js';
 
-const names = async (token: string) => ((await call('/v2/images', { token })).body.images as Array<{ name: string }>).map((i) => i.name);
+/** The names of the images a project owns (the runtime is shared with suites that publish public images). */
+const names = async (token: string, project: string) => ((await call(`/v2/images?owner=${project}`, { token })).body.images as Array<{ name: string }>).map((i) => i.name);
 
 describe('skyglass on bad input: a clear message and an exit code scripts can test', () => {
   it('a missing file is a usage error (2) and creates no image', async () => {
-    const token = await tokenFor(uniqueProject());
+    const project = uniqueProject();
+    const token = await tokenFor(project);
     const run = await skyglass(token, 'image-create', '--name', 'ghost', '--disk-format', 'raw', '--container-format', 'bare', '--file', 'no-such.qcow2');
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('Cannot read --file no-such.qcow2: no such file\n');
-    expect(await names(token)).toEqual([]);
+    expect(await names(token, project)).toEqual([]);
   });
 
   it('--file without --disk-format and --container-format is a usage error (2), as glance\'s, and creates no image', async () => {
-    const token = await tokenFor(uniqueProject());
+    const project = uniqueProject();
+    const token = await tokenFor(project);
     const path = join(workDir(), 'unformatted.raw');
     writeFileSync(path, randomBytes(1024));
     const run = await skyglass(token, 'image-create', '--name', 'unformatted', '--disk-format', 'raw', '--file', path);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('Must provide --container-format, --disk-format when using --file.\n');
-    expect(await names(token)).toEqual([]);
+    expect(await names(token, project)).toEqual([]);
   });
 
   it('a file that is not its disk format ends with the service\'s refusal (exit 1) and the image queued again', async () => {

@@ -50,21 +50,23 @@ describe('skyglass image and member verbs', () => {
   });
 
   it('lists with filters, --limit across pages of --page-size, and sorting', async () => {
-    const token = await tokenFor(uniqueProject());
+    // Only this project's images: the runtime is shared with suites that publish public images.
+    const project = uniqueProject();
+    const token = await tokenFor(project);
     for (const name of ['c', 'a', 'd', 'b', 'e']) {
       expect((await skyglass(token, 'image-create', '--name', name, ...RAW, '--property', `group=${name < 'c' ? 'low' : 'high'}`)).code).toBe(0);
     }
     // glance's default order is by name, ascending.
-    const all = await skyglass(token, 'image-list');
+    const all = await skyglass(token, 'image-list', '--owner', project);
     expect(all.code).toBe(0);
     const names = (out: string) => out.trimEnd().split('\n').slice(3, -1).map((l) => l.split('|')[2]!.trim());
     expect(all.stdout.split('\n')[1]).toMatch(/^\| ID +\| Name \|$/);
     expect(names(all.stdout)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    const limited = await skyglass(token, 'image-list', '--limit', '3', '--page-size', '2', '--json');
+    const limited = await skyglass(token, 'image-list', '--owner', project, '--limit', '3', '--page-size', '2', '--json');
     expect(JSON.parse(limited.stdout).map((i: { name: string }) => i.name)).toEqual(['a', 'b', 'c']);
-    const sorted = await skyglass(token, 'image-list', '--sort', 'name:desc', '--property-filter', 'group=high');
+    const sorted = await skyglass(token, 'image-list', '--owner', project, '--sort', 'name:desc', '--property-filter', 'group=high');
     expect(names(sorted.stdout)).toEqual(['e', 'd', 'c']);
-    const byKey = await skyglass(token, 'image-list', '--sort-key', 'name', '--sort-dir', 'desc', '--page-size', '1', '--verbose');
+    const byKey = await skyglass(token, 'image-list', '--owner', project, '--sort-key', 'name', '--sort-dir', 'desc', '--page-size', '1', '--verbose');
     expect(byKey.stdout.split('\n')[1]).toMatch(/^\| ID +\| Name +\| Disk_format +\| Container_format +\| Size +\| Status +\| Owner +\|$/);
     expect(names(byKey.stdout)).toEqual(['e', 'd', 'c', 'b', 'a']);
   });

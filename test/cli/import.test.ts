@@ -9,7 +9,8 @@ import { parseTable, skyglass, workDir } from './cli.js';
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
 const RAW = ['--disk-format', 'raw', '--container-format', 'bare'];
-const names = async (token: string) => ((await call('/v2/images', { token })).body.images as Array<{ name: string }>).map((i) => i.name);
+/** The names of the images a project owns (the runtime is shared with suites that publish public images). */
+const names = async (token: string, project: string) => ((await call(`/v2/images?owner=${project}`, { token })).body.images as Array<{ name: string }>).map((i) => i.name);
 
 function imageFile(name: string, bytes: number): { path: string; data: Buffer } {
   const data = randomBytes(bytes);
@@ -49,7 +50,8 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
   });
 
   it('refuses methods the service does not list, as glance does, before creating anything; stores-info says there is one store', async () => {
-    const token = await tokenFor(uniqueProject());
+    const project = uniqueProject();
+    const token = await tokenFor(project);
     const web = await skyglass(token, 'image-create-via-import', '--name', 'web', ...RAW, '--import-method', 'web-download', '--uri', 'https://example.com/cirros.img');
     expect(web.code).toBe(1);
     expect(web.stderr).toBe("Import method 'web-download' is not valid for this cloud. Valid values can be retrieved with import-info command.\n");
@@ -59,7 +61,7 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
     const noFile = await skyglass(token, 'image-create-via-import', '--name', 'nofile', ...RAW, '--import-method', 'glance-direct');
     expect(noFile.code).toBe(2);
     expect(noFile.stderr).toBe('You must specify a --file for the glance-direct import method.\n');
-    expect(await names(token)).toEqual([]);
+    expect(await names(token, project)).toEqual([]);
 
     // Without an import method or data, a record is created (queued), as glance's.
     const record = await skyglass(token, 'image-create-via-import', '--name', 'record', '--json');
