@@ -3,9 +3,10 @@ import { CONTAINER_FORMATS, DISK_FORMATS } from './image.js';
 /**
  * The image JSON Schema, modelled on what Glance 25 serves at GET /v2/schemas/image
  * (base properties from glance/api/v2/images.py plus /etc/glance/schema-image.json).
- * Deliberate differences: no `stores` (glanceclient caches the schema and a `stores`
- * property then breaks every later command with "conflicting option string"), and no
- * `locations` (reserved here: Skyglass never exposes storage locations).
+ * Deliberate difference: no `stores` (glanceclient caches the schema and a `stores`
+ * property then breaks every later command with "conflicting option string"). `locations` is
+ * described as Glance describes it (clients and Tempest read the schema), but no image shows
+ * one and setting one is refused: Skyglass never exposes storage locations.
  */
 
 /** Glance's id pattern: a UUID with dashes (a dashless UUID is refused). */
@@ -68,6 +69,31 @@ function baseProperties(): Record<string, Record<string, unknown>> {
     self: { type: 'string', readOnly: true, description: 'An image self url' },
     file: { type: 'string', readOnly: true, description: 'An image file url' },
     schema: { type: 'string', readOnly: true, description: 'An image schema url' },
+    locations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          url: { type: 'string', maxLength: 255 },
+          metadata: { type: 'object' },
+          validation_data: {
+            description:
+              "Values to be used to populate the corresponding image properties. If the image status is not 'queued', values must exactly match those already contained in the image properties.",
+            type: 'object',
+            writeOnly: true,
+            additionalProperties: false,
+            properties: {
+              checksum: { type: 'string', minLength: 32, maxLength: 32 },
+              os_hash_algo: { type: 'string', maxLength: 64 },
+              os_hash_value: { type: 'string', maxLength: 128 },
+            },
+            required: ['os_hash_algo', 'os_hash_value'],
+          },
+        },
+        required: ['url', 'metadata'],
+      },
+      description: 'A set of URLs to access the image file kept in external store',
+    },
   };
 }
 

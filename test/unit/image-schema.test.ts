@@ -12,7 +12,7 @@ const props = (schema: Record<string, unknown>) => schema.properties as Props;
 const BASE = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'checksum', 'os_hash_algo', 'os_hash_value',
   'owner', 'size', 'virtual_size', 'container_format', 'disk_format', 'created_at', 'updated_at', 'tags',
-  'direct_url', 'min_ram', 'min_disk', 'self', 'file', 'schema',
+  'direct_url', 'min_ram', 'min_disk', 'self', 'file', 'schema', 'locations',
 ];
 const NON_BASE = [
   'kernel_id', 'ramdisk_id', 'instance_uuid', 'architecture', 'os_distro', 'os_version', 'description',
@@ -47,9 +47,13 @@ describe('imageSchema()', () => {
     expect(Object.keys(props(schema)).sort()).toEqual([...BASE, ...NON_BASE].sort());
   });
 
-  it('has no stores property (it breaks glanceclient) and no locations (reserved)', () => {
+  it('has no stores property (it breaks glanceclient), and locations as Glance describes it (no image ever shows one)', () => {
     expect(props(schema)).not.toHaveProperty('stores');
-    expect(props(schema)).not.toHaveProperty('locations');
+    const locations = props(schema).locations as Record<string, any>;
+    expect(locations.type).toBe('array');
+    expect(locations.items.required).toEqual(['url', 'metadata']);
+    expect(locations.items.properties.url).toEqual({ type: 'string', maxLength: 255 });
+    expect(locations.items.properties.validation_data).toMatchObject({ type: 'object', writeOnly: true, additionalProperties: false, required: ['os_hash_algo', 'os_hash_value'] });
   });
 
   it('marks exactly the server-set attributes readOnly', () => {
