@@ -1529,6 +1529,17 @@ describe('alarms', () => {
   });
 });
 
+describe('CloudFormation limits', () => {
+  // One stack holds at most 500 resources; a template past it fails at deploy, not at synthesis.
+  // The data front's stack is the largest configuration.
+  it('stays within 500 resources, with and without the data front', () => {
+    const counts = { default: Object.keys(resources).length, dataFront: Object.keys(frontVariant().resources).length };
+    console.log(`CloudFormation resources: ${JSON.stringify(counts)} (limit 500)`);
+    expect(counts.default).toBeLessThanOrEqual(500);
+    expect(counts.dataFront).toBeLessThanOrEqual(500);
+  });
+});
+
 describe('outputs', () => {
   it('exports the API URL, table, bucket, state machines, event bus and Cognito ids', () => {
     const outputs = template.toJSON().Outputs as Json;
