@@ -89,6 +89,12 @@ function imageFields(values: Values): Record<string, unknown> {
   return fields;
 }
 
+/** A file to create an image with: readable, and both formats given (glance's rule). Refused before the image exists, so a bad command leaves nothing behind. */
+function checkDataFile(file: string, values: Values): void {
+  fileToUpload(file);
+  if (!str(values['disk-format']) || !str(values['container-format'])) throw usageError('Must provide --container-format, --disk-format when using --file.');
+}
+
 const TRANSFER: Record<string, Option> = {
   progress: { type: 'boolean', help: 'Show a progress bar with throughput and ETA (on a terminal)' },
   parallel: { type: 'string', help: 'Parts sent at once (default 8)', arg: '<N>' },
@@ -139,11 +145,7 @@ export const VERBS: Verb[] = [
     options: { ...IMAGE_FIELDS, file: { type: 'string', help: 'Local file with the image data (sent through the uploads extension)', arg: '<FILE>' }, ...TRANSFER },
     async run(ctx, values) {
       const file = str(values.file);
-      if (file) {
-        // Both refused before the image exists, so a bad command leaves nothing behind.
-        fileToUpload(file);
-        if (!str(values['disk-format']) || !str(values['container-format'])) throw usageError('Must provide --container-format, --disk-format when using --file.');
-      }
+      if (file) checkDataFile(file, values);
       const image = await ctx.api().createImage(imageFields(values));
       if (!file) return showImage(ctx, image);
       ctx.say(`created image ${image.id}`);
@@ -171,10 +173,7 @@ export const VERBS: Verb[] = [
         if (!uri) throw usageError("URI is required for web-download import method. Please use '--uri <uri>'.");
         if (file) throw usageError('You cannot specify a --file with the web-download import method.');
       }
-      if (file) {
-        fileToUpload(file);
-        if (!str(values['disk-format']) || !str(values['container-format'])) throw usageError('Must provide --container-format, --disk-format when using --file.');
-      }
+      if (file) checkDataFile(file, values);
       const image = await ctx.api().createImage(imageFields(values));
       if (!method) return showImage(ctx, image);
       ctx.say(`created image ${image.id}`);

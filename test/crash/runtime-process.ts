@@ -8,6 +8,7 @@ import { S3_CLIENT_DEFAULTS } from '../../shared/adapters/s3-blob-store.js';
 import { mintToken } from '../../infra/local/dev-key.js';
 import { callAt, type CallOptions, type CallResult } from '../api/client.js';
 import { freePort } from '../../infra/local/ports.js';
+import { killGroup } from '../support/process-group.js';
 import type { Image } from '../../shared/domain/image.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -102,13 +103,7 @@ export class RuntimeProcess {
 
   /** SIGKILL to the process group: the runtime and its emulators die at once. */
   async kill(): Promise<void> {
-    if (!this.child?.pid) return;
-    try {
-      process.kill(-this.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await this.exited;
+    await killGroup(this.child, this.exited);
     this.child = undefined;
   }
 

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../infra/local/ports.js';
+import { killGroup } from '../support/process-group.js';
 
 const run = promisify(execFile);
 
@@ -152,13 +153,7 @@ export class KeystoneServer {
   }
 
   async stop(): Promise<void> {
-    if (!this.child?.pid) return;
-    try {
-      process.kill(-this.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await this.exited;
+    await killGroup(this.child, this.exited);
     this.child = undefined;
   }
 }
