@@ -15,7 +15,9 @@ import {
   type AttributeValue,
   type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
-import { INDEXES, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
+import {
+  IMAGE_SORT_KEY, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, nameSortKey, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE,
+} from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
 
 /**
@@ -142,6 +144,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
 async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
   const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   const present = new Set((table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  let nameKeysMissing = false;
   for (const index of Object.values(INDEXES)) {
     if (present.has(index.name)) continue;
     await client.send(
@@ -153,7 +156,51 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     );
     await indexActive(client, tableName, index.name);
     if (index.name === INDEXES.byStatus.name) await backfillStatusIndex(client, tableName);
+    if (index.sortKey === NAME_SORT_KEY) nameKeysMissing = true;
   }
+  // The name indexes are sorted on an attribute older items lack: give it to every listed image once.
+  if (nameKeysMissing) await backfillNameKeys(client, tableName);
+}
+
+/**
+ * Images written before the name indexes existed lack `nameSk`, so no name lookup would find
+ * them; give every image on the list indexes (those with a `listSk`) the key its next write
+ * would give it. A local one-off, like backfillStatusIndex.
+ */
+export async function backfillNameKeys(client: DynamoDBClient, tableName: string): Promise<void> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'attribute_exists(#list) AND attribute_not_exists(#name) AND #sk = :image',
+        ExpressionAttributeNames: { '#list': LIST_SORT_KEY, '#name': NAME_SORT_KEY, '#sk': TABLE_KEYS.sortKey },
+        ExpressionAttributeValues: { ':image': { S: IMAGE_SORT_KEY } },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const listKey = item[LIST_SORT_KEY]?.S;
+      if (!listKey || !item.version) continue;
+      const name = item.name?.S ?? null;
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { [TABLE_KEYS.partitionKey]: item[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: item[TABLE_KEYS.sortKey]! },
+            // Only the version that was read: a concurrent write sets the key itself.
+            ConditionExpression: '#version = :v',
+            UpdateExpression: 'SET #name = :name',
+            ExpressionAttributeNames: { '#version': 'version', '#name': NAME_SORT_KEY },
+            ExpressionAttributeValues: { ':v': item.version, ':name': { S: nameSortKey(name, listKey) } },
+          }),
+        )
+        .catch((error: Error) => {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }
 
 /** A new index fills from the table's items before it can be used, in DynamoDB Local as in AWS. */

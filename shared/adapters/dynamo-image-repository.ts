@@ -23,7 +23,10 @@ import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type 
 import { imageFromItem } from './image-item.js';
 import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
-import { IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import {
+  AFTER_LIST_KEYS, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY, NAME_INDEX_OF,
+  NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, type IndexKey,
+} from './table-design.js';
 
 type Item = Record<string, unknown>;
 type PutInput = PutCommandInput;
@@ -150,9 +153,10 @@ export class DynamoImageRepository implements ImageRepository {
     const keep = (image: Image, shared: MemberStatus | undefined) =>
       (LIVE(image) ? inGlanceList(caller, image, shared, query) : pendingDelete && image.status === 'pending_delete') &&
       matchesListFilters(image, query, { pendingDelete });
-    const streams = this.streamsFor(caller, query, query.isDefaultSort && marker ? sortKeyOf(marker) : undefined);
+    const order = indexedOrder(query);
+    const streams = this.streamsFor(caller, query, order, order ? marker : undefined);
     const resolve = (ids: readonly string[]) => this.batchGet(ids);
-    if (query.isDefaultSort) return { images: await mergeNewestFirst(streams, query.limit, resolve, keep) };
+    if (order) return { images: await mergeInOrder(streams, query.limit, resolve, keep, order.forward) };
     // Any other order has no index behind it: read every visible candidate, sort in memory.
     const all = new Map<string, Image>();
     for (const stream of streams) {
@@ -226,16 +230,59 @@ export class DynamoImageRepository implements ImageRepository {
     } while (startKey);
   }
 
-  /** Streams over the index partitions that can hold images this caller may see. */
-  private streamsFor(caller: Lister, query: ListQuery, before: string | undefined): CandidateStream[] {
+  /**
+   * Streams over the index partitions that can hold images this caller may see, in `order`
+   * (none: any order, everything is read). A name filter reads each partition's name-sorted
+   * twin, one stream per name, only that name's keys (in `<created_at>#<id>` order within it);
+   * `sort=name` reads the name-sorted twins whole. Past the marker when there is one.
+   */
+  private streamsFor(caller: Lister, query: ListQuery, order: IndexedOrder | undefined, marker: Image | undefined): Stream[] {
     const partitions = this.partitionsFor(caller, query);
-    // Merging k partitions newest first, each is read in chunks of about limit/k: a page that
-    // comes mostly from one partition costs an extra Query there, not a full page read from
-    // every other. Other sort orders read everything anyway, in the largest chunks.
-    const pageSize = query.isDefaultSort ? Math.min(Math.ceil(Math.max(query.limit, 1) / partitions.length) + 1, 1000) : 1000;
-    return partitions.map(
-      ([index, value, shared]) => new CandidateStream(this.doc, this.table, INDEXES[index].name, INDEXES[index].partitionKey, value, before, pageSize, shared),
-    );
+    const names = namesAskedFor(query);
+    const byName = names !== undefined || order?.key === NAME_SORT_KEY;
+    const imageStreams = partitions.filter(([, , shared]) => !shared).length * (byName ? (names?.length ?? 1) : 1);
+    const streamCount = Math.max(imageStreams + partitions.filter(([, , shared]) => shared).length, 1);
+    // Merging k streams, each is read in chunks of about limit/k: a page that comes mostly from
+    // one stream costs an extra Query there, not a full page read from every other. Without an
+    // indexed order everything is read anyway, in the largest chunks.
+    const pageSize = order ? Math.min(Math.ceil(Math.max(query.limit, 1) / streamCount) + 1, 1000) : 1000;
+    const forward = order?.forward ?? false;
+    const markerListKey = marker ? sortKeyOf(marker) : undefined;
+    const markerKey = marker && order?.key === NAME_SORT_KEY ? nameSortKey(marker.name, sortKeyOf(marker)) : markerListKey;
+    const streams: Stream[] = [];
+    for (const [index, value, shared] of partitions) {
+      const base = { doc: this.doc, table: this.table, partitionValue: value, pageSize, shared };
+      if (shared && order?.key === NAME_SORT_KEY) {
+        // Member items hold no copy of the name (docs/table-design.md): the caller's memberships
+        // in this status are read whole and their images ordered here.
+        const all = new CandidateStream({ ...base, index: INDEXES[index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
+        streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, markerKey, forward));
+        continue;
+      }
+      const nameIndex = NAME_INDEX_OF[index];
+      if (shared || !byName || !nameIndex) {
+        streams.push(new CandidateStream({ ...base, index: INDEXES[index], sortAttr: LIST_SORT_KEY, forward: false, hi: markerListKey, exclude: markerListKey }));
+        continue;
+      }
+      for (const name of names ?? [undefined]) {
+        const prefix = name === undefined ? undefined : nameKeyPrefix(name);
+        let lo = prefix;
+        let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
+        let exclude: string | undefined;
+        if (order?.key === LIST_SORT_KEY && markerListKey && prefix !== undefined) {
+          hi = exclude = prefix + markerListKey; // newest first within one name
+        } else if (order?.key === NAME_SORT_KEY && markerKey) {
+          exclude = markerKey;
+          if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
+          else hi = hi === undefined || markerKey < hi ? markerKey : hi;
+        }
+        if (lo !== undefined && hi !== undefined && lo > hi) continue; // the marker is past this name
+        streams.push(
+          new CandidateStream({ ...base, index: INDEXES[nameIndex], sortAttr: NAME_SORT_KEY, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY }),
+        );
+      }
+    }
+    return streams;
   }
 
   /**
@@ -278,6 +325,7 @@ export class DynamoImageRepository implements ImageRepository {
     if (events.length) item[OUTBOX_ATTRIBUTE] = [...events];
     if (live || image.status === 'pending_delete') {
       item[LIST_SORT_KEY] = sortKeyOf(image);
+      item[NAME_SORT_KEY] = nameSortKey(image.name, sortKeyOf(image));
       item[INDEXES.all.partitionKey] = ALL_PK;
     }
     if (live) {
@@ -389,13 +437,41 @@ function unmarshallLoose(raw: Record<string, unknown>): Item {
 }
 
 /** One index partition a list reads: the index, its key, and for byMember the membership status it holds. */
-type Partition = [keyof typeof INDEXES, string, MemberStatus?];
+type Partition = [IndexKey, string, MemberStatus?];
+
+/** An order a list can read from indexes: the key its streams merge on, and the direction. */
+interface IndexedOrder {
+  key: typeof LIST_SORT_KEY | typeof NAME_SORT_KEY;
+  forward: boolean;
+}
 
 /**
- * One entry of a list index, newest first: an image (image indexes) or a membership of the
- * caller (byMember), which names its image and sorts where the image does but holds no image.
+ * Which indexed order serves the query's sort: Glance's default (`created_at desc, id desc`:
+ * `<created_at>#<id>` descending) or `name` with its tie-breakers in the same direction
+ * (`sort=name:asc`, `sort_key=name`, ...: the name key, either way). Undefined for any other.
+ */
+function indexedOrder(query: ListQuery): IndexedOrder | undefined {
+  if (query.isDefaultSort) return { key: LIST_SORT_KEY, forward: false };
+  const [first, second, third] = query.sort;
+  if (query.sort.length === 3 && first?.key === 'name' && second?.key === 'created_at' && third?.key === 'id' && first.dir === second.dir && second.dir === third.dir) {
+    return { key: NAME_SORT_KEY, forward: first.dir === 'asc' };
+  }
+  return undefined;
+}
+
+/** The names a `name=` / `name=in:` filter asks for, each once; undefined without one. */
+function namesAskedFor(query: ListQuery): string[] | undefined {
+  const filter = query.filters.name;
+  if (!filter) return undefined;
+  return filter.op === 'eq' ? [filter.value] : [...new Set(filter.values)];
+}
+
+/**
+ * One entry of a list index, in the stream's order: an image (image indexes) or a membership
+ * of the caller (byMember), which names its image and sorts where the image does but holds no image.
  */
 interface Candidate {
+  /** What the merge orders on: `<created_at>#<id>` or the name key. */
   key: string;
   id: string;
   image?: Image;
@@ -403,23 +479,37 @@ interface Candidate {
   shared?: MemberStatus;
 }
 
-/** Pages one index partition newest first, `pageSize` items per Query. */
-class CandidateStream {
+interface Stream {
+  peek(needs?: number): Promise<Candidate | undefined>;
+  next(): Promise<Candidate | undefined>;
+}
+
+interface CandidateStreamOptions {
+  doc: DynamoDBDocumentClient;
+  table: string;
+  index: { name: string; partitionKey: string };
+  partitionValue: string;
+  /** The index's sort key attribute, which lo/hi/exclude bound. */
+  sortAttr: string;
+  forward: boolean;
+  /** Inclusive bounds of the index sort key, and one key (the marker's) left out. */
+  lo?: string | undefined;
+  hi?: string | undefined;
+  exclude?: string | undefined;
+  pageSize: number;
+  /** Set for byMember partitions: their items are memberships in this status. */
+  shared: MemberStatus | undefined;
+  /** The item attribute candidates merge on (the sort key unless told). */
+  mergeKeyAttr?: string;
+}
+
+/** Pages one index partition in key order (descending unless `forward`), `pageSize` items per Query. */
+class CandidateStream implements Stream {
   private buffer: Candidate[] = [];
   private startKey: Item | undefined;
   private done = false;
 
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly table: string,
-    private readonly index: string,
-    private readonly partitionAttr: string,
-    private readonly partitionValue: string,
-    private readonly before: string | undefined,
-    private readonly pageSize: number,
-    /** Set for byMember partitions: their items are memberships in this status. */
-    private readonly shared: MemberStatus | undefined,
-  ) {}
+  constructor(private readonly o: CandidateStreamOptions) {}
 
   /**
    * The next entry. The first Query reads `pageSize` entries; the second only as many as the
@@ -428,9 +518,9 @@ class CandidateStream {
    * thinning, and each further Query reads twice as many, so a selective filter costs a few
    * large Queries rather than many small ones.
    */
-  async peek(needs = this.pageSize): Promise<Candidate | undefined> {
+  async peek(needs = this.o.pageSize): Promise<Candidate | undefined> {
     while (this.buffer.length === 0 && !this.done) {
-      const limit = this.fetches === 0 ? this.pageSize : this.fetches === 1 ? needs : Math.max(needs, this.lastLimit * 2);
+      const limit = this.fetches === 0 ? this.o.pageSize : this.fetches === 1 ? needs : Math.max(needs, this.lastLimit * 2);
       await this.fetch(Math.min(Math.max(limit, 1), 1000));
     }
     return this.buffer[0];
@@ -448,21 +538,25 @@ class CandidateStream {
   private async fetch(limit: number): Promise<void> {
     this.fetches++;
     this.lastLimit = limit;
-    const out = await this.doc.send(
+    const { lo, hi } = this.o;
+    const range = lo !== undefined && hi !== undefined ? ' AND #s BETWEEN :lo AND :hi' : lo !== undefined ? ' AND #s >= :lo' : hi !== undefined ? ' AND #s <= :hi' : '';
+    const out = await this.o.doc.send(
       new QueryCommand({
-        TableName: this.table,
-        IndexName: this.index,
-        KeyConditionExpression: this.before ? '#p = :p AND #s < :before' : '#p = :p',
-        ExpressionAttributeNames: { '#p': this.partitionAttr, ...(this.before ? { '#s': LIST_SORT_KEY } : {}) },
-        ExpressionAttributeValues: { ':p': this.partitionValue, ...(this.before ? { ':before': this.before } : {}) },
-        ScanIndexForward: false,
+        TableName: this.o.table,
+        IndexName: this.o.index.name,
+        KeyConditionExpression: `#p = :p${range}`,
+        ExpressionAttributeNames: { '#p': this.o.index.partitionKey, ...(range ? { '#s': this.o.sortAttr } : {}) },
+        ExpressionAttributeValues: { ':p': this.o.partitionValue, ...(lo !== undefined ? { ':lo': lo } : {}), ...(hi !== undefined ? { ':hi': hi } : {}) },
+        ScanIndexForward: this.o.forward,
         Limit: limit,
         ExclusiveStartKey: this.startKey,
       }),
     );
+    const mergeKey = this.o.mergeKeyAttr ?? this.o.sortAttr;
     for (const item of out.Items ?? []) {
-      const key = String(item[LIST_SORT_KEY]);
-      if (this.shared) this.buffer.push({ key, id: String(item.image_id), shared: this.shared });
+      if (this.o.exclude !== undefined && item[this.o.sortAttr] === this.o.exclude) continue;
+      const key = String(item[mergeKey]);
+      if (this.o.shared) this.buffer.push({ key, id: String(item.image_id), shared: this.o.shared });
       else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
     }
     this.startKey = out.LastEvaluatedKey;
@@ -471,18 +565,60 @@ class CandidateStream {
 }
 
 /**
- * k-way merge of partitions that are each newest first. The same image can sit in two
- * partitions (an own public image); equal heads are one image, taken once. Candidates are
- * taken a round at a time, as many as the page still needs (kept images, and memberships whose
- * images may be kept); the images of those memberships are fetched in one BatchGetItem, so
- * only images that can land on the page are read.
- * Reads at most `limit` entries per partition when nothing is filtered out.
+ * A byMember partition in name order: every membership read, its images fetched, keyed by
+ * name and ordered here. Costs the images shared with the caller in that status (not the
+ * catalogue), since member items hold no copy of their image's name.
  */
-async function mergeNewestFirst(
-  streams: CandidateStream[],
+class SortedInMemoryStream implements Stream {
+  private sorted: Candidate[] | undefined;
+
+  constructor(
+    private readonly memberships: CandidateStream,
+    private readonly resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
+    private readonly names: readonly string[] | undefined,
+    private readonly marker: string | undefined,
+    private readonly forward: boolean,
+  ) {}
+
+  async peek(): Promise<Candidate | undefined> {
+    if (!this.sorted) {
+      const entries: Candidate[] = [];
+      for (let c = await this.memberships.next(); c; c = await this.memberships.next()) entries.push(c);
+      const images = await this.resolve(entries.map((c) => c.id));
+      const beyond = (key: string) => this.marker === undefined || (this.forward ? key > this.marker : key < this.marker);
+      this.sorted = entries
+        .flatMap((c) => {
+          const image = images.get(c.id);
+          if (!image || (this.names && (image.name === null || !this.names.includes(image.name)))) return [];
+          return [{ ...c, image, key: nameSortKey(image.name, sortKeyOf(image)) }];
+        })
+        .filter((c) => beyond(c.key))
+        .sort((a, b) => (a.key === b.key ? 0 : (a.key < b.key) === this.forward ? -1 : 1));
+    }
+    return this.sorted[0];
+  }
+
+  async next(): Promise<Candidate | undefined> {
+    const head = await this.peek();
+    this.sorted?.shift();
+    return head;
+  }
+}
+
+/**
+ * k-way merge of streams that are each in the page's order (ascending keys when `forward`).
+ * The same image can sit in two streams (an own public image); equal heads are one image,
+ * taken once. Candidates are taken a round at a time, as many as the page still needs (kept
+ * images, and memberships whose images may be kept); the images of those memberships are
+ * fetched in one BatchGetItem, so only images that can land on the page are read.
+ * Reads at most `limit` entries per stream when nothing is filtered out.
+ */
+async function mergeInOrder(
+  streams: Stream[],
   limit: number,
   resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
   keep: (image: Image, shared: MemberStatus | undefined) => boolean,
+  forward: boolean,
 ): Promise<Image[]> {
   const page: Image[] = [];
   let exhausted = false;
@@ -492,16 +628,16 @@ async function mergeNewestFirst(
     while (round.length < limit - page.length) {
       const needs = limit - page.length - round.length;
       const heads = await Promise.all(streams.map((s) => s.peek(needs)));
-      let newest: Candidate | undefined;
-      for (const head of heads) if (head && (!newest || head.key > newest.key)) newest = head;
-      if (!newest) {
+      let first: Candidate | undefined;
+      for (const head of heads) if (head && (!first || (forward ? head.key < first.key : head.key > first.key))) first = head;
+      if (!first) {
         exhausted = true;
         break;
       }
-      const key = newest.key;
+      const key = first.key;
       const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
       await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
-      const merged: Candidate = { key, id: newest.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
+      const merged: Candidate = { key, id: first.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
       // An image in hand that the page would not keep takes no place in the round, so a
       // selective filter costs Queries, not one BatchGetItem per few entries.
       if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);

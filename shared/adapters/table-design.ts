@@ -66,10 +66,66 @@ export const INDEXES = {
    * the other list indexes use, so the stream merges with them.
    */
   byMember: { name: 'byMember', partitionKey: 'memberPk', sortKey: LIST_SORT_KEY },
+  /**
+   * The name-sorted twins of byOwner, byVisibility and `all`: the same partitions, sorted by
+   * `nameSk = <encoded name><created_at>#<id>` (nameSortKey), so `name=` is a key condition on
+   * the name's prefix (newest first within it) and `sort=name` is a Query in either direction.
+   */
+  byOwnerName: { name: 'byOwnerName', partitionKey: 'ownerPk', sortKey: 'nameSk' },
+  byVisibilityName: { name: 'byVisibilityName', partitionKey: 'visPk', sortKey: 'nameSk' },
+  allByName: { name: 'allByName', partitionKey: 'allPk', sortKey: 'nameSk' },
 } as const;
 
+export type IndexKey = keyof typeof INDEXES;
+
+/** The name-sorted twin of each list index that has one (byMember has none: member items do not copy the name). */
+export const NAME_INDEX_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerName', byVisibility: 'byVisibilityName', all: 'allByName' };
+
+/** The name sort key attribute the name indexes share. */
+export const NAME_SORT_KEY = 'nameSk';
+
+/**
+ * The longest encoded name a key holds, in UTF-8 bytes: a GSI sort key may be 1,024 bytes, and
+ * `<created_at>#<id>` takes 57. A name longer than this (only names of 225+ four-byte
+ * characters) is keyed by its first 900 bytes: lookups stay exact (the page filters on the
+ * whole name), only `sort=name` orders such names among themselves by created_at.
+ */
+const MAX_NAME_KEY_BYTES = 900;
+
+/**
+ * A name as a key prefix that sorts, byte for byte (DynamoDB compares UTF-8 bytes), as Glance
+ * orders names (SQLite's BINARY collation: code points, which UTF-8 bytes preserve), and that
+ * no other name's encoding starts with: U+0000 and U+0001 are escaped as U+0001 U+0003/U+0004,
+ * the name ends with U+0001 U+0002, and NULL (Glance's smallest value) is U+0001 U+0001. So
+ * `a` < `a\0` < `ab`, a name is never confused with a longer one, and no key holds U+0000.
+ */
+export function nameKeyPrefix(name: string | null): string {
+  if (name === null) return '\u0001\u0001';
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const piece = ch === '\u0000' ? '\u0001\u0003' : ch === '\u0001' ? '\u0001\u0004' : ch;
+    const size = Buffer.byteLength(piece, 'utf8');
+    if (bytes + size > MAX_NAME_KEY_BYTES) break;
+    out += piece;
+    bytes += size;
+  }
+  return `${out}\u0001\u0002`;
+}
+
+/** An image's `nameSk`: its encoded name, then its list sort key (`<created_at>#<id>`). */
+export function nameSortKey(name: string | null, listSortKey: string): string {
+  return nameKeyPrefix(name) + listSortKey;
+}
+
+/** Sorts after every `<created_at>#<id>`: the upper bound of one name's keys. */
+export const AFTER_LIST_KEYS = '~';
+
 /** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
-export const LIST_INDEXES = [INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name] as const;
+export const LIST_INDEXES = [
+  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
+  INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
+] as const;
 /** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
 export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;
 

@@ -5,6 +5,7 @@ import { CreateTableCommand, DescribeTableCommand, PutItemCommand, type DynamoDB
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { parseListQuery } from '../../shared/domain/list-query.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
 
 /**
@@ -66,7 +67,7 @@ describe('a table from an older DATA_DIR', () => {
     }
     await ensureTable(client, TABLE);
     const table = (await client.send(new DescribeTableCommand({ TableName: TABLE }))).Table!;
-    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'byMember', 'byOwner', 'byStatus', 'byVisibility']);
+    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'allByName', 'byMember', 'byOwner', 'byOwnerName', 'byStatus', 'byVisibility', 'byVisibilityName']);
 
     const repo = new DynamoImageRepository(client, { tableName: TABLE });
     const found = async (statuses: Parameters<typeof repo.findByStatus>[0], updatedAtOrBefore?: Date) => {
@@ -82,5 +83,31 @@ describe('a table from an older DATA_DIR', () => {
     // Running it again (every start) changes nothing.
     await ensureTable(client, TABLE);
     expect(await found(['saving', 'pending_delete'])).toEqual([stuck, pending].sort());
+  });
+
+  it('gains the name indexes, and name lookups and sort=name find the images written before them', async () => {
+    // The first test upgraded the table; these images are as older code wrote them too.
+    const older = ['44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-555555555555'];
+    // A table from before any of the later indexes (only byOwner).
+    await client.send(
+      new CreateTableCommand({
+        TableName: `${TABLE}-names`,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'ownerPk', 'listSk'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        GlobalSecondaryIndexes: [
+          { IndexName: 'byOwner', KeySchema: [{ AttributeName: 'ownerPk', KeyType: 'HASH' }, { AttributeName: 'listSk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+      }),
+    );
+    for (const id of older) await client.send(new PutItemCommand({ TableName: `${TABLE}-names`, Item: olderItem(id, 'active', '2020-01-01T00:00:00Z') }));
+    await ensureTable(client, `${TABLE}-names`);
+    const repo = new DynamoImageRepository(client, { tableName: `${TABLE}-names` });
+    const owner = { projectId: 'p', isAdmin: false };
+    const listed = async (params: Record<string, string[]>) => (await repo.list(owner, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed({ name: [older[1]!] })).toEqual([older[1]]);
+    expect(await listed({ name: [`in:${older.join(',')}`], sort: ['name:desc'] })).toEqual([...older].reverse());
+    expect(await listed({ sort: ['name:asc'] })).toEqual(older);
   });
 });
