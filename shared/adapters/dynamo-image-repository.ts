@@ -24,8 +24,9 @@ import { imageFromItem } from './image-item.js';
 import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import {
-  AFTER_LIST_KEYS, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY, NAME_INDEX_OF,
-  NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, type IndexKey,
+  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
+  isShardedIndex, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, statusSortKey, TABLE_KEYS,
+  TTL_ATTRIBUTE, type IndexKey,
 } from './table-design.js';
 
 type Item = Record<string, unknown>;
@@ -44,15 +45,15 @@ export interface DynamoImageRepositoryOptions {
 const TRANSACTION_ATTEMPTS = 12;
 
 const IMAGE_SK = IMAGE_SORT_KEY;
-const ALL_PK = 'image';
 const NO_OWNER = '-';
 const LIVE = (image: Image) => image.status !== 'deleted' && image.status !== 'pending_delete';
 
 /**
  * Images in one DynamoDB table (docs/table-design.md). Each image is one item keyed
- * `IMAGE#<id>`; three sparse GSIs sorted by `<created_at>#<id>` serve listing by Query:
- * the caller's own images, the public/community images, and (for admins) every image; a
- * fourth, by status and last change, serves the sweepers.
+ * `IMAGE#<id>`; sparse GSIs sorted by `<created_at>#<id>` (and their name-sorted twins) serve
+ * listing by Query: the caller's own images, the public/community images, and (for admins)
+ * every image, the last two spread over LIST_SHARDS partitions each and merged on read; one
+ * more, by status and last change, serves the sweepers.
  */
 export class DynamoImageRepository implements ImageRepository {
   private readonly doc: DynamoDBDocumentClient;
@@ -206,18 +207,20 @@ export class DynamoImageRepository implements ImageRepository {
     const others = statuses.filter((status) => !inStatusIndex(status));
     if (others.length === 0) return;
     // No sweep-sized index holds these (the audit's active and deactivated: most images): page
-    // through every live image on `all`, letting DynamoDB drop the other statuses.
-    const values: Item = { ':p': ALL_PK };
+    // through every live image on `all`, shard after shard, letting DynamoDB drop the other statuses.
+    const values: Item = {};
     others.forEach((s, i) => (values[`:s${i}`] = s));
     if (cutoff) values[':cutoff'] = cutoff;
-    yield* this.pages({
-      TableName: this.table,
-      IndexName: INDEXES.all.name,
-      KeyConditionExpression: '#p = :p',
-      FilterExpression: `#status IN (${others.map((_, i) => `:s${i}`).join(', ')})${cutoff ? ' AND #updated <= :cutoff' : ''}`,
-      ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey, '#status': 'status', ...(cutoff ? { '#updated': 'updated_at' } : {}) },
-      ExpressionAttributeValues: values,
-    });
+    for (const partition of shardPartitions(IMAGE_LIST_PARTITION)) {
+      yield* this.pages({
+        TableName: this.table,
+        IndexName: INDEXES.all.name,
+        KeyConditionExpression: '#p = :p',
+        FilterExpression: `#status IN (${others.map((_, i) => `:s${i}`).join(', ')})${cutoff ? ' AND #updated <= :cutoff' : ''}`,
+        ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey, '#status': 'status', ...(cutoff ? { '#updated': 'updated_at' } : {}) },
+        ExpressionAttributeValues: { ...values, ':p': partition },
+      });
+    }
   }
 
   /** Every item a Query returns, page after page. */
@@ -237,50 +240,65 @@ export class DynamoImageRepository implements ImageRepository {
    * `sort=name` reads the name-sorted twins whole. Past the marker when there is one.
    */
   private streamsFor(caller: Lister, query: ListQuery, order: IndexedOrder | undefined, marker: Image | undefined): Stream[] {
-    const partitions = this.partitionsFor(caller, query);
     const names = namesAskedFor(query);
     const byName = names !== undefined || order?.key === NAME_SORT_KEY;
-    const imageStreams = partitions.filter(([, , shared]) => !shared).length * (byName ? (names?.length ?? 1) : 1);
-    const streamCount = Math.max(imageStreams + partitions.filter(([, , shared]) => shared).length, 1);
+    // What each partition the caller may see is read as: a sharded one (`all`, byVisibility) is
+    // one stream per shard; on a name twin, sharded by name, a name lookup reads its name's
+    // shard only (one stream per name), `sort=name` every shard.
+    const plans: StreamPlan[] = [];
+    for (const [index, value, shared] of this.partitionsFor(caller, query)) {
+      const sharded = isShardedIndex(index);
+      if (shared && order?.key === NAME_SORT_KEY) {
+        plans.push({ kind: 'members by name', index, partition: value, shared });
+        continue;
+      }
+      const nameIndex = NAME_INDEX_OF[index];
+      if (shared || !byName || !nameIndex) {
+        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared });
+        continue;
+      }
+      for (const name of names ?? [undefined]) {
+        const partitions = !sharded ? [value] : name === undefined ? shardPartitions(value) : [shardPartition(value, nameShardOf(name))];
+        for (const partition of partitions) plans.push({ kind: 'name', index: nameIndex, partition, name });
+      }
+    }
     // Merging k streams, each is read in chunks of about limit/k: a page that comes mostly from
     // one stream costs an extra Query there, not a full page read from every other. Without an
     // indexed order everything is read anyway, in the largest chunks.
+    const streamCount = Math.max(plans.length, 1);
     const pageSize = order ? Math.min(Math.ceil(Math.max(query.limit, 1) / streamCount) + 1, 1000) : 1000;
     const forward = order?.forward ?? false;
     const markerListKey = marker ? sortKeyOf(marker) : undefined;
     const markerKey = marker && order?.key === NAME_SORT_KEY ? nameSortKey(marker.name, sortKeyOf(marker)) : markerListKey;
     const streams: Stream[] = [];
-    for (const [index, value, shared] of partitions) {
-      const base = { doc: this.doc, table: this.table, partitionValue: value, pageSize, shared };
-      if (shared && order?.key === NAME_SORT_KEY) {
+    for (const plan of plans) {
+      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: plan.kind === 'name' ? undefined : plan.shared };
+      if (plan.kind === 'members by name') {
         // Member items hold no copy of the name (docs/table-design.md): the caller's memberships
         // in this status are read whole and their images ordered here.
-        const all = new CandidateStream({ ...base, index: INDEXES[index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
+        const all = new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
         streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, markerKey, forward));
         continue;
       }
-      const nameIndex = NAME_INDEX_OF[index];
-      if (shared || !byName || !nameIndex) {
-        streams.push(new CandidateStream({ ...base, index: INDEXES[index], sortAttr: LIST_SORT_KEY, forward: false, hi: markerListKey, exclude: markerListKey }));
+      if (plan.kind === 'list') {
+        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, hi: markerListKey, exclude: markerListKey }));
         continue;
       }
-      for (const name of names ?? [undefined]) {
-        const prefix = name === undefined ? undefined : nameKeyPrefix(name);
-        let lo = prefix;
-        let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
-        let exclude: string | undefined;
-        if (order?.key === LIST_SORT_KEY && markerListKey && prefix !== undefined) {
-          hi = exclude = prefix + markerListKey; // newest first within one name
-        } else if (order?.key === NAME_SORT_KEY && markerKey) {
-          exclude = markerKey;
-          if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
-          else hi = hi === undefined || markerKey < hi ? markerKey : hi;
-        }
-        if (lo !== undefined && hi !== undefined && lo > hi) continue; // the marker is past this name
-        streams.push(
-          new CandidateStream({ ...base, index: INDEXES[nameIndex], sortAttr: NAME_SORT_KEY, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY }),
-        );
+      const prefix = plan.name === undefined ? undefined : nameKeyPrefix(plan.name);
+      let lo = prefix;
+      let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
+      let exclude: string | undefined;
+      if (order?.key === LIST_SORT_KEY && markerListKey && prefix !== undefined) {
+        hi = exclude = prefix + markerListKey; // newest first within one name
+      } else if (order?.key === NAME_SORT_KEY && markerKey) {
+        exclude = markerKey;
+        if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
+        else hi = hi === undefined || markerKey < hi ? markerKey : hi;
       }
+      if (lo !== undefined && hi !== undefined && lo > hi) continue; // the marker is past this name
+      streams.push(
+        new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: NAME_SORT_KEY, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY }),
+      );
     }
     return streams;
   }
@@ -293,10 +311,12 @@ export class DynamoImageRepository implements ImageRepository {
    */
   private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
     const { visibility, owner } = query;
+    // `all` and byVisibility are sharded: streamsFor reads the shards each of these stands for.
+    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', v]];
     if (caller.isAdmin) {
       if (owner) return [['byOwner', owner]];
-      if (visibility === 'public' || visibility === 'community') return [['byVisibility', visibility]];
-      return [['all', ALL_PK]];
+      if (visibility === 'public' || visibility === 'community') return visible(visibility);
+      return [['all', IMAGE_LIST_PARTITION]];
     }
     const me = caller.projectId;
     const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', me]] : [];
@@ -305,33 +325,24 @@ export class DynamoImageRepository implements ImageRepository {
     switch (visibility) {
       case 'public':
       case 'community':
-        return [['byVisibility', visibility]];
+        return visible(visibility);
       case 'private':
         return own;
       case 'shared':
         return [...own, ...shared];
       case 'all':
-        return [...own, ['byVisibility', 'public'], ['byVisibility', 'community'], ...shared];
+        return [...own, ...visible('public'), ...visible('community'), ...shared];
       default:
-        return [...own, ['byVisibility', 'public'], ...shared];
+        return [...own, ...visible('public'), ...shared];
     }
   }
 
   private toItem(image: Image, events: readonly ImageEventType[]): Item {
-    const live = LIVE(image);
     // Custom properties are stored as one JSON string: their keys are client data (`__proto__`
     // included) and must never pass through object-building code as keys.
     const item: Item = { ...keyOf(image.id), ...image, properties: JSON.stringify(image.properties) };
     if (events.length) item[OUTBOX_ATTRIBUTE] = [...events];
-    if (live || image.status === 'pending_delete') {
-      item[LIST_SORT_KEY] = sortKeyOf(image);
-      item[NAME_SORT_KEY] = nameSortKey(image.name, sortKeyOf(image));
-      item[INDEXES.all.partitionKey] = ALL_PK;
-    }
-    if (live) {
-      item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
-      if (image.visibility === 'public' || image.visibility === 'community') item[INDEXES.byVisibility.partitionKey] = image.visibility;
-    }
+    Object.assign(item, listIndexAttributes(image));
     if (inStatusIndex(image.status)) {
       item[INDEXES.byStatus.partitionKey] = image.status;
       item[INDEXES.byStatus.sortKey] = statusSortKey(image.updated_at, image.id);
@@ -339,6 +350,31 @@ export class DynamoImageRepository implements ImageRepository {
     if (image.status === 'deleted') item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
     return item;
   }
+}
+
+/**
+ * The list index attributes of an image item (docs/table-design.md): its keys on byOwner and
+ * its twin, and on the sharded `all` and byVisibility (shard of the id) and their name twins
+ * (shard of the name). None for a deleted image; on `all` only for a pending_delete one (an
+ * admin finds it to restore it). The local backfill gives older items the same.
+ */
+export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'owner' | 'created_at'>): Item {
+  const item: Item = {};
+  if (image.status === 'deleted') return item;
+  const listKey = sortKeyOf(image);
+  const idShard = listShardOf(image.id);
+  const nameShard = nameShardOf(image.name);
+  item[LIST_SORT_KEY] = listKey;
+  item[NAME_SORT_KEY] = nameSortKey(image.name, listKey);
+  item[INDEXES.all.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, idShard);
+  item[INDEXES.allByName.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, nameShard);
+  if (image.status === 'pending_delete') return item;
+  item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
+  if (image.visibility === 'public' || image.visibility === 'community') {
+    item[INDEXES.byVisibility.partitionKey] = shardPartition(image.visibility, idShard);
+    item[INDEXES.byVisibilityName.partitionKey] = shardPartition(image.visibility, nameShard);
+  }
+  return item;
 }
 
 /** The old item a refused PutItem returned (ReturnValuesOnConditionCheckFailure), in the document client's form. */
@@ -410,7 +446,7 @@ function keyOf(id: string): Item {
   return { [TABLE_KEYS.partitionKey]: imagePartition(id), [TABLE_KEYS.sortKey]: IMAGE_SK };
 }
 
-function sortKeyOf(image: Image): string {
+function sortKeyOf(image: Pick<Image, 'created_at' | 'id'>): string {
   return `${image.created_at}#${image.id}`;
 }
 
@@ -436,8 +472,21 @@ function unmarshallLoose(raw: Record<string, unknown>): Item {
   return unmarshall(raw as Parameters<typeof unmarshall>[0]);
 }
 
-/** One index partition a list reads: the index, its key, and for byMember the membership status it holds. */
+/**
+ * One index partition a list reads: the index, its key (unsharded: `public`, `image`), and for
+ * byMember the membership status it holds.
+ */
 type Partition = [IndexKey, string, MemberStatus?];
+
+/**
+ * One stream of a list: a partition (a shard's, for the sharded indexes) read by `listSk`, or a
+ * name twin's read by `nameSk` (one name's keys, or all), or the caller's memberships in one
+ * status read whole and ordered by name.
+ */
+type StreamPlan =
+  | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
+  | { kind: 'name'; index: IndexKey; partition: string; name: string | undefined }
+  | { kind: 'members by name'; index: IndexKey; partition: string; shared: MemberStatus };
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */
 interface IndexedOrder {
