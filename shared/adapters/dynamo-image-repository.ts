@@ -281,7 +281,8 @@ export class DynamoImageRepository implements ImageRepository {
         continue;
       }
       if (plan.kind === 'list') {
-        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, hi: markerListKey, exclude: markerListKey }));
+        const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
+        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
         continue;
       }
       const prefix = plan.name === undefined ? undefined : nameKeyPrefix(plan.name);
@@ -289,7 +290,10 @@ export class DynamoImageRepository implements ImageRepository {
       let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
       let exclude: string | undefined;
       if (order?.key === LIST_SORT_KEY && markerListKey && prefix !== undefined) {
-        hi = exclude = prefix + markerListKey; // newest first within one name
+        // Within one name, by created_at: newest first (the default) or oldest first.
+        exclude = prefix + markerListKey;
+        if (forward) lo = exclude;
+        else hi = exclude;
       } else if (order?.key === NAME_SORT_KEY && markerKey) {
         exclude = markerKey;
         if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
@@ -505,12 +509,16 @@ interface IndexedOrder {
 
 /**
  * Which indexed order serves the query's sort: Glance's default (`created_at desc, id desc`:
- * `<created_at>#<id>` descending) or `name` with its tie-breakers in the same direction
+ * `<created_at>#<id>` descending), its reverse (`sort=created_at:asc`: `created_at asc, id asc`,
+ * the same key ascending) or `name` with its tie-breakers in the same direction
  * (`sort=name:asc`, `sort_key=name`, ...: the name key, either way). Undefined for any other.
  */
 function indexedOrder(query: ListQuery): IndexedOrder | undefined {
   if (query.isDefaultSort) return { key: LIST_SORT_KEY, forward: false };
   const [first, second, third] = query.sort;
+  if (query.sort.length === 2 && first?.key === 'created_at' && second?.key === 'id' && first.dir === 'asc' && second.dir === 'asc') {
+    return { key: LIST_SORT_KEY, forward: true };
+  }
   if (query.sort.length === 3 && first?.key === 'name' && second?.key === 'created_at' && third?.key === 'id' && first.dir === second.dir && second.dir === third.dir) {
     return { key: NAME_SORT_KEY, forward: first.dir === 'asc' };
   }
