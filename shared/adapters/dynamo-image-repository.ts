@@ -579,8 +579,9 @@ class CandidateStream implements Stream {
 
   /**
    * The next entry. The first Query reads `pageSize` entries; the second only as many as the
-   * page still `needs` (the merge knows), so a page drawn mostly from one partition does not
-   * read whole chunks it will not use; a partition read again after that is one a filter is
+   * page still `needs` from this stream (the merge estimates its share from what it supplied
+   * so far), so a page drawn mostly from one partition does not read whole chunks it will not
+   * use, nor do even shards read the whole rest of the page each; a partition read again after that is one a filter is
    * thinning, and each further Query reads twice as many, so a selective filter costs a few
    * large Queries rather than many small ones.
    */
@@ -688,12 +689,17 @@ async function mergeInOrder(
 ): Promise<Image[]> {
   const page: Image[] = [];
   let exhausted = false;
+  // Entries taken so far, in all and from each stream: a stream that runs dry is read again for
+  // its share of what the page still needs (all of it for a stream that supplied everything,
+  // about needs/k for one of k even shards), plus one.
+  let taken = 0;
+  const takenFrom = streams.map(() => 0);
   while (page.length < limit && !exhausted) {
     // Images in hand that the page keeps, and memberships whose images may land on it, in order.
     const round: Candidate[] = [];
     while (round.length < limit - page.length) {
       const needs = limit - page.length - round.length;
-      const heads = await Promise.all(streams.map((s) => s.peek(needs)));
+      const heads = await Promise.all(streams.map((s, i) => s.peek(taken === 0 ? needs : Math.min(needs, Math.ceil((needs * takenFrom[i]!) / taken) + 1))));
       let first: Candidate | undefined;
       for (const head of heads) if (head && (!first || (forward ? head.key < first.key : head.key > first.key))) first = head;
       if (!first) {
@@ -703,6 +709,8 @@ async function mergeInOrder(
       const key = first.key;
       const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
       await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
+      taken++;
+      heads.forEach((h, i) => h && h.key === key && takenFrom[i]!++);
       const merged: Candidate = { key, id: first.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
       // An image in hand that the page would not keep takes no place in the round, so a
       // selective filter costs Queries, not one BatchGetItem per few entries.

@@ -142,6 +142,18 @@ describe('list order on the name indexes', () => {
     });
   }
 
+  for (const query of ['sort=created_at:asc', 'sort_key=created_at&sort_dir=asc']) {
+    it(`pages ${query} oldest first (created_at, then id ascending), from the list indexes read forward`, async () => {
+      const byNames = await pageThrough(`/v2/images?${encodeURI(inNames())}&${query}&limit=3`, token, churn(token));
+      expectExactlyInOrder(byNames, visibleToCaller(), false, 'asc', `${query}, names`);
+      const own = await pageThrough(`/v2/images?owner=${project}&${query}&limit=4`, token, churn(token));
+      expectExactlyInOrder(own, stable.filter((i) => i.owner === project), false, 'asc', `${query}, own`);
+      const admin = await pageThrough(`/v2/images?${encodeURI(inNames())}&visibility=all&${query}&limit=5`, adminToken);
+      expectExactlyInOrder(admin, admin.filter((i) => stable.some((s) => s.id === i.id) || i.id === othersPrivate), false, 'asc', `${query}, admin`);
+      expect(admin.map((i) => i.id)).toEqual(expect.arrayContaining([...stable.map((i) => i.id), othersPrivate]));
+    });
+  }
+
   it('serves community and every visibility when asked for, and an admin every project', async () => {
     const community = await pageThrough(`/v2/images?${encodeURI(inNames())}&visibility=community&sort=name:asc&limit=2`, token);
     expectExactlyInOrder(community, stable.filter((i) => i.visibility === 'community'), true, 'asc', 'community');
