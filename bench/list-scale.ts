@@ -55,6 +55,7 @@ const QUERIES: Query[] = [
   { label: 'name=in: (both)', query: `name=in:${PUBLIC_NAME},${COMMON_NAME}`, lookup: true },
   { label: 'sort=name:asc', query: 'sort=name:asc' },
   { label: 'sort=name:desc', query: 'sort=name:desc' },
+  { label: 'sort=created_at:asc', query: 'sort=created_at:asc' },
   { label: 'visibility=public', query: 'visibility=public' },
   { label: 'admin default', query: '', admin: true },
   { label: 'admin sort=name:asc', query: 'sort=name:asc', admin: true },
