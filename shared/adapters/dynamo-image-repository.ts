@@ -13,6 +13,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { inGlanceList, type Lister } from '../domain/list-visibility.js';
 import { MEMBER_STATUS_VALUES, type MemberStatus } from '../domain/member.js';
+import { badRequest, type GlanceError } from '../domain/errors.js';
 import { glanceTimestamp, isUuid, type Image } from '../domain/image.js';
 import { usageDeltas } from '../domain/quota.js';
 import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
@@ -39,7 +40,20 @@ export interface DynamoImageRepositoryOptions {
   now?: () => Date;
   /** Each project's quota limits (shared/domain/quota.ts); unlimited when absent. */
   limits?: (project: string) => Limits;
+  /**
+   * A list no index serves (any sort but the default, created_at asc and name) reads every
+   * visible image and sorts them in the function; past this many entries read, or this many
+   * milliseconds, it stops with a 400 that says how to narrow it, rather than run into the
+   * function's 10 s timeout (a gateway 504). Defaults: UNINDEXED_LIST_MAX_ITEMS, UNINDEXED_LIST_MAX_MS.
+   */
+  unindexedListMaxItems?: number;
+  unindexedListMaxMs?: number;
 }
+
+/** ~20 MB of items, about 20 Query pages of 1 MB: a second or two from DynamoDB, sorted in well under the 10 s a list function has. */
+export const UNINDEXED_LIST_MAX_ITEMS = 20_000;
+/** The list function's timeout is 10 s (infra/constructs/skyglass-function.ts): stop reading with 3 s to spare. */
+export const UNINDEXED_LIST_MAX_MS = 7_000;
 
 /** How often a write that collides with another transaction on a usage counter is tried. */
 const TRANSACTION_ATTEMPTS = 12;
@@ -62,6 +76,8 @@ export class DynamoImageRepository implements ImageRepository {
   private readonly now: () => Date;
 
   private readonly limits: (project: string) => Limits;
+  private readonly unindexedMaxItems: number;
+  private readonly unindexedMaxMs: number;
 
   constructor(client: DynamoDBClient, options: DynamoImageRepositoryOptions) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -69,6 +85,8 @@ export class DynamoImageRepository implements ImageRepository {
     this.tombstoneTtl = options.tombstoneTtlSeconds ?? 90 * 24 * 3600;
     this.now = options.now ?? (() => new Date());
     this.limits = options.limits ?? (() => ({}));
+    this.unindexedMaxItems = options.unindexedListMaxItems ?? UNINDEXED_LIST_MAX_ITEMS;
+    this.unindexedMaxMs = options.unindexedListMaxMs ?? UNINDEXED_LIST_MAX_MS;
   }
 
   async create(image: Image, events: readonly ImageEventType[] = []): Promise<void> {
@@ -158,11 +176,17 @@ export class DynamoImageRepository implements ImageRepository {
     const streams = this.streamsFor(caller, query, order, order ? marker : undefined);
     const resolve = (ids: readonly string[]) => this.batchGet(ids);
     if (order) return { images: await mergeInOrder(streams, query.limit, resolve, keep, order.forward) };
-    // Any other order has no index behind it: read every visible candidate, sort in memory.
+    // Any other order has no index behind it: read every visible candidate, sort in memory,
+    // within a bound on what is read and for how long.
     const all = new Map<string, Image>();
+    const started = this.now().getTime();
+    let read = 0;
     for (const stream of streams) {
       const candidates: Candidate[] = [];
-      for (let c = await stream.next(); c; c = await stream.next()) candidates.push(c);
+      for (let c = await stream.next(); c; c = await stream.next()) {
+        candidates.push(c);
+        if (++read > this.unindexedMaxItems || this.now().getTime() - started > this.unindexedMaxMs) throw tooCostlyToSort(query, this.unindexedMaxItems);
+      }
       const fetched = await resolve(candidates.filter((c) => !c.image).map((c) => c.id));
       for (const c of candidates) {
         const image = c.image ?? fetched.get(c.id);
@@ -448,6 +472,15 @@ function maxedOut(delta: Usage, limits: Limits): Partial<Usage> {
     if (limit !== undefined && delta[resource] > 0) at[resource] = limit;
   }
   return at;
+}
+
+/** The 400 of a list too large to sort in the function: what was asked, and what is served by index instead. */
+function tooCostlyToSort(query: ListQuery, maxItems: number): GlanceError {
+  const sort = query.sort.map((k) => `${k.key}:${k.dir}`).join(',');
+  return badRequest(
+    `Listing with sort ${sort} reads every image you can see and sorts them here, and this list has more than ${maxItems} of them (or took too long to read). ` +
+      'Narrow it with filters that select by index (name=, owner=, visibility=), or sort by created_at (either direction) or name, which are served by index.',
+  );
 }
 
 function asksFor(query: ListQuery, status: string): boolean {
