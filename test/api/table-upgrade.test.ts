@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +19,7 @@ import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/l
  */
 // A DynamoDB Local of its own (in memory): creating and filling an index beside the runtime's
 // table, in the runtime's DynamoDB Local, disturbs that table's stream.
+const execFileAsync = promisify(execFile);
 let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let workDir: string;
@@ -168,5 +171,26 @@ describe('a table from an older DATA_DIR', () => {
       new QueryCommand({ TableName: name, IndexName: 'all', KeyConditionExpression: 'allPk = :p', ExpressionAttributeValues: { ':p': { S: 'image' } } }),
     );
     expect(unsharded.Items).toEqual([]);
+  });
+
+  it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {
+    // A table that already has every index of the current design (as a stack after its update)
+    // but items written by the code before it: unsharded keys, no name keys.
+    const name = `${TABLE}-deployed`;
+    await ensureTable(client, name);
+    const ids = ['99999999-9999-4999-8999-999999999991', '99999999-9999-4999-8999-999999999992'];
+    for (const [i, id] of ids.entries()) {
+      const item = { ...unmarshall(olderItem(id, 'active', `2020-01-01T00:00:0${i}Z`)), visibility: 'public', visPk: 'public' };
+      await client.send(new PutItemCommand({ TableName: name, Item: marshall(item) }));
+    }
+    const repo = new DynamoImageRepository(client, { tableName: name });
+    const publicList = async () => (await repo.list({ projectId: 'q', isAdmin: false }, parseListQuery({}), undefined)).images.map((i) => i.id);
+    expect(await publicList()).toEqual([]);
+    const run = await execFileAsync(join(process.cwd(), 'node_modules/.bin/tsx'), ['infra/local/rewrite-list-keys-cli.ts', '--table', name, '--endpoint', dynamo.endpoint], {
+      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    });
+    expect(run.stdout).toContain(`rewrote the list index attributes of ${name}`);
+    expect(await publicList()).toEqual([...ids].reverse());
+    expect((await repo.list({ projectId: 'q', isAdmin: false }, parseListQuery({ name: [ids[0]!] }), undefined)).images.map((i) => i.id)).toEqual([ids[0]]);
   });
 });
