@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: bundle size per function, cold import time against bare node, DynamoDB
  * calls and items read per API operation, and data-plane throughput (uploads, the verifier's
- * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, each checked against the issue's budgets.
+ * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, and what
+ * each list query reads as the catalogue grows to 100,000 images, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,keystone`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,keystone,list-scale`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -18,9 +19,10 @@ import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDataFront, reportDataFront } from './data-front.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { measureKeystoneAuth, reportKeystoneAuth } from './keystone-auth.js';
+import { measureListScale, reportListScale } from './list-scale.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'keystone'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'keystone', 'list-scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -84,6 +86,9 @@ if (only.has('cli')) reportCli(await measureCliIsolated());
 
 // The authorizer's Keystone mode: calls to Keystone and the cost of a cached token (bench/keystone-auth.ts).
 if (only.has('keystone')) reportKeystoneAuth(await measureKeystoneAuth());
+
+// Its own local runtime, filled straight into DynamoDB Local (LIST_SCALE_SIZES=1000,10000 for a shorter run).
+if (only.has('list-scale')) reportListScale(await measureListScale());
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);

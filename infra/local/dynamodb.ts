@@ -7,6 +7,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
+  QueryCommand,
   ResourceInUseException,
   ScanCommand,
   UpdateItemCommand,
@@ -15,7 +16,14 @@ import {
   type AttributeValue,
   type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
-import { INDEXES, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { listIndexAttributes } from '../../shared/adapters/dynamo-image-repository.js';
+import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
+import { imageFromItem } from '../../shared/adapters/image-item.js';
+import {
+  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, projectPartition, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
+  TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
+} from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
 
 /**
@@ -141,9 +149,17 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
 
 async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
   const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
-  const present = new Set((table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const present = new Map((table?.GlobalSecondaryIndexes ?? []).map((index) => [index.IndexName, index]));
+  let listKeysMissing = false;
   for (const index of Object.values(INDEXES)) {
-    if (present.has(index.name)) continue;
+    const existing = present.get(index.name);
+    const keys = existing?.KeySchema?.map((k) => k.AttributeName);
+    if (existing && keys?.[0] === index.partitionKey && keys?.[1] === index.sortKey) continue;
+    if (existing) {
+      // Keyed differently by an earlier design (a GSI's keys cannot change): made again.
+      await client.send(new UpdateTableCommand({ TableName: tableName, GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: index.name } }] }));
+      await indexGone(client, tableName, index.name);
+    }
     await client.send(
       new UpdateTableCommand({
         TableName: tableName,
@@ -153,7 +169,92 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     );
     await indexActive(client, tableName, index.name);
     if (index.name === INDEXES.byStatus.name) await backfillStatusIndex(client, tableName);
+    if (index.sortKey === NAME_SORT_KEY) listKeysMissing = true;
   }
+  // The name indexes are sorted on an attribute older items lack, and items from before the
+  // sharding of `all` and byVisibility hold their unsharded keys: rewrite those once.
+  if (listKeysMissing || (await holdsUnshardedKeys(client, tableName))) await backfillListKeys(client, tableName);
+}
+
+/** Whether any item still sits on an unsharded partition of `all` or byVisibility (one Query of one item each). */
+async function holdsUnshardedKeys(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  const probes: [string, string, string][] = [
+    [INDEXES.all.name, INDEXES.all.partitionKey, IMAGE_LIST_PARTITION],
+    [INDEXES.all.name, INDEXES.all.partitionKey, USAGE_LIST_PARTITION],
+    [INDEXES.byVisibility.name, INDEXES.byVisibility.partitionKey, 'public'],
+    [INDEXES.byVisibility.name, INDEXES.byVisibility.partitionKey, 'community'],
+  ];
+  for (const [indexName, key, value] of probes) {
+    const out = await client.send(
+      new QueryCommand({ TableName: tableName, IndexName: indexName, KeyConditionExpression: '#p = :p', ExpressionAttributeNames: { '#p': key }, ExpressionAttributeValues: { ':p': { S: value } }, Limit: 1 }),
+    );
+    if (out.Items?.length) return true;
+  }
+  return false;
+}
+
+/**
+ * Images and usage counters written before the name indexes or the sharding of `all` and
+ * byVisibility lack `nameSk` (no name lookup would find them) or sit on the old unsharded
+ * keys (no list reads those any more); give each the list index attributes its next write
+ * would give it. A local one-off, like backfillStatusIndex; a deployed stack needs the same
+ * rewrite once with operator credentials (docs/table-design.md).
+ */
+export async function backfillListKeys(client: DynamoDBClient, tableName: string): Promise<void> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: '(#sk = :image AND attribute_exists(#list)) OR #sk = :usage',
+        ExpressionAttributeNames: { '#list': LIST_SORT_KEY, '#sk': TABLE_KEYS.sortKey },
+        ExpressionAttributeValues: { ':image': { S: IMAGE_SORT_KEY }, ':usage': { S: USAGE_SORT_KEY } },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const raw of page.Items ?? []) {
+      const item = unmarshall(raw);
+      if (item.version === undefined) continue;
+      const wanted =
+        item[TABLE_KEYS.sortKey] === USAGE_SORT_KEY
+          ? usageIndexAttributes(String(item[TABLE_KEYS.partitionKey]).slice(projectPartition('').length))
+          : listIndexAttributes(imageFromItem(item));
+      const changed = Object.entries(wanted).filter(([name, value]) => item[name] !== value);
+      if (changed.length === 0) continue;
+      const names: Record<string, string> = { '#version': 'version' };
+      const values: Record<string, AttributeValue> = { ':v': marshall({ v: item.version }).v! };
+      changed.forEach(([name, value], i) => {
+        names[`#a${i}`] = name;
+        values[`:a${i}`] = { S: String(value) };
+      });
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { [TABLE_KEYS.partitionKey]: raw[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: raw[TABLE_KEYS.sortKey]! },
+            // Only the version that was read: a concurrent write sets the keys itself.
+            ConditionExpression: '#version = :v',
+            UpdateExpression: `SET ${changed.map((_, i) => `#a${i} = :a${i}`).join(', ')}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        )
+        .catch((error: Error) => {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/** A deleted index is gone (in DynamoDB Local at once, in AWS after a while) before one of its name can be made. */
+async function indexGone(client: DynamoDBClient, tableName: string, indexName: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    if (table?.TableStatus === 'ACTIVE' && !table.GlobalSecondaryIndexes?.some((i) => i.IndexName === indexName)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`index ${indexName} of ${tableName} was not deleted`);
 }
 
 /** A new index fills from the table's items before it can be used, in DynamoDB Local as in AWS. */

@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { NO_USAGE, QUOTA_RESOURCES, type Usage } from '../domain/quota.js';
 import type { StoredUsage, UsageRepository } from '../ports/usage-repository.js';
-import { INDEXES, LIST_SORT_KEY, projectPartition, TABLE_KEYS, USAGE_LIST_PARTITION, USAGE_SORT_KEY } from './table-design.js';
+import { INDEXES, LIST_SORT_KEY, listShardOf, projectPartition, shardPartition, shardPartitions, TABLE_KEYS, USAGE_LIST_PARTITION, USAGE_SORT_KEY } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -11,9 +11,12 @@ export function usageKey(project: string): Item {
   return { [TABLE_KEYS.partitionKey]: projectPartition(project), [TABLE_KEYS.sortKey]: USAGE_SORT_KEY };
 }
 
-/** The attributes that put a usage item on the `all` index (see USAGE_LIST_PARTITION). */
+/**
+ * The attributes that put a usage item on the `all` index (see USAGE_LIST_PARTITION): in its
+ * project's shard, since every image write that changes usage rewrites the counter's entry.
+ */
 export function usageIndexAttributes(project: string): Item {
-  return { [INDEXES.all.partitionKey]: USAGE_LIST_PARTITION, [LIST_SORT_KEY]: project };
+  return { [INDEXES.all.partitionKey]: shardPartition(USAGE_LIST_PARTITION, listShardOf(project)), [LIST_SORT_KEY]: project };
 }
 
 export function storedUsageOf(project: string, item: Item | undefined): StoredUsage {
@@ -38,22 +41,25 @@ export class DynamoUsageRepository implements UsageRepository {
     return storedUsageOf(project, out.Item);
   }
 
+  /** Every project's counters, shard after shard (in no particular order across shards). */
   async *all(): AsyncIterable<StoredUsage> {
-    let startKey: Item | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.options.tableName,
-          IndexName: INDEXES.all.name,
-          KeyConditionExpression: '#p = :p',
-          ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey },
-          ExpressionAttributeValues: { ':p': USAGE_LIST_PARTITION },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) yield storedUsageOf(String(item[LIST_SORT_KEY]), item);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    for (const partition of shardPartitions(USAGE_LIST_PARTITION)) {
+      let startKey: Item | undefined;
+      do {
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.options.tableName,
+            IndexName: INDEXES.all.name,
+            KeyConditionExpression: '#p = :p',
+            ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey },
+            ExpressionAttributeValues: { ':p': partition },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) yield storedUsageOf(String(item[LIST_SORT_KEY]), item);
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    }
   }
 
   async repair(stored: StoredUsage, usage: Usage): Promise<boolean> {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The DynamoDB table's key design, shared by the CDK stack and the local runtime so both
  * create the same table. See docs/table-design.md for the access patterns it serves.
@@ -35,8 +37,39 @@ export function projectPartition(projectId: string): string {
 
 export const USAGE_SORT_KEY = 'USAGE';
 
-/** The `all` index partition of the usage items (images are in `image`). */
+/** The `all` index partitions of the usage items, `usage#<shard>` (images are in `image#<shard>`). */
 export const USAGE_LIST_PARTITION = 'usage';
+
+/** The `all` index partitions of the images, `image#<shard>`. */
+export const IMAGE_LIST_PARTITION = 'image';
+
+/**
+ * How many partitions `all` (images, usage counters) and byVisibility (public, community) are
+ * spread over, so that no index key is shared by every image (docs/table-design.md, "Sharding"):
+ * each shard is a partition of its own, capped by DynamoDB near 1,000 WCU/s and 3,000 RCU/s,
+ * and a list reads every shard of what it lists and merges them. 16 holds ~16,000 image
+ * writes/s on `all` while a page of 25 still reads at most 3 entries per shard. Fixed: changing
+ * it rewrites every item's key (as the local backfill from unsharded keys does).
+ */
+export const LIST_SHARDS = 16;
+
+/**
+ * The shard of an image (by its id) or a usage counter (by its project): from a hash, so ids a
+ * client chooses cannot crowd one shard, and fixed for the item's life, so no write moves it.
+ */
+export function listShardOf(key: string): number {
+  return createHash('sha256').update(key).digest()[0]! % LIST_SHARDS;
+}
+
+/** One shard's partition key on a sharded index: `<base>#<shard in hex>` (`image#a`, `public#3`). */
+export function shardPartition(base: string, shard: number): string {
+  return `${base}#${shard.toString(16)}`;
+}
+
+/** Every shard's partition key of `base`, which a read of all of it queries and merges. */
+export function shardPartitions(base: string): string[] {
+  return Array.from({ length: LIST_SHARDS }, (_, shard) => shardPartition(base, shard));
+}
 
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
@@ -50,9 +83,9 @@ export const STATUS_INDEX_STATUSES = ['saving', 'uploading', 'importing', 'pendi
 export const INDEXES = {
   /** Every live image of one project: `ownerPk = <project>`. */
   byOwner: { name: 'byOwner', partitionKey: 'ownerPk', sortKey: LIST_SORT_KEY },
-  /** Sparse: only public and community images, `visPk = public | community`. */
+  /** Sparse: only public and community images, `visPk = public#<shard> | community#<shard>` (LIST_SHARDS). */
   byVisibility: { name: 'byVisibility', partitionKey: 'visPk', sortKey: LIST_SORT_KEY },
-  /** Sparse: every live image, for the admin's list: `allPk = "image"`. */
+  /** Sparse: every live image, for the admin's list and the audit, `allPk = image#<shard>`; and the usage counters, `usage#<shard>`. */
   all: { name: 'all', partitionKey: 'allPk', sortKey: LIST_SORT_KEY },
   /**
    * Sparse: images in one of STATUS_INDEX_STATUSES, `statusPk = <status>`, sorted by
@@ -66,10 +99,80 @@ export const INDEXES = {
    * the other list indexes use, so the stream merges with them.
    */
   byMember: { name: 'byMember', partitionKey: 'memberPk', sortKey: LIST_SORT_KEY },
+  /**
+   * The name-sorted twins of byOwner, byVisibility and `all`: the same images, sorted by
+   * `nameSk = <encoded name><created_at>#<id>` (nameSortKey), so `name=` is a key condition on
+   * the name's prefix (newest first within it) and `sort=name` is a Query in either direction.
+   * The sharded two are sharded by name (`visNamePk = <visibility>#<shard of the name>`,
+   * `allNamePk = image#<shard of the name>`), so a name lookup reads one shard per name.
+   */
+  byOwnerName: { name: 'byOwnerName', partitionKey: 'ownerPk', sortKey: 'nameSk' },
+  byVisibilityName: { name: 'byVisibilityName', partitionKey: 'visNamePk', sortKey: 'nameSk' },
+  allByName: { name: 'allByName', partitionKey: 'allNamePk', sortKey: 'nameSk' },
 } as const;
 
+export type IndexKey = keyof typeof INDEXES;
+
+/** The name-sorted twin of each list index that has one (byMember has none: member items do not copy the name). */
+export const NAME_INDEX_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerName', byVisibility: 'byVisibilityName', all: 'allByName' };
+
+/** The list indexes spread over LIST_SHARDS partitions each: `all` and byVisibility by image id, their name twins by name. */
+const SHARDED_INDEXES: readonly IndexKey[] = ['all', 'byVisibility', 'allByName', 'byVisibilityName'];
+
+export function isShardedIndex(index: IndexKey): boolean {
+  return SHARDED_INDEXES.includes(index);
+}
+
+/** The name sort key attribute the name indexes share. */
+export const NAME_SORT_KEY = 'nameSk';
+
+/**
+ * The longest encoded name a key holds, in UTF-8 bytes: a GSI sort key may be 1,024 bytes, and
+ * `<created_at>#<id>` takes 57. A name longer than this (only names of 225+ four-byte
+ * characters) is keyed by its first 900 bytes: lookups stay exact (the page filters on the
+ * whole name), only `sort=name` orders such names among themselves by created_at.
+ */
+const MAX_NAME_KEY_BYTES = 900;
+
+/**
+ * A name as a key prefix that sorts, byte for byte (DynamoDB compares UTF-8 bytes), as Glance
+ * orders names (SQLite's BINARY collation: code points, which UTF-8 bytes preserve), and that
+ * no other name's encoding starts with: U+0000 and U+0001 are escaped as U+0001 U+0003/U+0004,
+ * the name ends with U+0001 U+0002, and NULL (Glance's smallest value) is U+0001 U+0001. So
+ * `a` < `a\0` < `ab`, a name is never confused with a longer one, and no key holds U+0000.
+ */
+export function nameKeyPrefix(name: string | null): string {
+  if (name === null) return '\u0001\u0001';
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const piece = ch === '\u0000' ? '\u0001\u0003' : ch === '\u0001' ? '\u0001\u0004' : ch;
+    const size = Buffer.byteLength(piece, 'utf8');
+    if (bytes + size > MAX_NAME_KEY_BYTES) break;
+    out += piece;
+    bytes += size;
+  }
+  return `${out}\u0001\u0002`;
+}
+
+/** The shard of the name twins (byVisibilityName, allByName) that holds the images of this name. */
+export function nameShardOf(name: string | null): number {
+  return listShardOf(nameKeyPrefix(name));
+}
+
+/** An image's `nameSk`: its encoded name, then its list sort key (`<created_at>#<id>`). */
+export function nameSortKey(name: string | null, listSortKey: string): string {
+  return nameKeyPrefix(name) + listSortKey;
+}
+
+/** Sorts after every `<created_at>#<id>`: the upper bound of one name's keys. */
+export const AFTER_LIST_KEYS = '~';
+
 /** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
-export const LIST_INDEXES = [INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name] as const;
+export const LIST_INDEXES = [
+  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
+  INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
+] as const;
 /** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
 export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;
 

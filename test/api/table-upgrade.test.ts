@@ -1,10 +1,15 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { promisify } from 'node:util';
+import { CreateTableCommand, DescribeTableCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { DynamoUsageRepository } from '../../shared/adapters/dynamo-usage-repository.js';
+import { nameSortKey } from '../../shared/adapters/table-design.js';
+import { parseListQuery } from '../../shared/domain/list-query.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
 
 /**
@@ -14,6 +19,7 @@ import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/l
  */
 // A DynamoDB Local of its own (in memory): creating and filling an index beside the runtime's
 // table, in the runtime's DynamoDB Local, disturbs that table's stream.
+const execFileAsync = promisify(execFile);
 let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let workDir: string;
@@ -66,7 +72,7 @@ describe('a table from an older DATA_DIR', () => {
     }
     await ensureTable(client, TABLE);
     const table = (await client.send(new DescribeTableCommand({ TableName: TABLE }))).Table!;
-    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'byMember', 'byOwner', 'byStatus', 'byVisibility']);
+    expect(table.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort()).toEqual(['all', 'allByName', 'byMember', 'byOwner', 'byOwnerName', 'byStatus', 'byVisibility', 'byVisibilityName']);
 
     const repo = new DynamoImageRepository(client, { tableName: TABLE });
     const found = async (statuses: Parameters<typeof repo.findByStatus>[0], updatedAtOrBefore?: Date) => {
@@ -82,5 +88,109 @@ describe('a table from an older DATA_DIR', () => {
     // Running it again (every start) changes nothing.
     await ensureTable(client, TABLE);
     expect(await found(['saving', 'pending_delete'])).toEqual([stuck, pending].sort());
+  });
+
+  it('gains the name indexes, and name lookups and sort=name find the images written before them', async () => {
+    // The first test upgraded the table; these images are as older code wrote them too.
+    const older = ['44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-555555555555'];
+    // A table from before any of the later indexes (only byOwner).
+    await client.send(
+      new CreateTableCommand({
+        TableName: `${TABLE}-names`,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'ownerPk', 'listSk'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        GlobalSecondaryIndexes: [
+          { IndexName: 'byOwner', KeySchema: [{ AttributeName: 'ownerPk', KeyType: 'HASH' }, { AttributeName: 'listSk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+      }),
+    );
+    for (const id of older) await client.send(new PutItemCommand({ TableName: `${TABLE}-names`, Item: olderItem(id, 'active', '2020-01-01T00:00:00Z') }));
+    await ensureTable(client, `${TABLE}-names`);
+    const repo = new DynamoImageRepository(client, { tableName: `${TABLE}-names` });
+    const owner = { projectId: 'p', isAdmin: false };
+    const listed = async (params: Record<string, string[]>) => (await repo.list(owner, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed({ name: [older[1]!] })).toEqual([older[1]]);
+    expect(await listed({ name: [`in:${older.join(',')}`], sort: ['name:desc'] })).toEqual([...older].reverse());
+    expect(await listed({ sort: ['name:asc'] })).toEqual(older);
+  });
+
+  it('moves images and usage counters from the unsharded keys of `all` and byVisibility to their shards, and remakes name twins keyed the old way', async () => {
+    const name = `${TABLE}-shards`;
+    const gsi = (indexName: string, pk: string, sk: string) => ({
+      IndexName: indexName,
+      KeySchema: [{ AttributeName: pk, KeyType: 'HASH' as const }, { AttributeName: sk, KeyType: 'RANGE' as const }],
+      Projection: { ProjectionType: 'ALL' as const },
+    });
+    // The design before sharding: every index there, the name twins keyed by visPk and allPk.
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'ownerPk', 'visPk', 'allPk', 'listSk', 'statusPk', 'statusSk', 'memberPk', 'nameSk'].map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        GlobalSecondaryIndexes: [
+          gsi('byOwner', 'ownerPk', 'listSk'), gsi('byVisibility', 'visPk', 'listSk'), gsi('all', 'allPk', 'listSk'), gsi('byStatus', 'statusPk', 'statusSk'),
+          gsi('byMember', 'memberPk', 'listSk'), gsi('byOwnerName', 'ownerPk', 'nameSk'), gsi('byVisibilityName', 'visPk', 'nameSk'), gsi('allByName', 'allPk', 'nameSk'),
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+      }),
+    );
+    const ids = ['66666666-6666-4666-8666-666666666666', '77777777-7777-4777-8777-777777777777', '88888888-8888-4888-8888-888888888888'];
+    const at = ['2020-01-01T00:00:01Z', '2020-01-01T00:00:02Z', '2020-01-01T00:00:03Z'];
+    for (const [i, id] of ids.entries()) {
+      const visibility = i === 0 ? 'private' : 'public';
+      const item = { ...unmarshall(olderItem(id, 'active', at[i]!)), name: 'same', visibility, nameSk: nameSortKey('same', `${at[i]}#${id}`), ...(i > 0 ? { visPk: 'public' } : {}) };
+      await client.send(new PutItemCommand({ TableName: name, Item: marshall(item) }));
+    }
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall({ pk: 'PROJECT#p', sk: 'USAGE', image_count_total: 3, version: 3, allPk: 'usage', listSk: 'p' }) }));
+
+    await ensureTable(client, name);
+    const table = (await client.send(new DescribeTableCommand({ TableName: name }))).Table!;
+    const keysOf = (indexName: string) => table.GlobalSecondaryIndexes!.find((i) => i.IndexName === indexName)!.KeySchema!.map((k) => k.AttributeName);
+    expect(keysOf('byVisibilityName')).toEqual(['visNamePk', 'nameSk']);
+    expect(keysOf('allByName')).toEqual(['allNamePk', 'nameSk']);
+
+    const repo = new DynamoImageRepository(client, { tableName: name });
+    const admin = { projectId: 'adm', isAdmin: true };
+    const other = { projectId: 'q', isAdmin: false };
+    const listed = async (who: typeof admin, params: Record<string, string[]>) => (await repo.list(who, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed(admin, {})).toEqual([...ids].reverse());
+    expect(await listed(admin, { name: ['same'], sort: ['name:asc'] })).toEqual(ids);
+    expect(await listed(other, {})).toEqual([ids[2], ids[1]]);
+    expect(await listed(other, { name: ['same'] })).toEqual([ids[2], ids[1]]);
+    const active: string[] = [];
+    for await (const image of repo.findByStatus(['active'])) active.push(image.id);
+    expect(active.sort()).toEqual(ids);
+    const usage: string[] = [];
+    for await (const counters of new DynamoUsageRepository(client, { tableName: name }).all()) usage.push(`${counters.project}:${counters.usage.image_count_total}`);
+    expect(usage).toEqual(['p:3']);
+    // Nothing is left on the unsharded keys.
+    const unsharded = await client.send(
+      new QueryCommand({ TableName: name, IndexName: 'all', KeyConditionExpression: 'allPk = :p', ExpressionAttributeValues: { ':p': { S: 'image' } } }),
+    );
+    expect(unsharded.Items).toEqual([]);
+  });
+
+  it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {
+    // A table that already has every index of the current design (as a stack after its update)
+    // but items written by the code before it: unsharded keys, no name keys.
+    const name = `${TABLE}-deployed`;
+    await ensureTable(client, name);
+    const ids = ['99999999-9999-4999-8999-999999999991', '99999999-9999-4999-8999-999999999992'];
+    for (const [i, id] of ids.entries()) {
+      const item = { ...unmarshall(olderItem(id, 'active', `2020-01-01T00:00:0${i}Z`)), visibility: 'public', visPk: 'public' };
+      await client.send(new PutItemCommand({ TableName: name, Item: marshall(item) }));
+    }
+    const repo = new DynamoImageRepository(client, { tableName: name });
+    const publicList = async () => (await repo.list({ projectId: 'q', isAdmin: false }, parseListQuery({}), undefined)).images.map((i) => i.id);
+    expect(await publicList()).toEqual([]);
+    const run = await execFileAsync(join(process.cwd(), 'node_modules/.bin/tsx'), ['infra/local/rewrite-list-keys-cli.ts', '--table', name, '--endpoint', dynamo.endpoint], {
+      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    });
+    expect(run.stdout).toContain(`rewrote the list index attributes of ${name}`);
+    expect(await publicList()).toEqual([...ids].reverse());
+    expect((await repo.list({ projectId: 'q', isAdmin: false }, parseListQuery({ name: [ids[0]!] }), undefined)).images.map((i) => i.id)).toEqual([ids[0]]);
   });
 });

@@ -736,7 +736,7 @@ describe('IAM least privilege', () => {
     // The list indexes, and BatchGetItem of the images shared with the caller (found on byMember).
     'table:list': [
       { actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] },
-      { actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all', 'byMember'].map(indexArn) },
+      { actions: ['dynamodb:Query'], on: () => ['byOwner', 'byVisibility', 'all', 'byMember', 'byOwnerName', 'byVisibilityName', 'allByName'].map(indexArn) },
     ],
     // The members API reads one image's partition in one call, and writes one transaction.
     'table:read-members': [{ actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] }],

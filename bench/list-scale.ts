@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { imageItem } from '../shared/adapters/dynamo-image-repository.js';
+import { dynamoDbCallStats, type DynamoDbCallSummary } from '../shared/adapters/dynamodb-call-stats.js';
+import { INDEXES } from '../shared/adapters/table-design.js';
+import type { Image } from '../shared/domain/image.js';
+import { mintToken } from '../infra/local/dev-key.js';
+import { check, heading, median, printTable, progress } from './report.js';
+
+/**
+ * Section 6, list-scale (issue #11): what each list query reads as the catalogue grows. The
+ * local runtime's table is filled straight through BatchWriteItem with the items the repository
+ * writes (imageItem), grown 1,000 -> 10,000 -> 100,000 images in one run, and at each size every
+ * query type is asked through the API for its first page and for a page 20 markers deep: DynamoDB
+ * calls and items read (the handler's client, shared/adapters/dynamodb-call-stats.ts) and the
+ * median latency, as a ratio to the smallest catalogue's. Then the write cost of an image change,
+ * from the items before and after (which index entries each write adds, moves or removes).
+ */
+const SIZES = (process.env.LIST_SCALE_SIZES ?? '1000,10000,100000').split(',').map(Number);
+/** Growing stops (and the larger sizes are left out) once seeding alone has taken this long. */
+const SEED_BUDGET_SECONDS = 240;
+const PAGE = 25;
+const DEPTH = 20;
+const REPEATS = 7;
+/** The issue's bound on a page: at most 2x the page size plus a constant (the merge's lookahead: about 2 entries per stream). */
+const MAX_ITEMS = 2 * PAGE + 40;
+const MAX_LATENCY_RATIO = 1.5;
+const MAX_NAME_LOOKUP_MS = 50;
+
+const CALLER = 'scale-alpha';
+const PROJECTS = [CALLER, 'scale-beta', 'scale-gamma'] as const;
+/** 1 image in 100, all the caller's: a name lookup whose answer grows with the catalogue. */
+const COMMON_NAME = 'cirros-0.6.2';
+/** 5 public images, whatever the size: the lookup Nova, Terraform and `openstack image show` send. */
+const PUBLIC_NAME = 'ubuntu-24.04';
+const SHARED_WITH_CALLER = 50;
+
+interface Query {
+  label: string;
+  query: string;
+  admin?: boolean;
+  /** A name lookup: answered under MAX_NAME_LOOKUP_MS at the largest size. */
+  lookup?: boolean;
+}
+
+const QUERIES: Query[] = [
+  { label: 'default', query: '' },
+  { label: `name= (5 public)`, query: `name=${PUBLIC_NAME}`, lookup: true },
+  { label: `name= (1% of the caller's)`, query: `name=${COMMON_NAME}`, lookup: true },
+  { label: 'name=in: (both)', query: `name=in:${PUBLIC_NAME},${COMMON_NAME}`, lookup: true },
+  { label: 'sort=name:asc', query: 'sort=name:asc' },
+  { label: 'sort=name:desc', query: 'sort=name:desc' },
+  { label: 'sort=created_at:asc', query: 'sort=created_at:asc' },
+  { label: 'visibility=public', query: 'visibility=public' },
+  { label: 'admin default', query: '', admin: true },
+  { label: 'admin sort=name:asc', query: 'sort=name:asc', admin: true },
+];
+
+interface PageFigures {
+  stats: DynamoDbCallSummary;
+  returned: number;
+  ms: number;
+}
+
+interface SizeFigures {
+  size: number;
+  seedSeconds: number;
+  pages: Map<string, { first: PageFigures; deep: PageFigures | undefined }>;
+}
+
+interface WriteCost {
+  write: string;
+  tableItems: number;
+  indexEntries: number;
+  wcu: number;
+  calls?: number;
+  reportedCu?: number | undefined;
+}
+
+export interface ListScaleResult {
+  sizes: SizeFigures[];
+  writes: WriteCost[];
+  stoppedAt: number | undefined;
+}
+
+async function http(url: string, token: string, init: { method?: string; json?: unknown; body?: string; contentType?: string } = {}) {
+  const headers: Record<string, string> = { 'X-Auth-Token': token };
+  let body = init.body;
+  if (init.json !== undefined) body = JSON.stringify(init.json);
+  if (body !== undefined) headers['Content-Type'] = init.contentType ?? 'application/json';
+  const res = await fetch(url, { method: init.method ?? 'GET', headers, body });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+}
+
+/**
+ * The catalogue is newer than the images made through the API (a day from now on): the shared
+ * and the few public named ones sit behind it in the default order, as a caller's shares sit
+ * among a large cloud's images, rather than fill the first pages.
+ */
+const BASE_TIME = Math.floor(Date.now() / 1000 + 86_400) * 1000;
+
+/** Image i of the catalogue: 10% public, 40% the caller's, 30% beta's (some community), 20% gamma's; three per created_at second. */
+function catalogueImage(i: number): Image {
+  const slot = i % 10;
+  const at = new Date(BASE_TIME + Math.floor(i / 3) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const owner = slot === 0 ? PROJECTS[Math.floor(i / 10) % 3]! : slot <= 4 ? CALLER : slot <= 7 ? 'scale-beta' : 'scale-gamma';
+  const visibility = slot === 0 ? 'public' : slot <= 4 ? (i % 2 ? 'shared' : 'private') : slot <= 7 ? (i % 50 === 5 ? 'community' : 'shared') : 'private';
+  const name = slot === 1 && i % 100 === 1 ? COMMON_NAME : `scale-${i.toString().padStart(6, '0')}`;
+  return {
+    id: randomUUID(), name, status: 'active', visibility, protected: false, os_hidden: false, owner,
+    checksum: 'c'.repeat(32), os_hash_algo: 'sha512', os_hash_value: 'h'.repeat(128), size: 1 << 20, virtual_size: 1 << 20,
+    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: [], created_at: at, updated_at: at,
+    properties: { os_distro: 'cirros' }, location: `images/${i}`, upload: null, failure: null, version: 3,
+  } as Image;
+}
+
+/** Images [from, to) of the catalogue, 25 per BatchWriteItem, 8 in flight, unprocessed items sent again. */
+async function grow(doc: DynamoDBDocumentClient, table: string, from: number, to: number): Promise<void> {
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const start = next;
+      const end = (next = Math.min(next + 25, to));
+      let requests = Array.from({ length: end - start }, (_, k) => ({ PutRequest: { Item: imageItem(catalogueImage(start + k), [], undefined) } }));
+      while (requests.length) {
+        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+        requests = (out.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+      }
+      if (Math.floor(end / 10_000) > Math.floor(start / 10_000)) progress(`catalogue at ${end.toLocaleString('en-US')} images`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/** One request alone: what the handler's DynamoDB client did, and how long the answer took. */
+async function once(url: string, token: string): Promise<PageFigures & { next: string | undefined }> {
+  const stats = dynamoDbCallStats();
+  stats.reset();
+  const start = performance.now();
+  const res = await http(url, token);
+  const ms = performance.now() - start;
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+  return { stats: stats.summary(), returned: res.body?.images.length ?? 0, ms, next: res.body?.next };
+}
+
+/** The counts of one request, and the median latency of REPEATS more of the same. */
+async function measured(url: string, token: string): Promise<PageFigures & { next: string | undefined }> {
+  const first = await once(url, token);
+  const times: number[] = [];
+  for (let r = 0; r < REPEATS; r++) times.push((await once(url, token)).ms);
+  return { ...first, ms: median(times) };
+}
+
+/** The modelled cost of replacing `before` with `after` (either absent): table item, index entries written, WCU (1 per KB per item or entry). */
+function writeCost(write: string, before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): WriteCost {
+  const size = (item: Record<string, unknown> | undefined) => (item ? Buffer.byteLength(JSON.stringify(item)) : 0);
+  const units = (item: Record<string, unknown> | undefined) => Math.max(1, Math.ceil(size(item) / 1024));
+  let indexEntries = 0;
+  let wcu = Math.max(units(before), units(after));
+  for (const index of Object.values(INDEXES)) {
+    const key = (item: Record<string, unknown> | undefined) =>
+      item && item[index.partitionKey] !== undefined && item[index.sortKey] !== undefined ? `${String(item[index.partitionKey])}|${String(item[index.sortKey])}` : undefined;
+    const was = key(before);
+    const is = key(after);
+    // An entry whose key changed is a delete and a put; one that stays is rewritten (projection ALL).
+    if (was !== undefined) {
+      indexEntries++;
+      wcu += units(was === is ? after : before);
+    }
+    if (is !== undefined && is !== was) {
+      indexEntries++;
+      wcu += units(after);
+    }
+  }
+  return { write, tableItems: 1, indexEntries, wcu };
+}
+
+function modelledWrites(): WriteCost[] {
+  const image = { ...catalogueImage(1), status: 'queued', size: null, virtual_size: null, checksum: null, os_hash_value: null, location: null, version: 1 } as Image;
+  const item = (i: Image) => imageItem(i, [], undefined);
+  const publicImage = { ...image, id: randomUUID(), visibility: 'public' } as Image;
+  const saving = { ...image, status: 'saving', location: 'images/x', version: 2 } as Image;
+  const active = { ...saving, status: 'active', size: 1 << 20, virtual_size: 1 << 20, checksum: 'c'.repeat(32), os_hash_value: 'h'.repeat(128), version: 3 } as Image;
+  const renamed = { ...active, name: 'renamed', version: 4 } as Image;
+  const publicRenamed = { ...publicImage, name: 'renamed', version: 2 } as Image;
+  const deactivated = { ...active, status: 'deactivated', version: 4 } as Image;
+  const pendingDelete = { ...active, status: 'pending_delete', version: 4 } as Image;
+  const deleted = { ...pendingDelete, status: 'deleted', version: 5 } as Image;
+  const queuedDeleted = { ...image, status: 'deleted', version: 2 } as Image;
+  return [
+    writeCost('create (private)', undefined, item(image)),
+    writeCost('create (public)', undefined, item(publicImage)),
+    writeCost('update name (private)', item(active), item(renamed)),
+    writeCost('update name (public)', item(publicImage), item(publicRenamed)),
+    writeCost('update size+status: queued -> saving', item(image), item(saving)),
+    writeCost('update size+status: saving -> active', item(saving), item(active)),
+    writeCost('update status: active -> deactivated', item(active), item(deactivated)),
+    writeCost('delete: active -> pending_delete', item(active), item(pendingDelete)),
+    writeCost('scrub: pending_delete -> deleted', item(pendingDelete), item(deleted)),
+    writeCost('delete: queued -> deleted', item(image), item(queuedDeleted)),
+  ];
+}
+
+export async function measureListScale(): Promise<ListScaleResult> {
+  process.env.SKYGLASS_DYNAMODB_STATS = '1';
+  const { startLocalRuntime } = await import('../infra/local/server.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-bench-scale-'));
+  progress('list-scale: starting the local runtime (DynamoDB Local in memory)');
+  const runtime = await startLocalRuntime({ port: 0, dataDir, inMemory: true });
+  const client = new DynamoDBClient({ endpoint: runtime.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  try {
+    const images = `${runtime.url}/v2/images`;
+    const member = await mintToken(dataDir, { project: CALLER, roles: ['member', 'reader'] });
+    const beta = await mintToken(dataDir, { project: 'scale-beta', roles: ['member', 'reader'] });
+    const admin = await mintToken(dataDir, { project: 'scale-ops', roles: ['admin'] });
+
+    // Through the API: the few public images of one name, and beta's images shared with the caller (accepted).
+    for (let k = 0; k < 5; k++) {
+      const res = await http(images, admin, { method: 'POST', json: { name: PUBLIC_NAME, visibility: 'public', disk_format: 'qcow2', container_format: 'bare' } });
+      if (res.status !== 201) throw new Error(`create ${PUBLIC_NAME}: ${res.status}`);
+    }
+    for (let k = 0; k < SHARED_WITH_CALLER; k++) {
+      const id = (await http(images, beta, { method: 'POST', json: { name: `shared-${k}`, visibility: 'shared' } })).body?.id as string;
+      if ((await http(`${images}/${id}/members`, beta, { method: 'POST', json: { member: CALLER } })).status !== 200) throw new Error('share');
+      if ((await http(`${images}/${id}/members/${CALLER}`, member, { method: 'PUT', json: { status: 'accepted' } })).status !== 200) throw new Error('accept');
+    }
+
+    // The write cost through the API: calls, and the capacity DynamoDB Local reports.
+    const measuredWrites: WriteCost[] = [];
+    const stats = dynamoDbCallStats();
+    const viaApi = async (write: string, url: string, token: string, init: Parameters<typeof http>[2], expected: number) => {
+      stats.reset();
+      const res = await http(url, token, init);
+      if (res.status !== expected) throw new Error(`${write}: ${res.status} ${JSON.stringify(res.body)}`);
+      const s = stats.summary();
+      measuredWrites.push({ write, tableItems: 0, indexEntries: 0, wcu: 0, calls: s.calls, reportedCu: s.capacityUnits });
+      return res.body;
+    };
+    const made = await viaApi('create (private)', images, member, { method: 'POST', json: { name: 'w', disk_format: 'raw', container_format: 'bare' } }, 201);
+    await viaApi('update name (private)', `${images}/${made?.id}`, member, {
+      method: 'PATCH', contentType: 'application/openstack-images-v2.1-json-patch', body: JSON.stringify([{ op: 'replace', path: '/name', value: 'w2' }]),
+    }, 200);
+    await viaApi('delete: queued -> deleted', `${images}/${made?.id}`, member, { method: 'DELETE' }, 204);
+
+    const sizes: SizeFigures[] = [];
+    let seeded = 0;
+    let seedSeconds = 0;
+    let stoppedAt: number | undefined;
+    for (const size of SIZES) {
+      if (seedSeconds > SEED_BUDGET_SECONDS) {
+        stoppedAt = size;
+        break;
+      }
+      progress(`list-scale: growing the catalogue to ${size.toLocaleString('en-US')} images (BatchWriteItem)`);
+      const start = performance.now();
+      await grow(doc, runtime.tableName, seeded, size);
+      seedSeconds += (performance.now() - start) / 1000;
+      seeded = size;
+      const pages = new Map<string, { first: PageFigures; deep: PageFigures | undefined }>();
+      // At the first size every query runs once unrecorded first: module loading and the JIT's
+      // warm-up would otherwise count against the small catalogue.
+      for (const q of size === SIZES[0] ? [...QUERIES, ...QUERIES] : QUERIES) {
+        const token = q.admin ? admin : member;
+        const url = `${images}?${q.query}${q.query ? '&' : ''}limit=${PAGE}`;
+        const first = await measured(url, token);
+        // 20 markers deep: follow `next` 20 times (not measured), then measure that page.
+        let next = first.next;
+        for (let d = 1; d < DEPTH && next; d++) next = (await http(`${runtime.url}${next}`, token)).body?.next;
+        const deep = next ? await measured(`${runtime.url}${next}`, token) : undefined;
+        pages.set(q.label, { first, deep });
+      }
+      sizes.push({ size, seedSeconds, pages });
+    }
+    return { sizes, writes: [...modelledWrites(), ...measuredWrites], stoppedAt };
+  } finally {
+    client.destroy();
+    await runtime.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export function reportListScale(result: ListScaleResult): void {
+  const { sizes, writes } = result;
+  const small = sizes[0]!;
+  const big = sizes[sizes.length - 1]!;
+  heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
+  console.log(
+    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; ` +
+      `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${big.seedSeconds.toFixed(0)} s in all.` +
+      (result.stoppedAt ? ` Stopped before ${result.stoppedAt.toLocaleString('en-US')} (seeding past ${SEED_BUDGET_SECONDS} s).` : ''),
+  );
+  console.log(`Budgets: items read per page <= ${MAX_ITEMS} (2 x ${PAGE} + 40); latency at ${big.size.toLocaleString('en-US')} <= ${MAX_LATENCY_RATIO}x at ${small.size.toLocaleString('en-US')}; name lookups < ${MAX_NAME_LOOKUP_MS} ms at ${big.size.toLocaleString('en-US')}.`);
+  const rows: (string | number)[][] = [];
+  for (const q of QUERIES) {
+    for (const which of ['first', 'deep'] as const) {
+      const at = (s: SizeFigures) => s.pages.get(q.label)?.[which];
+      if (!at(big)) continue;
+      const cells: (string | number)[] = [q.label, which === 'first' ? 'first page' : `page ${DEPTH + 1}`];
+      let itemsOk = true;
+      for (const s of sizes) {
+        const p = at(s);
+        cells.push(p ? `${p.stats.calls} / ${p.stats.itemsRead} / ${p.returned}` : '-');
+        if (p && p.stats.itemsRead > MAX_ITEMS) itemsOk = false;
+      }
+      const base = at(small);
+      const ratio = base ? at(big)!.ms / base.ms : undefined;
+      for (const s of sizes) cells.push(at(s) ? at(s)!.ms.toFixed(1) : '-');
+      cells.push(ratio === undefined ? '-' : `${ratio.toFixed(2)}x`);
+      const verdicts = [check('list-scale', `${q.label} ${which}: items`, itemsOk) === 'PASS' ? '' : 'items'];
+      if (ratio !== undefined) verdicts.push(check('list-scale', `${q.label} ${which}: latency ratio`, ratio <= MAX_LATENCY_RATIO) === 'PASS' ? '' : 'latency');
+      if (q.lookup && which === 'first') verdicts.push(check('list-scale', `${q.label}: under ${MAX_NAME_LOOKUP_MS} ms`, at(big)!.ms < MAX_NAME_LOOKUP_MS) === 'PASS' ? '' : `>${MAX_NAME_LOOKUP_MS}ms`);
+      const failed = verdicts.filter(Boolean);
+      cells.push(failed.length ? `FAIL (${failed.join(', ')})` : 'PASS');
+      rows.push(cells);
+    }
+  }
+  printTable(
+    ['query', 'page', ...sizes.map((s) => `>calls/read/returned @${s.size / 1000}k`), ...sizes.map((s) => `>ms @${s.size / 1000}k`), `>ms ${big.size / 1000}k/${small.size / 1000}k`, 'result'],
+    rows,
+  );
+  console.log('(calls: DynamoDB calls of the list function; read: GetItem 1 if found, Query ScannedCount, BatchGetItem items; median of 7 requests, after one counted.)');
+  console.log('\nWrite cost of an image change (modelled from the items before and after: 1 table item, each index entry added, rewritten or moved (2), 1 WCU per KB each):');
+  printTable(
+    ['write', '>table items', '>index entries', '>WCU'],
+    writes.filter((w) => w.calls === undefined).map((w) => [w.write, w.tableItems, w.indexEntries, w.wcu]),
+  );
+  console.log('A write that changes quota usage (create, upload, delete, scrub) also updates the owner\'s counter in the same transaction: +1 item, +1 `all` entry (usage#<shard>).');
+  console.log('Through the API (DynamoDB calls; capacity as DynamoDB Local reports it with ReturnConsumedCapacity=TOTAL):');
+  printTable(
+    ['write', '>calls', '>reported CU'],
+    writes.filter((w) => w.calls !== undefined).map((w) => [w.write, w.calls!, w.reportedCu === undefined ? '-' : w.reportedCu.toFixed(1)]),
+  );
+}
