@@ -46,6 +46,17 @@ export default defineConfig({
         },
       },
       {
+        // The browser console in headless Chromium (Debian's package, driven by playwright-core),
+        // built first when stale, against the api project's runtime.
+        test: {
+          name: 'console',
+          include: ['test/console/**/*.test.ts'],
+          globalSetup: ['test/console/global-setup.ts', 'test/api/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The local runtime in a child process, killed between writes and their side effects
         // and started again on the same data (test/crash/runtime-process.ts).
         test: { name: 'crash', include: ['test/crash/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 300_000 },

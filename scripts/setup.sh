@@ -20,10 +20,11 @@ case "${1:-}" in
 esac
 
 # Each command the project runs, the Debian/Ubuntu package that provides it, and who needs it.
-commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack)
+commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack chromium)
 declare -A package=(
   [java]=default-jre-headless [qemu-img]=qemu-utils [genisoimage]=genisoimage [xorriso]=xorriso
   [sgdisk]=gdisk [cryptsetup]=cryptsetup-bin [curl]=curl [jq]=jq [glance]=python3-glanceclient [openstack]=python3-openstackclient
+  [chromium]=chromium
 )
 declare -A needed_by=(
   [java]='npm start and npm test (DynamoDB Local, Java 17 or later)'
@@ -36,6 +37,7 @@ declare -A needed_by=(
   [jq]="npm test and the README's walkthroughs"
   [glance]='npm test (the stock glance client against the local runtime)'
   [openstack]='npm test (the stock openstack client against the local runtime)'
+  [chromium]='npm test (the browser console in headless Chromium, driven by playwright-core)'
 )
 
 java_major() {

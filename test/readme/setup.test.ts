@@ -39,6 +39,7 @@ describe('npm run setup', () => {
       ['jq', 'jq'],
       ['glance', 'python3-glanceclient'],
       ['openstack', 'python3-openstackclient'],
+      ['chromium', 'chromium'],
     ];
     for (const [command, pkg] of expected) expect(output).toContain(`- ${command} (Debian/Ubuntu package ${pkg}), needed by`);
     expect(output).toContain(`sudo apt-get update && sudo apt-get install -y --no-install-recommends ${expected.map(([, p]) => p).join(' ')}`);

@@ -1,0 +1,101 @@
+import type { ImageStatus } from '../../shared/domain/status.js';
+import type { Visibility } from '../../shared/domain/image.js';
+import { OPERATIONS } from './operations.js';
+
+/** An image as `GET /v2/images/{id}` shows it: the base attributes, then every custom property (strings). */
+export interface ImageView {
+  id: string;
+  name: string | null;
+  status: ImageStatus;
+  visibility: Visibility;
+  protected: boolean;
+  os_hidden: boolean;
+  owner: string | null;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  min_disk: number;
+  min_ram: number;
+  disk_format: string | null;
+  container_format: string | null;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  self: string;
+  file: string;
+  schema: string;
+  [property: string]: unknown;
+}
+
+export interface ImageList {
+  images: ImageView[];
+  first: string;
+  /** The next page's path, with its marker; absent on the last page. */
+  next?: string;
+}
+
+/** A refusal from the API, with Glance's message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function pathOf(operation: keyof typeof OPERATIONS, parameters: Record<string, string> = {}): string {
+  return OPERATIONS[operation].path.replace(/\{([a-z_]+)\}/g, (_, name: string) => encodeURIComponent(parameters[name] ?? ''));
+}
+
+/** The API on this page's origin, called with the signed-in token (never a cookie: other origins cannot send it). */
+export class ImagesApi {
+  constructor(
+    private readonly token: string,
+    /** Called on a 401: the token expired or the runtime's key changed. */
+    private readonly onUnauthorized: () => void,
+  ) {}
+
+  listImages(query: URLSearchParams): Promise<ImageList> {
+    return this.request<ImageList>('listImages', `${pathOf('listImages')}?${query}`);
+  }
+
+  /** A `next` or `first` link the API gave: only paths of the images list are followed. */
+  listPage(link: string): Promise<ImageList> {
+    const url = new URL(link, window.location.origin);
+    if (url.origin !== window.location.origin || url.pathname !== pathOf('listImages')) throw new ApiError(0, `Not a link to the images list: ${link}`);
+    return this.request<ImageList>('listImages', `${url.pathname}${url.search}`);
+  }
+
+  showImage(id: string): Promise<ImageView> {
+    return this.request<ImageView>('showImage', pathOf('showImage', { image_id: id }));
+  }
+
+  private async request<T>(operation: keyof typeof OPERATIONS, path: string): Promise<T> {
+    const res = await fetch(path, {
+      method: OPERATIONS[operation].method,
+      // Glance's flat JSON errors ({"message", "code", "title"}) come to clients that ask for JSON.
+      headers: { Accept: 'application/json', 'X-Auth-Token': this.token },
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+    const text = await res.text();
+    const body = parse(text);
+    if (res.status === 401) this.onUnauthorized();
+    if (!res.ok) {
+      const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : `${res.status} ${res.statusText}`;
+      throw new ApiError(res.status, message);
+    }
+    return body as T;
+  }
+}
+
+function parse(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
