@@ -36,6 +36,31 @@ export interface ImageList {
   next?: string;
 }
 
+/** A part of an upload session: PUT exactly bytes offset … offset+length-1 to its presigned URL. */
+export interface UploadPart {
+  part_number: number;
+  url: string;
+  offset: number;
+  length: number;
+}
+
+/** `POST /v2/images/{id}/uploads` and `GET …/uploads/{upload_id}` (the README's uploads extension). */
+export interface UploadSession {
+  upload_id: string;
+  image_id: string;
+  size: number;
+  part_size: number;
+  part_count: number;
+  expires_at: string;
+  /** URLs of the parts still to send. */
+  parts: UploadPart[];
+  /** What the store already holds (GET only). */
+  parts_done?: Array<{ part_number: number; etag: string; size: number }>;
+}
+
+/** What the create form sends: Glance's create body (custom properties are strings). */
+export type NewImage = Partial<Pick<ImageView, 'name' | 'disk_format' | 'container_format' | 'visibility' | 'protected' | 'min_disk' | 'min_ram'>> & Record<string, unknown>;
+
 /** A refusal from the API, with Glance's message. */
 export class ApiError extends Error {
   constructor(
@@ -73,11 +98,36 @@ export class ImagesApi {
     return this.request<ImageView>('showImage', pathOf('showImage', { image_id: id }));
   }
 
-  private async request<T>(operation: keyof typeof OPERATIONS, path: string): Promise<T> {
+  createImage(image: NewImage): Promise<ImageView> {
+    return this.request<ImageView>('createImage', pathOf('createImage'), image);
+  }
+
+  deleteImage(id: string): Promise<void> {
+    return this.request<void>('deleteImage', pathOf('deleteImage', { image_id: id }));
+  }
+
+  createUpload(id: string, size: number): Promise<UploadSession> {
+    return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), { size });
+  }
+
+  getUpload(id: string, uploadId: string): Promise<UploadSession> {
+    return this.request<UploadSession>('getImageUpload', pathOf('getImageUpload', { image_id: id, upload_id: uploadId }));
+  }
+
+  completeUpload(id: string, uploadId: string, parts: Array<{ part_number: number; etag: string }>): Promise<void> {
+    return this.request<void>('completeImageUpload', pathOf('completeImageUpload', { image_id: id, upload_id: uploadId }), { parts });
+  }
+
+  abortUpload(id: string, uploadId: string): Promise<void> {
+    return this.request<void>('abortImageUpload', pathOf('abortImageUpload', { image_id: id, upload_id: uploadId }));
+  }
+
+  private async request<T>(operation: keyof typeof OPERATIONS, path: string, json?: unknown): Promise<T> {
     const res = await fetch(path, {
       method: OPERATIONS[operation].method,
       // Glance's flat JSON errors ({"message", "code", "title"}) come to clients that ask for JSON.
-      headers: { Accept: 'application/json', 'X-Auth-Token': this.token },
+      headers: { Accept: 'application/json', 'X-Auth-Token': this.token, ...(json === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       credentials: 'omit',
       cache: 'no-store',
     });

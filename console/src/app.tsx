@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ImagesApi } from './api.js';
+import { CreateImage } from './create-image.js';
 import { ImageDetail } from './image-detail.js';
 import { ImagesPage } from './images-page.js';
 import { hrefOf, onLinkClick, useView } from './router.js';
@@ -58,6 +59,8 @@ export function App() {
           config && <SignIn onSignedIn={signIn} notice={notice} />
         ) : view.page === 'image' ? (
           <ImageDetail key={view.id} api={api} id={view.id} />
+        ) : view.page === 'create' ? (
+          <CreateImage api={api} />
         ) : (
           <ImagesPage api={api} session={session} />
         )}

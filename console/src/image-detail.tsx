@@ -1,8 +1,8 @@
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { BASE_ATTRIBUTES, FAILURE_KEY } from '../../shared/domain/image.js';
 import type { ImagesApi, ImageView } from './api.js';
 import { formatBytes, text } from './format.js';
-import { hrefOf, onLinkClick } from './router.js';
+import { hrefOf, navigate, onLinkClick } from './router.js';
 
 /** The detail page's overview, in Horizon's order; sizes also in bytes. */
 const OVERVIEW: ReadonlyArray<{ key: keyof ImageView & string; label: string; bytes?: boolean }> = [
@@ -31,6 +31,9 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
   const ids = useId();
   const [image, setImage] = useState<ImageView | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState(false);
+  const confirm = useRef<HTMLDialogElement>(null);
 
   useEffect(() => {
     let current = true;
@@ -72,10 +75,48 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
     .filter((key) => !BASE.has(key))
     .sort();
   const failure = image[FAILURE_KEY];
+  const remove = async () => {
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await api.deleteImage(image.id);
+      confirm.current?.close();
+      navigate({ page: 'images' });
+    } catch (e) {
+      setDeleteError((e as Error).message);
+      confirm.current?.close();
+    } finally {
+      setDeleting(false);
+    }
+  };
   return (
     <section aria-labelledby={`${ids}-title`} className="detail">
       {back}
-      <h1 id={`${ids}-title`}>{image.name || image.id}</h1>
+      <div className="title-row">
+        <h1 id={`${ids}-title`}>{image.name || image.id}</h1>
+        <button type="button" className="danger" onClick={() => confirm.current?.showModal()}>
+          Delete image
+        </button>
+      </div>
+      {/* A modal dialog: focus moves into it, Escape cancels, the page behind is inert. */}
+      <dialog ref={confirm} aria-labelledby={`${ids}-confirm`}>
+        <p id={`${ids}-confirm`}>
+          Delete the image <strong>{image.name || image.id}</strong>? {image.protected ? 'It is protected: the API will refuse.' : 'This cannot be undone once the restore window has passed.'}
+        </p>
+        <div className="pager">
+          <button type="button" onClick={() => confirm.current?.close()} autoFocus>
+            Cancel
+          </button>
+          <button type="button" className="danger" disabled={deleting} onClick={remove}>
+            Delete
+          </button>
+        </div>
+      </dialog>
+      {deleteError && (
+        <p role="alert" className="error">
+          Not deleted: {deleteError}
+        </p>
+      )}
       {typeof failure === 'string' && (
         <p role="alert" className="error">
           Last upload refused: {failure}

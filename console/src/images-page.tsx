@@ -158,7 +158,12 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
 
   return (
     <section aria-labelledby={`${ids}-title`}>
-      <h1 id={`${ids}-title`}>Images</h1>
+      <div className="title-row">
+        <h1 id={`${ids}-title`}>Images</h1>
+        <a className="button" href={hrefOf({ page: 'create' })} onClick={onLinkClick({ page: 'create' })}>
+          Create image
+        </a>
+      </div>
       <div role="tablist" aria-label="Which images" className="tabs">
         {TABS.map((t) => (
           <button

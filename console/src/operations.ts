@@ -5,4 +5,10 @@
 export const OPERATIONS = {
   listImages: { method: 'GET', path: '/v2/images' },
   showImage: { method: 'GET', path: '/v2/images/{image_id}' },
+  createImage: { method: 'POST', path: '/v2/images' },
+  deleteImage: { method: 'DELETE', path: '/v2/images/{image_id}' },
+  createImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads' },
+  getImageUpload: { method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}' },
+  completeImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete' },
+  abortImageUpload: { method: 'DELETE', path: '/v2/images/{image_id}/uploads/{upload_id}' },
 } as const;

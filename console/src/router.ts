@@ -3,17 +3,19 @@ import { useEffect, useState, type MouseEvent } from 'react';
 /** The console's base path: the runtime answers index.html for every path under it. */
 export const BASE = '/console/';
 
-export type View = { page: 'images' } | { page: 'image'; id: string };
+export type View = { page: 'images' } | { page: 'image'; id: string } | { page: 'create' };
 
 export function viewOf(pathname: string): View {
   const rest = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : '';
   const image = /^images\/([^/]+)$/.exec(rest);
   if (image) return { page: 'image', id: decodeURIComponent(image[1] as string) };
+  if (rest === 'create') return { page: 'create' };
   return { page: 'images' };
 }
 
 export function hrefOf(view: View): string {
-  return view.page === 'image' ? `${BASE}images/${encodeURIComponent(view.id)}` : BASE;
+  if (view.page === 'image') return `${BASE}images/${encodeURIComponent(view.id)}`;
+  return view.page === 'create' ? `${BASE}create` : BASE;
 }
 
 const listeners = new Set<() => void>();

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
+import { launchChromium, listStatus, openConsole, screenshot, shownNames, signIn, type ConsolePage } from './browser.js';
+
+/** Creating an image with its file through the uploads extension, and deleting one, in the console. */
+
+let browser: Browser;
+const scratch = mkdtempSync(join(tmpdir(), 'skyglass-console-'));
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function expectQuiet({ trouble }: ConsolePage) {
+  expect(trouble.errors).toEqual([]);
+  expect(trouble.dialogs).toEqual([]);
+}
+
+/** A real qcow2 holding 12 MiB of random data: two of the server's 8 MiB parts. */
+function makeQcow2(): string {
+  const raw = join(scratch, 'disk.raw');
+  const qcow2 = join(scratch, 'disk.qcow2');
+  writeFileSync(raw, randomBytes(12 * 1024 * 1024));
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  return qcow2;
+}
+
+describe('creating an image with its file', () => {
+  it('sends the file in parts straight to the store, shows the progress, and ends with the image active with the file\'s hashes', async () => {
+    const project = uniqueProject('console-create');
+    const path = makeQcow2();
+    const bytes = readFileSync(path);
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    // What the page sends where: the bytes go to the store's presigned URLs, not through the API.
+    const puts: string[] = [];
+    c.page.on('request', (request) => {
+      if (request.method() === 'PUT') puts.push(request.url());
+    });
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByRole('heading', { name: 'Create image', level: 1 }).waitFor();
+    await c.page.getByLabel('Name', { exact: true }).fill('uploaded-qcow2');
+    await c.page.getByLabel('Disk format').selectOption('qcow2');
+    await c.page.getByLabel('Minimum disk (GB)').fill('1');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+
+    const progress = c.page.getByLabel('Upload progress');
+    expect(await progress.getAttribute('max')).toBe(String(bytes.length));
+    expect(await progress.getAttribute('value')).toBe(String(bytes.length));
+    expect(await c.page.locator('.progress p').textContent()).toContain('(100%) · parts 2/2');
+    expect(await c.page.getByRole('status').filter({ hasText: 'Verification finished.' }).count()).toBe(1);
+    const store = new URL(inject('s3Endpoint')).origin;
+    expect(puts.map((url) => new URL(url).origin)).toEqual([store, store]);
+    expect(puts.map((url) => new URL(url).searchParams.get('partNumber')).sort()).toEqual(['1', '2']);
+    await screenshot(c.page, 'create-uploaded');
+
+    await c.page.getByRole('link', { name: 'Open uploaded-qcow2' }).click();
+    await c.page.getByRole('heading', { name: 'uploaded-qcow2', level: 1 }).waitFor();
+    const value = async (label: string) => (await c.page.locator('dl.overview div', { has: c.page.locator('dt', { hasText: label }) }).locator('dd').first().textContent()) ?? '';
+    expect(await value('Status')).toBe('active');
+    expect(await value('Checksum (MD5)')).toBe(createHash('md5').update(bytes).digest('hex'));
+    expect(await value('Hash value (SHA-512)')).toBe(createHash('sha512').update(bytes).digest('hex'));
+    expect(await value('Min. disk (GB)')).toBe('1');
+    expect(await value('Size')).toBe(`${(bytes.length / 1024 / 1024).toFixed(1)} MiB (${bytes.length} bytes)`);
+    expect(await value('Virtual size')).toBe('12.0 MiB (12582912 bytes)');
+    expectQuiet(c);
+  });
+
+  it('shows why the verifier refused the data, and the image is queued again', async () => {
+    const project = uniqueProject('console-refused');
+    const path = join(scratch, 'not-a-qcow2.qcow2');
+    writeFileSync(path, randomBytes(256 * 1024));
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Disk format').selectOption('qcow2');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    const alert = c.page.getByRole('alert').filter({ hasText: 'The upload was refused:' });
+    await alert.waitFor();
+    // The image's name defaults to the file's; its failure is the API's own words.
+    const listed = await call(`/v2/images?owner=${project}`, { token: await tokenFor(project) });
+    const image = listed.body.images[0] as Record<string, string>;
+    expect(image).toMatchObject({ name: 'not-a-qcow2.qcow2', status: 'queued' });
+    expect(image.os_skyglass_failure).toBeTruthy();
+    expect(await alert.textContent()).toContain(`The upload was refused: ${image.os_skyglass_failure}`);
+    expectQuiet(c);
+  });
+});
+
+describe('deleting an image', () => {
+  it('asks first: Cancel keeps it, Delete removes it and returns to the list', async () => {
+    const project = uniqueProject('console-delete');
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name: 'to-delete' });
+    await createImage(token, { name: 'to-keep' });
+    const c = await openConsole(browser, undefined, `/console/images/${image.id}`);
+    await signIn(c.page, project);
+    await c.page.getByRole('heading', { name: 'to-delete', level: 1 }).waitFor();
+
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    const dialog = c.page.getByRole('dialog', { name: /Delete the image to-delete\?/ });
+    await dialog.waitFor();
+    // The dialog takes the focus, on the safe choice.
+    expect(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el.matches(':focus'))).toBe(true);
+    await screenshot(c.page, 'delete-confirm');
+    await c.page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(200);
+
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await c.page.getByRole('heading', { name: 'Images', level: 1 }).waitFor();
+    await listStatus(c.page, 'Page 1: 1 image.');
+    expect(await shownNames(c.page)).toEqual(['to-keep']);
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    expectQuiet(c);
+  });
+
+  it("shows the API's refusal to delete a protected image, which stays", async () => {
+    const project = uniqueProject('console-protected');
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name: 'guarded', protected: true });
+    const c = await openConsole(browser, undefined, `/console/images/${image.id}`);
+    await signIn(c.page, project);
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    const dialog = c.page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('It is protected');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    const refusal = c.page.getByRole('alert').filter({ hasText: 'Not deleted:' });
+    await refusal.waitFor();
+    const shown = await call(`/v2/images/${image.id}`, { token });
+    expect(shown.status).toBe(200);
+    expect(await refusal.textContent()).toContain('protected');
+    expect(c.trouble.dialogs).toEqual([]);
+  });
+});
