@@ -15,6 +15,8 @@ export default defineConfig({
   // Nothing from the environment reaches the bundle: the console learns its settings at run time.
   envPrefix: 'SKYGLASS_CONSOLE_NEVER_',
   publicDir: false,
+  // Always React's production build, even when the build runs inside vitest (NODE_ENV=test).
+  define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   logLevel: 'warn',
   build: {
     outDir: CONSOLE_OUT_DIR,

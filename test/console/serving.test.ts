@@ -4,6 +4,9 @@ import { apiUrl, call, uniqueProject } from '../api/client.js';
 
 /** The console's files and its local sign-in as the runtime serves them, seen over plain HTTP. */
 
+/** The console's script, minified (React 19 and react-dom alone are ~190 kB of it). */
+const CONSOLE_SCRIPT_BUDGET = 350_000;
+
 async function get(path: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${apiUrl()}${path}`, { headers, redirect: 'manual' });
   return { status: res.status, headers: res.headers, text: await res.text() };
@@ -67,6 +70,8 @@ describe('the console is served at /console/ with its security headers', () => {
     expect(script.headers.get('content-security-policy')).toContain("script-src 'self'");
     const style = await get(css!);
     expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // React's production build (a development one, as NODE_ENV=test would give, is ~500 kB), within budget.
+    expect(Buffer.byteLength(script.text)).toBeLessThan(CONSOLE_SCRIPT_BUDGET);
     const missing = await get('/console/assets/nothing-here.js');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('text/plain; charset=utf-8');
