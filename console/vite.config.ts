@@ -15,8 +15,10 @@ export default defineConfig({
   // Nothing from the environment reaches the bundle: the console learns its settings at run time.
   envPrefix: 'SKYGLASS_CONSOLE_NEVER_',
   publicDir: false,
-  // Always React's production build, even when the build runs inside vitest (NODE_ENV=test).
+  // Always React's production build and JSX runtime, even when the build runs inside vitest
+  // (NODE_ENV=test would give the development ones: 496 kB, or a jsxDEV the production react lacks).
   define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+  oxc: { jsx: { runtime: 'automatic', development: false } },
   logLevel: 'warn',
   build: {
     outDir: CONSOLE_OUT_DIR,
