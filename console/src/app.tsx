@@ -60,7 +60,7 @@ export function App() {
         ) : view.page === 'image' ? (
           <ImageDetail key={view.id} api={api} id={view.id} />
         ) : view.page === 'create' ? (
-          <CreateImage api={api} />
+          <CreateImage api={api} project={session.project} />
         ) : (
           <ImagesPage api={api} session={session} />
         )}

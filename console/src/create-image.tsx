@@ -3,12 +3,21 @@ import { CONTAINER_FORMATS, DISK_FORMATS, FAILURE_KEY, VISIBILITIES } from '../.
 import type { ImagesApi, ImageView, NewImage } from './api.js';
 import { formatBytes } from './format.js';
 import { hrefOf, onLinkClick } from './router.js';
-import { uploadFile, type UploadProgress } from './upload.js';
+import { cancelUpload, findOpenUpload, forgetUpload, UploadInterrupted, uploadFile, type OpenUpload, type UploadProgress } from './upload.js';
 
-type Outcome = { kind: 'active' | 'refused' | 'created'; image: ImageView } | { kind: 'error'; message: string; image?: ImageView };
+type Outcome =
+  | { kind: 'active' | 'refused' | 'created'; image: ImageView }
+  | { kind: 'error'; message: string; image?: ImageView; interrupted?: UploadInterrupted };
+
+/** An unfinished upload the chosen file belongs to, as the API sees it now. */
+interface Resumable {
+  upload: OpenUpload;
+  partsDone: number;
+  partCount: number;
+}
 
 /** Horizon's Create Image: the record, then the file's bytes through the uploads extension, with progress. */
-export function CreateImage({ api }: { api: ImagesApi }) {
+export function CreateImage({ api, project }: { api: ImagesApi; project: string }) {
   const ids = useId();
   const [name, setName] = useState('');
   const [diskFormat, setDiskFormat] = useState<string>('qcow2');
@@ -25,6 +34,25 @@ export function CreateImage({ api }: { api: ImagesApi }) {
   const [announcement, setAnnouncement] = useState('');
   const announced = useRef('');
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [resumable, setResumable] = useState<Resumable | null>(null);
+  const chosen = useRef<File | null>(null);
+
+  const choose = (next: File | null) => {
+    setFile(next);
+    setResumable(null);
+    chosen.current = next;
+    if (!next) return;
+    void (async () => {
+      const open = await findOpenUpload(project, next);
+      if (!open || chosen.current !== next) return;
+      try {
+        const session = await api.getUpload(open.imageId, open.uploadId);
+        if (chosen.current === next) setResumable({ upload: open, partsDone: session.parts_done?.length ?? 0, partCount: session.part_count });
+      } catch {
+        forgetUpload(open.uploadId); // completed, aborted or expired since
+      }
+    })();
+  };
 
   const announce = (next: UploadProgress) => {
     const tenth = next.total > 0 ? Math.floor((next.sent / next.total) * 10) * 10 : 100;
@@ -56,13 +84,7 @@ export function CreateImage({ api }: { api: ImagesApi }) {
         setOutcome({ kind: 'created', image });
         return;
       }
-      const settled = await uploadFile(api, image.id, file, {
-        onProgress: (next) => {
-          setProgress(next);
-          announce(next);
-        },
-      });
-      setOutcome({ kind: settled.status === 'active' ? 'active' : 'refused', image: settled });
+      await send(image.id, file);
     } catch (error) {
       setOutcome({ kind: 'error', message: (error as Error).message, ...(image ? { image } : {}) });
     } finally {
@@ -70,11 +92,50 @@ export function CreateImage({ api }: { api: ImagesApi }) {
     }
   };
 
+  /** Sends the file (all of it, or what `resume`'s session lacks) and shows how verification ended. */
+  const send = async (imageId: string, data: File, resume?: OpenUpload) => {
+    try {
+      const settled = await uploadFile(api, imageId, data, {
+        project,
+        ...(resume ? { resume } : {}),
+        onProgress: (next) => {
+          setProgress(next);
+          announce(next);
+        },
+      });
+      setOutcome({ kind: settled.status === 'active' ? 'active' : 'refused', image: settled });
+    } catch (error) {
+      setOutcome({ kind: 'error', message: (error as Error).message, ...(error instanceof UploadInterrupted ? { interrupted: error } : {}) });
+    }
+  };
+
+  const resume = async () => {
+    if (!resumable || !file) return;
+    setBusy(true);
+    setOutcome(null);
+    setProgress(null);
+    setResumable(null);
+    try {
+      await send(resumable.upload.imageId, file, resumable.upload);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const cancel = async (interrupted: UploadInterrupted) => {
+    try {
+      await cancelUpload(api, interrupted.imageId, interrupted.uploadId);
+      setOutcome({ kind: 'error', message: 'The upload was cancelled; the image is queued, without data.' });
+    } catch (error) {
+      setOutcome({ kind: 'error', message: (error as Error).message });
+    }
+  };
+
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
     setDragOver(false);
     const dropped = event.dataTransfer.files[0];
-    if (dropped) setFile(dropped);
+    if (dropped) choose(dropped);
   };
 
   const imageLink = (image: ImageView) => (
@@ -144,13 +205,23 @@ export function CreateImage({ api }: { api: ImagesApi }) {
           onDrop={onDrop}
         >
           <label htmlFor={`${ids}-file`}>Image file (or drop one here)</label>
-          <input id={`${ids}-file`} type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          <input id={`${ids}-file`} type="file" onChange={(e) => choose(e.target.files?.[0] ?? null)} />
           {file && (
             <p>
               {file.name}: {formatBytes(file.size)}
             </p>
           )}
         </div>
+        {resumable && (
+          <div className="submit resume" role="status">
+            <p>
+              This file is the one of an unfinished upload: {resumable.partsDone} of {resumable.partCount} parts are stored already.
+            </p>
+            <button type="button" disabled={busy} onClick={resume}>
+              Resume upload
+            </button>
+          </div>
+        )}
         <div className="submit">
           <button type="submit" disabled={busy}>
             {file ? 'Create and upload' : 'Create'}
@@ -201,6 +272,14 @@ export function CreateImage({ api }: { api: ImagesApi }) {
       {outcome?.kind === 'error' && (
         <div role="alert" className="error">
           <p>{outcome.message}</p>
+          {outcome.interrupted && (
+            <p>
+              The parts sent are kept: choose the same file again to resume.{' '}
+              <button type="button" onClick={() => outcome.interrupted && cancel(outcome.interrupted)}>
+                Cancel upload
+              </button>
+            </p>
+          )}
           {outcome.image && <p>{imageLink(outcome.image)}</p>}
         </div>
       )}

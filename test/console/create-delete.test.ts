@@ -26,9 +26,9 @@ function expectQuiet({ trouble }: ConsolePage) {
 }
 
 /** A real qcow2 holding 12 MiB of random data: two of the server's 8 MiB parts. */
-function makeQcow2(): string {
-  const raw = join(scratch, 'disk.raw');
-  const qcow2 = join(scratch, 'disk.qcow2');
+function makeQcow2(name = 'disk'): string {
+  const raw = join(scratch, `${name}.raw`);
+  const qcow2 = join(scratch, `${name}.qcow2`);
   writeFileSync(raw, randomBytes(12 * 1024 * 1024));
   execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
   return qcow2;
@@ -75,6 +75,84 @@ describe('creating an image with its file', () => {
     expect(await value('Size')).toBe(`${(bytes.length / 1024 / 1024).toFixed(1)} MiB (${bytes.length} bytes)`);
     expect(await value('Virtual size')).toBe('12.0 MiB (12582912 bytes)');
     expectQuiet(c);
+  });
+
+  it('resumes after a reload: the same file chosen again sends only the part the store lacks', async () => {
+    const project = uniqueProject('console-resume');
+    const path = makeQcow2('resumed');
+    const bytes = readFileSync(path);
+    const store = new URL(inject('s3Endpoint')).origin;
+    const isPart = (n: number) => (url: URL) => url.origin === store && url.searchParams.get('partNumber') === String(n);
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Name', { exact: true }).fill('resumed');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    // Part 2 is held at the network and never answered; part 1 reaches the store; then the page reloads.
+    await c.page.route(isPart(2), () => undefined);
+    const part1 = c.page.waitForResponse((response) => response.request().method() === 'PUT' && isPart(1)(new URL(response.url())));
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    expect((await part1).status()).toBe(200);
+    // Reloaded with part 2 still held (unrouting first would let it through); the browser drops it.
+    await c.page.reload();
+    await c.page.unrouteAll({ behavior: 'ignoreErrors' });
+
+    const puts: string[] = [];
+    c.page.on('request', (request) => {
+      if (request.method() === 'PUT') puts.push(request.url());
+    });
+    await c.page.getByRole('heading', { name: 'Create image', level: 1 }).waitFor();
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByText('This file is the one of an unfinished upload: 1 of 2 parts are stored already.').waitFor();
+    await c.page.getByRole('button', { name: 'Resume upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+    expect(puts.map((url) => new URL(url).searchParams.get('partNumber'))).toEqual(['2']);
+    expect(await c.page.locator('.progress p').textContent()).toContain('(100%) · parts 2/2');
+
+    // One image, the one the first attempt created, holding the whole file.
+    const token = await tokenFor(project);
+    const listed = (await call(`/v2/images?owner=${project}`, { token })).body.images as Array<Record<string, unknown>>;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({
+      name: 'resumed',
+      status: 'active',
+      size: bytes.length,
+      checksum: createHash('md5').update(bytes).digest('hex'),
+      os_hash_value: createHash('sha512').update(bytes).digest('hex'),
+    });
+    // The finished upload is forgotten: nothing is left to resume.
+    expect(await c.page.evaluate("localStorage.getItem('skyglass.console.open-uploads')")).toBe('[]');
+  });
+
+  it('retries a part whose connection dropped, and still ends active', async () => {
+    const project = uniqueProject('console-retry');
+    const path = makeQcow2('retried');
+    const store = new URL(inject('s3Endpoint')).origin;
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    const tries: string[] = [];
+    let dropped = false;
+    await c.page.route(
+      (url) => url.origin === store && url.searchParams.has('partNumber'),
+      async (route) => {
+        const part = new URL(route.request().url()).searchParams.get('partNumber') ?? '';
+        tries.push(part);
+        // The first try of part 2 loses its connection; every other goes through.
+        if (part === '2' && !dropped) {
+          dropped = true;
+          return route.abort('connectionreset');
+        }
+        return route.continue();
+      },
+    );
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+    expect(tries.sort()).toEqual(['1', '2', '2']);
+    // The dropped connection is the only error the page logged.
+    expect(c.trouble.errors.every((error) => error.includes('ERR_CONNECTION_RESET'))).toBe(true);
+    expect(c.trouble.dialogs).toEqual([]);
   });
 
   it('shows why the verifier refused the data, and the image is queued again', async () => {
