@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ImagesApi } from './api.js';
 import { CreateImage } from './create-image.js';
 import { ImageDetail } from './image-detail.js';
@@ -13,6 +13,15 @@ export function App() {
   const [configError, setConfigError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const view = useView();
+  // A new view moves the focus to its content, as a page load would for a screen reader.
+  const firstView = useRef(true);
+  useEffect(() => {
+    if (firstView.current) {
+      firstView.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus();
+  }, [view]);
 
   useEffect(() => {
     loadConfig().then(setConfig, (error: Error) => setConfigError(error.message));

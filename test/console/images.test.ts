@@ -199,6 +199,8 @@ describe('the detail page', () => {
     await c.page.getByRole('link', { name: 'with-data' }).click();
     await c.page.getByRole('heading', { name: 'with-data', level: 1 }).waitFor();
     expect(c.page.url()).toMatch(new RegExp(`/console/images/${image.id}$`));
+    // The focus moved to the new view's content, as a page load would put a screen reader there.
+    expect(await c.page.locator('main').evaluate((el) => el.matches(':focus'))).toBe(true);
     const value = async (label: string) => (await c.page.locator('dl.overview div', { has: c.page.locator('dt', { hasText: new RegExp(`^${label.replace(/[()]/g, '\\$&')}$`) }) }).locator('dd').textContent()) ?? '';
     expect(await value('Checksum (MD5)')).toBe(createHash('md5').update(data).digest('hex'));
     expect(await value('Hash value (SHA-512)')).toBe(createHash('sha512').update(data).digest('hex'));
