@@ -106,6 +106,12 @@ export class ImagesApi {
     return this.request<void>('deleteImage', pathOf('deleteImage', { image_id: id }));
   }
 
+  /** Deactivate or reactivate (Glance's image actions; idempotent). */
+  imageAction(id: string, action: 'deactivate' | 'reactivate'): Promise<void> {
+    const operation = action === 'deactivate' ? 'deactivateImage' : 'reactivateImage';
+    return this.request<void>(operation, pathOf(operation, { image_id: id }));
+  }
+
   createUpload(id: string, size: number): Promise<UploadSession> {
     return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), { size });
   }

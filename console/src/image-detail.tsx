@@ -75,6 +75,15 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
     .filter((key) => !BASE.has(key))
     .sort();
   const failure = image[FAILURE_KEY];
+  const act = async (action: 'deactivate' | 'reactivate') => {
+    setDeleteError(null);
+    try {
+      await api.imageAction(image.id, action);
+      setImage(await api.showImage(image.id));
+    } catch (e) {
+      setDeleteError((e as Error).message);
+    }
+  };
   const remove = async () => {
     setDeleting(true);
     setDeleteError(null);
@@ -94,9 +103,21 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
       {back}
       <div className="title-row">
         <h1 id={`${ids}-title`}>{image.name || image.id}</h1>
-        <button type="button" className="danger" onClick={() => confirm.current?.showModal()}>
-          Delete image
-        </button>
+        <div className="pager">
+          {image.status === 'active' && (
+            <button type="button" onClick={() => act('deactivate')}>
+              Deactivate
+            </button>
+          )}
+          {image.status === 'deactivated' && (
+            <button type="button" onClick={() => act('reactivate')}>
+              Reactivate
+            </button>
+          )}
+          <button type="button" className="danger" onClick={() => confirm.current?.showModal()}>
+            Delete image
+          </button>
+        </div>
       </div>
       {/* A modal dialog: focus moves into it, Escape cancels, the page behind is inert. */}
       <dialog ref={confirm} aria-labelledby={`${ids}-confirm`}>
@@ -114,7 +135,7 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
       </dialog>
       {deleteError && (
         <p role="alert" className="error">
-          Not deleted: {deleteError}
+          Refused: {deleteError}
         </p>
       )}
       {typeof failure === 'string' && (

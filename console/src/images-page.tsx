@@ -13,6 +13,8 @@ const TABS = [
   { id: 'shared', label: 'Shared with me' },
   { id: 'public', label: 'Public' },
   { id: 'community', label: 'Community' },
+  // Admins only: every project's images (visibility=all).
+  { id: 'all', label: 'All projects' },
 ] as const;
 type Tab = (typeof TABS)[number]['id'];
 
@@ -21,8 +23,12 @@ interface Filters {
   status: string;
   visibility: string;
   disk_format: string;
+  /** MiB, inclusive; '' for no bound. */
+  size_min: string;
+  size_max: string;
 }
-const NO_FILTERS: Filters = { name: '', status: '', visibility: '', disk_format: '' };
+const NO_FILTERS: Filters = { name: '', status: '', visibility: '', disk_format: '', size_min: '', size_max: '' };
+const MiB = 1024 * 1024;
 const PAGE_SIZES = [10, 20, 50, 100] as const;
 /** Statuses a list can show (deleted images are gone from it). */
 const LISTED_STATUSES = IMAGE_STATUSES.filter((status) => status !== 'deleted');
@@ -33,6 +39,8 @@ export function listQuery(tab: Tab, filters: Filters, sorting: SortingState, pag
   if (tab === 'project') {
     query.set('owner', project);
     if (filters.visibility) query.set('visibility', filters.visibility);
+  } else if (tab === 'all') {
+    query.set('visibility', 'all');
   } else if (tab === 'shared') {
     // Every membership, pending and rejected too: what others share is what there is to accept.
     query.set('visibility', 'shared');
@@ -43,6 +51,11 @@ export function listQuery(tab: Tab, filters: Filters, sorting: SortingState, pag
   if (filters.name) query.set('name', filters.name);
   if (filters.status) query.set('status', filters.status);
   if (filters.disk_format) query.set('disk_format', filters.disk_format);
+  // Glance's size_min/size_max are bytes; the form takes MiB.
+  for (const bound of ['size_min', 'size_max'] as const) {
+    const mib = Number(filters[bound]);
+    if (filters[bound] !== '' && Number.isFinite(mib) && mib >= 0) query.set(bound, String(Math.round(mib * MiB)));
+  }
   const sort = sorting[0];
   if (sort) {
     query.set('sort_key', sort.id);
@@ -82,6 +95,7 @@ interface Loaded {
 
 export function ImagesPage({ api, session }: { api: ImagesApi; session: Session }) {
   const ids = useId();
+  const tabs = useMemo(() => TABS.filter((t) => t.id !== 'all' || session.roles.includes('admin')), [session.roles]);
   const [tab, setTab] = useState<Tab>('project');
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
@@ -140,6 +154,7 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
     if (next !== 'project') setFilters((f) => ({ ...f, visibility: '' }));
   };
   const onTabKey = (event: KeyboardEvent<HTMLButtonElement>) => {
+    const TABS = tabs;
     const index = TABS.findIndex((t) => t.id === tab);
     const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
     if (!step && event.key !== 'Home' && event.key !== 'End') return;
@@ -165,7 +180,7 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
         </a>
       </div>
       <div role="tablist" aria-label="Which images" className="tabs">
-        {TABS.map((t) => (
+        {tabs.map((t) => (
           <button
             key={t.id}
             type="button"
@@ -221,6 +236,14 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
                 </option>
               ))}
             </select>
+          </div>
+          <div>
+            <label htmlFor={`${ids}-size-min`}>Size from (MiB)</label>
+            <input id={`${ids}-size-min`} type="number" min={0} step="any" value={draft.size_min} onChange={(e) => setDraft({ ...draft, size_min: e.target.value })} />
+          </div>
+          <div>
+            <label htmlFor={`${ids}-size-max`}>Size to (MiB)</label>
+            <input id={`${ids}-size-max`} type="number" min={0} step="any" value={draft.size_max} onChange={(e) => setDraft({ ...draft, size_max: e.target.value })} />
           </div>
           <div className="actions">
             <button type="submit">Apply filters</button>

@@ -7,6 +7,8 @@ export const OPERATIONS = {
   showImage: { method: 'GET', path: '/v2/images/{image_id}' },
   createImage: { method: 'POST', path: '/v2/images' },
   deleteImage: { method: 'DELETE', path: '/v2/images/{image_id}' },
+  deactivateImage: { method: 'POST', path: '/v2/images/{image_id}/actions/deactivate' },
+  reactivateImage: { method: 'POST', path: '/v2/images/{image_id}/actions/reactivate' },
   createImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads' },
   getImageUpload: { method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}' },
   completeImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete' },

@@ -216,7 +216,7 @@ describe('deleting an image', () => {
     const dialog = c.page.getByRole('dialog');
     expect(await dialog.textContent()).toContain('It is protected');
     await dialog.getByRole('button', { name: 'Delete' }).click();
-    const refusal = c.page.getByRole('alert').filter({ hasText: 'Not deleted:' });
+    const refusal = c.page.getByRole('alert').filter({ hasText: 'Refused:' });
     await refusal.waitFor();
     const shown = await call(`/v2/images/${image.id}`, { token });
     expect(shown.status).toBe(200);

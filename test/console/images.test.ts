@@ -322,3 +322,68 @@ describe('keyboard and screen readers', () => {
     expectQuiet(c);
   });
 });
+
+describe('sizes, admins and image actions', () => {
+  const project = uniqueProject('console-sizes');
+  let token: string;
+  const ids: Record<string, string> = {};
+  beforeAll(async () => {
+    token = await tokenFor(project);
+    for (const [name, mib] of [['one-mib', 1], ['three-mib', 3]] as const) {
+      const image = await createImage(token, { name, disk_format: 'raw', container_format: 'bare' });
+      const put = await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: randomBytes(mib * 1024 * 1024), headers: { 'Content-Type': 'application/octet-stream' } });
+      expect(put.status).toBe(204);
+      ids[name] = image.id;
+    }
+    await createImage(token, { name: 'no-data' });
+  });
+
+  it('filters by a size range in MiB (images without data have no size to match)', async () => {
+    const c = await open();
+    await signIn(c.page, project);
+    await listStatus(c.page, 'Page 1: 3 images.');
+    await c.page.getByLabel('Size from (MiB)').fill('2');
+    await c.page.getByRole('button', { name: 'Apply filters' }).click();
+    await listStatus(c.page, 'Page 1: 1 image.');
+    expect(await shownNames(c.page)).toEqual(['three-mib']);
+    await c.page.getByLabel('Size from (MiB)').fill('');
+    await c.page.getByLabel('Size to (MiB)').fill('1');
+    await c.page.getByRole('button', { name: 'Apply filters' }).click();
+    await listStatus(c.page, 'Page 1: 1 image.');
+    expect(await shownNames(c.page)).toEqual(['one-mib']);
+    expect(await c.page.getByRole('row', { name: /one-mib/ }).getByRole('cell').nth(5).textContent()).toBe('1.0 MiB');
+    expectQuiet(c);
+  });
+
+  it("offers admins an All projects tab with other projects' images, and nobody else", async () => {
+    const member = await open();
+    await signIn(member.page, project);
+    await listStatus(member.page, /^Page 1/);
+    expect(await member.page.getByRole('tab').allTextContents()).toEqual(['Project', 'Shared with me', 'Public', 'Community']);
+
+    const admin = await open();
+    await signIn(admin.page, uniqueProject('console-root'), ['admin']);
+    await admin.page.getByRole('tab', { name: 'All projects' }).click();
+    await admin.page.getByLabel('Name (exact)').fill('three-mib');
+    await admin.page.getByRole('button', { name: 'Apply filters' }).click();
+    await listStatus(admin.page, /^Page 1: [1-9]/);
+    const rows = admin.page.getByRole('table', { name: 'Images' }).getByRole('link', { name: 'three-mib' });
+    expect(await rows.count()).toBeGreaterThanOrEqual(1);
+    expectQuiet(member);
+    expectQuiet(admin);
+  });
+
+  it('deactivates and reactivates an image from its page', async () => {
+    const c = await open(undefined, `/console/images/${ids['one-mib']}`);
+    await signIn(c.page, project);
+    const status = c.page.locator('dl.overview div', { has: c.page.locator('dt', { hasText: /^Status$/ }) }).locator('dd');
+    await status.filter({ hasText: 'active' }).waitFor();
+    await c.page.getByRole('button', { name: 'Deactivate' }).click();
+    await status.filter({ hasText: 'deactivated' }).waitFor();
+    expect((await call(`/v2/images/${ids['one-mib']}`, { token })).body.status).toBe('deactivated');
+    await c.page.getByRole('button', { name: 'Reactivate' }).click();
+    await status.filter({ hasText: /^active$/ }).waitFor();
+    expect((await call(`/v2/images/${ids['one-mib']}`, { token })).body.status).toBe('active');
+    expectQuiet(c);
+  });
+});
