@@ -61,6 +61,13 @@ export interface UploadSession {
 /** What the create form sends: Glance's create body (custom properties are strings). */
 export type NewImage = Partial<Pick<ImageView, 'name' | 'disk_format' | 'container_format' | 'visibility' | 'protected' | 'min_disk' | 'min_ram'>> & Record<string, unknown>;
 
+export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
+
+/** The JSON pointer of a top-level attribute (RFC 6901: ~ and / escaped). */
+export function pointer(key: string): string {
+  return `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
 /** A refusal from the API, with Glance's message. */
 export class ApiError extends Error {
   constructor(
@@ -106,6 +113,19 @@ export class ImagesApi {
     return this.request<void>('deleteImage', pathOf('deleteImage', { image_id: id }));
   }
 
+  /** A JSON patch (Glance's v2.1 media type); answers the image as it now is. */
+  updateImage(id: string, operations: PatchOperation[]): Promise<ImageView> {
+    return this.request<ImageView>('updateImage', pathOf('updateImage', { image_id: id }), operations, 'application/openstack-images-v2.1-json-patch');
+  }
+
+  addTag(id: string, tag: string): Promise<void> {
+    return this.request<void>('addImageTag', pathOf('addImageTag', { image_id: id, tag_value: tag }));
+  }
+
+  removeTag(id: string, tag: string): Promise<void> {
+    return this.request<void>('deleteImageTag', pathOf('deleteImageTag', { image_id: id, tag_value: tag }));
+  }
+
   /** Deactivate or reactivate (Glance's image actions; idempotent). */
   imageAction(id: string, action: 'deactivate' | 'reactivate'): Promise<void> {
     const operation = action === 'deactivate' ? 'deactivateImage' : 'reactivateImage';
@@ -128,11 +148,11 @@ export class ImagesApi {
     return this.request<void>('abortImageUpload', pathOf('abortImageUpload', { image_id: id, upload_id: uploadId }));
   }
 
-  private async request<T>(operation: keyof typeof OPERATIONS, path: string, json?: unknown): Promise<T> {
+  private async request<T>(operation: keyof typeof OPERATIONS, path: string, json?: unknown, contentType = 'application/json'): Promise<T> {
     const res = await fetch(path, {
       method: OPERATIONS[operation].method,
       // Glance's flat JSON errors ({"message", "code", "title"}) come to clients that ask for JSON.
-      headers: { Accept: 'application/json', 'X-Auth-Token': this.token, ...(json === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers: { Accept: 'application/json', 'X-Auth-Token': this.token, ...(json === undefined ? {} : { 'Content-Type': contentType }) },
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       credentials: 'omit',
       cache: 'no-store',

@@ -1,6 +1,6 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { BASE_ATTRIBUTES, FAILURE_KEY } from '../../shared/domain/image.js';
-import type { ImagesApi, ImageView } from './api.js';
+import { pointer, type ImagesApi, type ImageView } from './api.js';
 import { formatBytes, text } from './format.js';
 import { hrefOf, navigate, onLinkClick } from './router.js';
 
@@ -31,9 +31,12 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
   const ids = useId();
   const [image, setImage] = useState<ImageView | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const [refusal, setRefusal] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
   const confirm = useRef<HTMLDialogElement>(null);
+  const [newTag, setNewTag] = useState('');
+  const [propertyKey, setPropertyKey] = useState('');
+  const [propertyValue, setPropertyValue] = useState('');
 
   useEffect(() => {
     let current = true;
@@ -75,24 +78,49 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
     .filter((key) => !BASE.has(key))
     .sort();
   const failure = image[FAILURE_KEY];
+  /** Runs a change, then shows the image as the API now has it (or the refusal). */
+  const change = async (work: () => Promise<unknown>) => {
+    setRefusal(null);
+    try {
+      await work();
+      setImage(await api.showImage(image.id));
+      return true;
+    } catch (e) {
+      setRefusal((e as Error).message);
+      return false;
+    }
+  };
+  const addTag = async (event: FormEvent) => {
+    event.preventDefault();
+    if (newTag.trim() && (await change(() => api.addTag(image.id, newTag.trim())))) setNewTag('');
+  };
+  const setProperty = async (event: FormEvent) => {
+    event.preventDefault();
+    const key = propertyKey.trim();
+    // JSON patch add sets the member whether or not it exists.
+    if (key && (await change(() => api.updateImage(image.id, [{ op: 'add', path: pointer(key), value: propertyValue }])))) {
+      setPropertyKey('');
+      setPropertyValue('');
+    }
+  };
   const act = async (action: 'deactivate' | 'reactivate') => {
-    setDeleteError(null);
+    setRefusal(null);
     try {
       await api.imageAction(image.id, action);
       setImage(await api.showImage(image.id));
     } catch (e) {
-      setDeleteError((e as Error).message);
+      setRefusal((e as Error).message);
     }
   };
   const remove = async () => {
     setDeleting(true);
-    setDeleteError(null);
+    setRefusal(null);
     try {
       await api.deleteImage(image.id);
       confirm.current?.close();
       navigate({ page: 'images' });
     } catch (e) {
-      setDeleteError((e as Error).message);
+      setRefusal((e as Error).message);
       confirm.current?.close();
     } finally {
       setDeleting(false);
@@ -133,9 +161,9 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
           </button>
         </div>
       </dialog>
-      {deleteError && (
+      {refusal && (
         <p role="alert" className="error">
-          Refused: {deleteError}
+          Refused: {refusal}
         </p>
       )}
       {typeof failure === 'string' && (
@@ -158,12 +186,22 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
       {image.tags.length ? (
         <ul className="tags" aria-label="Tags">
           {image.tags.map((tag) => (
-            <li key={tag}>{tag}</li>
+            <li key={tag}>
+              <span>{tag}</span>{' '}
+              <button type="button" className="remove" aria-label={`Remove tag ${tag}`} onClick={() => change(() => api.removeTag(image.id, tag))}>
+                ×
+              </button>
+            </li>
           ))}
         </ul>
       ) : (
         <p>No tags.</p>
       )}
+      <form className="inline-form" onSubmit={addTag} aria-label="Add a tag">
+        <label htmlFor={`${ids}-tag`}>New tag</label>
+        <input id={`${ids}-tag`} value={newTag} maxLength={255} onChange={(e) => setNewTag(e.target.value)} />
+        <button type="submit">Add tag</button>
+      </form>
       <h2>Properties</h2>
       {properties.length ? (
         <table aria-label="Properties" className="properties">
@@ -171,6 +209,9 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
             <tr>
               <th scope="col">Property</th>
               <th scope="col">Value</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -178,6 +219,11 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
               <tr key={key}>
                 <th scope="row">{key}</th>
                 <td>{text(image[key])}</td>
+                <td>
+                  <button type="button" aria-label={`Remove property ${key}`} onClick={() => change(() => api.updateImage(image.id, [{ op: 'remove', path: pointer(key) }]))}>
+                    Remove
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
@@ -185,6 +231,13 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
       ) : (
         <p>No custom properties.</p>
       )}
+      <form className="inline-form" onSubmit={setProperty} aria-label="Set a property">
+        <label htmlFor={`${ids}-property-key`}>Property</label>
+        <input id={`${ids}-property-key`} value={propertyKey} maxLength={255} onChange={(e) => setPropertyKey(e.target.value)} />
+        <label htmlFor={`${ids}-property-value`}>Value</label>
+        <input id={`${ids}-property-value`} value={propertyValue} onChange={(e) => setPropertyValue(e.target.value)} />
+        <button type="submit">Set property</button>
+      </form>
     </section>
   );
 }
