@@ -61,6 +61,17 @@ export interface UploadSession {
 /** What the create form sends: Glance's create body (custom properties are strings). */
 export type NewImage = Partial<Pick<ImageView, 'name' | 'disk_format' | 'container_format' | 'visibility' | 'protected' | 'min_disk' | 'min_ram'>> & Record<string, unknown>;
 
+export type MemberStatus = 'pending' | 'accepted' | 'rejected';
+
+/** An image's membership, as Glance's members API shows it. */
+export interface ImageMember {
+  image_id: string;
+  member_id: string;
+  status: MemberStatus;
+  created_at: string;
+  updated_at: string;
+}
+
 export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** The JSON pointer of a top-level attribute (RFC 6901: ~ and / escaped). */
@@ -124,6 +135,27 @@ export class ImagesApi {
 
   removeTag(id: string, tag: string): Promise<void> {
     return this.request<void>('deleteImageTag', pathOf('deleteImageTag', { image_id: id, tag_value: tag }));
+  }
+
+  listMembers(id: string): Promise<{ members: ImageMember[] }> {
+    return this.request('listImageMembers', pathOf('listImageMembers', { image_id: id }));
+  }
+
+  addMember(id: string, member: string): Promise<ImageMember> {
+    return this.request('createImageMember', pathOf('createImageMember', { image_id: id }), { member });
+  }
+
+  showMember(id: string, member: string): Promise<ImageMember> {
+    return this.request('showImageMember', pathOf('showImageMember', { image_id: id, member_id: member }));
+  }
+
+  /** The member's own answer to a share: accepted, rejected, or back to pending. */
+  setMemberStatus(id: string, member: string, status: MemberStatus): Promise<ImageMember> {
+    return this.request('updateImageMember', pathOf('updateImageMember', { image_id: id, member_id: member }), { status });
+  }
+
+  removeMember(id: string, member: string): Promise<void> {
+    return this.request('deleteImageMember', pathOf('deleteImageMember', { image_id: id, member_id: member }));
   }
 
   /** Deactivate or reactivate (Glance's image actions; idempotent). */

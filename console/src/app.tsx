@@ -67,7 +67,7 @@ export function App() {
         {!session || !api ? (
           config && <SignIn onSignedIn={signIn} notice={notice} />
         ) : view.page === 'image' ? (
-          <ImageDetail key={view.id} api={api} id={view.id} />
+          <ImageDetail key={view.id} api={api} id={view.id} project={session.project} />
         ) : view.page === 'create' ? (
           <CreateImage api={api} project={session.project} />
         ) : (

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { BASE_ATTRIBUTES, FAILURE_KEY } from '../../shared/domain/image.js';
 import { pointer, type ImagesApi, type ImageView } from './api.js';
 import { formatBytes, text } from './format.js';
+import { ImageMembers } from './image-members.js';
 import { hrefOf, navigate, onLinkClick } from './router.js';
 
 /** The detail page's overview, in Horizon's order; sizes also in bytes. */
@@ -27,7 +28,7 @@ const OVERVIEW: ReadonlyArray<{ key: keyof ImageView & string; label: string; by
 ];
 const BASE = new Set<string>(BASE_ATTRIBUTES);
 
-export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
+export function ImageDetail({ api, id, project }: { api: ImagesApi; id: string; project: string }) {
   const ids = useId();
   const [image, setImage] = useState<ImageView | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -238,6 +239,7 @@ export function ImageDetail({ api, id }: { api: ImagesApi; id: string }) {
         <input id={`${ids}-property-value`} value={propertyValue} onChange={(e) => setPropertyValue(e.target.value)} />
         <button type="submit">Set property</button>
       </form>
+      <ImageMembers key={image.updated_at} api={api} image={image} project={project} />
     </section>
   );
 }

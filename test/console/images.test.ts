@@ -408,3 +408,41 @@ describe('sizes, admins and image actions', () => {
     expectQuiet(c);
   });
 });
+
+describe('sharing', () => {
+  it('shares an image with another project, which finds it under Shared with me and accepts it', async () => {
+    const owner = uniqueProject('console-owner');
+    const member = uniqueProject('console-member');
+    const ownerToken = await tokenFor(owner);
+    const image = await createImage(ownerToken, { name: `to-share-${owner.slice(-8)}`, visibility: 'shared' });
+
+    const o = await open(undefined, `/console/images/${image.id}`);
+    await signIn(o.page, owner);
+    await o.page.getByText('Not shared with any project.').waitFor();
+    await o.page.getByLabel('Share with project').fill(member);
+    await o.page.getByRole('button', { name: 'Share', exact: true }).click();
+    const row = o.page.getByRole('table', { name: 'Members' }).getByRole('row', { name: new RegExp(member) });
+    await row.getByRole('cell', { name: 'pending' }).waitFor();
+
+    const m = await open();
+    await signIn(m.page, member);
+    await m.page.getByRole('tab', { name: 'Shared with me' }).click();
+    await listStatus(m.page, 'Page 1: 1 image.');
+    await m.page.getByRole('link', { name: image.name }).click();
+    await m.page.getByText('Shared with your project: pending.').waitFor();
+    await m.page.getByRole('button', { name: 'Accept' }).click();
+    await m.page.getByText('Shared with your project: accepted.').waitFor();
+    const membership = await call(`/v2/images/${image.id}/members/${member}`, { token: await tokenFor(member) });
+    expect(membership.body.status).toBe('accepted');
+    await screenshot(m.page, 'shared-accepted');
+
+    // The owner sees the answer, and can stop sharing.
+    await o.page.reload();
+    await row.getByRole('cell', { name: 'accepted' }).waitFor();
+    await o.page.getByRole('button', { name: `Stop sharing with ${member}` }).click();
+    await o.page.getByText('Not shared with any project.').waitFor();
+    expect((await call(`/v2/images/${image.id}/members`, { token: ownerToken })).body.members).toEqual([]);
+    expectQuiet(o);
+    expectQuiet(m);
+  });
+});
