@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { BASE_ATTRIBUTES, FAILURE_KEY } from '../../shared/domain/image.js';
 import { pointer, type ImagesApi, type ImageView } from './api.js';
 import { formatBytes, text } from './format.js';
+import { EditImage } from './edit-image.js';
 import { ImageMembers } from './image-members.js';
 import { hrefOf, navigate, onLinkClick } from './router.js';
 
@@ -35,6 +36,7 @@ export function ImageDetail({ api, id, project }: { api: ImagesApi; id: string; 
   const [refusal, setRefusal] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
   const confirm = useRef<HTMLDialogElement>(null);
+  const [editing, setEditing] = useState(false);
   const [newTag, setNewTag] = useState('');
   const [propertyKey, setPropertyKey] = useState('');
   const [propertyValue, setPropertyValue] = useState('');
@@ -133,6 +135,9 @@ export function ImageDetail({ api, id, project }: { api: ImagesApi; id: string; 
       <div className="title-row">
         <h1 id={`${ids}-title`}>{image.name || image.id}</h1>
         <div className="pager">
+          <button type="button" aria-expanded={editing} onClick={() => setEditing(!editing)}>
+            Edit image
+          </button>
           {image.status === 'active' && (
             <button type="button" onClick={() => act('deactivate')}>
               Deactivate
@@ -171,6 +176,15 @@ export function ImageDetail({ api, id, project }: { api: ImagesApi; id: string; 
         <p role="alert" className="error">
           Last upload refused: {failure}
         </p>
+      )}
+      {editing && (
+        <EditImage
+          image={image}
+          onCancel={() => setEditing(false)}
+          onSave={async (operations) => {
+            if (operations.length === 0 || (await change(() => api.updateImage(image.id, operations)))) setEditing(false);
+          }}
+        />
       )}
       <h2>Overview</h2>
       <dl className="overview">

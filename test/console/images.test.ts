@@ -394,6 +394,37 @@ describe('sizes, admins and image actions', () => {
     expectQuiet(admin);
   });
 
+  it('edits the name, visibility, minimums and protection, patching only what changed', async () => {
+    const image = await createImage(token, { name: 'before-edit', min_ram: 512 });
+    const c = await open(undefined, `/console/images/${image.id}`);
+    await signIn(c.page, project);
+    const patches: string[] = [];
+    c.page.on('request', (request) => {
+      if (request.method() === 'PATCH') patches.push(request.postData() ?? '');
+    });
+    await c.page.getByRole('button', { name: 'Edit image' }).click();
+    const form = c.page.getByRole('form', { name: 'Edit image' });
+    expect(await form.getByLabel('Minimum RAM (MB)').inputValue()).toBe('512');
+    await form.getByLabel('Name').fill('after-edit');
+    await form.getByLabel('Visibility').selectOption('private');
+    await form.getByLabel('Minimum disk (GB)').fill('5');
+    await form.getByLabel('Protected').check();
+    await form.getByRole('button', { name: 'Save' }).click();
+    await c.page.getByRole('heading', { name: 'after-edit', level: 1 }).waitFor();
+    await form.waitFor({ state: 'detached' });
+    const shown = (await call(`/v2/images/${image.id}`, { token })).body;
+    expect(shown).toMatchObject({ name: 'after-edit', visibility: 'private', min_disk: 5, min_ram: 512, protected: true });
+    expect(patches.map((body) => JSON.parse(body))).toEqual([
+      [
+        { op: 'replace', path: '/name', value: 'after-edit' },
+        { op: 'replace', path: '/visibility', value: 'private' },
+        { op: 'replace', path: '/protected', value: true },
+        { op: 'replace', path: '/min_disk', value: 5 },
+      ],
+    ]);
+    expectQuiet(c);
+  });
+
   it('deactivates and reactivates an image from its page', async () => {
     const c = await open(undefined, `/console/images/${ids['one-mib']}`);
     await signIn(c.page, project);
