@@ -56,6 +56,17 @@ export default defineConfig({
         },
       },
       {
+        // The browser console in headless Chromium (Debian's package, driven by playwright-core),
+        // built first when stale, against the api project's runtime.
+        test: {
+          name: 'console',
+          include: ['test/console/**/*.test.ts'],
+          globalSetup: ['test/console/global-setup.ts', 'test/api/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // Keystone mode: runtimes of their own (KEYSTONE_URL), a fake Keystone and a real one.
         // The skyglass CLI's password auth is tried there too (its bundle built as for test/cli).
         test: { name: 'keystone', include: ['test/keystone/**/*.test.ts'], globalSetup: ['test/cli/build-setup.ts'], testTimeout: 180_000, hookTimeout: 300_000 },

@@ -21,6 +21,7 @@ import {
   invocationContext,
   proxyEvent,
   readBody,
+  requestUrl,
   routeRequest,
   sendResult,
   type EventOrigin,
@@ -34,7 +35,8 @@ import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
 import { startLocalTableStream } from './table-stream.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from './dynamodb.js';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks } from './dev-key.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadOrCreateDevKey, publicJwks, type DevKey } from './dev-key.js';
+import { isConsolePath, serveConsole, type ConsoleOptions } from './console-server.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
 import { quotasEnvironment } from './quotas-file.js';
 import { checkKeystoneUrl } from '../config.js';
@@ -123,6 +125,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let s3: Pick<LocalS3, 'endpoint'>;
   let stepFunctions: LocalStepFunctions;
   let eventBridge: LocalEventBridge;
+  let key: DevKey;
   const policyFile = options.policyFile ?? (process.env.POLICY_FILE || undefined);
   const policyOverrides = policyFile ? policyOverridesFromFile(policyFile) : '{}';
   const protectionFile = options.propertyProtectionFile ?? (process.env.PROPERTY_PROTECTION_FILE || undefined);
@@ -156,7 +159,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     stops.push(() => stepFunctions.stop());
     eventBridge = await startLocalEventBridge(join(options.dataDir, 'events.jsonl'), { log: !options.inMemory });
     stops.push(() => eventBridge.stop());
-    const key = await loadOrCreateDevKey(options.dataDir);
+    key = await loadOrCreateDevKey(options.dataDir);
     // What the stack gives the functions as environment, given here before any handler loads.
     const environment = {
       TABLE_NAME: TABLE,
@@ -206,7 +209,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   }
 
   const dataFront = options.dataFront ?? process.env.SKYGLASS_DATA_FRONT !== 'off';
-  const { server, url } = await listenApi(options, dataFront);
+  // The browser console's scripts send image parts straight to the S3 endpoint.
+  const consoleOptions: ConsoleOptions = { key, host: options.host ?? '127.0.0.1', connectOrigins: [new URL(s3.endpoint).origin] };
+  const { server, url } = await listenApi(options, dataFront, consoleOptions);
   return {
     url,
     dynamodbEndpoint: dynamo.endpoint,
@@ -223,10 +228,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 }
 
-/** The API Gateway emulation on its port: every route, and the data front's when `dataFront`. */
-async function listenApi(options: { port?: number; host?: string }, dataFront: boolean): Promise<{ server: Server; url: string }> {
+/** The API Gateway emulation on its port: every route, the data front's when `dataFront`, and the browser console under /console/. */
+async function listenApi(options: { port?: number; host?: string }, dataFront: boolean, consoleOptions: ConsoleOptions): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    handle(req, res, dataFront).catch((error) => {
+    handle(req, res, dataFront, consoleOptions).catch((error) => {
       // A request the client broke off (or the parser refused mid-body) has no one to answer.
       if (req.destroyed && res.destroyed) return;
       console.error(error);
@@ -320,7 +325,10 @@ function streamsThroughFront(route: Route | undefined, req: IncomingMessage, dat
   return length === undefined ? req.headers['transfer-encoding'] !== undefined : Number(length) > LARGEST_LAMBDA_DATA;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, dataFront: boolean): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, dataFront: boolean, consoleOptions: ConsoleOptions): Promise<void> {
+  // The browser console (no API route is under /console): its files and the local sign-in.
+  const pathname = requestUrl(req.url ?? '/')?.pathname;
+  if (pathname && isConsolePath(pathname)) return serveConsole(req, res, pathname, consoleOptions);
   const request = routeRequest(req);
   if (!request) return sendResult(res, gatewayError('MISSING_AUTHENTICATION_TOKEN'));
   const { route, method, gateway } = request;

@@ -1,0 +1,255 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
+import { launchChromium, listStatus, openConsole, screenshot, shownNames, signIn, type ConsolePage } from './browser.js';
+
+/** Creating an image with its file through the uploads extension, and deleting one, in the console. */
+
+let browser: Browser;
+const scratch = mkdtempSync(join(tmpdir(), 'skyglass-console-'));
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function expectQuiet({ trouble }: ConsolePage) {
+  expect(trouble.errors).toEqual([]);
+  expect(trouble.dialogs).toEqual([]);
+}
+
+/** A real qcow2 holding `mib` MiB of random data (12 MiB: two of the server's 8 MiB parts). */
+function makeQcow2(name = 'disk', mib = 12): string {
+  const raw = join(scratch, `${name}.raw`);
+  const qcow2 = join(scratch, `${name}.qcow2`);
+  writeFileSync(raw, randomBytes(mib * 1024 * 1024));
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  return qcow2;
+}
+
+describe('creating an image with its file', () => {
+  it('sends the file in parts straight to the store, shows the progress, and ends with the image active with the file\'s hashes', async () => {
+    const project = uniqueProject('console-create');
+    // 40 MiB of data (and qcow2's metadata): six parts of the server's 8 MiB, four in flight at a time.
+    const path = makeQcow2('disk', 40);
+    const bytes = readFileSync(path);
+    const partCount = Math.ceil(bytes.length / (8 * 1024 * 1024));
+    expect(partCount).toBe(6);
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    // What the page sends where: the bytes go to the store's presigned URLs, not through the API.
+    const puts: string[] = [];
+    c.page.on('request', (request) => {
+      if (request.method() === 'PUT') puts.push(request.url());
+    });
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByRole('heading', { name: 'Create image', level: 1 }).waitFor();
+    await c.page.getByLabel('Name', { exact: true }).fill('uploaded-qcow2');
+    await c.page.getByLabel('Disk format').selectOption('qcow2');
+    await c.page.getByLabel('Minimum disk (GB)').fill('1');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+
+    const progress = c.page.getByLabel('Upload progress');
+    expect(await progress.getAttribute('max')).toBe(String(bytes.length));
+    expect(await progress.getAttribute('value')).toBe(String(bytes.length));
+    expect(await c.page.locator('.progress p').textContent()).toContain(`(100%) · parts ${partCount}/${partCount}`);
+    expect(await c.page.getByRole('status').filter({ hasText: 'Verification finished.' }).count()).toBe(1);
+    const store = new URL(inject('s3Endpoint')).origin;
+    expect(new Set(puts.map((url) => new URL(url).origin))).toEqual(new Set([store]));
+    expect(puts.map((url) => Number(new URL(url).searchParams.get('partNumber'))).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    await screenshot(c.page, 'create-uploaded');
+
+    await c.page.getByRole('link', { name: 'Open uploaded-qcow2' }).click();
+    await c.page.getByRole('heading', { name: 'uploaded-qcow2', level: 1 }).waitFor();
+    const value = async (label: string) => (await c.page.locator('dl.overview div', { has: c.page.locator('dt', { hasText: label }) }).locator('dd').first().textContent()) ?? '';
+    expect(await value('Status')).toBe('active');
+    expect(await value('Checksum (MD5)')).toBe(createHash('md5').update(bytes).digest('hex'));
+    expect(await value('Hash value (SHA-512)')).toBe(createHash('sha512').update(bytes).digest('hex'));
+    expect(await value('Min. disk (GB)')).toBe('1');
+    expect(await value('Size')).toBe(`${(bytes.length / 1024 / 1024).toFixed(1)} MiB (${bytes.length} bytes)`);
+    expect(await value('Virtual size')).toBe('40.0 MiB (41943040 bytes)');
+    expectQuiet(c);
+  });
+
+  it('resumes after a reload: the same file chosen again sends only the part the store lacks', async () => {
+    const project = uniqueProject('console-resume');
+    const path = makeQcow2('resumed');
+    const bytes = readFileSync(path);
+    const store = new URL(inject('s3Endpoint')).origin;
+    const isPart = (n: number) => (url: URL) => url.origin === store && url.searchParams.get('partNumber') === String(n);
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Name', { exact: true }).fill('resumed');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    // Part 2 is held at the network and never answered; part 1 reaches the store; then the page reloads.
+    await c.page.route(isPart(2), () => undefined);
+    const part1 = c.page.waitForResponse((response) => response.request().method() === 'PUT' && isPart(1)(new URL(response.url())));
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    expect((await part1).status()).toBe(200);
+    // Reloaded with part 2 still held (unrouting first would let it through); the browser drops it.
+    await c.page.reload();
+    await c.page.unrouteAll({ behavior: 'ignoreErrors' });
+
+    const puts: string[] = [];
+    c.page.on('request', (request) => {
+      if (request.method() === 'PUT') puts.push(request.url());
+    });
+    await c.page.getByRole('heading', { name: 'Create image', level: 1 }).waitFor();
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByText('This file is the one of an unfinished upload: 1 of 2 parts are stored already.').waitFor();
+    await c.page.getByRole('button', { name: 'Resume upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+    expect(puts.map((url) => new URL(url).searchParams.get('partNumber'))).toEqual(['2']);
+    expect(await c.page.locator('.progress p').textContent()).toContain('(100%) · parts 2/2');
+
+    // One image, the one the first attempt created, holding the whole file.
+    const token = await tokenFor(project);
+    const listed = (await call(`/v2/images?owner=${project}`, { token })).body.images as Array<Record<string, unknown>>;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({
+      name: 'resumed',
+      status: 'active',
+      size: bytes.length,
+      checksum: createHash('md5').update(bytes).digest('hex'),
+      os_hash_value: createHash('sha512').update(bytes).digest('hex'),
+    });
+    // The finished upload is forgotten: nothing is left to resume.
+    expect(await c.page.evaluate("localStorage.getItem('skyglass.console.open-uploads')")).toBe('[]');
+  });
+
+  it('retries a part whose connection dropped, and still ends active', async () => {
+    const project = uniqueProject('console-retry');
+    const path = makeQcow2('retried');
+    const store = new URL(inject('s3Endpoint')).origin;
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    const tries: string[] = [];
+    let dropped = false;
+    await c.page.route(
+      (url) => url.origin === store && url.searchParams.has('partNumber'),
+      async (route) => {
+        const part = new URL(route.request().url()).searchParams.get('partNumber') ?? '';
+        tries.push(part);
+        // The first try of part 2 loses its connection; every other goes through.
+        if (part === '2' && !dropped) {
+          dropped = true;
+          return route.abort('connectionreset');
+        }
+        return route.continue();
+      },
+    );
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    await c.page.getByText('The image is active.').waitFor();
+    expect(tries.sort()).toEqual(['1', '2', '2']);
+    // The dropped connection is the only error the page logged.
+    expect(c.trouble.errors.every((error) => error.includes('ERR_CONNECTION_RESET'))).toBe(true);
+    expect(c.trouble.dialogs).toEqual([]);
+  });
+
+  it('keeps the stored parts when a part gives up, and Cancel upload aborts the session', async () => {
+    const project = uniqueProject('console-cancel');
+    const path = makeQcow2('cancelled');
+    const store = new URL(inject('s3Endpoint')).origin;
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    // Part 2's connection drops on every try.
+    await c.page.route(
+      (url) => url.origin === store && url.searchParams.get('partNumber') === '2',
+      (route) => route.abort('connectionreset'),
+    );
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Name', { exact: true }).fill('cancelled');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    const alert = c.page.getByRole('alert').filter({ hasText: 'choose the same file again to resume' });
+    await alert.waitFor();
+    const token = await tokenFor(project);
+    const [image] = (await call(`/v2/images?owner=${project}`, { token })).body.images as Array<Record<string, string>>;
+    expect(image?.status).toBe('saving');
+    await alert.getByRole('button', { name: 'Cancel upload' }).click();
+    await c.page.getByText('The upload was cancelled; the image is queued, without data.').waitFor();
+    expect((await call(`/v2/images/${image!.id}`, { token })).body.status).toBe('queued');
+    expect(await c.page.evaluate("localStorage.getItem('skyglass.console.open-uploads')")).toBe('[]');
+  });
+
+  it('shows why the verifier refused the data, and the image is queued again', async () => {
+    const project = uniqueProject('console-refused');
+    const path = join(scratch, 'not-a-qcow2.qcow2');
+    writeFileSync(path, randomBytes(256 * 1024));
+    const c = await openConsole(browser);
+    await signIn(c.page, project);
+    await c.page.getByRole('link', { name: 'Create image' }).click();
+    await c.page.getByLabel('Disk format').selectOption('qcow2');
+    await c.page.getByLabel('Image file (or drop one here)').setInputFiles(path);
+    await c.page.getByRole('button', { name: 'Create and upload' }).click();
+    const alert = c.page.getByRole('alert').filter({ hasText: 'The upload was refused:' });
+    await alert.waitFor();
+    // The image's name defaults to the file's; its failure is the API's own words.
+    const listed = await call(`/v2/images?owner=${project}`, { token: await tokenFor(project) });
+    const image = listed.body.images[0] as Record<string, string>;
+    expect(image).toMatchObject({ name: 'not-a-qcow2.qcow2', status: 'queued' });
+    expect(image.os_skyglass_failure).toBeTruthy();
+    expect(await alert.textContent()).toContain(`The upload was refused: ${image.os_skyglass_failure}`);
+    expectQuiet(c);
+  });
+});
+
+describe('deleting an image', () => {
+  it('asks first: Cancel keeps it, Delete removes it and returns to the list', async () => {
+    const project = uniqueProject('console-delete');
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name: 'to-delete' });
+    await createImage(token, { name: 'to-keep' });
+    const c = await openConsole(browser, undefined, `/console/images/${image.id}`);
+    await signIn(c.page, project);
+    await c.page.getByRole('heading', { name: 'to-delete', level: 1 }).waitFor();
+
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    const dialog = c.page.getByRole('dialog', { name: /Delete the image to-delete\?/ });
+    await dialog.waitFor();
+    // The dialog takes the focus, on the safe choice.
+    expect(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el.matches(':focus'))).toBe(true);
+    await screenshot(c.page, 'delete-confirm');
+    await c.page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(200);
+
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await c.page.getByRole('heading', { name: 'Images', level: 1 }).waitFor();
+    await listStatus(c.page, 'Page 1: 1 image.');
+    expect(await shownNames(c.page)).toEqual(['to-keep']);
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    expectQuiet(c);
+  });
+
+  it("shows the API's refusal to delete a protected image, which stays", async () => {
+    const project = uniqueProject('console-protected');
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name: 'guarded', protected: true });
+    const c = await openConsole(browser, undefined, `/console/images/${image.id}`);
+    await signIn(c.page, project);
+    await c.page.getByRole('button', { name: 'Delete image' }).click();
+    const dialog = c.page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('It is protected');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    const refusal = c.page.getByRole('alert').filter({ hasText: 'Refused:' });
+    await refusal.waitFor();
+    const shown = await call(`/v2/images/${image.id}`, { token });
+    expect(shown.status).toBe(200);
+    expect(await refusal.textContent()).toContain('protected');
+    expect(c.trouble.dialogs).toEqual([]);
+  });
+});
