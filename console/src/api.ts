@@ -1,33 +1,17 @@
-import type { ImageStatus } from '../../shared/domain/status.js';
-import type { Visibility } from '../../shared/domain/image.js';
+import type { Image } from '../../shared/domain/image.js';
+import type { ImageMember, MemberStatus } from '../../shared/domain/member.js';
 import { OPERATIONS } from './operations.js';
 
-/** An image as `GET /v2/images/{id}` shows it: the base attributes, then every custom property (strings). */
-export interface ImageView {
-  id: string;
-  name: string | null;
-  status: ImageStatus;
-  visibility: Visibility;
-  protected: boolean;
-  os_hidden: boolean;
-  owner: string | null;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-  size: number | null;
-  virtual_size: number | null;
-  min_disk: number;
-  min_ram: number;
-  disk_format: string | null;
-  container_format: string | null;
-  tags: string[];
-  created_at: string;
-  updated_at: string;
+/**
+ * An image as `GET /v2/images/{id}` shows it: the stored image's base attributes (the domain's own
+ * type, so the two cannot drift), its links, then every custom property (strings).
+ */
+export type ImageView = Omit<Image, 'properties' | 'location' | 'upload' | 'failure' | 'scrub' | 'version'> & {
   self: string;
   file: string;
   schema: string;
   [property: string]: unknown;
-}
+};
 
 export interface ImageList {
   images: ImageView[];
@@ -61,16 +45,8 @@ export interface UploadSession {
 /** What the create form sends: Glance's create body (custom properties are strings). */
 export type NewImage = Partial<Pick<ImageView, 'name' | 'disk_format' | 'container_format' | 'visibility' | 'protected' | 'min_disk' | 'min_ram'>> & Record<string, unknown>;
 
-export type MemberStatus = 'pending' | 'accepted' | 'rejected';
-
-/** An image's membership, as Glance's members API shows it. */
-export interface ImageMember {
-  image_id: string;
-  member_id: string;
-  status: MemberStatus;
-  created_at: string;
-  updated_at: string;
-}
+/** An image's membership, as Glance's members API shows it (the domain's type). */
+export type { ImageMember, MemberStatus };
 
 export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 

@@ -1,6 +1,7 @@
 import { useId, useRef, useState, type DragEvent, type FormEvent } from 'react';
-import { CONTAINER_FORMATS, DISK_FORMATS, FAILURE_KEY, VISIBILITIES } from '../../shared/domain/image.js';
+import { CONTAINER_FORMATS, DISK_FORMATS, FAILURE_KEY } from '../../shared/domain/image.js';
 import type { ImagesApi, ImageView, NewImage } from './api.js';
+import { ImageAttributeFields } from './image-fields.js';
 import { formatBytes } from './format.js';
 import { hrefOf, onLinkClick } from './router.js';
 import { cancelUpload, findOpenUpload, forgetUpload, UploadInterrupted, uploadFile, type OpenUpload, type UploadProgress } from './upload.js';
@@ -173,28 +174,7 @@ export function CreateImage({ api, project }: { api: ImagesApi; project: string 
             ))}
           </select>
         </div>
-        <div>
-          <label htmlFor={`${ids}-visibility`}>Visibility</label>
-          <select id={`${ids}-visibility`} value={visibility} onChange={(e) => setVisibility(e.target.value)}>
-            {VISIBILITIES.map((v) => (
-              <option key={v}>{v}</option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label htmlFor={`${ids}-min-disk`}>Minimum disk (GB)</label>
-          <input id={`${ids}-min-disk`} type="number" min={0} step={1} value={minDisk} onChange={(e) => setMinDisk(e.target.value)} />
-        </div>
-        <div>
-          <label htmlFor={`${ids}-min-ram`}>Minimum RAM (MB)</label>
-          <input id={`${ids}-min-ram`} type="number" min={0} step={1} value={minRam} onChange={(e) => setMinRam(e.target.value)} />
-        </div>
-        <div>
-          <label className="check">
-            <input type="checkbox" checked={protectedImage} onChange={(e) => setProtected(e.target.checked)} />
-            Protected
-          </label>
-        </div>
+        <ImageAttributeFields ids={ids} visibility={[visibility, setVisibility]} minDisk={[minDisk, setMinDisk]} minRam={[minRam, setMinRam]} protectedImage={[protectedImage, setProtected]} />
         <div
           className={`drop${dragOver ? ' over' : ''}`}
           onDragOver={(e) => {

@@ -1,5 +1,5 @@
 import { useId, useState, type FormEvent } from 'react';
-import { VISIBILITIES } from '../../shared/domain/image.js';
+import { ImageAttributeFields } from './image-fields.js';
 import type { ImageView, PatchOperation } from './api.js';
 
 /** Horizon's Edit Image for the base attributes a user may change; only what changed is patched. */
@@ -32,28 +32,7 @@ export function EditImage({ image, onSave, onCancel }: { image: ImageView; onSav
         <label htmlFor={`${ids}-name`}>Name</label>
         <input id={`${ids}-name`} value={name} maxLength={255} onChange={(e) => setName(e.target.value)} />
       </div>
-      <div>
-        <label htmlFor={`${ids}-visibility`}>Visibility</label>
-        <select id={`${ids}-visibility`} value={visibility} onChange={(e) => setVisibility(e.target.value)}>
-          {VISIBILITIES.map((v) => (
-            <option key={v}>{v}</option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label htmlFor={`${ids}-min-disk`}>Minimum disk (GB)</label>
-        <input id={`${ids}-min-disk`} type="number" min={0} step={1} value={minDisk} onChange={(e) => setMinDisk(e.target.value)} />
-      </div>
-      <div>
-        <label htmlFor={`${ids}-min-ram`}>Minimum RAM (MB)</label>
-        <input id={`${ids}-min-ram`} type="number" min={0} step={1} value={minRam} onChange={(e) => setMinRam(e.target.value)} />
-      </div>
-      <div>
-        <label className="check">
-          <input type="checkbox" checked={protectedImage} onChange={(e) => setProtected(e.target.checked)} />
-          Protected
-        </label>
-      </div>
+      <ImageAttributeFields ids={ids} visibility={[visibility, setVisibility]} minDisk={[minDisk, setMinDisk]} minRam={[minRam, setMinRam]} protectedImage={[protectedImage, setProtected]} />
       <div className="inline-form">
         <button type="submit" disabled={busy}>
           Save
