@@ -124,6 +124,11 @@ type Answer = (status: number, body: unknown, extra?: Record<string, string>) =>
  */
 async function signIn(req: IncomingMessage, options: ConsoleOptions, json: Answer): Promise<void> {
   const refuse = (status: number, message: string) => json(status, { message, code: status, title: status === 403 ? 'Forbidden' : 'Bad Request' });
+  // The Origin and Host checks below stop browsers on other sites, not a script that sets both:
+  // on a runtime reachable from other machines this would hand anyone an admin token.
+  if (!LOOPBACK_HOSTS.has(options.host) && options.host !== '::1') {
+    return refuse(403, `Local sign-in is offered only when the runtime listens on a loopback address (HOST=127.0.0.1, the default), not on ${options.host}: anyone who can reach the port could sign in as admin. Use a token from npm run token there.`);
+  }
   const host = req.headers.host ?? '';
   const hostname = host.replace(/:\d+$/, '');
   if (!LOOPBACK_HOSTS.has(hostname) && hostname !== options.host) return refuse(403, `Local sign-in is only for the runtime's own address, not ${host}.`);
