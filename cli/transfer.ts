@@ -55,14 +55,19 @@ export function putFileRange(urlText: string, file: string, offset: number, leng
   });
 }
 
+/** Waits `ms`, or until `signal` aborts; the abort listener goes with the wait (polls share one signal). */
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 /** Exponential backoff with full jitter: 0.25 s, 0.5 s, 1 s, ... at most 8 s. */
