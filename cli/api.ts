@@ -1,4 +1,5 @@
 import { ApiError, CliError, EXIT } from './errors.js';
+import type { UploadSessionView as UploadSession } from '../shared/domain/upload-plan.js';
 
 /** An image as the Images API v2 returns it (properties are open-ended). */
 export type Image = Record<string, unknown> & { id: string; status: string; size?: number | null };
@@ -9,23 +10,7 @@ export interface Member {
   created_at: string;
   updated_at: string;
 }
-export interface PartUrl {
-  part_number: number;
-  url: string;
-  offset: number;
-  length: number;
-}
-export interface UploadSession {
-  upload_id: string;
-  image_id: string;
-  size: number;
-  part_size: number;
-  part_count: number;
-  expires_at: string;
-  parts: PartUrl[];
-  /** Only on GET (resume): what the store already holds. */
-  parts_done?: Array<{ part_number: number; etag: string; size: number }>;
-}
+export type { PartUrl, UploadSessionView as UploadSession } from '../shared/domain/upload-plan.js';
 
 export const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 

@@ -1,5 +1,6 @@
 import type { Image } from '../../shared/domain/image.js';
 import type { ImageMember, MemberStatus } from '../../shared/domain/member.js';
+import type { PartUrl, UploadSessionView as UploadSession } from '../../shared/domain/upload-plan.js';
 import { OPERATIONS } from './operations.js';
 
 /**
@@ -20,27 +21,8 @@ export interface ImageList {
   next?: string;
 }
 
-/** A part of an upload session: PUT exactly bytes offset … offset+length-1 to its presigned URL. */
-export interface UploadPart {
-  part_number: number;
-  url: string;
-  offset: number;
-  length: number;
-}
-
-/** `POST /v2/images/{id}/uploads` and `GET …/uploads/{upload_id}` (the README's uploads extension). */
-export interface UploadSession {
-  upload_id: string;
-  image_id: string;
-  size: number;
-  part_size: number;
-  part_count: number;
-  expires_at: string;
-  /** URLs of the parts still to send. */
-  parts: UploadPart[];
-  /** What the store already holds (GET only). */
-  parts_done?: Array<{ part_number: number; etag: string; size: number }>;
-}
+/** The uploads extension's session and its parts, as the service answers them (the domain's types). */
+export type { PartUrl as UploadPart, UploadSession };
 
 /** What the create form sends: Glance's create body (custom properties are strings). */
 export type NewImage = Partial<Pick<ImageView, 'name' | 'disk_format' | 'container_format' | 'visibility' | 'protected' | 'min_disk' | 'min_ram'>> & Record<string, unknown>;

@@ -5,7 +5,7 @@ import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, 
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
-import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan } from '../domain/upload-plan.js';
+import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest, Workflows } from '../ports/workflows.js';
@@ -46,7 +46,7 @@ export class ImageDataService {
   ) {}
 
   /** POST /v2/images/{id}/uploads */
-  async createUpload(caller: Caller, id: string, body: unknown) {
+  async createUpload(caller: Caller, id: string, body: unknown): Promise<UploadSessionView> {
     const request = parseUploadRequest(body);
     const image = await this.access.authorize('upload_image', caller, id);
     const target: ImageStatus = request.stage ? 'uploading' : 'saving';
@@ -81,7 +81,7 @@ export class ImageDataService {
   }
 
   /** GET /v2/images/{id}/uploads/{upload_id}: what the store holds, and fresh URLs for the rest. */
-  async getUpload(caller: Caller, id: string, uploadId: string) {
+  async getUpload(caller: Caller, id: string, uploadId: string): Promise<UploadSessionView> {
     const image = await this.access.authorize('upload_image', caller, id);
     const session = openSession(image, uploadId);
     const done = session.state === 'completing' ? [] : await this.storedParts(session);

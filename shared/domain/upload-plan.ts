@@ -1,3 +1,4 @@
+import type { UploadSession } from './image.js';
 import { badRequest } from './errors.js';
 
 /** S3's multipart rules. */
@@ -21,6 +22,30 @@ export interface PlannedPart {
   part_number: number;
   offset: number;
   length: number;
+}
+
+/** A part still to send, as the uploads extension answers it: PUT exactly its bytes to `url`. */
+export interface PartUrl extends PlannedPart {
+  url: string;
+}
+
+/**
+ * An upload session as `POST /v2/images/{id}/uploads` and `GET …/uploads/{upload_id}` answer it
+ * (README "uploads extension"); the service builds it, the CLI and the console read it.
+ */
+export interface UploadSessionView {
+  upload_id: string;
+  image_id: string;
+  size: number;
+  part_size: number;
+  part_count: number;
+  stage: boolean;
+  expires_at: string;
+  /** URLs of the parts still to send (at most 1,000 listed). */
+  parts: PartUrl[];
+  /** Only on GET (resume): whether the session still takes parts, and what the store already holds. */
+  state?: UploadSession['state'];
+  parts_done?: Array<{ part_number: number; etag: string; size: number }>;
 }
 
 const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
