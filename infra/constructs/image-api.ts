@@ -227,7 +227,11 @@ export class ImageApi extends Construct {
     for (const route of routes) {
       const resource = resourceFor(route.path);
       const fn = invoked(route.operationId, functions[route.operationId] as SkyglassFunction);
-      const method = resource.addMethod(route.method, new apigateway.LambdaIntegration(fn, { proxy: true }), {
+      // One invoke permission per method, scoped to it. Without allowTestInvoke: false CDK adds a
+      // second for the console's test-invoke stage on every method, and a stack holds only 500
+      // resources (test/infra "CloudFormation limits").
+      const integration = new apigateway.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
+      const method = resource.addMethod(route.method, integration, {
         operationName: route.operationId,
         ...(route.auth
           ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }

@@ -1540,6 +1540,24 @@ describe('CloudFormation limits', () => {
   });
 });
 
+describe('API invoke permissions', () => {
+  // One permission per route, scoped to its method: API Gateway may call each operation's function
+  // only from that operation's method (and not from the console's test-invoke stage, whose second
+  // permission per method would cost a stack resource each).
+  it('grants each route\'s function exactly one invoke, from its own method', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) => (p as Json).Properties.Principal === 'apigateway.amazonaws.com');
+    const sources = permissions.map((p) => JSON.stringify((p as Json).Properties.SourceArn));
+    expect(sources.filter((s) => s.includes('test-invoke-stage'))).toEqual([]);
+    for (const route of ROUTES) {
+      const fnId = logicalId(stack.imageApi.functions[route.operationId] as IConstruct);
+      const own = permissions.filter((p) => JSON.stringify((p as Json).Properties.FunctionName).includes(`"${fnId}"`));
+      expect(own, route.operationId).toHaveLength(1);
+      const source = JSON.stringify((own[0] as Json).Properties.SourceArn);
+      expect(source, route.operationId).toContain(`/${route.method}/`);
+    }
+  });
+});
+
 describe('outputs', () => {
   it('exports the API URL, table, bucket, state machines, event bus and Cognito ids', () => {
     const outputs = template.toJSON().Outputs as Json;
