@@ -20,11 +20,11 @@ case "${1:-}" in
 esac
 
 # Each command the project runs, the Debian/Ubuntu package that provides it, and who needs it.
-commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack keystone-manage chromium)
+commands=(java qemu-img genisoimage xorriso sgdisk cryptsetup curl jq glance openstack keystone-manage tempest chromium)
 declare -A package=(
   [java]=default-jre-headless [qemu-img]=qemu-utils [genisoimage]=genisoimage [xorriso]=xorriso
   [sgdisk]=gdisk [cryptsetup]=cryptsetup-bin [curl]=curl [jq]=jq [glance]=python3-glanceclient [openstack]=python3-openstackclient
-  [keystone-manage]=keystone [chromium]=chromium
+  [keystone-manage]=keystone [tempest]=tempest [chromium]=chromium
 )
 declare -A needed_by=(
   [java]='npm start and npm test (DynamoDB Local, Java 17 or later)'
@@ -38,6 +38,7 @@ declare -A needed_by=(
   [glance]='npm test (the stock glance client against the local runtime)'
   [openstack]='npm test (the stock openstack client against the local runtime)'
   [keystone-manage]='npm test (a real Keystone for Keystone mode; the tests start their own, the package'"'"'s service is not started)'
+  [tempest]="npm test (OpenStack's Tempest image suite against Skyglass and Keystone)"
   [chromium]='npm test (the browser console in headless Chromium, driven by playwright-core)'
 )
 

@@ -40,6 +40,7 @@ describe('npm run setup', () => {
       ['glance', 'python3-glanceclient'],
       ['openstack', 'python3-openstackclient'],
       ['keystone-manage', 'keystone'],
+      ['tempest', 'tempest'],
       ['chromium', 'chromium'],
     ];
     for (const [command, pkg] of expected) expect(output).toContain(`- ${command} (Debian/Ubuntu package ${pkg}), needed by`);
