@@ -78,10 +78,7 @@ const fn = (group: string, name: string) => `functions/${group}/${name}.ts`;
 export const ROUTES: readonly Route[] = [
   { operationId: 'getVersionsRoot', method: 'GET', path: '/', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery (300 Multiple Choices, as Glance)' },
   { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
-  { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
-  { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
-  { operationId: 'getMemberSchema', method: 'GET', path: '/v2/schemas/member', handler: fn('schemas', 'get-member-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member' },
-  { operationId: 'getMembersSchema', method: 'GET', path: '/v2/schemas/members', handler: fn('schemas', 'get-members-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member list' },
+  { operationId: 'getSchema', method: 'GET', path: '/v2/schemas/{schema_name}', handler: fn('schemas', 'get-schema'), policy: null, auth: true, access: [], summary: 'A JSON Schema Glance serves: image, images, member, members (shared/domain/schema-catalogue.ts)' },
   { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:insert'], summary: 'Create an image record (queued)' },
   { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read', 'table:list'], summary: 'List, filter, sort and page images' },
   { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },

@@ -871,7 +871,7 @@ describe('IAM least privilege', () => {
 
   it('gives no table permission to functions whose route has no access (versions, schemas, authorizer, fallback)', () => {
     const none = ROUTES.filter((r) => r.access.length === 0);
-    expect(none.map((r) => r.operationId)).toEqual(expect.arrayContaining(['getVersionsRoot', 'listVersions', 'getImageSchema', 'getImagesSchema']));
+    expect(none.map((r) => r.operationId)).toEqual(expect.arrayContaining(['getVersionsRoot', 'listVersions', 'getSchema']));
     for (const route of none) expect(dynamoActions(route.operationId), route.operationId).toEqual([]);
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(actionsOf(roleStatements(logicalId(fn))).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
