@@ -1,5 +1,5 @@
 import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import type { StoreBlobs } from '../ports/blob-store.js';
 import type { ImageEventType } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
@@ -22,7 +22,7 @@ export type VerificationOutcome =
 export class ImageVerifier {
   constructor(
     private readonly repo: ImageRepository,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -30,7 +30,9 @@ export class ImageVerifier {
     const image = await this.waitingImage(request);
     if (!image) return { result: 'skipped', why: `image ${request.image_id} is not waiting for ${request.key}` };
 
-    const data = await this.blobs.read(request.key);
+    // The bytes are verified where they landed (the image's first store).
+    const landed = this.stores.catalog.storesOf(image)[0];
+    const data = landed ? await this.stores.in(landed).read(request.key) : undefined;
     if (!data) return this.refuse(image, 'image data is missing from the store');
     const digester = new ImageDigester();
     for await (const chunk of inBlocks(data)) digester.update(chunk);
@@ -59,7 +61,8 @@ export class ImageVerifier {
   private async refuse(image: Image, reason: string): Promise<VerificationOutcome> {
     // Bytes first: a crash after this leaves an image that a re-run refuses again ("missing"),
     // never a queued image whose refused bytes linger.
-    if (image.location) await this.blobs.deleteObject(image.location);
+    const { location } = image;
+    if (location) await Promise.all(this.stores.catalog.storesOf(image).map((store) => this.stores.in(store).deleteObject(location)));
     const queued = nextVersion(queuedWithoutData(image, `Image data was refused: ${reason}`), this.clock());
     return (await this.settle(queued, image)) ?? { result: 'refused', reason, image: queued };
   }

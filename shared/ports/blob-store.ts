@@ -1,3 +1,5 @@
+import { StoreCatalog, type StoreDefinition } from '../domain/stores.js';
+
 /** A part the object store already holds for a multipart upload. */
 export interface StoredPart {
   partNumber: number;
@@ -61,4 +63,18 @@ export interface BlobStore {
   exists(key: string): Promise<boolean>;
   /** Every multipart upload still open under a prefix, with when it was started (the auditor's view). */
   listUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated: Date }>;
+}
+
+/**
+ * The object store behind each of the deployment's stores (Glance's multi-store): every store is
+ * its own bucket, possibly in another region, and an image's bytes have the same key in each.
+ */
+export interface StoreBlobs {
+  readonly catalog: StoreCatalog;
+  in(store: StoreDefinition): BlobStore;
+}
+
+/** One object store as the deployment's one implicit store (the bench, single-store tools). */
+export function singleStore(blobs: BlobStore, catalog = StoreCatalog.single('single', 'us-east-1')): StoreBlobs {
+  return { catalog, in: () => blobs };
 }

@@ -1,0 +1,135 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { storeClient } from './behind-the-api.js';
+import { call, createImage, tokenFor, uniqueProject } from './client.js';
+import { download, MiB, putParts, settled } from './data-helpers.js';
+
+/**
+ * Several stores (issue #15): the local runtime's two emulated buckets, `us` (the default) and
+ * `eu`, as Glance's multi-store (enabled_backends) shows them.
+ */
+const RAW = { disk_format: 'raw', container_format: 'bare' };
+let member: string;
+let admin: string;
+/** Store id → its bucket, as the admin detail lists them. */
+const buckets = new Map<string, string>();
+
+beforeAll(async () => {
+  member = await tokenFor(uniqueProject('stores'));
+  admin = await tokenFor(uniqueProject('stores-admin'), ['admin', 'member', 'reader']);
+  const detail = await call('/v2/info/stores/detail', { token: admin });
+  for (const store of detail.body.stores) buckets.set(store.id, store.properties.bucket);
+});
+
+/** The object keys under the image's prefix in a store's bucket. */
+async function keysIn(store: string, imageId: string): Promise<string[]> {
+  const out = await storeClient().send(new ListObjectsV2Command({ Bucket: buckets.get(store)!, Prefix: `images/${imageId}/` }));
+  return (out.Contents ?? []).map((o) => o.Key!);
+}
+
+const putFile = (id: string, body: Buffer, headers: Record<string, string> = {}) =>
+  call(`/v2/images/${id}/file`, { method: 'PUT', token: member, body, headers: { 'Content-Type': 'application/octet-stream', ...headers } });
+
+describe('GET /v2/info/stores', () => {
+  it('lists every store to any caller, the default flagged with the string "true" as Glance', async () => {
+    const res = await call('/v2/info/stores', { token: member });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      stores: [
+        { id: 'us', description: expect.any(String), default: 'true' },
+        { id: 'eu', description: expect.any(String) },
+      ],
+    });
+  });
+
+  it('gives admins the detail (type and bucket) and refuses it to others with 403', async () => {
+    const refused = await call('/v2/info/stores/detail', { token: member });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toBe('You are not authorized to complete stores_info_detail action.');
+    const detail = await call('/v2/info/stores/detail', { token: admin });
+    expect(detail.status).toBe(200);
+    expect(detail.body.stores).toEqual([
+      { id: 'us', description: expect.any(String), default: 'true', type: 's3', properties: { bucket: 'skyglass-local-images', region: 'us-east-1' } },
+      { id: 'eu', description: expect.any(String), type: 's3', properties: { bucket: 'skyglass-local-images-eu', region: 'us-east-1' } },
+    ]);
+  });
+
+  it('names the stores on create, as OpenStack-image-store-ids', async () => {
+    const res = await call('/v2/images', { method: 'POST', token: member, json: { name: 'with-stores' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('openstack-image-store-ids')).toBe('us,eu');
+    expect(res.body).not.toHaveProperty('stores');
+  });
+});
+
+describe('data lands in the store the request names', () => {
+  it('PUT /file without X-Image-Meta-Store lands in the default store, and `stores` says so once active', async () => {
+    const image = await createImage(member, RAW);
+    const data = randomBytes(4096);
+    expect((await putFile(image.id, data)).status).toBe(204);
+    const shown = await call(`/v2/images/${image.id}`, { token: member });
+    expect(shown.body).toMatchObject({ status: 'active', stores: 'us', size: 4096 });
+    expect(await keysIn('us', image.id)).toHaveLength(1);
+    expect(await keysIn('eu', image.id)).toEqual([]);
+  });
+
+  it('PUT /file with X-Image-Meta-Store: eu lands in eu, and the download is redirected to that bucket', async () => {
+    const image = await createImage(member, RAW);
+    const data = randomBytes(8192);
+    expect((await putFile(image.id, data, { 'X-Image-Meta-Store': 'eu' })).status).toBe(204);
+    const shown = await call(`/v2/images/${image.id}`, { token: member });
+    expect(shown.body).toMatchObject({ status: 'active', stores: 'eu', checksum: createHash('md5').update(data).digest('hex') });
+    expect(await keysIn('eu', image.id)).toHaveLength(1);
+    expect(await keysIn('us', image.id)).toEqual([]);
+    const got = await download(member, image.id);
+    expect(got.redirect.status).toBe(302);
+    expect(new URL(got.redirect.headers.get('location')!).pathname).toMatch(/^\/skyglass-local-images-eu\/images\//);
+    expect(got.bytes?.equals(data)).toBe(true);
+  });
+
+  it('a body too big for the API tier streams into the named store too (the data front)', async () => {
+    const image = await createImage(member, RAW);
+    const data = randomBytes(6 * MiB);
+    expect((await putFile(image.id, data, { 'X-Image-Meta-Store': 'eu' })).status).toBe(204);
+    expect((await call(`/v2/images/${image.id}`, { token: member })).body).toMatchObject({ status: 'active', stores: 'eu', size: 6 * MiB });
+    expect(await keysIn('eu', image.id)).toHaveLength(1);
+    expect(await keysIn('us', image.id)).toEqual([]);
+  });
+
+  it('an unknown store is 400 with Glance\'s message, and nothing is written', async () => {
+    const image = await createImage(member, RAW);
+    for (const data of [randomBytes(100), randomBytes(6 * MiB)]) {
+      const res = await putFile(image.id, data, { 'X-Image-Meta-Store': 'nowhere' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toBe('Store for identifier nowhere not found');
+    }
+    const shown = await call(`/v2/images/${image.id}`, { token: member });
+    expect(shown.body).toMatchObject({ status: 'queued', size: null });
+    expect(shown.body).not.toHaveProperty('stores');
+    expect([...(await keysIn('us', image.id)), ...(await keysIn('eu', image.id))]).toEqual([]);
+  });
+
+  it('the uploads extension takes X-Image-Meta-Store: parts go straight to that bucket', async () => {
+    const image = await createImage(member, RAW);
+    const data = randomBytes(3 * MiB);
+    const session = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token: member, json: { size: data.length }, headers: { 'X-Image-Meta-Store': 'eu' } });
+    expect(session.status).toBe(201);
+    expect(new URL(session.body.parts[0].url).pathname).toMatch(/^\/skyglass-local-images-eu\//);
+    // Resuming finds the parts in the same store.
+    const resumed = await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}`, { token: member });
+    expect(new URL(resumed.body.parts[0].url).pathname).toMatch(/^\/skyglass-local-images-eu\//);
+    await putParts(data, session.body.parts);
+    expect((await call(`/v2/images/${image.id}/uploads/${session.body.upload_id}/complete`, { method: 'POST', token: member })).status).toBe(202);
+    expect(await settled(member, image.id)).toMatchObject({ status: 'active', stores: 'eu', size: data.length });
+    expect(await keysIn('eu', image.id)).toHaveLength(1);
+    expect(await keysIn('us', image.id)).toEqual([]);
+  });
+
+  it('the uploads extension refuses an unknown store with 400 before opening anything', async () => {
+    const image = await createImage(member, RAW);
+    const res = await call(`/v2/images/${image.id}/uploads`, { method: 'POST', token: member, json: { size: 10 }, headers: { 'X-Image-Meta-Store': 'nowhere' } });
+    expect(res.status).toBe(400);
+    expect((await call(`/v2/images/${image.id}`, { token: member })).body.status).toBe('queued');
+  });
+});
