@@ -37,7 +37,8 @@ export interface AwsCallEnvironment {
 export type AwsCallLogLine = AwsCallRecord | AwsCallEnvironment;
 
 /** The variables by which the stack tells functions its resources' names (infra/constructs/skyglass-function.ts). */
-export const RESOURCE_VARIABLES = ['TABLE_NAME', 'BUCKET_NAME', 'VERIFIER_STATE_MACHINE_ARN', 'SCRUBBER_STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'AWS_REGION'] as const;
+/** STORES (the stores' buckets, where configured) lets the check synthesize a stack with the same stores. */
+export const RESOURCE_VARIABLES = ['TABLE_NAME', 'BUCKET_NAME', 'STORES', 'VERIFIER_STATE_MACHINE_ARN', 'SCRUBBER_STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'AWS_REGION'] as const;
 
 interface State {
   invocation: AsyncLocalStorage<string>;
