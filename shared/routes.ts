@@ -189,8 +189,9 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
-    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403).
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list'],
+    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403);
+    // bucket:write for the server-side copies of an import into several stores.
+    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list'],
     summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
   },
   {

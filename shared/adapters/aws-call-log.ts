@@ -59,7 +59,7 @@ export function runAsFunction<T>(name: string, invoke: () => T): T {
 }
 
 /** Fields that identify what a request acts on, across the services the product calls. */
-const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'stateMachineArn', 'executionArn'] as const;
+const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'CopySource', 'stateMachineArn', 'executionArn'] as const;
 
 function identifyingParams(input: Record<string, unknown>): Record<string, unknown> {
   const params: Record<string, unknown> = {};

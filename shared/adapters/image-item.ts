@@ -6,7 +6,7 @@ type Item = Record<string, unknown>;
 const IMAGE_FIELDS = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
   'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'location', 'stores', 'upload', 'failure', 'scrub', 'version',
+  'properties', 'location', 'stores', 'import_targets', 'upload', 'failure', 'scrub', 'version',
 ] as const;
 
 export function imageFromItem(item: Item): Image {
@@ -21,5 +21,6 @@ export function imageFromItem(item: Item): Image {
   // Items written before stores existed have none: their bytes are in the default store.
   if (Array.isArray(item.stores)) image.stores = [...(item.stores as string[])];
   else delete image.stores;
+  if (!item.import_targets) delete image.import_targets;
   return image as unknown as Image;
 }

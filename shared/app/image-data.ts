@@ -4,6 +4,7 @@ import { enforceOnImage } from '../domain/image-access.js';
 import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
+import { importingTo } from '../domain/stores.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore, type StoreBlobs } from '../ports/blob-store.js';
@@ -217,14 +218,16 @@ export class ImageDataService {
    * import of an image already importing (a retry after a failure or a timeout) makes sure its
    * verification runs and answers 202 again.
    */
-  async importImage(caller: Caller, id: string, body: unknown): Promise<void> {
+  async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string): Promise<void> {
     const method = parseImportMethod(body);
+    // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
+    const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
     const image = await this.access.authorize('modify_image', caller, id);
     if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);
     }
-    await this.save(this.bump({ ...image, status: 'importing' }), image);
+    await this.save(this.bump(importingTo({ ...image, status: 'importing' }, targets)), image);
     await this.startVerification({ image_id: id, key: image.location }, 'import');
   }
 

@@ -65,6 +65,8 @@ export interface Image {
    * Shown as Glance's comma-separated `stores` once the image has data.
    */
   stores?: string[];
+  /** While importing with multi-store: the stores the import lands in (shared/domain/stores.ts); never shown. */
+  import_targets?: ImportTargets | null;
   /** The open upload session, at most one per image. */
   upload: UploadSession | null;
   /** Why the last upload or import was refused; shown as FAILURE_KEY. */
@@ -73,6 +75,12 @@ export interface Image {
   scrub?: PendingScrub | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
+}
+
+/** Where a glance-direct import lands its bytes: Glance's `stores` and `all_stores_must_succeed`. */
+export interface ImportTargets {
+  stores: string[];
+  all_stores_must_succeed: boolean;
 }
 
 /** A pending_delete image's scrub: written by DELETE, claimed by the scrubber before it removes any byte. */
@@ -115,7 +123,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, ...base } = image;
   // Glance shows `stores` once data exists (never for staged data, which is in its staging store).
   const hasData = image.status === 'active' || image.status === 'deactivated';
   return {

@@ -8,7 +8,7 @@
  * an image whose list is empty (written then) is in the default store.
  */
 import { badRequest, conflict, GlanceError } from './errors.js';
-import type { Image } from './image.js';
+import type { Image, ImportTargets } from './image.js';
 
 export interface StoreDefinition {
   /** Glance's store identifier: what clients name in `stores`, X-Image-Meta-Store and /v2/stores/{id}. */
@@ -178,8 +178,8 @@ export class StoreCatalog {
    * `all_stores` with either of the others and `stores` with the header are 400, an unknown
    * store 409.
    */
-  importTargets(body: Record<string, unknown>, header: string | undefined): { stores: string[]; allMustSucceed: boolean } {
-    if (!this.multiStore) return { stores: [], allMustSucceed: true };
+  importTargets(body: Record<string, unknown>, header: string | undefined): ImportTargets | null {
+    if (!this.multiStore) return null;
     const allMustSucceed = body.all_stores_must_succeed === undefined ? true : body.all_stores_must_succeed;
     if (typeof allMustSucceed !== 'boolean') throw badRequest("'all_stores_must_succeed' must be true or false");
     if (body.all_stores !== undefined && typeof body.all_stores !== 'boolean') throw badRequest("'all_stores' must be true or false");
@@ -197,11 +197,38 @@ export class StoreCatalog {
     for (const id of requested) {
       if (typeof id !== 'string' || !this.find(id)) throw conflict(`Store for identifier ${String(id)} not found`);
     }
-    return { stores: [...new Set(requested as string[])], allMustSucceed };
+    return { stores: [...new Set(requested as string[])], all_stores_must_succeed: allMustSucceed };
   }
 }
 
 /** Glance's `stores` property: the store ids, comma-separated. */
 export function storesProperty(stores: readonly string[]): string {
   return stores.join(',');
+}
+
+/** Glance's import progress properties: the stores still to land in, and those that failed. */
+export const IMPORTING_TO_STORES = 'os_glance_importing_to_stores';
+export const FAILED_IMPORT = 'os_glance_failed_import';
+
+/** The image as an import to `targets` starts: Glance shows where it is going (os_glance_importing_to_stores). */
+export function importingTo(image: Image, targets: ImportTargets | null): Image {
+  if (!targets) return image;
+  return { ...image, import_targets: targets, properties: { ...image.properties, [IMPORTING_TO_STORES]: storesProperty(targets.stores), [FAILED_IMPORT]: '' } };
+}
+
+/**
+ * How an import's landing ends: active in the stores it reached, Glance's properties left as
+ * `""` and the failed stores, or refused when a store it had to reach failed
+ * (all_stores_must_succeed, Glance's default) or it reached none.
+ */
+export function importLanding(targets: ImportTargets, reached: readonly string[]): { stores: string[]; failed: string[]; refused: string | null } {
+  const failed = targets.stores.filter((id) => !reached.includes(id));
+  const stores = targets.stores.filter((id) => reached.includes(id));
+  const refused = failed.length > 0 && (targets.all_stores_must_succeed || stores.length === 0) ? `the data could not be copied to store(s) ${storesProperty(failed)}` : null;
+  return { stores, failed, refused };
+}
+
+/** The import's end written on the image: where its bytes are, and Glance's progress properties. */
+export function landed(image: Image, stores: string[], failed: string[]): Image {
+  return { ...image, stores, import_targets: null, properties: { ...image.properties, [IMPORTING_TO_STORES]: '', [FAILED_IMPORT]: storesProperty(failed) } };
 }

@@ -133,3 +133,62 @@ describe('data lands in the store the request names', () => {
     expect((await call(`/v2/images/${image.id}`, { token: member })).body.status).toBe('queued');
   });
 });
+
+describe('glance-direct import into stores', () => {
+  /** A staged image (its data waits in the default store). */
+  async function staged(data: Buffer) {
+    const image = await createImage(member, RAW);
+    const res = await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token: member, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    expect(res.status).toBe(204);
+    return image.id as string;
+  }
+  const importTo = (id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    call(`/v2/images/${id}/import`, { method: 'POST', token: member, json: { method: { name: 'glance-direct' }, ...body }, headers });
+
+  it('lands in every store named in `stores`, copied server-side, with Glance\'s progress properties left empty', async () => {
+    const data = randomBytes(70_000);
+    const id = await staged(data);
+    expect((await importTo(id, { stores: ['us', 'eu'] })).status).toBe(202);
+    const image = await settled(member, id);
+    expect(image).toMatchObject({ status: 'active', stores: 'us,eu', os_glance_importing_to_stores: '', os_glance_failed_import: '' });
+    expect(await keysIn('us', id)).toHaveLength(1);
+    expect(await keysIn('eu', id)).toEqual(await keysIn('us', id));
+  });
+
+  it('leaves the default store once the data is in the only store asked for', async () => {
+    const data = randomBytes(5000);
+    const id = await staged(data);
+    expect((await importTo(id, { stores: ['eu'] })).status).toBe(202);
+    expect(await settled(member, id)).toMatchObject({ status: 'active', stores: 'eu' });
+    expect(await keysIn('eu', id)).toHaveLength(1);
+    expect(await keysIn('us', id)).toEqual([]);
+    const got = await download(member, id);
+    expect(new URL(got.redirect.headers.get('location')!).pathname).toMatch(/^\/skyglass-local-images-eu\//);
+    expect(got.bytes?.equals(data)).toBe(true);
+  });
+
+  it('all_stores lands everywhere; X-Image-Meta-Store names one store', async () => {
+    const everywhere = await staged(randomBytes(3000));
+    expect((await importTo(everywhere, { all_stores: true })).status).toBe(202);
+    expect(await settled(member, everywhere)).toMatchObject({ status: 'active', stores: 'us,eu' });
+    const one = await staged(randomBytes(3000));
+    expect((await importTo(one, {}, { 'X-Image-Meta-Store': 'eu' })).status).toBe(202);
+    expect(await settled(member, one)).toMatchObject({ status: 'active', stores: 'eu' });
+  });
+
+  it('refuses as Glance: an unknown store 409, all_stores with stores or the header 400, stores with the header 400; nothing changes', async () => {
+    const id = await staged(randomBytes(1000));
+    const unknown = await importTo(id, { stores: ['us', 'nowhere'] });
+    expect([unknown.status, unknown.body.message]).toEqual([409, 'Store for identifier nowhere not found']);
+    const both = await importTo(id, { all_stores: true, stores: ['us'] });
+    expect([both.status, both.body.message]).toEqual([400, "All_stores parameter can't be used with x-image-meta-store header or stores parameter"]);
+    expect((await importTo(id, { all_stores: true }, { 'X-Image-Meta-Store': 'us' })).status).toBe(400);
+    const header = await importTo(id, { stores: ['us'] }, { 'X-Image-Meta-Store': 'eu' });
+    expect([header.status, header.body.message]).toEqual([400, "Stores parameter and x-image-meta-store header can't be both specified"]);
+    expect((await importTo(id, { stores: [] })).status).toBe(400);
+    expect((await importTo(id, { all_stores_must_succeed: 'yes' })).status).toBe(400);
+    const image = (await call(`/v2/images/${id}`, { token: member })).body;
+    expect(image.status).toBe('uploading');
+    expect(image).not.toHaveProperty('os_glance_importing_to_stores');
+  });
+});
