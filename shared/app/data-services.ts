@@ -14,6 +14,7 @@ import { imageEvents } from './event-services.js';
 import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 import { StreamedDataService } from './streamed-data.js';
+import { StoreCopies } from './store-copies.js';
 
 let blobs: StoreBlobs | undefined;
 let verifier: ImageVerifier | undefined;
@@ -21,6 +22,7 @@ let data: ImageDataService | undefined;
 let scrubber: Scrubber | undefined;
 let sweepers: Sweepers | undefined;
 let streamed: StreamedDataService | undefined;
+let copies: StoreCopies | undefined;
 
 /** Parts of a streamed body uploading at once: 4 × 8 MiB keeps the front's memory near 40 MiB per upload. */
 const STREAMED_PARTS_IN_FLIGHT = 4;
@@ -87,4 +89,9 @@ export function streamedDataService(): StreamedDataService {
     { partsInFlight: STREAMED_PARTS_IN_FLIGHT },
     quotas ? { usage: usageRepository(), limits: (project) => limitsFor(quotas, project) } : undefined,
   ));
+}
+
+/** An image's copies in the stores (DELETE /v2/stores/{store_id}/{image_id}). */
+export function storeCopies(): StoreCopies {
+  return (copies ??= new StoreCopies(imageRepository(), authorizedImages(), blobStore()));
 }

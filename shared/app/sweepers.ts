@@ -120,7 +120,10 @@ export class Sweepers {
         for await (const object of blobs.list(prefix)) {
           const image = await this.imageOf(object.key);
           if (listed(image) && (image!.location === object.key || image!.upload?.key === object.key)) continue;
-          const old = pastGrace(object.lastModified);
+          // A verified image's copy in a store it no longer lists (a per-store delete, or an
+          // import's staged copy, stopped before the object went) waits for no grace: nothing is landing.
+          const copyRemoved = image !== undefined && image.location === object.key && (image.status === 'active' || image.status === 'deactivated') && !image.import_targets;
+          const old = copyRemoved || pastGrace(object.lastModified);
           if (old) await blobs.deleteObject(object.key);
           orphanObjects.push({ key: object.key, deleted: old, ...(this.stores.catalog.multiStore && { store: store.id }) });
         }

@@ -4,6 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, putParts, settled } from './data-helpers.js';
+import { requestThatCrashes } from './faults.js';
+import { sweep } from './workers.js';
 
 /**
  * Several stores (issue #15): the local runtime's two emulated buckets, `us` (the default) and
@@ -190,5 +192,73 @@ describe('glance-direct import into stores', () => {
     const image = (await call(`/v2/images/${id}`, { token: member })).body;
     expect(image.status).toBe('uploading');
     expect(image).not.toHaveProperty('os_glance_importing_to_stores');
+  });
+});
+
+describe('DELETE /v2/stores/{store_id}/{image_id}', () => {
+  /** An active image in both stores. */
+  async function inBothStores(token = member) {
+    const image = await createImage(token, RAW);
+    await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: randomBytes(2048), headers: { 'Content-Type': 'application/octet-stream' } });
+    await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' }, all_stores: true } });
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', stores: 'us,eu' });
+    return image.id as string;
+  }
+  const deleteFrom = (store: string, id: string, token = admin) => call(`/v2/stores/${store}/${id}`, { method: 'DELETE', token });
+
+  it('removes one copy (admin), the image keeps the other, and the last one cannot go', async () => {
+    const id = await inBothStores();
+    expect((await deleteFrom('us', id)).status).toBe(204);
+    const image = (await call(`/v2/images/${id}`, { token: member })).body;
+    expect(image).toMatchObject({ status: 'active', stores: 'eu' });
+    expect(await keysIn('us', id)).toEqual([]);
+    expect(await keysIn('eu', id)).toHaveLength(1);
+    const again = await deleteFrom('us', id);
+    expect([again.status, again.body.message]).toEqual([403, 'Cannot delete image data from the only store containing it. Consider deleting the image instead.']);
+    expect((await download(member, id)).bytes).toHaveLength(2048);
+  });
+
+  it('answers as Glance: unknown store 409, unknown image 404, a member 403, not active 409, the last store 403', async () => {
+    const id = await inBothStores();
+    const store = await deleteFrom('nowhere', id);
+    expect([store.status, store.body.message]).toEqual([409, 'The selected store nowhere is not available on this node.']);
+    const missing = '3f5a1c2e-0000-4000-8000-000000000000';
+    expect(await deleteFrom('us', missing).then((r) => [r.status, r.body.message])).toEqual([404, `Failed to find image ${missing}`]);
+    expect((await deleteFrom('us', id, member)).status).toBe(403);
+    expect((await deleteFrom('us', id)).status).toBe(204);
+    expect((await deleteFrom('us', id)).status).toBe(403); // only eu left: the last-store rule comes first
+    const queued = await createImage(member, RAW);
+    const notActive = await deleteFrom('us', queued.id);
+    expect([notActive.status, notActive.body.message]).toEqual([409, "It's not allowed to remove image data from store if image status is not 'active'"]);
+    // Three stores are needed for "not stored there" with more than one copy: a single-copy image answers the last-store rule first.
+    const single = await createImage(member, RAW);
+    await putFile(single.id, randomBytes(10), { 'X-Image-Meta-Store': 'eu' });
+    expect((await deleteFrom('us', single.id)).status).toBe(403);
+  });
+
+  it('two concurrent deletes of the two copies: one wins, the other is refused, one copy stays', async () => {
+    const id = await inBothStores();
+    const answers = await Promise.all([deleteFrom('us', id), deleteFrom('eu', id)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([204, 409]);
+    const image = (await call(`/v2/images/${id}`, { token: member })).body;
+    expect(['us', 'eu']).toContain(image.stores);
+    expect((await keysIn(image.stores, id))).toHaveLength(1);
+    expect((await download(member, id)).bytes).toHaveLength(2048);
+  });
+
+  it('survives dying between its write and the copy\'s removal: the audit removes the copy the image no longer lists', async () => {
+    const id = await inBothStores();
+    const [key] = await keysIn('us', id);
+    await requestThatCrashes(`/v2/stores/us/${id}`, { method: 'DELETE', token: admin }, { command: 'DeleteObject', key: `images/${id}/`, times: 1 });
+    // The write was made: the image lists eu alone, the us copy is still there.
+    expect((await call(`/v2/images/${id}`, { token: member })).body).toMatchObject({ status: 'active', stores: 'eu' });
+    expect(await keysIn('us', id)).toEqual([key]);
+    // The client's retry is refused (one store left); the daily audit finishes the job, no grace needed.
+    expect((await deleteFrom('us', id)).status).toBe(403);
+    const audit = await sweep({ jobs: ['audit'], image_ids: [id] });
+    expect(audit.orphanObjects).toEqual([{ key, deleted: true, store: 'us' }]);
+    expect(await keysIn('us', id)).toEqual([]);
+    expect(await keysIn('eu', id)).toEqual([key]);
+    expect((await download(member, id)).bytes).toHaveLength(2048);
   });
 });
