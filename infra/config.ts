@@ -3,6 +3,7 @@
  * Every key is prefixed `skyglass:`.
  */
 import { parseQuotaConfig, type QuotaConfig } from '../shared/domain/quota.js';
+import { parseStoreSettings, type StoreSetting } from '../shared/domain/stores.js';
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
 import { ConfigurationError } from './configuration-error.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from './policy-file.js';
@@ -85,6 +86,11 @@ export interface SkyglassConfig {
    * serverless and those bodies are limited to about 4.5 MB.
    */
   dataFront: boolean;
+  /**
+   * `skyglass:stores`: Glance's multi-store, each store an S3 bucket; absent, one implicit store
+   * (the stack's bucket) and no multi-store API, as single-store Glance.
+   */
+  stores?: StoreSetting[];
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -325,6 +331,35 @@ export function readQuotas(read: ContextReader): QuotaConfig | undefined {
 }
 
 /**
+ * Reads `skyglass:stores`: `[{"id": "us", "default": true}, {"id": "eu", "region": "eu-west-1",
+ * "bucket": "my-images-eu"}]` (a JSON list in cdk.json, or its text with -c). A store without
+ * `bucket` is created by the stack, in the stack's region; a store in another region names its
+ * bucket (made there beforehand, with the same settings: see README "Stores").
+ */
+export function readStores(read: ContextReader, stackRegion: string | undefined): StoreSetting[] | undefined {
+  const text = str(read, 'stores');
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('Context skyglass:stores must be JSON such as [{"id": "us", "default": true}, {"id": "eu", "region": "eu-west-1", "bucket": "my-images-eu"}]');
+  }
+  // A store naming no region is in the stack's (an environment-agnostic stack: wherever it is deployed).
+  const stores = parseStoreSettings(parsed, 'Context skyglass:stores', stackRegion ?? STACK_REGION);
+  for (const store of stores) {
+    const elsewhere = store.region !== STACK_REGION && store.region !== stackRegion;
+    if (store.bucket === null && elsewhere) {
+      throw new Error(`Context skyglass:stores: store "${store.id}" is in ${store.region}, outside the stack's region, so it must name its "bucket" (a stack creates buckets in its own region only)`);
+    }
+  }
+  return stores;
+}
+
+/** The region of stores that name none in an environment-agnostic stack (resolved at deployment). */
+export const STACK_REGION = '${AWS::Region}';
+
+/**
  * Days after which the bucket's lifecycle rule aborts an incomplete multipart upload: never
  * before its session expires (S3 counts whole days, rounded up to the next midnight UTC).
  */
@@ -419,6 +454,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
   const policyFile = str(read, 'policyFile');
   const propertyProtectionFile = str(read, 'propertyProtectionFile');
   const quotas = readQuotas(read);
+  const stores = readStores(read, region);
   const imageMemberQuota = readImageMemberQuota(read);
   return {
     stage,
@@ -441,6 +477,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
     ...(propertyProtectionFile !== undefined && { propertyProtections: propertyProtectionsFromFile(propertyProtectionFile) }),
     ...(quotas && { quotas }),
+    ...(stores && { stores }),
     ...(imageMemberQuota !== undefined && { imageMemberQuota }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },

@@ -126,6 +126,7 @@ export class ImageApi extends Construct {
     const targets: AccessTargets = {
       table: props.table,
       ...(props.bucket && { bucket: props.bucket }),
+      ...(props.otherStores && { otherStores: props.otherStores }),
       ...(props.verifier && { verifier: props.verifier }),
       ...(props.scrubber && { scrubber: props.scrubber }),
       ...(props.eventBus && { eventBus: props.eventBus }),
