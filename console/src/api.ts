@@ -122,6 +122,11 @@ export class ImagesApi {
     return this.request<void>(operation, pathOf(operation, { image_id: id }));
   }
 
+  /** Admin: bring a pending_delete image back to what it was (active or deactivated) before the scrubber takes it. */
+  restoreImage(id: string): Promise<void> {
+    return this.request<void>('restoreImage', pathOf('restoreImage', { image_id: id }));
+  }
+
   createUpload(id: string, size: number): Promise<UploadSession> {
     return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), { size });
   }
