@@ -91,6 +91,15 @@ export interface SkyglassConfig {
    * (the stack's bucket) and no multi-store API, as single-store Glance.
    */
   stores?: StoreSetting[];
+  /**
+   * `skyglass:console`: the browser console on CloudFront with a Cognito app client
+   * (infra/constructs/console-site.ts). Default on with the stack's own user pool (about 19
+   * resources, no cost per request when unused); it signs in through that pool's hosted UI, so it
+   * is off, and refused if asked for, with an external issuer or Keystone.
+   */
+  console: boolean;
+  /** `skyglass:consoleDomainPrefix`: the hosted UI's domain prefix; default `skyglass-<stage>-<account>`. */
+  consoleDomainPrefix?: string;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -449,6 +458,15 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     };
   }
 
+  const consoleWanted = bool(read, 'console');
+  if (consoleWanted && auth.kind !== 'cognito') {
+    throw new Error(`skyglass:console needs the stack's own user pool (its sign-in is that pool's hosted UI), not ${auth.kind === 'keystone' ? 'Keystone' : 'an external issuer'}; drop skyglass:console`);
+  }
+  const consoleDomainPrefix = str(read, 'consoleDomainPrefix');
+  // Cognito's rule for prefix domains: lower-case letters, digits and hyphens, not starting or ending with one.
+  if (consoleDomainPrefix !== undefined && !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(consoleDomainPrefix)) {
+    throw new Error(`Context skyglass:consoleDomainPrefix must be lower-case letters, digits and hyphens (1 to 63, no hyphen at either end), got ${consoleDomainPrefix}`);
+  }
   const account = str(read, 'account');
   const region = str(read, 'region');
   const policyFile = str(read, 'policyFile');
@@ -466,6 +484,8 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     },
     nag: bool(read, 'nag') ?? true,
     dataFront: bool(read, 'dataFront') ?? false,
+    console: consoleWanted ?? auth.kind === 'cognito',
+    ...(consoleDomainPrefix !== undefined && { consoleDomainPrefix }),
     skipBundling: environment.SKYGLASS_SKIP_BUNDLING === '1' || (bool(read, 'skipBundling') ?? false),
     data: readDataSettings(read),
     deletes: readDeleteSettings(read),

@@ -8,6 +8,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONSOLE_DIST } from './local/console-build.js';
+import { ConsoleSite } from './constructs/console-site.js';
 import {
   DEFAULT_DATA_SETTINGS,
   DEFAULT_DELETE_SETTINGS,
@@ -117,6 +121,22 @@ export interface SkyglassStackProps extends StackProps {
    * @default one implicit store (the stack's bucket), no multi-store API
    */
   readonly stores?: readonly StoreSetting[];
+  /**
+   * The browser console (`skyglass:console`) on CloudFront, signing in with the user pool's hosted
+   * UI: only with `auth.kind === 'cognito'` (infra/constructs/console-site.ts).
+   * @default false
+   */
+  readonly console?: boolean;
+  /**
+   * The built console to deploy.
+   * @default dist/console (infra/app.ts builds it when missing or stale)
+   */
+  readonly consoleAssetDir?: string;
+  /**
+   * The hosted UI's domain prefix.
+   * @default `skyglass-<stage>-<account id>`
+   */
+  readonly consoleDomainPrefix?: string;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -141,6 +161,8 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     ...(config.propertyProtections !== undefined && { propertyProtections: config.propertyProtections }),
     ...(config.imageMemberQuota !== undefined && { imageMemberQuota: config.imageMemberQuota }),
     ...(config.dataFront && { dataFront: true }),
+    ...(config.console && { console: true }),
+    ...(config.consoleDomainPrefix !== undefined && { consoleDomainPrefix: config.consoleDomainPrefix }),
   };
 }
 
@@ -179,6 +201,8 @@ export class SkyglassStack extends Stack {
   public readonly userPoolClient?: cognito.UserPoolClient;
   /** Only with `dataFront`: the container serving PUT /file and PUT /stage, and the clients' CloudFront endpoint. */
   public readonly dataFront?: DataFront;
+  /** Only with `console`: the browser console's bucket, distribution and app client. */
+  public readonly console?: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: SkyglassStackProps) {
     const {
@@ -198,6 +222,9 @@ export class SkyglassStack extends Stack {
       imageMemberQuota: _imageMemberQuota,
       dataFront: _dataFront,
       stores: _stores,
+      console: _console,
+      consoleAssetDir: _consoleAssetDir,
+      consoleDomainPrefix: _consoleDomainPrefix,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -336,6 +363,29 @@ export class SkyglassStack extends Stack {
       });
     }
 
+    if (props.console) {
+      if (props.auth.kind !== 'cognito' || !this.userPool || !this.userPoolClient) {
+        throw new Error("The console signs in with the stack's own user pool: it needs auth.kind 'cognito'");
+      }
+      const assetDir = props.consoleAssetDir ?? CONSOLE_DIST;
+      if (!existsSync(join(assetDir, 'index.html'))) {
+        throw new Error(`The console is not built at ${assetDir}: run npm run build:console (cdk synth builds it through infra/app.ts)`);
+      }
+      this.console = new ConsoleSite(this, 'Console', {
+        stage: props.stage,
+        assetDir,
+        api: this.api,
+        imageBucket: this.bucket,
+        userPool: this.userPool,
+        claims: props.auth.claims,
+        ...(props.consoleDomainPrefix !== undefined && { domainPrefix: props.consoleDomainPrefix }),
+        production: this.production,
+      });
+      this.imageApi.allowBrowserOrigin(this.console.origin);
+      // The authorizer trusts ID tokens of both app clients (their `aud` is the client id).
+      this.authorizerFunction.addEnvironment('JWT_AUDIENCE', `${this.userPoolClient.userPoolClientId},${this.console.client.userPoolClientId}`);
+    }
+
     // Every function (and the data front) decides by the same policy and protections; each builds them once per start.
     const deciders: Array<{ addEnvironment(name: string, value: string): unknown }> = [
       ...this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction),
@@ -373,6 +423,10 @@ export class SkyglassStack extends Stack {
     if (this.userPool && this.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
+    }
+    if (this.console) {
+      new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The browser console (sign in with a user of UserPoolId)' });
+      new CfnOutput(this, 'ConsoleClientId', { value: this.console.client.userPoolClientId, description: "The console's app client (authorization code with PKCE)" });
     }
   }
 }

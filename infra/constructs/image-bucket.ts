@@ -16,9 +16,9 @@ export interface ImageBucketProps {
 }
 
 /**
- * Image data. Private, SSE-S3, TLS-only; clients reach it only through presigned URLs, so CORS
- * lets browsers PUT parts (reading back each part's ETag) and GET/HEAD objects from any origin:
- * the signature, not the origin, is what authorizes a request.
+ * Image data. Private, SSE-S3, TLS-only; clients reach it only through presigned URLs. No CORS
+ * rule in the template: the only browser client is the console, whose construct
+ * (console-site.ts) writes the one rule it needs, for its own origin.
  */
 export class ImageBucket extends Construct {
   public readonly bucket: s3.Bucket;
@@ -34,16 +34,6 @@ export class ImageBucket extends Construct {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: false,
-      cors: [
-        {
-          allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-          allowedOrigins: ['*'],
-          allowedHeaders: ['*'],
-          // Multipart clients need each part's ETag to complete the upload.
-          exposedHeaders: ['ETag'],
-          maxAge: 3600,
-        },
-      ],
       lifecycleRules: [
         {
           id: 'abort-incomplete-multipart-uploads',
