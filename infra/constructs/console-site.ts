@@ -8,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { privateBucketProps } from './image-bucket.js';
 import { CONSOLE_EXTRA_HEADERS, consoleContentSecurityPolicy } from '../console-headers.js';
 import type { ClaimNames } from '../config.js';
 
@@ -82,16 +83,7 @@ export class ConsoleSite extends Construct {
     const stack = Stack.of(this);
     const production = props.production ?? false;
 
-    this.bucket = new s3.Bucket(this, 'Bucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: false,
-      removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      autoDeleteObjects: !production,
-    });
+    this.bucket = new s3.Bucket(this, 'Bucket', privateBucketProps(production));
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
