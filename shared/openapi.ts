@@ -1,4 +1,8 @@
+import { SCHEMA_NAMES } from './domain/schema-catalogue.js';
 import { ROUTES } from './routes.js';
+
+/** Path parameters whose values are a closed list, given to clients as an enum. */
+const PATH_ENUMS: Readonly<Record<string, readonly string[]>> = { schema_name: SCHEMA_NAMES };
 
 /**
  * The OpenAPI 3 description of the API, generated from the route table (the third reader of
@@ -11,7 +15,7 @@ export function openApiDocument(serverUrl = 'http://127.0.0.1:9292') {
       name: m[1],
       in: 'path',
       required: true,
-      schema: { type: 'string' },
+      schema: { type: 'string', ...(PATH_ENUMS[m[1]!] ? { enum: [...PATH_ENUMS[m[1]!]!] } : {}) },
     }));
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,

@@ -78,10 +78,7 @@ const fn = (group: string, name: string) => `functions/${group}/${name}.ts`;
 export const ROUTES: readonly Route[] = [
   { operationId: 'getVersionsRoot', method: 'GET', path: '/', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery (300 Multiple Choices, as Glance)' },
   { operationId: 'listVersions', method: 'GET', path: '/versions', handler: fn('versions', 'list-versions'), policy: null, auth: false, access: [], summary: 'API version discovery' },
-  { operationId: 'getImageSchema', method: 'GET', path: '/v2/schemas/image', handler: fn('schemas', 'get-image-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image' },
-  { operationId: 'getImagesSchema', method: 'GET', path: '/v2/schemas/images', handler: fn('schemas', 'get-images-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image list' },
-  { operationId: 'getMemberSchema', method: 'GET', path: '/v2/schemas/member', handler: fn('schemas', 'get-member-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member' },
-  { operationId: 'getMembersSchema', method: 'GET', path: '/v2/schemas/members', handler: fn('schemas', 'get-members-schema'), policy: null, auth: true, access: [], summary: 'JSON Schema of an image member list' },
+  { operationId: 'getSchema', method: 'GET', path: '/v2/schemas/{schema_name}', handler: fn('schemas', 'get-schema'), policy: null, auth: true, access: [], summary: 'A JSON Schema Glance serves: image, images, member, members (shared/domain/schema-catalogue.ts)' },
   { operationId: 'createImage', method: 'POST', path: '/v2/images', handler: fn('images', 'create-image'), policy: 'add_image', auth: true, access: ['table:insert'], summary: 'Create an image record (queued)' },
   { operationId: 'listImages', method: 'GET', path: '/v2/images', handler: fn('images', 'list-images'), policy: 'get_images', auth: true, access: ['table:read', 'table:list'], summary: 'List, filter, sort and page images' },
   { operationId: 'showImage', method: 'GET', path: '/v2/images/{image_id}', handler: fn('images', 'show-image'), policy: 'get_image', auth: true, access: ['table:read'], summary: 'Show one image' },
@@ -99,6 +96,9 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:stop-scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
   { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
+  { operationId: 'getStoresInfo', method: 'GET', path: '/v2/info/stores', handler: fn('info', 'get-stores-info'), policy: null, auth: true, access: [], summary: "The stores (S3 buckets) an image's data can live in; 404 without multi-store, as Glance" },
+  { operationId: 'getStoresInfoDetail', method: 'GET', path: '/v2/info/stores/detail', handler: fn('info', 'get-stores-info-detail'), policy: 'stores_info_detail', auth: true, access: [], summary: 'The stores with their type and bucket (admin)' },
+  { operationId: 'deleteFromStore', method: 'DELETE', path: '/v2/stores/{store_id}/{image_id}', handler: fn('stores', 'delete-from-store'), policy: 'delete_image_location', auth: true, access: ['table:write', 'bucket:delete'], summary: "Remove an image's copy from one store, never its last (admin)" },
   { operationId: 'getUsage', method: 'GET', path: '/v2/info/usage', handler: fn('info', 'get-usage'), policy: null, auth: true, access: ['table:read'], summary: "The caller's project's quota usage and limits (Glance's unified-limits resources)" },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:abort'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart', 'bucket:parts'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
@@ -187,8 +187,9 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
-    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403).
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list'],
+    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403);
+    // bucket:write for the server-side copies of an import into several stores.
+    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list'],
     summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
   },
   {

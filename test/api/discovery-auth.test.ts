@@ -100,4 +100,13 @@ describe('schemas', () => {
     expect(list.status).toBe(200);
     expect(list.body.properties.images.items.name).toBe('image');
   });
+
+  it('answers a schema name Glance does not serve as an unknown resource (404), after auth as Glance', async () => {
+    expect((await call('/v2/schemas/imagez')).status).toBe(401);
+    const res = await call('/v2/schemas/imagez', { token: await tokenFor('p') });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: '404 Not Found', title: 'Not Found', message: 'The resource could not be found.' });
+    // The catalogue's own keys are not schema names.
+    expect((await call('/v2/schemas/constructor', { token: await tokenFor('p') })).status).toBe(404);
+  });
 });

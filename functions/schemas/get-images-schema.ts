@@ -1,5 +1,0 @@
-import { imagesSchema } from '../../shared/domain/image-schema.js';
-import { httpHandler } from '../../shared/http/handler.js';
-import { json } from '../../shared/http/response.js';
-
-export const handler = httpHandler(async () => json(200, imagesSchema()));
