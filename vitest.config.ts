@@ -67,9 +67,10 @@ export default defineConfig({
         },
       },
       {
-        // Keystone mode: runtimes of their own (KEYSTONE_URL), a fake Keystone and a real one.
+        // Keystone mode: runtimes of their own (KEYSTONE_URL), a fake Keystone and a real one;
+        // OpenStack's Tempest image suite runs here too, against a real Keystone.
         // The skyglass CLI's password auth is tried there too (its bundle built as for test/cli).
-        test: { name: 'keystone', include: ['test/keystone/**/*.test.ts'], globalSetup: ['test/cli/build-setup.ts'], testTimeout: 180_000, hookTimeout: 300_000 },
+        test: { name: 'keystone', include: ['test/keystone/**/*.test.ts', 'test/tempest/**/*.test.ts'], globalSetup: ['test/cli/build-setup.ts'], testTimeout: 180_000, hookTimeout: 300_000 },
       },
       {
         // The local runtime in a child process, killed between writes and their side effects
