@@ -132,7 +132,8 @@ export function toView(image: Image): ImageView {
     tags: [...image.tags],
     ...imageLinks(image.id),
     ...(failure ? { [FAILURE_KEY]: failure } : {}),
-    ...(hasData && stores?.length ? { stores: stores.join(',') } : {}),
+    // Sorted, as Tempest's import waiter compares it with the sorted ids (Glance lists them in the order the copies were made).
+    ...(hasData && stores?.length ? { stores: [...stores].sort().join(',') } : {}),
   };
 }
 
