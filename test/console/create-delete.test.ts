@@ -39,7 +39,7 @@ function makeQcow2(name = 'disk', mib = 12): string {
 describe('creating an image with its file', () => {
   it('sends the file in parts straight to the store, shows the progress, and ends with the image active with the file\'s hashes', async () => {
     const project = uniqueProject('console-create');
-    // 40 MiB of data (and qcow2's metadata): six parts of the server's 8 MiB, four in flight at a time.
+    // 40 MiB of data (and qcow2's metadata): six parts of the server's 8 MiB, six in flight at a time.
     const path = makeQcow2('disk', 40);
     const bytes = readFileSync(path);
     const partCount = Math.ceil(bytes.length / (8 * 1024 * 1024));
