@@ -43,6 +43,18 @@ export const TABLE_GRANTS = {
 } as const satisfies Record<Exclude<Extract<Access, `table:${string}`>, 'table:stream'>, { item: readonly string[]; query: readonly string[] }>;
 
 /**
+ * What the metadefs catalogue's kinds grant on the table (docs/table-design.md, "Metadata
+ * definitions"): reads are GetItem and Query of one partition (the catalogue's or a namespace's);
+ * writes are conditional Puts and Deletes in transactions with ConditionChecks of the namespace,
+ * the UpdateItem that upserts a resource type, and the BatchWriteItem deletes of a purge. These
+ * are the only functions holding DeleteItem and BatchWriteItem; they run no image operation.
+ */
+export const METADEF_GRANTS = {
+  'metadefs:read': ['dynamodb:GetItem', 'dynamodb:Query'],
+  'metadefs:write': ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+} as const satisfies Record<Extract<Access, `metadefs:${string}`>, readonly string[]>;
+
+/**
  * Actions that support no resource-level permissions (so `Resource: "*"` is the only way to
  * grant them): X-Ray tracing, and the ListStreams of a stream event source mapping. They live
  * in a policy of their own, the only place cdk-nag's IAM5[Resource::*] is acknowledged, so a
@@ -316,6 +328,11 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'events:publish':
         if (!targets.eventBus) throw new Error(`${grantee.node.path}: ${kind} needs the image event bus`);
         publish = true;
+        break;
+      case 'metadefs:read':
+      case 'metadefs:write':
+        tableAccess = true;
+        for (const action of METADEF_GRANTS[kind]) tableItemActions.add(action);
         break;
       case 'table:stream':
         if (!targets.table.tableStreamArn) throw new Error(`${grantee.node.path}: ${kind} needs a table with a stream`);

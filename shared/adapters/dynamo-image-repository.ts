@@ -503,6 +503,9 @@ function sortKeyOf(image: Pick<Image, 'created_at' | 'id'>): string {
  */
 export function outboxOf(newImage: Record<string, unknown> | undefined): ImageEvent[] {
   if (!newImage) return [];
+  // Only image and member items carry an outbox: others (the metadefs catalogue's) are not decoded.
+  const sortKey = (newImage[TABLE_KEYS.sortKey] as { S?: unknown } | undefined)?.S;
+  if (typeof sortKey !== 'string' || (sortKey !== IMAGE_SK && !sortKey.startsWith(MEMBER_SORT_PREFIX))) return [];
   const item = unmarshallLoose(newImage);
   if (String(item[TABLE_KEYS.sortKey]).startsWith(MEMBER_SORT_PREFIX)) return memberOutboxOf(item);
   const recorded = item[OUTBOX_ATTRIBUTE];

@@ -37,6 +37,17 @@ export function projectPartition(projectId: string): string {
 
 export const USAGE_SORT_KEY = 'USAGE';
 
+/**
+ * The metadefs catalogue partition: every namespace (`NAMESPACE#<name>`), resource type
+ * (`RESOURCE_TYPE#<name>`), seed marker and purge marker (docs/table-design.md, "Metadata definitions").
+ */
+export const METADEF_CATALOGUE_PARTITION = 'METADEFS';
+
+/** One namespace's partition: its objects, properties and tags, keyed by the namespace's uuid (so a rename moves none of them). */
+export function metadefChildPartition(namespaceUuid: string): string {
+  return `METADEF#${namespaceUuid}`;
+}
+
 /** The `all` index partitions of the usage items, `usage#<shard>` (images are in `image#<shard>`). */
 export const USAGE_LIST_PARTITION = 'usage';
 

@@ -27,7 +27,7 @@ let usage: UsageQueries | undefined;
 let usageCounters: UsageRepository | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
-function dynamoDbClient(): DynamoDBClient {
+export function dynamoDbClient(): DynamoDBClient {
   if (!dynamodb) {
     const { region, dynamodbEndpoint } = config();
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });

@@ -19,7 +19,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
-import { DATA_FRONT, FALLBACK_HANDLER, ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { DATA_FRONT, FALLBACK_HANDLER, PARENT_STACK_ROUTES as ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
 import { HEALTH_PATH } from '../../functions/data-front/server.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -747,6 +747,9 @@ describe('IAM least privilege', () => {
     'table:write-member': [{ actions: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
+    // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
+    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()] }],
+    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
     'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
     'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
