@@ -10,7 +10,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, Node } from 'constructs';
-import { LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
+import { INDEXES, LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
 import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
@@ -39,6 +39,9 @@ export const TABLE_GRANTS = {
   // A Query on the table itself (its ARN), not on any index: one image's partition.
   'table:list-members': { item: ['dynamodb:Query'], query: [] },
   'table:write-member': { item: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], query: [] },
+  // A Query on the table itself: one image's partition, the image and its tasks.
+  'table:image-tasks': { item: ['dynamodb:Query'], query: [] },
+  'table:list-tasks': { item: [], query: [INDEXES.all.name] },
   'table:sweep': { item: [], query: SWEEP_INDEXES },
 } as const satisfies Record<Exclude<Extract<Access, `table:${string}`>, 'table:stream'>, { item: readonly string[]; query: readonly string[] }>;
 
@@ -276,6 +279,8 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'table:read-members':
       case 'table:list-members':
       case 'table:write-member':
+      case 'table:image-tasks':
+      case 'table:list-tasks':
       case 'table:sweep':
         tableAccess = true;
         for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);

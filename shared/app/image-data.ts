@@ -4,6 +4,7 @@ import { enforceOnImage } from '../domain/image-access.js';
 import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
+import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
@@ -205,14 +206,16 @@ export class ImageDataService {
    * import of an image already importing (a retry after a failure or a timeout) makes sure its
    * verification runs and answers 202 again.
    */
-  async importImage(caller: Caller, id: string, body: unknown): Promise<void> {
+  async importImage(caller: Caller, id: string, body: unknown, requestId: string | null = null): Promise<void> {
     const method = parseImportMethod(body);
     const image = await this.access.authorize('modify_image', caller, id);
     if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);
     }
-    await this.save(this.bump({ ...image, status: 'importing' }), image);
+    // The import's task is recorded by the same write (and finished by the verifier's).
+    const task = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
+    await saveOrConflict(this.repo, this.bump({ ...image, status: 'importing', task_id: task.id }), image, [], task);
     await this.startVerification({ image_id: id, key: image.location }, 'import');
   }
 

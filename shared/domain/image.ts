@@ -65,6 +65,8 @@ export interface Image {
   failure: string | null;
   /** While pending_delete: when and how its bytes go (shared/domain/deletion.ts); never shown. */
   scrub?: PendingScrub | null;
+  /** While importing: the `api_image_import` task (shared/domain/task.ts) the write that settles the import finishes; never shown. */
+  task_id?: string | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
 }
@@ -109,7 +111,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, task_id: _task, failure, ...base } = image;
   return {
     ...properties,
     ...base,
