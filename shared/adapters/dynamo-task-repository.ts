@@ -2,7 +2,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { isUuid, type Image } from '../domain/image.js';
-import { isExpired, type Task, type TaskListQuery, type TaskSettlement } from '../domain/task.js';
+import { badRequest } from '../domain/errors.js';
+import { compareTasks, isExpired, type Task, type TaskListQuery, type TaskSettlement } from '../domain/task.js';
 import type { ImageTasks, TaskRepository } from '../ports/task-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
@@ -121,18 +122,25 @@ export function taskSettlementUpdates(table: string, settlement: TaskSettlement)
 export interface DynamoTaskRepositoryOptions {
   tableName: string;
   now?: () => Date;
+  /** Past this many matching tasks, a list in an order no index keeps is refused (400) rather than run into the function's timeout. */
+  maxSortedTasks?: number;
 }
+
+/** ~10 MB of tasks, read in well under the list function's 10 s. */
+export const MAX_SORTED_TASKS = 10_000;
 
 /** Tasks in the image table (docs/table-design.md, "Tasks"). */
 export class DynamoTaskRepository implements TaskRepository {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
   private readonly now: () => Date;
+  private readonly maxSortedTasks: number;
 
   constructor(client: DynamoDBClient, options: DynamoTaskRepositoryOptions) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.table = options.tableName;
     this.now = options.now ?? (() => new Date());
+    this.maxSortedTasks = options.maxSortedTasks ?? MAX_SORTED_TASKS;
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -175,12 +183,30 @@ export class DynamoTaskRepository implements TaskRepository {
     if (query.limit === 0) return [];
     const now = this.now();
     const keep = (t: Task) => !isExpired(t, now) && (!query.status || t.status === query.status) && (!query.type || t.type === query.type) && (owner === undefined || t.owner === owner);
+    if (query.sortKey !== 'created_at') return this.listSortedInMemory(query, marker, keep);
     const bound = marker ? listSortKey(marker) : undefined;
     // Each shard is read in order up to a page of matches; the pages merge by the same key.
     const shards = await Promise.all(shardPartitions(TASK_LIST_PARTITION).map((partition) => this.shardPage(partition, query, bound, keep)));
     const merged = shards.flat().sort((a, b) => listSortKey(a).localeCompare(listSortKey(b)));
     if (!query.forward) merged.reverse();
     return merged.slice(0, query.limit);
+  }
+
+  /**
+   * Orders no index keeps (status, type, id, updated_at): every unexpired task is read (the
+   * store holds about 48 hours of them: task_time_to_live) and sorted here, within a bound.
+   */
+  private async listSortedInMemory(query: TaskListQuery, marker: Task | undefined, keep: (t: Task) => boolean): Promise<Task[]> {
+    const everything = { ...query, limit: this.maxSortedTasks + 1, sortKey: 'created_at' as const };
+    const shards = await Promise.all(shardPartitions(TASK_LIST_PARTITION).map((partition) => this.shardPage(partition, everything, undefined, keep)));
+    const all = shards.flat();
+    if (all.length > this.maxSortedTasks) {
+      throw badRequest(`More than ${this.maxSortedTasks} tasks match: sort them by created_at (the indexed order), or narrow the list with status= or type=.`);
+    }
+    const compare = compareTasks(query.sortKey, query.forward);
+    all.sort(compare);
+    const start = marker ? all.filter((t) => compare(t, marker) <= 0).length : 0;
+    return all.slice(start, start + query.limit);
   }
 
   private async shardPage(partition: string, query: TaskListQuery, bound: string | undefined, keep: (t: Task) => boolean): Promise<Task[]> {

@@ -266,19 +266,22 @@ export function refusedTask(id: string, request: TaskRequest, origin: TaskOrigin
 }
 
 /** GET /v2/tasks parameters Skyglass serves (Glance's, with the order an index keeps). */
+export const TASK_SORT_KEYS = ['id', 'type', 'status', 'created_at', 'updated_at'] as const;
+export type TaskSortKey = (typeof TASK_SORT_KEYS)[number];
+
 export interface TaskListQuery {
   limit: number;
   marker: string | undefined;
-  /** created_at order; id breaks ties in the same direction. */
+  /** created_at is the indexed order; the others are sorted in the function (glanceclient's task-list asks for status). */
+  sortKey: TaskSortKey;
+  /** Ascending; created_at and then id break ties in the same direction, as Glance's paginate_query does. */
   forward: boolean;
   status: TaskStatus | undefined;
   type: TaskType | undefined;
 }
 
 /**
- * Glance's checks on GET /v2/tasks (glance/api/v2/tasks.py RequestDeserializer.index). Its sort
- * keys other than created_at (id, type, status, updated_at) have no index here: they are
- * refused with a 400 that says which key is served.
+ * Glance's checks on GET /v2/tasks (glance/api/v2/tasks.py RequestDeserializer.index).
  */
 export function parseTaskListQuery(query: Record<string, string[]>): TaskListQuery {
   const one = (key: string) => query[key]?.at(-1);
@@ -293,15 +296,27 @@ export function parseTaskListQuery(query: Record<string, string[]>): TaskListQue
   const marker = one('marker');
   if (marker !== undefined && !isUuid(marker)) throw badRequest('Invalid marker format');
   const sortKey = one('sort_key') ?? 'created_at';
-  if (!['id', 'type', 'status', 'created_at', 'updated_at'].includes(sortKey)) throw badRequest('Sort key supplied was not valid.');
-  if (sortKey !== 'created_at') throw badRequest(`Tasks are listed by created_at only here (sort_key=${sortKey} has no index); use sort_key=created_at with sort_dir=asc or desc.`);
+  if (!(TASK_SORT_KEYS as readonly string[]).includes(sortKey)) throw badRequest('Sort key supplied was not valid.');
   const dir = one('sort_dir') ?? 'desc';
   if (dir !== 'asc' && dir !== 'desc') throw badRequest(`Invalid sort direction: ${dir}`);
   const status = one('status');
   if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) throw badRequest(`Invalid status value: ${status}`);
   const type = one('type');
   if (type !== undefined && !(TASK_TYPES as readonly string[]).includes(type)) throw badRequest(`Invalid type value: ${type}`);
-  return { limit, marker: marker?.toLowerCase(), forward: dir === 'asc', status: status as TaskStatus | undefined, type: type as TaskType | undefined };
+  return { limit, marker: marker?.toLowerCase(), sortKey: sortKey as TaskSortKey, forward: dir === 'asc', status: status as TaskStatus | undefined, type: type as TaskType | undefined };
+}
+
+/** Glance's order of tasks for a list: the sort key, then created_at, then id, all in the one direction. */
+export function compareTasks(sortKey: TaskSortKey, forward: boolean): (a: Task, b: Task) => number {
+  const keys: TaskSortKey[] = [sortKey, 'created_at', 'id'];
+  return (a, b) => {
+    for (const key of keys) {
+      const x = String(a[key]);
+      const y = String(b[key]);
+      if (x !== y) return (x < y ? -1 : 1) * (forward ? 1 : -1);
+    }
+    return 0;
+  };
 }
 
 /** Glance's `next`: present whenever the page is full, the query as sent plus the last task's id. */

@@ -120,7 +120,7 @@ describe('tasks API (tasks_api_access: admin by default)', () => {
     let next: string | undefined = '/v2/tasks?limit=2';
     let pages = 0;
     while (next && pages++ < 500) {
-      const page = await call(next, { token: admin });
+      const page: { status: number; body: any } = await call(next, { token: admin });
       expect(page.status).toBe(200);
       expect(page.body.schema).toBe('/v2/schemas/tasks');
       for (const t of page.body.tasks) {
