@@ -416,7 +416,7 @@ export const VERBS: Verb[] = [
       try {
         showImage(ctx, await ctx.api().storesInfo(Boolean(values.detail)));
       } catch (error) {
-        // What glance says of a service without multiple stores (Skyglass until it has them, issue #15).
+        // What glance says of a service without multiple stores (a stack without skyglass:stores, or SKYGLASS_STORES=off).
         if (error instanceof ApiError && error.status === 404) throw importRefusal('Multi Backend support is not enabled');
         throw error;
       }

@@ -10,6 +10,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readConfig } from './config.js';
+import { ensureConsoleBuilt } from './local/console-build.js';
 import { SkyglassStack, stackPropsFrom } from './stack.js';
 
 const app = new App();
@@ -19,6 +20,9 @@ if (config.skipBundling) {
   // NodejsFunction bundles only the stacks this context lists; an empty list skips esbuild.
   app.node.setContext('aws:cdk:bundling-stacks', []);
 }
+
+// The console's files are an asset of the stack: built here (vite, a few seconds) when missing or stale.
+if (config.console) await ensureConsoleBuilt();
 
 new SkyglassStack(app, `Skyglass-${config.stage}`, {
   ...stackPropsFrom(config),

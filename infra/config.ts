@@ -3,6 +3,7 @@
  * Every key is prefixed `skyglass:`.
  */
 import { parseQuotaConfig, type QuotaConfig } from '../shared/domain/quota.js';
+import { parseStoreSettings, type StoreSetting } from '../shared/domain/stores.js';
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
 import { ConfigurationError } from './configuration-error.js';
 import { policyOverridesFromFile, propertyProtectionsFromFile } from './policy-file.js';
@@ -85,6 +86,20 @@ export interface SkyglassConfig {
    * serverless and those bodies are limited to about 4.5 MB.
    */
   dataFront: boolean;
+  /**
+   * `skyglass:stores`: Glance's multi-store, each store an S3 bucket; absent, one implicit store
+   * (the stack's bucket) and no multi-store API, as single-store Glance.
+   */
+  stores?: StoreSetting[];
+  /**
+   * `skyglass:console`: the browser console on CloudFront with a Cognito app client
+   * (infra/constructs/console-site.ts). Default on with the stack's own user pool (about 19
+   * resources, no cost per request when unused); it signs in through that pool's hosted UI, so it
+   * is off, and refused if asked for, with an external issuer or Keystone.
+   */
+  console: boolean;
+  /** `skyglass:consoleDomainPrefix`: the hosted UI's domain prefix; default `skyglass-<stage>-<account>`. */
+  consoleDomainPrefix?: string;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -325,6 +340,35 @@ export function readQuotas(read: ContextReader): QuotaConfig | undefined {
 }
 
 /**
+ * Reads `skyglass:stores`: `[{"id": "us", "default": true}, {"id": "eu", "region": "eu-west-1",
+ * "bucket": "my-images-eu"}]` (a JSON list in cdk.json, or its text with -c). A store without
+ * `bucket` is created by the stack, in the stack's region; a store in another region names its
+ * bucket (made there beforehand, with the same settings: see README "Stores").
+ */
+export function readStores(read: ContextReader, stackRegion: string | undefined): StoreSetting[] | undefined {
+  const text = str(read, 'stores');
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('Context skyglass:stores must be JSON such as [{"id": "us", "default": true}, {"id": "eu", "region": "eu-west-1", "bucket": "my-images-eu"}]');
+  }
+  // A store naming no region is in the stack's (an environment-agnostic stack: wherever it is deployed).
+  const stores = parseStoreSettings(parsed, 'Context skyglass:stores', stackRegion ?? STACK_REGION);
+  for (const store of stores) {
+    const elsewhere = store.region !== STACK_REGION && store.region !== stackRegion;
+    if (store.bucket === null && elsewhere) {
+      throw new Error(`Context skyglass:stores: store "${store.id}" is in ${store.region}, outside the stack's region, so it must name its "bucket" (a stack creates buckets in its own region only)`);
+    }
+  }
+  return stores;
+}
+
+/** The region of stores that name none in an environment-agnostic stack (resolved at deployment). */
+export const STACK_REGION = '${AWS::Region}';
+
+/**
  * Days after which the bucket's lifecycle rule aborts an incomplete multipart upload: never
  * before its session expires (S3 counts whole days, rounded up to the next midnight UTC).
  */
@@ -414,11 +458,21 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     };
   }
 
+  const consoleWanted = bool(read, 'console');
+  if (consoleWanted && auth.kind !== 'cognito') {
+    throw new Error(`skyglass:console needs the stack's own user pool (its sign-in is that pool's hosted UI), not ${auth.kind === 'keystone' ? 'Keystone' : 'an external issuer'}; drop skyglass:console`);
+  }
+  const consoleDomainPrefix = str(read, 'consoleDomainPrefix');
+  // Cognito's rule for prefix domains: lower-case letters, digits and hyphens, not starting or ending with one.
+  if (consoleDomainPrefix !== undefined && !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(consoleDomainPrefix)) {
+    throw new Error(`Context skyglass:consoleDomainPrefix must be lower-case letters, digits and hyphens (1 to 63, no hyphen at either end), got ${consoleDomainPrefix}`);
+  }
   const account = str(read, 'account');
   const region = str(read, 'region');
   const policyFile = str(read, 'policyFile');
   const propertyProtectionFile = str(read, 'propertyProtectionFile');
   const quotas = readQuotas(read);
+  const stores = readStores(read, region);
   const imageMemberQuota = readImageMemberQuota(read);
   return {
     stage,
@@ -430,6 +484,8 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     },
     nag: bool(read, 'nag') ?? true,
     dataFront: bool(read, 'dataFront') ?? false,
+    console: consoleWanted ?? auth.kind === 'cognito',
+    ...(consoleDomainPrefix !== undefined && { consoleDomainPrefix }),
     skipBundling: environment.SKYGLASS_SKIP_BUNDLING === '1' || (bool(read, 'skipBundling') ?? false),
     data: readDataSettings(read),
     deletes: readDeleteSettings(read),
@@ -441,6 +497,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     ...(policyFile !== undefined && { policyOverrides: policyOverridesFromFile(policyFile) }),
     ...(propertyProtectionFile !== undefined && { propertyProtections: propertyProtectionsFromFile(propertyProtectionFile) }),
     ...(quotas && { quotas }),
+    ...(stores && { stores }),
     ...(imageMemberQuota !== undefined && { imageMemberQuota }),
     ...((account !== undefined || region !== undefined) && {
       env: { ...(account !== undefined && { account }), ...(region !== undefined && { region }) },

@@ -4,16 +4,21 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONSOLE_DIST } from './local/console-build.js';
+import { ConsoleSite } from './constructs/console-site.js';
 import {
   DEFAULT_DATA_SETTINGS,
   DEFAULT_DELETE_SETTINGS,
   DEFAULT_SWEEP_SETTINGS,
   isProdStage,
   multipartAbortDays,
+  STACK_REGION,
   type AlarmSettings,
   type ProvisionedConcurrency,
   type AuthConfig,
@@ -23,6 +28,7 @@ import {
   type SweepSettings,
 } from './config.js';
 import type { QuotaConfig } from '../shared/domain/quota.js';
+import type { StoreSetting } from '../shared/domain/stores.js';
 import { ROUTES } from '../shared/routes.js';
 import { SkyglassAlarms } from './constructs/alarms.js';
 import { DataFront } from './constructs/data-front.js';
@@ -107,6 +113,30 @@ export interface SkyglassStackProps extends StackProps {
    * @default false: purely serverless, those bodies limited to about 4.5 MB
    */
   readonly dataFront?: boolean;
+  /**
+   * Glance's multi-store (`skyglass:stores`): the default store is the stack's own bucket
+   * (ImageData); another store without a `bucket` gets one created like it, in the stack's
+   * region; one with a `bucket` is that existing bucket (any region). Every function reaching
+   * image data is granted on every store's bucket and told the stores as STORES.
+   * @default one implicit store (the stack's bucket), no multi-store API
+   */
+  readonly stores?: readonly StoreSetting[];
+  /**
+   * The browser console (`skyglass:console`) on CloudFront, signing in with the user pool's hosted
+   * UI: only with `auth.kind === 'cognito'` (infra/constructs/console-site.ts).
+   * @default false
+   */
+  readonly console?: boolean;
+  /**
+   * The built console to deploy.
+   * @default dist/console (infra/app.ts builds it when missing or stale)
+   */
+  readonly consoleAssetDir?: string;
+  /**
+   * The hosted UI's domain prefix.
+   * @default `skyglass-<stage>-<account id>`
+   */
+  readonly consoleDomainPrefix?: string;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -122,6 +152,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     dataSettings: config.data,
     deleteSettings: config.deletes,
     ...(config.quotas && { quotas: config.quotas }),
+    ...(config.stores && { stores: config.stores }),
     sweepSettings: config.sweeps,
     alarmSettings: config.alarms,
     provisionedConcurrency: config.provisionedConcurrency,
@@ -130,6 +161,8 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     ...(config.propertyProtections !== undefined && { propertyProtections: config.propertyProtections }),
     ...(config.imageMemberQuota !== undefined && { imageMemberQuota: config.imageMemberQuota }),
     ...(config.dataFront && { dataFront: true }),
+    ...(config.console && { console: true }),
+    ...(config.consoleDomainPrefix !== undefined && { consoleDomainPrefix: config.consoleDomainPrefix }),
   };
 }
 
@@ -139,6 +172,8 @@ export class SkyglassStack extends Stack {
   public readonly production: boolean;
   public readonly table: dynamodb.Table;
   public readonly bucket: s3.Bucket;
+  /** Every store's bucket by store id (only with `stores`): the default's is `bucket`. */
+  public readonly storeBuckets: Readonly<Record<string, s3.IBucket>>;
   public readonly api: apigateway.RestApi;
   public readonly imageApi: ImageApi;
   /** Route functions by operationId. */
@@ -166,6 +201,8 @@ export class SkyglassStack extends Stack {
   public readonly userPoolClient?: cognito.UserPoolClient;
   /** Only with `dataFront`: the container serving PUT /file and PUT /stage, and the clients' CloudFront endpoint. */
   public readonly dataFront?: DataFront;
+  /** Only with `console`: the browser console's bucket, distribution and app client. */
+  public readonly console?: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: SkyglassStackProps) {
     const {
@@ -184,6 +221,10 @@ export class SkyglassStack extends Stack {
       propertyProtections: _propertyProtections,
       imageMemberQuota: _imageMemberQuota,
       dataFront: _dataFront,
+      stores: _stores,
+      console: _console,
+      consoleAssetDir: _consoleAssetDir,
+      consoleDomainPrefix: _consoleDomainPrefix,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -201,6 +242,10 @@ export class SkyglassStack extends Stack {
       // S3 must not abort a multipart upload whose session is still open.
       abortIncompleteUploadsAfterDays: multipartAbortDays(dataSettings),
     }).bucket;
+    const stores = storeBucketsOf(this, props.stores, this.bucket, this.production, multipartAbortDays(dataSettings));
+    this.storeBuckets = stores.buckets;
+    const otherStores = Object.entries(stores.buckets).filter(([id]) => id !== stores.defaultId).map(([, bucket]) => bucket);
+    const storeTargets = otherStores.length > 0 ? { otherStores } : {};
 
     const deleteSettings = props.deleteSettings ?? DEFAULT_DELETE_SETTINGS;
     this.eventBus = new events.EventBus(this, 'ImageEvents', {
@@ -211,6 +256,7 @@ export class SkyglassStack extends Stack {
       stage: props.stage,
       table: this.table,
       bucket: this.bucket,
+      ...storeTargets,
       eventBus: this.eventBus,
       dataSettings,
       deleteSettings,
@@ -281,6 +327,7 @@ export class SkyglassStack extends Stack {
       stage: props.stage,
       table: this.table,
       bucket: this.bucket,
+      ...storeTargets,
       verifier: this.verifier,
       scrubber: this.scrubber,
       eventBus: this.eventBus,
@@ -306,6 +353,7 @@ export class SkyglassStack extends Stack {
         api: this.api,
         table: this.table,
         bucket: this.bucket,
+        ...storeTargets,
         dataSettings,
         ...(props.quotas && { quotas: props.quotas }),
         authorizerEnvironment,
@@ -313,6 +361,29 @@ export class SkyglassStack extends Stack {
         production: this.production,
         ...(this.alarmTopic && { alarmTopic: this.alarmTopic }),
       });
+    }
+
+    if (props.console) {
+      if (props.auth.kind !== 'cognito' || !this.userPool || !this.userPoolClient) {
+        throw new Error("The console signs in with the stack's own user pool: it needs auth.kind 'cognito'");
+      }
+      const assetDir = props.consoleAssetDir ?? CONSOLE_DIST;
+      if (!existsSync(join(assetDir, 'index.html'))) {
+        throw new Error(`The console is not built at ${assetDir}: run npm run build:console (cdk synth builds it through infra/app.ts)`);
+      }
+      this.console = new ConsoleSite(this, 'Console', {
+        stage: props.stage,
+        assetDir,
+        api: this.api,
+        imageBucket: this.bucket,
+        userPool: this.userPool,
+        claims: props.auth.claims,
+        ...(props.consoleDomainPrefix !== undefined && { domainPrefix: props.consoleDomainPrefix }),
+        production: this.production,
+      });
+      this.imageApi.allowBrowserOrigin(this.console.origin);
+      // The authorizer trusts ID tokens of both app clients (their `aud` is the client id).
+      this.authorizerFunction.addEnvironment('JWT_AUDIENCE', `${this.userPoolClient.userPoolClientId},${this.console.client.userPoolClientId}`);
     }
 
     // Every function (and the data front) decides by the same policy and protections; each builds them once per start.
@@ -323,6 +394,8 @@ export class SkyglassStack extends Stack {
     for (const decider of deciders) {
       if (props.policyOverrides !== undefined) decider.addEnvironment('POLICY_OVERRIDES', props.policyOverrides);
       if (props.propertyProtections !== undefined) decider.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
+      // Functions that touch no bytes answer about the stores too (GET /v2/info/stores, create's header).
+      if (stores.environment !== undefined) decider.addEnvironment('STORES', stores.environment);
     }
     // Only the functions that write members count them against the quota.
     if (props.imageMemberQuota !== undefined) {
@@ -351,5 +424,39 @@ export class SkyglassStack extends Stack {
       new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
     }
+    if (this.console) {
+      new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The browser console (sign in with a user of UserPoolId)' });
+      new CfnOutput(this, 'ConsoleClientId', { value: this.console.client.userPoolClientId, description: "The console's app client (authorization code with PKCE)" });
+    }
   }
+}
+
+/**
+ * The stores' buckets: the default store is the stack's own bucket; another store is created as
+ * it was (same hardening, `StoreData<id>`), or, naming a bucket, that bucket. STORES is the list
+ * the functions read (shared/app/config.ts), bucket names and regions resolved at deployment.
+ */
+function storeBucketsOf(
+  stack: Stack,
+  stores: readonly StoreSetting[] | undefined,
+  ownBucket: s3.Bucket,
+  production: boolean,
+  abortIncompleteUploadsAfterDays: number,
+): { buckets: Record<string, s3.IBucket>; defaultId: string | undefined; environment: string | undefined } {
+  if (!stores) return { buckets: {}, defaultId: undefined, environment: undefined };
+  const buckets: Record<string, s3.IBucket> = {};
+  const region = (r: string) => (r === STACK_REGION ? stack.region : r);
+  for (const store of stores) {
+    if (store.default) {
+      if (store.bucket !== null) throw new Error(`skyglass:stores: the default store "${store.id}" is the stack's own bucket; it names no "bucket"`);
+      buckets[store.id] = ownBucket;
+    } else if (store.bucket === null) {
+      const id = `StoreData${store.id.replace(/[^A-Za-z0-9]/g, '')}`;
+      buckets[store.id] = new ImageBucket(stack, id, { production, abortIncompleteUploadsAfterDays }).bucket;
+    } else {
+      buckets[store.id] = s3.Bucket.fromBucketAttributes(stack, `Store-${store.id}`, { bucketName: store.bucket, region: region(store.region) });
+    }
+  }
+  const listed = stores.map((store) => ({ ...store, bucket: buckets[store.id]!.bucketName, region: region(store.region) }));
+  return { buckets, defaultId: stores.find((s) => s.default)?.id, environment: stack.toJsonString(listed) };
 }

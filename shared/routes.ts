@@ -100,6 +100,9 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'restoreImage', method: 'POST', path: '/v2/images/{image_id}/actions/restore', handler: fn('actions', 'restore-image'), policy: 'restore_image', auth: true, access: ['table:write', 'workflow:stop-scrub'], summary: 'Restore a pending_delete image within the scrub delay (admin)' },
   { operationId: 'scrubImageNow', method: 'POST', path: '/v2/images/{image_id}/actions/scrub', handler: fn('actions', 'scrub-image'), policy: 'scrub_image', auth: true, access: ['table:read', 'workflow:scrub'], summary: 'Remove a pending_delete image\'s data now (admin)' },
   { operationId: 'getImportInfo', method: 'GET', path: '/v2/info/import', handler: fn('info', 'get-import-info'), policy: null, auth: true, access: [], summary: 'Import methods available' },
+  { operationId: 'getStoresInfo', method: 'GET', path: '/v2/info/stores', handler: fn('info', 'get-stores-info'), policy: null, auth: true, access: [], summary: "The stores (S3 buckets) an image's data can live in; 404 without multi-store, as Glance" },
+  { operationId: 'getStoresInfoDetail', method: 'GET', path: '/v2/info/stores/detail', handler: fn('info', 'get-stores-info-detail'), policy: 'stores_info_detail', auth: true, access: [], summary: 'The stores with their type and bucket (admin)' },
+  { operationId: 'deleteFromStore', method: 'DELETE', path: '/v2/stores/{store_id}/{image_id}', handler: fn('stores', 'delete-from-store'), policy: 'delete_image_location', auth: true, access: ['table:write', 'bucket:delete'], summary: "Remove an image's copy from one store, never its last (admin)" },
   { operationId: 'getUsage', method: 'GET', path: '/v2/info/usage', handler: fn('info', 'get-usage'), policy: null, auth: true, access: ['table:read'], summary: "The caller's project's quota usage and limits (Glance's unified-limits resources)" },
   { operationId: 'createImageUpload', method: 'POST', path: '/v2/images/{image_id}/uploads', handler: fn('uploads', 'create-upload'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:multipart', 'bucket:abort'], summary: 'Open a presigned multipart upload session (queued → saving, or → uploading when staged)' },
   { operationId: 'getImageUpload', method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}', handler: fn('uploads', 'get-upload'), policy: 'upload_image', auth: true, access: ['table:read', 'bucket:multipart', 'bucket:parts'], summary: 'Parts already stored and fresh URLs for the rest (resume)' },
@@ -192,8 +195,9 @@ export const WORKERS: readonly Worker[] = [
   {
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
-    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403).
-    access: ['table:write', 'bucket:read', 'bucket:delete', 'bucket:list'],
+    // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403);
+    // bucket:write for the server-side copies of an import into several stores.
+    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list'],
     summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
   },
   {

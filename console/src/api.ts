@@ -51,13 +51,20 @@ function pathOf(operation: keyof typeof OPERATIONS, parameters: Record<string, s
   return OPERATIONS[operation].path.replace(/\{([a-z_]+)\}/g, (_, name: string) => encodeURIComponent(parameters[name] ?? ''));
 }
 
-/** The API on this page's origin, called with the signed-in token (never a cookie: other origins cannot send it). */
+/** The API, called with the signed-in token (never a cookie: other origins cannot send it). */
 export class ImagesApi {
+  /** The API's URL without its trailing slash: '' on the page's own origin (the local runtime). */
+  private readonly base: string;
+
   constructor(
     private readonly token: string,
     /** Called on a 401: the token expired or the runtime's key changed. */
     private readonly onUnauthorized: () => void,
-  ) {}
+    /** The API's URL (in AWS another origin than the console's, with the stage in its path). */
+    apiUrl = '',
+  ) {
+    this.base = apiUrl.replace(/\/+$/, '');
+  }
 
   listImages(query: URLSearchParams): Promise<ImageList> {
     return this.request<ImageList>('listImages', `${pathOf('listImages')}?${query}`);
@@ -65,8 +72,9 @@ export class ImagesApi {
 
   /** A `next` or `first` link the API gave: only paths of the images list are followed. */
   listPage(link: string): Promise<ImageList> {
-    const url = new URL(link, window.location.origin);
-    if (url.origin !== window.location.origin || url.pathname !== pathOf('listImages')) throw new ApiError(0, `Not a link to the images list: ${link}`);
+    // The API's links are paths from its root (`/v2/images?marker=…`), without the stage.
+    const url = new URL(link, 'https://api.invalid');
+    if (url.origin !== 'https://api.invalid' || url.pathname !== pathOf('listImages')) throw new ApiError(0, `Not a link to the images list: ${link}`);
     return this.request<ImageList>('listImages', `${url.pathname}${url.search}`);
   }
 
@@ -122,6 +130,11 @@ export class ImagesApi {
     return this.request<void>(operation, pathOf(operation, { image_id: id }));
   }
 
+  /** Admin: bring a pending_delete image back to what it was (active or deactivated) before the scrubber takes it. */
+  restoreImage(id: string): Promise<void> {
+    return this.request<void>('restoreImage', pathOf('restoreImage', { image_id: id }));
+  }
+
   createUpload(id: string, size: number): Promise<UploadSession> {
     return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), { size });
   }
@@ -139,7 +152,7 @@ export class ImagesApi {
   }
 
   private async request<T>(operation: keyof typeof OPERATIONS, path: string, json?: unknown, contentType = 'application/json'): Promise<T> {
-    const res = await fetch(path, {
+    const res = await fetch(`${this.base}${path}`, {
       method: OPERATIONS[operation].method,
       // Glance's flat JSON errors ({"message", "code", "title"}) come to clients that ask for JSON.
       headers: { Accept: 'application/json', 'X-Auth-Token': this.token, ...(json === undefined ? {} : { 'Content-Type': contentType }) },

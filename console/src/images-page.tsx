@@ -1,5 +1,5 @@
 import { createColumnHelper, rowSortingFeature, tableFeatures, useTable, type SortingState } from '@tanstack/react-table';
-import { useEffect, useId, useMemo, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useId, useMemo, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { DISK_FORMATS, VISIBILITIES } from '../../shared/domain/image.js';
 import { IMAGE_STATUSES } from '../../shared/domain/status.js';
 import type { ImageList, ImagesApi, ImageView } from './api.js';
@@ -15,8 +15,11 @@ const TABS = [
   { id: 'community', label: 'Community' },
   // Admins only: every project's images (visibility=all).
   { id: 'all', label: 'All projects' },
+  // Admins only: deleted images waiting out the restore window (status=pending_delete), to restore.
+  { id: 'pending_delete', label: 'Pending delete' },
 ] as const;
 type Tab = (typeof TABS)[number]['id'];
+const ADMIN_TABS: ReadonlySet<Tab> = new Set(['all', 'pending_delete']);
 
 interface Filters {
   name: string;
@@ -30,8 +33,8 @@ interface Filters {
 const NO_FILTERS: Filters = { name: '', status: '', visibility: '', disk_format: '', size_min: '', size_max: '' };
 const MiB = 1024 * 1024;
 const PAGE_SIZES = [10, 20, 50, 100] as const;
-/** Statuses a list can show (deleted images are gone from it). */
-const LISTED_STATUSES = IMAGE_STATUSES.filter((status) => status !== 'deleted');
+/** Statuses the filter offers: deleted images are gone from every list, pending_delete ones have a tab of their own (admins). */
+const LISTED_STATUSES = IMAGE_STATUSES.filter((status) => status !== 'deleted' && status !== 'pending_delete');
 
 /** The list query for a tab, the applied filters, the sort and the page size (Glance's own parameters). */
 export function listQuery(tab: Tab, filters: Filters, sorting: SortingState, pageSize: number, project: string): URLSearchParams {
@@ -41,6 +44,9 @@ export function listQuery(tab: Tab, filters: Filters, sorting: SortingState, pag
     if (filters.visibility) query.set('visibility', filters.visibility);
   } else if (tab === 'all') {
     query.set('visibility', 'all');
+  } else if (tab === 'pending_delete') {
+    // The service lists these to an admin who asks for exactly this status, whoever owns them.
+    query.set('status', 'pending_delete');
   } else if (tab === 'shared') {
     // Every membership, pending and rejected too: what others share is what there is to accept.
     query.set('visibility', 'shared');
@@ -49,7 +55,7 @@ export function listQuery(tab: Tab, filters: Filters, sorting: SortingState, pag
     query.set('visibility', tab);
   }
   if (filters.name) query.set('name', filters.name);
-  if (filters.status) query.set('status', filters.status);
+  if (filters.status && tab !== 'pending_delete') query.set('status', filters.status);
   if (filters.disk_format) query.set('disk_format', filters.disk_format);
   // Glance's size_min/size_max are bytes; the form takes MiB.
   for (const bound of ['size_min', 'size_max'] as const) {
@@ -73,6 +79,8 @@ const columns = helper.columns([
     sortDescFirst: false,
     cell: (info) => {
       const image = info.row.original;
+      // A pending_delete image has no page: it answers 404 to everyone until restored.
+      if (image.status === 'pending_delete') return image.name || image.id;
       return (
         <a href={hrefOf({ page: 'image', id: image.id })} onClick={onLinkClick({ page: 'image', id: image.id })}>
           {image.name || image.id}
@@ -87,6 +95,26 @@ const columns = helper.columns([
   helper.accessor('size', { header: 'Size', sortDescFirst: true, cell: (info) => formatBytes(info.getValue()) }),
 ]);
 
+/** The Pending delete tab's columns: whose image it was, and Restore. */
+function pendingDeleteColumns(restore: (image: ImageView) => void, restoring: string | null) {
+  return helper.columns([
+    ...columns,
+    helper.accessor('owner', { header: 'Owner', enableSorting: false, cell: (info) => text(info.getValue()) }),
+    helper.display({
+      id: 'actions',
+      header: 'Actions',
+      cell: (info) => {
+        const image = info.row.original;
+        return (
+          <button type="button" aria-label={`Restore ${image.name || image.id}`} aria-disabled={restoring !== null} onClick={() => restoring === null && restore(image)}>
+            Restore
+          </button>
+        );
+      },
+    }),
+  ]);
+}
+
 interface Loaded {
   key: string;
   list: ImageList | null;
@@ -95,7 +123,7 @@ interface Loaded {
 
 export function ImagesPage({ api, session }: { api: ImagesApi; session: Session }) {
   const ids = useId();
-  const tabs = useMemo(() => TABS.filter((t) => t.id !== 'all' || session.roles.includes('admin')), [session.roles]);
+  const tabs = useMemo(() => TABS.filter((t) => !ADMIN_TABS.has(t.id) || session.roles.includes('admin')), [session.roles]);
   const [tab, setTab] = useState<Tab>('project');
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
@@ -106,8 +134,32 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
   const [paging, setPaging] = useState<{ query: string; trail: string[] }>({ query, trail: [] });
   const trail = paging.query === query ? paging.trail : [];
   const link = trail.at(-1) ?? null;
-  const requestKey = `${query}|${link ?? ''}`;
+  // Bumped after a restore, so the page is read again (the restored image leaves this list).
+  const [reloads, setReloads] = useState(0);
+  const requestKey = `${query}|${link ?? ''}|${reloads}`;
   const [loaded, setLoaded] = useState<Loaded>({ key: '', list: null, error: null });
+  const [restoring, setRestoring] = useState<string | null>(null);
+  const [restoreNotice, setRestoreNotice] = useState<{ text: string; error: boolean } | null>(null);
+  const restore = useCallback(
+    async (image: ImageView) => {
+      const name = image.name || image.id;
+      setRestoring(image.id);
+      setRestoreNotice(null);
+      try {
+        await api.restoreImage(image.id);
+        // Restore brings back what the image was before its delete: active or deactivated.
+        const back = await api.showImage(image.id);
+        setRestoreNotice({ text: `Restored ${name}: it is ${back.status} again.`, error: false });
+      } catch (e) {
+        setRestoreNotice({ text: `${name} was not restored: ${(e as Error).message}`, error: true });
+      } finally {
+        setRestoring(null);
+        setReloads((n) => n + 1);
+      }
+    },
+    [api],
+  );
+  const shownColumns = useMemo(() => (tab === 'pending_delete' ? pendingDeleteColumns(restore, restoring) : columns), [tab, restore, restoring]);
 
   useEffect(() => {
     let current = true;
@@ -120,6 +172,8 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
       current = false;
     };
   }, [api, query, link, requestKey]);
+  // A notice about a restore belongs to the tab it was made in.
+  useEffect(() => setRestoreNotice(null), [tab]);
 
   const loading = loaded.key !== requestKey;
   const list = loaded.list;
@@ -130,7 +184,7 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
   );
   const table = useTable({
     features,
-    columns,
+    columns: shownColumns,
     data: rows,
     getRowId: (row) => row.id,
     state: { sorting },
@@ -202,17 +256,19 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
             <label htmlFor={`${ids}-name`}>Name (exact)</label>
             <input id={`${ids}-name`} type="search" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
           </div>
-          <div>
-            <label htmlFor={`${ids}-status`}>Status</label>
-            <select id={`${ids}-status`} value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
-              <option value="">Any</option>
-              {LISTED_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </div>
+          {tab !== 'pending_delete' && (
+            <div>
+              <label htmlFor={`${ids}-status`}>Status</label>
+              <select id={`${ids}-status`} value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
+                <option value="">Any</option>
+                {LISTED_STATUSES.map((s) => (
+                  <option key={s} value={s}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
           {tab === 'project' && (
             <div>
               <label htmlFor={`${ids}-visibility`}>Visibility</label>
@@ -253,9 +309,15 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
           </div>
         </form>
 
+        {tab === 'pending_delete' && <p>Deleted images whose data is kept until the restore window ends; Restore brings one back as it was.</p>}
         <p role="status" className="status">
           {status}
         </p>
+        {restoreNotice && (
+          <p role={restoreNotice.error ? 'alert' : 'status'} className={restoreNotice.error ? 'error' : 'status'}>
+            {restoreNotice.text}
+          </p>
+        )}
         {loaded.error && !loading && (
           <p role="alert" className="error">
             {loaded.error}
@@ -296,7 +358,7 @@ export function ImagesPage({ api, session }: { api: ImagesApi; session: Session 
               ))}
               {!loading && rows.length === 0 && !loaded.error && (
                 <tr>
-                  <td colSpan={columns.length}>No images.</td>
+                  <td colSpan={shownColumns.length}>No images.</td>
                 </tr>
               )}
             </tbody>

@@ -17,6 +17,7 @@ export const OPERATIONS = {
   deleteImageMember: { method: 'DELETE', path: '/v2/images/{image_id}/members/{member_id}' },
   deactivateImage: { method: 'POST', path: '/v2/images/{image_id}/actions/deactivate' },
   reactivateImage: { method: 'POST', path: '/v2/images/{image_id}/actions/reactivate' },
+  restoreImage: { method: 'POST', path: '/v2/images/{image_id}/actions/restore' },
   createImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads' },
   getImageUpload: { method: 'GET', path: '/v2/images/{image_id}/uploads/{upload_id}' },
   completeImageUpload: { method: 'POST', path: '/v2/images/{image_id}/uploads/{upload_id}/complete' },

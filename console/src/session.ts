@@ -1,5 +1,8 @@
+import type { HostedSignInConfig } from './hosted-sign-in.js';
+
 /**
- * Who is signed in. The token lives in this tab's sessionStorage: readable only by scripts of
+ * Who is signed in. Locally the token lives in this tab's sessionStorage (in AWS, in memory only:
+ * hosted-sign-in.ts): readable only by scripts of
  * this origin (the console's own, under a CSP that admits no other), gone when the tab closes,
  * never a cookie (so no other origin can make the browser send it) and never in a URL.
  */
@@ -32,10 +35,11 @@ export function saveSession(session: Session | null): void {
   else sessionStorage.removeItem(KEY);
 }
 
-/** What the runtime that serves the console says about signing in (`/console/config.json`). */
-export interface ConsoleConfig {
-  signIn: 'local';
-}
+/**
+ * What serves the console says about signing in (`/console/config.json`): the local runtime's
+ * picker, or (the stack's config.json) the hosted UI and the API's URL.
+ */
+export type ConsoleConfig = { signIn: 'local' } | HostedSignInConfig;
 
 export async function loadConfig(): Promise<ConsoleConfig> {
   const res = await fetch('/console/config.json', { cache: 'no-store', credentials: 'omit' });

@@ -56,3 +56,18 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (session: Session) 
     </section>
   );
 }
+
+/** In AWS: the stack's Cognito hosted UI signs in (hosted-sign-in.ts); this page only sends the user there. */
+export function HostedSignIn({ onSignIn, notice }: { onSignIn: () => void; notice: string | null }) {
+  const ids = useId();
+  return (
+    <section className="sign-in" aria-labelledby={`${ids}-title`}>
+      <h1 id={`${ids}-title`}>Sign in to Skyglass</h1>
+      <p>You sign in on the service's sign-in page, then come back here.</p>
+      {notice && <p role="status">{notice}</p>}
+      <button type="submit" onClick={onSignIn}>
+        Sign in
+      </button>
+    </section>
+  );
+}

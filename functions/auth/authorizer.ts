@@ -22,7 +22,8 @@ interface Identity {
 interface AuthConfig {
   keys: JWTVerifyGetKey;
   issuer: string | undefined;
-  audience: string | undefined;
+  /** Any of these `aud` values (JWT_AUDIENCE, comma-separated: the CLI's and the console's app clients). */
+  audience: string[] | undefined;
   claims: { project: string; user: string; roles: string };
 }
 
@@ -38,7 +39,7 @@ function authConfig(): AuthConfig {
   cachedConfig = {
     keys,
     issuer: env.JWT_ISSUER || undefined,
-    audience: env.JWT_AUDIENCE || undefined,
+    audience: env.JWT_AUDIENCE ? env.JWT_AUDIENCE.split(',').map((a) => a.trim()).filter(Boolean) : undefined,
     claims: { project: env.CLAIM_PROJECT || 'project_id', user: env.CLAIM_USER || 'sub', roles: env.CLAIM_ROLES || 'roles' },
   };
   return cachedConfig;

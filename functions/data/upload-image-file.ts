@@ -5,6 +5,7 @@ import { noContent } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) => {
   const body = imageDataBody(req);
-  await imageDataService().putFile(req.caller, req.pathParameters.image_id ?? '', body, req.headers['x-openstack-image-size']);
+  // X-Image-Meta-Store: Glance's choice of store for the data (absent: the default store).
+  await imageDataService().putFile(req.caller, req.pathParameters.image_id ?? '', body, req.headers['x-openstack-image-size'], req.headers['x-image-meta-store']);
   return noContent();
 });

@@ -4,5 +4,5 @@ import { jsonBody } from '../../shared/http/request.js';
 import { json } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) =>
-  json(201, await imageDataService().createUpload(req.caller, req.pathParameters.image_id ?? '', jsonBody(req))),
+  json(201, await imageDataService().createUpload(req.caller, req.pathParameters.image_id ?? '', jsonBody(req), req.headers['x-image-meta-store'])),
 );

@@ -10,6 +10,7 @@ import {
   type GatewayResponseType,
 } from '../../shared/http/gateway-responses.js';
 import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
+import { CONSOLE_ORIGIN_ENV } from '../../shared/http/cors.js';
 import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
@@ -70,6 +71,8 @@ export class ImageApi extends Construct {
   public readonly authorizer: apigateway.RequestAuthorizer;
   /** The `live` aliases of the functions with provisioned concurrency, by operationId or `authorizer`. */
   public readonly warmAliases: Readonly<Record<string, lambda.Alias>>;
+  /** Gateway responses by type (401, 403, 429, 5xx... that no function writes). */
+  public readonly gatewayResponses: ReadonlyMap<string, apigateway.GatewayResponse>;
   /** Every resource created, by path (`/`, `/v2`, `/v2/images/{image_id}`, ...), excluding `/{proxy+}`. */
   public readonly resources: ReadonlyMap<string, apigateway.IResource>;
 
@@ -110,8 +113,10 @@ export class ImageApi extends Construct {
       },
     });
 
+    const answers = new Map<string, apigateway.GatewayResponse>();
+    this.gatewayResponses = answers;
     for (const [type, response] of Object.entries(gatewayResponses({ keystoneUrl: props.keystoneUrl })) as Array<[GatewayResponseType, GatewayResponse]>) {
-      this.api.addGatewayResponse(`${type}Response`, {
+      answers.set(type, this.api.addGatewayResponse(`${type}Response`, {
         type: apigateway.ResponseType.of(type),
         statusCode: String(response.status),
         responseHeaders: {
@@ -119,13 +124,14 @@ export class ImageApi extends Construct {
           ...Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, `'${v}'`])),
         },
         templates: { 'application/json': gatewayResponseBody(type) },
-      });
+      }));
     }
 
     // --- functions -------------------------------------------------------------------------
     const targets: AccessTargets = {
       table: props.table,
       ...(props.bucket && { bucket: props.bucket }),
+      ...(props.otherStores && { otherStores: props.otherStores }),
       ...(props.verifier && { verifier: props.verifier }),
       ...(props.scrubber && { scrubber: props.scrubber }),
       ...(props.eventBus && { eventBus: props.eventBus }),
@@ -306,5 +312,21 @@ export class ImageApi extends Construct {
             },
           ]),
     );
+  }
+
+  /**
+   * Lets the browser console at `origin` (another origin than the API's) call it: every function
+   * answers it with CORS headers and the fallback its preflights (shared/http/cors.ts), and the
+   * gateway's own answers (a 401 from the authorizer, throttling) carry Access-Control-Allow-Origin
+   * too, so the console can read why it was refused.
+   */
+  allowBrowserOrigin(origin: string): void {
+    for (const fn of [...Object.values(this.functions), this.fallbackFunction]) fn.addEnvironment(CONSOLE_ORIGIN_ENV, origin);
+    for (const response of this.gatewayResponses.values()) {
+      (response.node.defaultChild as apigateway.CfnGatewayResponse).addPropertyOverride(
+        'ResponseParameters.gatewayresponse\\.header\\.Access-Control-Allow-Origin',
+        `'${origin}'`,
+      );
+    }
   }
 }

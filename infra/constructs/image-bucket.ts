@@ -16,9 +16,26 @@ export interface ImageBucketProps {
 }
 
 /**
- * Image data. Private, SSE-S3, TLS-only; clients reach it only through presigned URLs, so CORS
- * lets browsers PUT parts (reading back each part's ETag) and GET/HEAD objects from any origin:
- * the signature, not the origin, is what authorizes a request.
+ * What every private bucket of the stack shares (image data, the console's files): no public
+ * access, bucket-owner objects, SSE-S3, TLS 1.2+ only, no versioning; kept in production.
+ */
+export function privateBucketProps(production: boolean): s3.BucketProps {
+  return {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    versioned: false,
+    removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    autoDeleteObjects: !production,
+  };
+}
+
+/**
+ * Image data. Private, SSE-S3, TLS-only; clients reach it only through presigned URLs. No CORS
+ * rule in the template: the only browser client is the console, whose construct
+ * (console-site.ts) writes the one rule it needs, for its own origin.
  */
 export class ImageBucket extends Construct {
   public readonly bucket: s3.Bucket;
@@ -28,22 +45,7 @@ export class ImageBucket extends Construct {
     const production = props.production ?? false;
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: false,
-      cors: [
-        {
-          allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-          allowedOrigins: ['*'],
-          allowedHeaders: ['*'],
-          // Multipart clients need each part's ETag to complete the upload.
-          exposedHeaders: ['ETag'],
-          maxAge: 3600,
-        },
-      ],
+      ...privateBucketProps(production),
       lifecycleRules: [
         {
           id: 'abort-incomplete-multipart-uploads',
@@ -51,8 +53,6 @@ export class ImageBucket extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(props.abortIncompleteUploadsAfterDays ?? 1),
         },
       ],
-      removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      autoDeleteObjects: !production,
     });
 
     Validations.of(this.bucket).acknowledge({

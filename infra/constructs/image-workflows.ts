@@ -17,6 +17,11 @@ export interface ImageWorkflowsProps {
   readonly stage: string;
   readonly table: dynamodb.ITable;
   readonly bucket: s3.IBucket;
+  /**
+   * The other stores' buckets (`skyglass:stores`), granted as `bucket` is.
+   * @default none
+   */
+  readonly otherStores?: readonly s3.IBucket[];
   /** Where workers publish image events. */
   readonly eventBus: events.IEventBus;
   /**
@@ -209,6 +214,7 @@ export class ImageWorkflows extends Construct {
       (functions[worker.name] as SkyglassFunction).grantAccess(worker.access, {
         table: props.table,
         bucket: props.bucket,
+        ...(props.otherStores && { otherStores: props.otherStores }),
         eventBus: props.eventBus,
         verifier: this.verifier,
         scrubber: this.scrubber,

@@ -97,8 +97,14 @@ export type NamedStateMachine = sfn.IStateMachine & { readonly stateMachineName:
 /** What a function's access kinds are granted on. */
 export interface AccessTargets {
   readonly table: dynamodb.ITable;
-  /** Needed by any `bucket:*` kind. */
+  /** Needed by any `bucket:*` kind: the default store's bucket (the only one without `skyglass:stores`). */
   readonly bucket?: s3.IBucket;
+  /**
+   * The buckets of the other stores (`skyglass:stores`): every `bucket:*` grant covers each of
+   * them as it covers `bucket`, since an image's bytes may be in any store.
+   * @default none
+   */
+  readonly otherStores?: readonly s3.IBucket[];
   /** Needed by `workflow:verify` and `workflow:redrive-verify`. */
   readonly verifier?: NamedStateMachine;
   /** Needed by `workflow:scrub`, `workflow:stop-scrub` and `workflow:redrive-scrub`. */
@@ -343,40 +349,46 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
     grantee.unscopedPolicy.addStatements(new iam.PolicyStatement({ sid: 'ListStreams', actions: [...STREAM_LIST_ACTIONS], resources: ['*'] }));
   }
 
-  if (objectActions.size > 0 && targets.bucket) {
+  // Every store's bucket (the default's first), granted alike.
+  const buckets = targets.bucket ? [targets.bucket, ...(targets.otherStores ?? [])] : [];
+  if (objectActions.size > 0 && buckets.length > 0) {
     // Objects only, and only under the prefix the server chooses keys in
     // (images/<image id>/<unique id>); the one bucket-level action is bucket:list's below.
     grantee.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ImageObjects',
         actions: [...objectActions].sort(),
-        resources: [targets.bucket.arnForObjects(`${IMAGE_KEY_PREFIX}*`)],
+        resources: buckets.map((bucket) => bucket.arnForObjects(`${IMAGE_KEY_PREFIX}*`)),
       }),
     );
-    const bucketId = Stack.of(grantee.role).getLogicalId(targets.bucket.node.defaultChild as s3.CfnBucket);
-    Validations.of(grantee.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${IMAGE_KEY_PREFIX}*]`,
-      reason:
-        'Object keys are chosen per image and upload by the server (images/<image id>/<unique id>), so the images/ prefix is the narrowest resource that covers them; these are object-level actions only.',
-    });
+    for (const bucket of buckets) {
+      const created = bucket.node.defaultChild as s3.CfnBucket | undefined;
+      // cdk-nag names a bucket the stack creates by its logical id, a bucket it only names by its ARN.
+      const resource = created ? `<${Stack.of(grantee.role).getLogicalId(created)}.Arn>` : `arn:<AWS::Partition>:s3:::${bucket.bucketName}`;
+      Validations.of(grantee.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}/${IMAGE_KEY_PREFIX}*]`,
+        reason:
+          'Object keys are chosen per image and upload by the server (images/<image id>/<unique id>), so the images/ prefix is the narrowest resource that covers them; these are object-level actions only.',
+      });
+    }
   }
-  if (list && targets.bucket) {
+  if (list && buckets.length > 0) {
     // The bucket itself (ListBucket acts on the bucket ARN), for listings under images/ only.
     grantee.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ListImageObjects',
         actions: [...LIST_GRANT.actions],
-        resources: [targets.bucket.bucketArn],
+        resources: buckets.map((bucket) => bucket.bucketArn),
         conditions: LIST_GRANT.condition,
       }),
     );
   }
 
-  if (listUploads && targets.bucket) {
+  if (listUploads && buckets.length > 0) {
     // Which multipart uploads are open (keys and upload ids, no bytes); S3 scopes this action
     // to the bucket, and the auditor lists under images/ only.
     grantee.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListOpenUploads', actions: ['s3:ListBucketMultipartUploads'], resources: [targets.bucket.bucketArn] }),
+      new iam.PolicyStatement({ sid: 'ListOpenUploads', actions: ['s3:ListBucketMultipartUploads'], resources: buckets.map((bucket) => bucket.bucketArn) }),
     );
   }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { readBody } from '../../shared/http/proxy-event.js';
+import { CONSOLE_EXTRA_HEADERS, consoleContentSecurityPolicy } from '../console-headers.js';
 import { CONSOLE_DIST } from './console-build.js';
 import { signToken, withImpliedRoles, type DevKey } from './dev-key.js';
 
@@ -41,25 +42,12 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 
 /** Sent with every console answer: only the console's own files run, nothing frames it, nothing leaks in a Referer. */
 export function securityHeaders(connectOrigins: string[]): Record<string, string> {
-  const csp = [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src ${["'self'", ...connectOrigins].join(' ')}`,
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-    "object-src 'none'",
-  ].join('; ');
   return {
-    'Content-Security-Policy': csp,
+    'Content-Security-Policy': consoleContentSecurityPolicy(connectOrigins),
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'no-referrer',
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Cross-Origin-Resource-Policy': 'same-origin',
-    'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
+    ...CONSOLE_EXTRA_HEADERS,
   };
 }
 

@@ -40,6 +40,7 @@ import { isConsolePath, serveConsole, type ConsoleOptions } from './console-serv
 import { policyOverridesFromFile, propertyProtectionsFromFile } from '../policy-file.js';
 import { quotasEnvironment } from './quotas-file.js';
 import { checkKeystoneUrl } from '../config.js';
+import { parseStores, type StoreDefinition } from '../../shared/domain/stores.js';
 import { STREAMED_OPERATIONS, streamedDataRequest } from '../../shared/http/data-front.js';
 
 /**
@@ -88,7 +89,10 @@ export interface LocalRuntime {
   dynamodbEndpoint: string;
   tableName: string;
   s3Endpoint: string;
+  /** The default store's bucket. */
   bucket: string;
+  /** The stores the runtime serves (empty when SKYGLASS_STORES=off: one implicit store in `bucket`). */
+  stores: StoreDefinition[];
   /** Resolves when no state machine execution is running. */
   workflowsIdle(): Promise<void>;
   /** JSON lines, one published event each. */
@@ -111,12 +115,41 @@ const LOCAL_SCRUB_DELAY_SECONDS = '30';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** The emulated API's stage, as the events name it. */
 const LOCAL_ORIGIN: EventOrigin = { stage: 'local', apiId: 'local', accountId: ACCOUNT, forwarded: 'from-socket' };
+/**
+ * The local stores: two emulated buckets by default (`us`, the default, in the bucket the runtime
+ * always used; `eu` beside it), so multi-store works out of the box. SKYGLASS_STORES changes them:
+ * a JSON list as `skyglass:stores` (each store's `bucket` defaults to skyglass-local-<id>), or
+ * `off` for one implicit store, as a stack without `skyglass:stores`. The emulator signs in one
+ * region, so every local store is in it.
+ */
+export const DEFAULT_LOCAL_STORES: readonly StoreDefinition[] = [
+  { id: 'us', bucket: BUCKET, region: REGION, description: 'Local store (emulated bucket skyglass-local-images)', default: true },
+  { id: 'eu', bucket: `${BUCKET}-eu`, region: REGION, description: 'Second local store (emulated bucket skyglass-local-images-eu)', default: false },
+];
+
+export function localStores(text: string | undefined = process.env.SKYGLASS_STORES): StoreDefinition[] {
+  if (text === undefined || text.trim() === '') return [...DEFAULT_LOCAL_STORES];
+  if (text.trim() === 'off') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('SKYGLASS_STORES is neither "off" nor JSON (a list of stores as skyglass:stores takes)');
+  }
+  const stores = parseStores(parsed, 'SKYGLASS_STORES', REGION, (id) => `skyglass-local-${id.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`);
+  const elsewhere = stores.find((s) => s.region !== REGION);
+  if (elsewhere) throw new Error(`SKYGLASS_STORES: store "${elsewhere.id}" is in ${elsewhere.region}, but the local S3 emulator signs in ${REGION} only`);
+  return stores;
+}
+
 /** What the runtime's S3 emulator is started with (its data directory aside). */
-export const LOCAL_S3 = { buckets: [BUCKET], region: REGION, ...CREDENTIALS } as const;
+export const LOCAL_S3 = { buckets: [...new Set([BUCKET, ...DEFAULT_LOCAL_STORES.map((s) => s.bucket)])], region: REGION, ...CREDENTIALS } as const;
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   // Configuration first: a bad file stops start-up before any emulator runs.
   const quotas = quotasEnvironment(process.env.QUOTAS_FILE);
+  const stores = localStores();
+  const defaultBucket = stores.find((s) => s.default)?.bucket ?? BUCKET;
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error) => console.error(error));
@@ -138,7 +171,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await ensureTable(dynamo.client, TABLE);
     if (options.s3Endpoint) s3 = { endpoint: options.s3Endpoint };
     else {
-      const started = await startLocalS3({ ...LOCAL_S3, buckets: [...LOCAL_S3.buckets], dataDir: options.inMemory ? null : join(options.dataDir, 's3') });
+      const started = await startLocalS3({ ...LOCAL_S3, buckets: [...new Set([...LOCAL_S3.buckets, ...stores.map((s) => s.bucket)])], dataDir: options.inMemory ? null : join(options.dataDir, 's3') });
       stops.push(() => started.stop());
       s3 = started;
     }
@@ -164,7 +197,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const environment = {
       TABLE_NAME: TABLE,
       DYNAMODB_ENDPOINT: dynamo.endpoint,
-      BUCKET_NAME: BUCKET,
+      BUCKET_NAME: defaultBucket,
+      // As the stack sets it where `skyglass:stores` is given; absent, one implicit store.
+      ...(stores.length > 0 && { STORES: JSON.stringify(stores) }),
       S3_ENDPOINT: s3.endpoint,
       SFN_ENDPOINT: stepFunctions.endpoint,
       VERIFIER_STATE_MACHINE_ARN: VERIFIER_ARN,
@@ -186,6 +221,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       PROPERTY_PROTECTIONS: propertyProtections,
       ...quotas,
     };
+    if (stores.length === 0) delete process.env.STORES;
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.
     writeFileSync(join(options.dataDir, 'runtime.json'), JSON.stringify({ pid: process.pid, environment }, null, 2));
@@ -217,7 +253,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     dynamodbEndpoint: dynamo.endpoint,
     tableName: TABLE,
     s3Endpoint: s3.endpoint,
-    bucket: BUCKET,
+    bucket: defaultBucket,
+    stores,
     workflowsIdle: () => stepFunctions.idle(),
     eventsFile: eventBridge.file,
     eventsEndpoint: eventBridge.endpoint,

@@ -37,7 +37,8 @@ export interface AwsCallEnvironment {
 export type AwsCallLogLine = AwsCallRecord | AwsCallEnvironment;
 
 /** The variables by which the stack tells functions its resources' names (infra/constructs/skyglass-function.ts). */
-export const RESOURCE_VARIABLES = ['TABLE_NAME', 'BUCKET_NAME', 'VERIFIER_STATE_MACHINE_ARN', 'SCRUBBER_STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'AWS_REGION'] as const;
+/** STORES (the stores' buckets, where configured) lets the check synthesize a stack with the same stores. */
+export const RESOURCE_VARIABLES = ['TABLE_NAME', 'BUCKET_NAME', 'STORES', 'VERIFIER_STATE_MACHINE_ARN', 'SCRUBBER_STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'AWS_REGION'] as const;
 
 interface State {
   invocation: AsyncLocalStorage<string>;
@@ -58,7 +59,7 @@ export function runAsFunction<T>(name: string, invoke: () => T): T {
 }
 
 /** Fields that identify what a request acts on, across the services the product calls. */
-const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'stateMachineArn', 'executionArn'] as const;
+const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'CopySource', 'stateMachineArn', 'executionArn'] as const;
 
 function identifyingParams(input: Record<string, unknown>): Record<string, unknown> {
   const params: Record<string, unknown> = {};

@@ -6,7 +6,7 @@ type Item = Record<string, unknown>;
 const IMAGE_FIELDS = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
   'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'location', 'upload', 'failure', 'scrub', 'task_id', 'version',
+  'properties', 'location', 'stores', 'import_targets', 'upload', 'failure', 'scrub', 'task_id', 'version',
 ] as const;
 
 export function imageFromItem(item: Item): Image {
@@ -18,5 +18,9 @@ export function imageFromItem(item: Item): Image {
   for (const [k, v] of Object.entries(parsed)) Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
   image.properties = props;
   image.tags = Array.isArray(item.tags) ? [...(item.tags as string[])] : [];
+  // Items written before stores existed have none: their bytes are in the default store.
+  if (Array.isArray(item.stores)) image.stores = [...(item.stores as string[])];
+  else delete image.stores;
+  if (!item.import_targets) delete image.import_targets;
   return image as unknown as Image;
 }

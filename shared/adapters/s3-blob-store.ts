@@ -1,6 +1,7 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -17,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PartsRefusedError, UploadGoneError, type BlobStore, type DownloadOptions, type StoredPart } from '../ports/blob-store.js';
+import type { StoreDefinition } from '../domain/stores.js';
 
 /**
  * S3 client settings every client in the product uses. Without WHEN_REQUIRED the SDK writes
@@ -182,6 +184,11 @@ export class S3BlobStore implements BlobStore {
     // missing key with 403, and the auditor's grant is limited to the images/ prefix.
     const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
     return (out.Contents ?? []).some((o) => o.Key === key);
+  }
+
+  async copyFrom(source: StoreDefinition, key: string): Promise<void> {
+    // The destination's region signs the call; S3 reads the source bucket wherever it is.
+    await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: encodeURI(`${source.bucket}/${key}`), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' }));
   }
 
   presignDownload(key: string, options: DownloadOptions): Promise<string> {

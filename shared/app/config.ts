@@ -1,4 +1,5 @@
 import { parseQuotaConfig, type QuotaConfig } from '../domain/quota.js';
+import { parseStores, StoreCatalog } from '../domain/stores.js';
 
 /** Configuration, read from the environment once per cold start; each function reads only what it uses. */
 export interface Config {
@@ -32,6 +33,7 @@ export interface DataConfig {
 }
 
 let cached: Config | undefined;
+let cachedStores: StoreCatalog | undefined;
 let cachedData: DataConfig | undefined;
 
 function required(name: string): string {
@@ -76,6 +78,25 @@ export function dataConfig(): DataConfig {
     sweepStuckSeconds: seconds('SWEEP_STUCK_SECONDS', 2 * 3600),
     orphanGraceSeconds: seconds('ORPHAN_GRACE_SECONDS', 24 * 3600),
   });
+}
+
+/**
+ * The deployment's stores: STORES (JSON, every store with its bucket and region; the stack and the
+ * local runtime set it where stores are configured), else the one implicit store in BUCKET_NAME.
+ */
+export function storeCatalog(): StoreCatalog {
+  if (cachedStores) return cachedStores;
+  // Not config(): functions that only describe the stores (GET /v2/info/stores) have no table.
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const raw = process.env.STORES;
+  if (!raw) return (cachedStores = StoreCatalog.single(process.env.BUCKET_NAME ?? '', region));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('STORES is not valid JSON');
+  }
+  return (cachedStores = new StoreCatalog(parseStores(parsed, 'STORES', region), true));
 }
 
 function quotasFromEnvironment(): QuotaConfig | undefined {

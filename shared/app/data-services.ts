@@ -3,7 +3,9 @@ import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
 import { limitsFor } from '../domain/quota.js';
-import { config, dataConfig } from './config.js';
+import type { StoreDefinition } from '../domain/stores.js';
+import type { StoreBlobs } from '../ports/blob-store.js';
+import { config, dataConfig, storeCatalog } from './config.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
@@ -12,30 +14,46 @@ import { imageEvents } from './event-services.js';
 import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 import { StreamedDataService } from './streamed-data.js';
+import { StoreCopies } from './store-copies.js';
 
-let blobs: S3BlobStore | undefined;
+let blobs: StoreBlobs | undefined;
 let verifier: ImageVerifier | undefined;
 let data: ImageDataService | undefined;
 let scrubber: Scrubber | undefined;
 let sweepers: Sweepers | undefined;
 let streamed: StreamedDataService | undefined;
+let copies: StoreCopies | undefined;
 
 /** Parts of a streamed body uploading at once: 4 × 8 MiB keeps the front's memory near 40 MiB per upload. */
 const STREAMED_PARTS_IN_FLIGHT = 4;
 
-function blobStore(): S3BlobStore {
+/** One S3 client per region (a store's bucket is addressed in its own region), one blob store per store. */
+function blobStore(): StoreBlobs {
   if (!blobs) {
-    const { bucketName, s3Endpoint } = dataConfig();
-    const s3 = new S3Client({
-      region: config().region,
-      ...S3_CLIENT_DEFAULTS,
-      ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}),
-    });
-    // Resilience tests only: the local runtime sets it, deployed functions never do.
-    if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(s3, process.env.SKYGLASS_FAULTS_FILE);
-    // Tests only: every call recorded for the check against the stack's IAM (test/iam).
-    if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(s3, 's3', process.env.SKYGLASS_AWS_CALL_LOG);
-    blobs = new S3BlobStore(s3, bucketName);
+    const { s3Endpoint } = dataConfig();
+    const clients = new Map<string, S3Client>();
+    const perStore = new Map<string, S3BlobStore>();
+    const clientFor = (region: string) => {
+      let s3 = clients.get(region);
+      if (!s3) {
+        s3 = new S3Client({ region, ...S3_CLIENT_DEFAULTS, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) });
+        // Resilience tests only: the local runtime sets it, deployed functions never do.
+        if (process.env.SKYGLASS_FAULTS_FILE) attachFaultInjection(s3, process.env.SKYGLASS_FAULTS_FILE);
+        // Tests only: every call recorded for the check against the stack's IAM (test/iam).
+        if (process.env.SKYGLASS_AWS_CALL_LOG) attachAwsCallLog(s3, 's3', process.env.SKYGLASS_AWS_CALL_LOG);
+        clients.set(region, s3);
+      }
+      return s3;
+    };
+    const catalog = storeCatalog();
+    blobs = {
+      catalog,
+      in(store: StoreDefinition) {
+        let found = perStore.get(store.id);
+        if (!found) perStore.set(store.id, (found = new S3BlobStore(clientFor(store.region), store.bucket)));
+        return found;
+      },
+    };
   }
   return blobs;
 }
@@ -71,4 +89,9 @@ export function streamedDataService(): StreamedDataService {
     { partsInFlight: STREAMED_PARTS_IN_FLIGHT },
     quotas ? { usage: usageRepository(), limits: (project) => limitsFor(quotas, project) } : undefined,
   ));
+}
+
+/** An image's copies in the stores (DELETE /v2/stores/{store_id}/{image_id}). */
+export function storeCopies(): StoreCopies {
+  return (copies ??= new StoreCopies(imageRepository(), authorizedImages(), blobStore()));
 }

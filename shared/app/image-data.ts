@@ -5,9 +5,10 @@ import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, 
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
 import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
+import { importingTo } from '../domain/stores.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
-import { PartsRefusedError, UploadGoneError, type BlobStore } from '../ports/blob-store.js';
+import { PartsRefusedError, UploadGoneError, type BlobStore, type StoreBlobs } from '../ports/blob-store.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest, Workflows } from '../ports/workflows.js';
 import type { AuthorizedImages } from './authorized-images.js';
@@ -38,7 +39,7 @@ export class ImageDataService {
   constructor(
     private readonly repo: ImageRepository,
     private readonly access: AuthorizedImages,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly workflows: Workflows,
     private readonly verifier: ImageVerifier,
     private readonly settings: DataSettings,
@@ -46,16 +47,21 @@ export class ImageDataService {
     private readonly newId: () => string = randomUUID,
   ) {}
 
-  /** POST /v2/images/{id}/uploads */
-  async createUpload(caller: Caller, id: string, body: unknown): Promise<UploadSessionView> {
+  /**
+   * POST /v2/images/{id}/uploads. The parts land in the store X-Image-Meta-Store names (as
+   * Glance's PUT /file), else the default; staged uploads wait in the default store.
+   */
+  async createUpload(caller: Caller, id: string, body: unknown, storeHeader?: string): Promise<UploadSessionView> {
     const request = parseUploadRequest(body);
     const image = await this.access.authorize('upload_image', caller, id);
     const target: ImageStatus = request.stage ? 'uploading' : 'saving';
     checkReadyForData(image, target);
     const plan = planUpload(request.size, request.part_size);
+    const store = request.stage ? this.stores.catalog.defaultStore : this.stores.catalog.landingStore(storeHeader);
+    const blobs = this.stores.in(store);
     const uploadId = this.newId();
     const key = objectKey(id, uploadId);
-    const storeUploadId = await this.blobs.createMultipartUpload(key);
+    const storeUploadId = await blobs.createMultipartUpload(key);
     const now = this.clock();
     const session: UploadSession = {
       upload_id: uploadId,
@@ -72,25 +78,26 @@ export class ImageDataService {
       os_hash_value: request.os_hash_value,
     };
     try {
-      await this.save(this.bump({ ...image, status: target, upload: session, failure: null }), image);
+      await this.save(this.bump({ ...image, status: target, upload: session, stores: this.stores.catalog.recorded(store), failure: null }), image);
     } catch (error) {
       // The image was not ours to move: leave nothing behind at the store.
-      await this.blobs.abortMultipartUpload(key, storeUploadId);
+      await blobs.abortMultipartUpload(key, storeUploadId);
       throw error;
     }
-    return { ...sessionView(id, session), parts: await this.partUrls(session, plan, []) };
+    return { ...sessionView(id, session), parts: await this.partUrls(blobs, session, plan, []) };
   }
 
   /** GET /v2/images/{id}/uploads/{upload_id}: what the store holds, and fresh URLs for the rest. */
   async getUpload(caller: Caller, id: string, uploadId: string): Promise<UploadSessionView> {
     const image = await this.access.authorize('upload_image', caller, id);
     const session = openSession(image, uploadId);
-    const done = session.state === 'completing' ? [] : await this.storedParts(session);
+    const blobs = this.landedIn(image);
+    const done = session.state === 'completing' ? [] : await this.storedParts(blobs, session);
     return {
       ...sessionView(id, session),
       state: session.state,
       parts_done: done.map((p) => ({ part_number: p.partNumber, etag: p.etag, size: p.size })),
-      parts: session.state === 'completing' ? [] : await this.partUrls(session, planOf(session), done.map((p) => p.partNumber)),
+      parts: session.state === 'completing' ? [] : await this.partUrls(blobs, session, planOf(session), done.map((p) => p.partNumber)),
     };
   }
 
@@ -103,13 +110,14 @@ export class ImageDataService {
     const image = await this.access.authorize('upload_image', caller, id);
     if (completedBy(image, uploadId)) return this.verifyCompleted(image);
     const session = openSession(image, uploadId);
-    if (!(await this.assemble(session, body))) {
+    const blobs = this.landedIn(image);
+    if (!(await this.assemble(blobs, session, body))) {
       // The store no longer knows the upload. If its object exists, the upload was completed:
       // by a concurrent complete (which will also record it), or by an earlier attempt of this
       // very request that stopped before recording it (a timeout, a crash); recording it again is safe.
       const current = await this.access.authorize('upload_image', caller, id);
       if (completedBy(current, uploadId)) return this.verifyCompleted(current);
-      if (!(await this.blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
+      if (!(await blobs.exists(session.key))) throw conflict(`Upload ${session.upload_id} was aborted.`);
     }
     // Staged data waits for POST /import; its size is what was declared until verified.
     const completed = session.stage
@@ -134,11 +142,11 @@ export class ImageDataService {
     // Store first: once the image says queued, no part URL of the session may still work. A
     // failure here changes nothing, and aborting again is idempotent, so the client retries.
     try {
-      await this.blobs.abortMultipartUpload(session.key, session.store_upload_id);
+      await this.landedIn(image).abortMultipartUpload(session.key, session.store_upload_id);
     } catch (error) {
       throw serviceUnavailable(`The object store did not abort upload ${uploadId} (${errorName(error)}); nothing was changed: retry the abort.`);
     }
-    await this.save(this.bump({ ...image, status: 'queued', size: null, upload: null, location: null }), image);
+    await this.save(this.bump({ ...image, status: 'queued', size: null, upload: null, location: null, stores: [] }), image);
   }
 
   /**
@@ -146,20 +154,22 @@ export class ImageDataService {
    * that fails after its saving write rolls it back; one that died there (a crash, a timeout)
    * leaves the image saving with no session, and the client's retry takes it over.
    */
-  async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined): Promise<void> {
+  async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined, storeHeader?: string): Promise<void> {
     checkDeclaredSize(body, declaredSize);
     const image = await this.access.authorize('upload_image', caller, id);
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
+    const store = this.stores.catalog.landingStore(storeHeader);
+    const blobs = this.stores.in(store);
     const key = objectKey(id, this.newId());
     // The size is known: it counts toward the quota while the bytes are verified (shared/domain/quota.ts).
-    const saving = this.bump({ ...image, status: 'saving', size: body.length, location: key, failure: null });
+    const saving = this.bump({ ...image, status: 'saving', size: body.length, location: key, stores: this.stores.catalog.recorded(store), failure: null });
     await this.save(saving, image);
     // The unfinished attempt's bytes, if it stored any (should it still be running, its
     // verification now finds the image moved on and removes its own bytes).
-    if (image.status === 'saving' && image.location) await this.blobs.deleteObject(image.location).catch(() => undefined);
+    if (image.status === 'saving' && image.location) await this.landedIn(image).deleteObject(image.location).catch(() => undefined);
     let outcome: VerificationOutcome;
     try {
-      await this.blobs.putObject(key, body);
+      await blobs.putObject(key, body);
       outcome = await this.verifier.verify({ image_id: id, key });
     } catch (error) {
       await this.rollBackPutFile(saving, `PUT /file did not finish (${errorName(error)})`);
@@ -171,7 +181,7 @@ export class ImageDataService {
       // (which took the image over) or a delete. Its own bytes are no longer the image's.
       const current = await this.repo.get(id);
       if (current?.location === key && (current.status === 'active' || current.status === 'deactivated')) return;
-      if (current?.location !== key && current?.upload?.key !== key) await this.blobs.deleteObject(key).catch(() => undefined);
+      if (current?.location !== key && current?.upload?.key !== key) await blobs.deleteObject(key).catch(() => undefined);
       throw lostRace(id, current);
     }
   }
@@ -179,7 +189,7 @@ export class ImageDataService {
   /** Best effort: removes the failed attempt's bytes and queues the image again with the reason. */
   private async rollBackPutFile(saving: Image, reason: string): Promise<void> {
     try {
-      if (saving.location) await this.blobs.deleteObject(saving.location);
+      if (saving.location) await this.landedIn(saving).deleteObject(saving.location);
       await saveUnlessMoved(this.repo, this.bump(queuedWithoutData(saving, reason)), saving);
     } catch {
       // The store or the table failed too: the image stays saving, and a retry takes it over.
@@ -191,12 +201,15 @@ export class ImageDataService {
     checkDeclaredSize(body, declaredSize);
     const image = await this.access.authorize('modify_image', caller, id);
     checkReadyForData(image, 'uploading');
+    // Staged data waits in the default store (Glance's staging area); the import lands it.
+    const store = this.stores.catalog.defaultStore;
+    const blobs = this.stores.in(store);
     const key = objectKey(id, this.newId());
-    await this.blobs.putObject(key, body);
+    await blobs.putObject(key, body);
     try {
-      await this.save(this.bump({ ...image, status: 'uploading', size: body.length, location: key, failure: null }), image);
+      await this.save(this.bump({ ...image, status: 'uploading', size: body.length, location: key, stores: this.stores.catalog.recorded(store), failure: null }), image);
     } catch (error) {
-      await this.blobs.deleteObject(key);
+      await blobs.deleteObject(key);
       throw error;
     }
   }
@@ -206,8 +219,10 @@ export class ImageDataService {
    * import of an image already importing (a retry after a failure or a timeout) makes sure its
    * verification runs and answers 202 again.
    */
-  async importImage(caller: Caller, id: string, body: unknown, requestId: string | null = null): Promise<void> {
+  async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string, requestId: string | null = null): Promise<void> {
     const method = parseImportMethod(body);
+    // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
+    const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
     const image = await this.access.authorize('modify_image', caller, id);
     if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
@@ -215,7 +230,7 @@ export class ImageDataService {
     }
     // The import's task is recorded by the same write (and finished by the verifier's).
     const task = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
-    await saveOrConflict(this.repo, this.bump({ ...image, status: 'importing', task_id: task.id }), image, [], task);
+    await saveOrConflict(this.repo, this.bump(importingTo({ ...image, status: 'importing', task_id: task.id }, targets)), image, [], task);
     await this.startVerification({ image_id: id, key: image.location }, 'import');
   }
 
@@ -228,8 +243,9 @@ export class ImageDataService {
       throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
     const image = enforceOnImage(this.access.policy, 'download_image', caller, found, `No image found with ID ${id}`);
-    if ((image.status !== 'active' && image.status !== 'deactivated') || !image.location) return { kind: 'no-data' };
-    const url = await this.blobs.presignDownload(image.location, {
+    const store = this.stores.catalog.downloadStore(image);
+    if ((image.status !== 'active' && image.status !== 'deactivated') || !image.location || !store) return { kind: 'no-data' };
+    const url = await this.stores.in(store).presignDownload(image.location, {
       filename: `${image.id}.${image.disk_format ?? 'img'}`,
       expiresInSeconds: this.settings.downloadUrlSeconds,
     });
@@ -258,11 +274,11 @@ export class ImageDataService {
    * Completes the multipart upload from the parts the client names (or, with no body, every part
    * the store holds). False when the store no longer knows the upload: it was completed or aborted.
    */
-  private async assemble(session: UploadSession, body: unknown): Promise<boolean> {
+  private async assemble(blobs: BlobStore, session: UploadSession, body: unknown): Promise<boolean> {
     let parts: Array<{ partNumber: number; etag: string }>;
     if (body === undefined || body === null || isEmptyObject(body)) {
       try {
-        parts = await this.blobs.listParts(session.key, session.store_upload_id);
+        parts = await blobs.listParts(session.key, session.store_upload_id);
       } catch (error) {
         if (error instanceof UploadGoneError) return false;
         throw error;
@@ -275,7 +291,7 @@ export class ImageDataService {
     const extra = parts.filter((p) => p.partNumber > session.part_count);
     if (extra.length > 0) throw badRequest(`Upload ${session.upload_id} has only ${session.part_count} parts, not part ${extra[0]!.partNumber}`);
     try {
-      await this.blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
+      await blobs.completeMultipartUpload(session.key, session.store_upload_id, [...parts].sort((a, b) => a.partNumber - b.partNumber));
     } catch (error) {
       if (error instanceof PartsRefusedError) throw badRequest(`The object store refused the parts: ${error.reason}`);
       if (error instanceof UploadGoneError) return false;
@@ -286,25 +302,32 @@ export class ImageDataService {
     return true;
   }
 
-  private async storedParts(session: UploadSession) {
+  private async storedParts(blobs: BlobStore, session: UploadSession) {
     try {
-      return await this.blobs.listParts(session.key, session.store_upload_id);
+      return await blobs.listParts(session.key, session.store_upload_id);
     } catch (error) {
       if (error instanceof UploadGoneError) throw conflict(`Upload ${session.upload_id} is no longer open at the object store.`);
       throw error;
     }
   }
 
-  private async partUrls(session: UploadSession, plan: UploadPlan, done: number[]) {
+  private async partUrls(blobs: BlobStore, session: UploadSession, plan: UploadPlan, done: number[]) {
     const have = new Set(done);
     const parts = [];
     for (let n = 1; n <= plan.partCount && parts.length < LISTED_PARTS; n++) {
       if (have.has(n)) continue;
       const part = plannedPart(plan, n);
-      const url = await this.blobs.presignUploadPart(session.key, session.store_upload_id, n, part.length, this.settings.partUrlSeconds);
+      const url = await blobs.presignUploadPart(session.key, session.store_upload_id, n, part.length, this.settings.partUrlSeconds);
       parts.push({ ...part, url });
     }
     return parts;
+  }
+
+  /** Where the image's unverified bytes (its upload, staged or saved data) are: its first store. */
+  private landedIn(image: Image): BlobStore {
+    const store = this.stores.catalog.storesOf(image)[0];
+    if (!store) throw serviceUnavailable(`Image ${image.id}'s data is in a store this deployment no longer has (${(image.stores ?? []).join(', ')}).`);
+    return this.stores.in(store);
   }
 
   private bump(image: Image): Image {

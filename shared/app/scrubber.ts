@@ -1,6 +1,6 @@
 import { claimed, isClaimed, pendingScrubOf } from '../domain/deletion.js';
 import type { Image } from '../domain/image.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import type { StoreBlobs } from '../ports/blob-store.js';
 import type { ImageEvents } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
 import { emfRecord, SKYGLASS_METRICS } from './metrics.js';
@@ -19,7 +19,7 @@ export interface ScrubTarget {
 export class Scrubber {
   constructor(
     private readonly repo: ImageRepository,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly events: ImageEvents,
     private readonly clock: () => Date = () => new Date(),
   ) {}
@@ -50,15 +50,20 @@ export class Scrubber {
     const image = await this.claimedImage(target);
     if (!image) return { deleted: [] };
     const deleted: string[] = [];
+    // Every store, not only those the image lists: a per-store delete or a copy that stopped
+    // half-way may have left the key in another store, and deleting a missing key is harmless.
+    const blobs = this.stores.catalog.stores.map((store) => this.stores.in(store));
     if (image.upload) {
-      await this.blobs.abortMultipartUpload(image.upload.key, image.upload.store_upload_id);
+      const upload = image.upload;
+      await Promise.all(blobs.map((b) => b.abortMultipartUpload(upload.key, upload.store_upload_id)));
       // A complete that raced the delete may have assembled the object after all.
-      if (image.upload.key !== image.location) await this.blobs.deleteObject(image.upload.key);
-      deleted.push(`upload ${image.upload.upload_id}`);
+      if (upload.key !== image.location) await Promise.all(blobs.map((b) => b.deleteObject(upload.key)));
+      deleted.push(`upload ${upload.upload_id}`);
     }
-    if (image.location) {
-      await this.blobs.deleteObject(image.location);
-      deleted.push(image.location);
+    const { location } = image;
+    if (location) {
+      await Promise.all(blobs.map((b) => b.deleteObject(location)));
+      deleted.push(location);
     }
     return { deleted };
   }
@@ -67,7 +72,7 @@ export class Scrubber {
   async markDeleted(target: ScrubTarget): Promise<{ status: string }> {
     const image = await this.claimedImage(target);
     if (!image) return { status: (await this.repo.get(target.image_id))?.status ?? 'gone' };
-    const tombstone = nextVersion({ ...image, status: 'deleted', location: null, upload: null, scrub: null }, this.clock());
+    const tombstone = nextVersion({ ...image, status: 'deleted', location: null, stores: [], upload: null, scrub: null }, this.clock());
     try {
       await this.repo.save(tombstone, image, ['image.delete']);
     } catch (error) {

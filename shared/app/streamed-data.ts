@@ -3,7 +3,7 @@ import type { Caller } from '../domain/caller.js';
 import { badRequest, GlanceError, serviceUnavailable } from '../domain/errors.js';
 import { queuedWithoutData, type Image } from '../domain/image.js';
 import { limitInUnits, NO_USAGE, overLimits, QuotaExceededError, usageOf, type Limits, type Usage } from '../domain/quota.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import type { BlobStore, StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { UsageRepository } from '../ports/usage-repository.js';
 import type { AuthorizedImages } from './authorized-images.js';
@@ -17,6 +17,8 @@ export interface StreamedBody {
   chunks: AsyncIterable<Uint8Array>;
   /** Glance's x-openstack-image-size header, if the client sent it. */
   declaredSize: string | undefined;
+  /** Glance's X-Image-Meta-Store header (PUT /file): the store the data lands in; absent: the default. */
+  store?: string | undefined;
 }
 
 export interface StreamedDataSettings {
@@ -55,7 +57,7 @@ export class StreamedDataService {
   constructor(
     private readonly repo: ImageRepository,
     private readonly access: AuthorizedImages,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly settings: StreamedDataSettings,
     private readonly quotas: StreamedDataQuotas | undefined = undefined,
     private readonly clock: () => Date = () => new Date(),
@@ -68,25 +70,28 @@ export class StreamedDataService {
     const image = await this.access.authorize('upload_image', caller, id);
     // A saving image without a session is an attempt that died (or is still running): a retry takes it over.
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
+    const store = this.stores.catalog.landingStore(body.store);
+    const blobs = this.stores.in(store);
     const key = objectKey(id, this.newId());
-    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_size_total');
+    const { storeUploadId, allowance } = await this.openUpload(blobs, key, image, 'image_size_total');
     // No location while the body arrives: the object does not exist until the upload completes,
     // and a saving image with one reads to the sweepers as a PUT /file whose verification was
     // lost (re-driven after 5 minutes, refused as missing) while a long body is still arriving.
     // A crash leaves the image saving without data (the stuck-image sweep queues it again, a
     // retry takes it over) and the upload or object unowned (the orphan audit removes it).
-    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: null, failure: null }, this.clock());
+    const saving = nextVersion({ ...image, status: 'saving', size: declared, location: null, stores: this.stores.catalog.recorded(store), failure: null }, this.clock());
     try {
       await saveOrConflict(this.repo, saving, image);
     } catch (error) {
-      await this.blobs.abortMultipartUpload(key, storeUploadId);
+      await blobs.abortMultipartUpload(key, storeUploadId);
       throw error;
     }
-    if (image.status === 'saving' && image.location) await this.blobs.deleteObject(image.location).catch(() => undefined);
+    const unfinished = image.status === 'saving' ? image.location : null;
+    if (unfinished) for (const earlier of this.stores.catalog.storesOf(image)) await this.stores.in(earlier).deleteObject(unfinished).catch(() => undefined);
 
     const digester = new StreamingImageDigester();
     try {
-      await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk), allowance);
+      await this.stream(blobs, body.chunks, key, storeUploadId, declared, (chunk) => digester.update(chunk), allowance);
     } catch (error) {
       digester.dispose();
       await this.rollBack(saving, error instanceof GlanceError ? error.message : `the upload broke off (${errorName(error)})`);
@@ -97,13 +102,13 @@ export class StreamedDataService {
       digest = await digester.finish();
     } catch (error) {
       // A hashing worker failed: the stored bytes cannot be vouched for, so they are not kept.
-      await this.blobs.deleteObject(key).catch(() => undefined);
+      await blobs.deleteObject(key).catch(() => undefined);
       await this.rollBack(saving, `the data could not be digested (${errorName(error)})`);
       throw serviceUnavailable(`The image data could not be digested (${errorName(error)}); nothing was kept: retry the upload.`);
     }
     const reason = refusalReason(saving, digest);
     if (reason) {
-      await this.blobs.deleteObject(key);
+      await blobs.deleteObject(key);
       await saveUnlessMoved(this.repo, nextVersion(queuedWithoutData(saving, `Image data was refused: ${reason}`), this.clock()), saving);
       throw badRequest(`Image data was refused: ${reason}`);
     }
@@ -112,14 +117,14 @@ export class StreamedDataService {
       activated = await saveUnlessMoved(this.repo, nextVersion(activatedBy({ ...saving, location: key }, digest), this.clock()), saving, ['image.upload', 'image.activate']);
     } catch (error) {
       // Refused (a quota the size now known exceeds: 413) or failed: the bytes are not kept.
-      await this.blobs.deleteObject(key).catch(() => undefined);
+      await blobs.deleteObject(key).catch(() => undefined);
       await this.rollBack(saving, error instanceof GlanceError ? error.message : `the image could not be activated (${errorName(error)})`);
       throw error instanceof GlanceError ? error : serviceUnavailable(`The image data was stored but could not be recorded (${errorName(error)}); nothing was kept: retry the upload.`);
     }
     if (activated) return;
     // A concurrent PUT took the image over, or it was deleted: these bytes are no longer the image's.
     const current = await this.repo.get(id);
-    if (current?.location !== key) await this.blobs.deleteObject(key).catch(() => undefined);
+    if (current?.location !== key) await blobs.deleteObject(key).catch(() => undefined);
     throw lostRace(id, current);
   }
 
@@ -128,14 +133,18 @@ export class StreamedDataService {
     const declared = parseDeclaredSize(body.declaredSize);
     const image = await this.access.authorize('modify_image', caller, id);
     checkReadyForData(image, 'uploading');
+    // Staged data waits in the default store (Glance's staging area); the import lands it.
+    const store = this.stores.catalog.defaultStore;
+    const blobs = this.stores.in(store);
     const key = objectKey(id, this.newId());
-    const { storeUploadId, allowance } = await this.openUpload(key, image, 'image_stage_total');
+    const { storeUploadId, allowance } = await this.openUpload(blobs, key, image, 'image_stage_total');
     let size = 0;
-    await this.stream(body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength), allowance);
+    await this.stream(blobs, body.chunks, key, storeUploadId, declared, (chunk) => (size += chunk.byteLength), allowance);
     try {
-      await saveOrConflict(this.repo, nextVersion({ ...image, status: 'uploading', size, location: key, failure: null }, this.clock()), image);
+      const staged = { ...image, status: 'uploading' as const, size, location: key, stores: this.stores.catalog.recorded(store), failure: null };
+      await saveOrConflict(this.repo, nextVersion(staged, this.clock()), image);
     } catch (error) {
-      await this.blobs.deleteObject(key);
+      await blobs.deleteObject(key);
       throw error;
     }
   }
@@ -146,6 +155,7 @@ export class StreamedDataService {
    * declared size, or the store fails.
    */
   private async stream(
+    blobs: BlobStore,
     chunks: AsyncIterable<Uint8Array>,
     key: string,
     storeUploadId: string,
@@ -153,7 +163,7 @@ export class StreamedDataService {
     observe: (chunk: Uint8Array) => unknown,
     allowance: SizeAllowance | null = null,
   ) {
-    const writer = new MultipartWriter(this.blobs, key, storeUploadId, { partsInFlight: this.settings.partsInFlight });
+    const writer = new MultipartWriter(blobs, key, storeUploadId, { partsInFlight: this.settings.partsInFlight });
     let received = 0;
     try {
       for await (const chunk of chunks) {
@@ -177,11 +187,11 @@ export class StreamedDataService {
    * (only for a project with that limit) goes with the store's call, not after it. An upload
    * opened when the read fails is aborted.
    */
-  private async openUpload(key: string, image: Image, resource: SizeResource): Promise<{ storeUploadId: string; allowance: SizeAllowance | null }> {
-    const [upload, read] = await Promise.allSettled([this.blobs.createMultipartUpload(key), this.sizeAllowance(image, resource)]);
+  private async openUpload(blobs: BlobStore, key: string, image: Image, resource: SizeResource): Promise<{ storeUploadId: string; allowance: SizeAllowance | null }> {
+    const [upload, read] = await Promise.allSettled([blobs.createMultipartUpload(key), this.sizeAllowance(image, resource)]);
     if (upload.status === 'rejected') throw upload.reason;
     if (read.status === 'rejected') {
-      await this.blobs.abortMultipartUpload(key, upload.value).catch(() => undefined);
+      await blobs.abortMultipartUpload(key, upload.value).catch(() => undefined);
       throw read.reason;
     }
     return { storeUploadId: upload.value, allowance: read.value };

@@ -1,6 +1,6 @@
 import { pendingScrubOf } from '../domain/deletion.js';
 import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import type { StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import { NO_USAGE, QUOTA_RESOURCES, usageByProject, type Usage } from '../domain/quota.js';
 import type { ImageStatus } from '../domain/status.js';
@@ -23,9 +23,10 @@ export interface SweepScope {
 export interface SweepReport {
   expiredUploads: string[];
   stuckImages: string[];
-  orphanObjects: Array<{ key: string; deleted: boolean }>;
-  orphanUploads: Array<{ key: string; upload_id: string; aborted: boolean }>;
-  missingObjects: Array<{ image_id: string; key: string }>;
+  /** `store` named only where stores are configured. */
+  orphanObjects: Array<{ key: string; deleted: boolean; store?: string }>;
+  orphanUploads: Array<{ key: string; upload_id: string; aborted: boolean; store?: string }>;
+  missingObjects: Array<{ image_id: string; key: string; store?: string }>;
   /** pending_delete images past their scrub time whose scrubber was lost: scrubbed now. */
   redrivenScrubs: string[];
   /** Images saving or importing whose verification was lost (or never started): verified now. */
@@ -63,7 +64,7 @@ export class Sweepers {
   constructor(
     private readonly repo: ImageRepository,
     private readonly usage: UsageRepository,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly workflows: Workflows,
     private readonly settings: SweepSettings,
   ) {}
@@ -78,7 +79,7 @@ export class Sweepers {
     for await (const image of this.inScope(this.repo.findByStatus(['saving', 'uploading']), scope)) {
       const upload = image.upload;
       if (!upload || upload.state !== 'open' || Date.parse(upload.expires_at) > now.getTime()) continue;
-      await this.blobs.abortMultipartUpload(upload.key, upload.store_upload_id);
+      for (const store of this.stores.catalog.storesOf(image)) await this.stores.in(store).abortMultipartUpload(upload.key, upload.store_upload_id);
       const queued = this.requeue(image, now, `upload session ${upload.upload_id} expired unfinished`);
       if (await this.settle(queued, image)) swept.push(image.id);
     }
@@ -93,7 +94,8 @@ export class Sweepers {
       if (seconds(image.updated_at, now) < this.settings.stuckSeconds) continue;
       const queued = this.requeue(image, now, `${image.status} did not finish within ${this.settings.stuckSeconds} s`);
       if (await this.settle(queued, image)) {
-        if (image.location) await this.blobs.deleteObject(image.location);
+        const { location } = image;
+        if (location) for (const store of this.stores.catalog.storesOf(image)) await this.stores.in(store).deleteObject(location);
         swept.push(image.id);
       }
     }
@@ -108,31 +110,44 @@ export class Sweepers {
     const prefixes = scope.imageIds ? scope.imageIds.map((id) => `images/${id}/`) : ['images/'];
     const pastGrace = (since: Date) => (now.getTime() - since.getTime()) / 1000 >= this.settings.orphanGraceSeconds;
     const orphanObjects: SweepReport['orphanObjects'] = [];
-    for (const prefix of prefixes) {
-      for await (const object of this.blobs.list(prefix)) {
-        const image = await this.imageOf(object.key);
-        if (image && (image.location === object.key || image.upload?.key === object.key)) continue;
-        const old = pastGrace(object.lastModified);
-        if (old) await this.blobs.deleteObject(object.key);
-        orphanObjects.push({ key: object.key, deleted: old });
-      }
-    }
-    // Multipart uploads no image records: a crash between opening one and the image's write,
-    // or between an image's write and the abort it meant. Their parts are bytes nobody can
-    // complete; the bucket's lifecycle rule would abort them only after days.
     const orphanUploads: SweepReport['orphanUploads'] = [];
-    for (const prefix of prefixes) {
-      for await (const upload of this.blobs.listUploads(prefix)) {
-        const image = await this.imageOf(upload.key);
-        if (image?.upload?.store_upload_id === upload.uploadId) continue;
-        const old = pastGrace(upload.initiated);
-        if (old) await this.blobs.abortMultipartUpload(upload.key, upload.uploadId);
-        orphanUploads.push({ key: upload.key, upload_id: upload.uploadId, aborted: old });
+    // Every store: an object is the image's only in the stores the image lists (a per-store
+    // delete that stopped between its write and the object's removal leaves one behind).
+    for (const store of this.stores.catalog.stores) {
+      const blobs = this.stores.in(store);
+      const listed = (image: Image | undefined) => image !== undefined && this.stores.catalog.storesOf(image).includes(store);
+      for (const prefix of prefixes) {
+        for await (const object of blobs.list(prefix)) {
+          const image = await this.imageOf(object.key);
+          if (listed(image) && (image!.location === object.key || image!.upload?.key === object.key)) continue;
+          // A verified image's copy in a store it no longer lists (a per-store delete, or an
+          // import's staged copy, stopped before the object went) waits for no grace: nothing is landing.
+          const copyRemoved = image !== undefined && image.location === object.key && (image.status === 'active' || image.status === 'deactivated') && !image.import_targets;
+          const old = copyRemoved || pastGrace(object.lastModified);
+          if (old) await blobs.deleteObject(object.key);
+          orphanObjects.push({ key: object.key, deleted: old, ...(this.stores.catalog.multiStore && { store: store.id }) });
+        }
+      }
+      // Multipart uploads no image records: a crash between opening one and the image's write,
+      // or between an image's write and the abort it meant. Their parts are bytes nobody can
+      // complete; the bucket's lifecycle rule would abort them only after days.
+      for (const prefix of prefixes) {
+        for await (const upload of blobs.listUploads(prefix)) {
+          const image = await this.imageOf(upload.key);
+          if (listed(image) && image!.upload?.store_upload_id === upload.uploadId) continue;
+          const old = pastGrace(upload.initiated);
+          if (old) await blobs.abortMultipartUpload(upload.key, upload.uploadId);
+          orphanUploads.push({ key: upload.key, upload_id: upload.uploadId, aborted: old, ...(this.stores.catalog.multiStore && { store: store.id }) });
+        }
       }
     }
     const missingObjects: SweepReport['missingObjects'] = [];
     for await (const image of this.inScope(this.repo.findByStatus(['active', 'deactivated']), scope)) {
-      if (image.location && !(await this.blobs.exists(image.location))) missingObjects.push({ image_id: image.id, key: image.location });
+      const { location } = image;
+      if (!location) continue;
+      for (const store of this.stores.catalog.storesOf(image)) {
+        if (!(await this.stores.in(store).exists(location))) missingObjects.push({ image_id: image.id, key: location, ...(this.stores.catalog.multiStore && { store: store.id }) });
+      }
     }
     return { orphanObjects, orphanUploads, missingObjects };
   }

@@ -1,5 +1,6 @@
-import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import { awaitsVerification, queuedWithoutData, type Image, type ImportTargets } from '../domain/image.js';
+import { MAX_SERVER_COPY_BYTES, type StoreBlobs } from '../ports/blob-store.js';
+import { importLanding, landed as landedIn, type StoreDefinition } from '../domain/stores.js';
 import type { ImageEventType } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
@@ -22,7 +23,7 @@ export type VerificationOutcome =
 export class ImageVerifier {
   constructor(
     private readonly repo: ImageRepository,
-    private readonly blobs: BlobStore,
+    private readonly stores: StoreBlobs,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -30,7 +31,9 @@ export class ImageVerifier {
     const image = await this.waitingImage(request);
     if (!image) return { result: 'skipped', why: `image ${request.image_id} is not waiting for ${request.key}` };
 
-    const data = await this.blobs.read(request.key);
+    // The bytes are verified where they landed (the image's first store).
+    const landed = this.stores.catalog.storesOf(image)[0];
+    const data = landed ? await this.stores.in(landed).read(request.key) : undefined;
     if (!data) return this.refuse(image, 'image data is missing from the store');
     const digester = new ImageDigester();
     for await (const chunk of inBlocks(data)) digester.update(chunk);
@@ -38,8 +41,44 @@ export class ImageVerifier {
     const reason = refusalReason(image, digest);
     if (reason) return this.refuse(image, reason);
 
-    const active = nextVersion(activatedBy(image, digest), this.clock());
-    return (await this.settle(active, image, ['image.upload', 'image.activate'])) ?? { result: 'active', image: active };
+    let verified = image;
+    if (image.import_targets && landed) {
+      const landing = await this.landInTargets(image, image.import_targets, landed, digest.size);
+      if (landing.refused) return this.refuse(image, landing.refused);
+      verified = landedIn(image, landing.stores, landing.failed);
+    }
+    const active = nextVersion(activatedBy(verified, digest), this.clock());
+    const outcome = (await this.settle(active, image, ['image.upload', 'image.activate'])) ?? { result: 'active' as const, image: active };
+    // The staged copy, where the import did not ask for it (after the write: see landInTargets).
+    const stagedOnly = landed && image.location && !this.stores.catalog.storesOf(verified).includes(landed) ? landed : undefined;
+    if (outcome.result === 'active' && stagedOnly && image.location) await this.stores.in(stagedOnly).deleteObject(image.location);
+    return outcome;
+  }
+
+  /**
+   * Copies the verified bytes, server-side, from the store they were staged in to each store the
+   * import names (a re-run copies again: CopyObject is idempotent). The staged copy stays only
+   * where it was asked for; removing it is the last step, after the activation's write would
+   * name the other stores, so a crash leaves copies the auditor removes, never a missing one.
+   */
+  private async landInTargets(image: Image, targets: ImportTargets, staged: StoreDefinition, size: number) {
+    const { location } = image;
+    const reached: string[] = [];
+    await Promise.all(
+      targets.stores.map(async (id) => {
+        const store = this.stores.catalog.find(id);
+        if (!store || !location) return;
+        if (store.id === staged.id) return void reached.push(id);
+        if (size > MAX_SERVER_COPY_BYTES) return;
+        try {
+          await this.stores.in(store).copyFrom(staged, location);
+          reached.push(id);
+        } catch {
+          // Reported as os_glance_failed_import (or the refusal), as Glance reports a store that failed.
+        }
+      }),
+    );
+    return importLanding(targets, reached);
   }
 
   /** The workflow's last resort when verification keeps failing: refuse, so nothing stays saving. */
@@ -59,8 +98,11 @@ export class ImageVerifier {
   private async refuse(image: Image, reason: string): Promise<VerificationOutcome> {
     // Bytes first: a crash after this leaves an image that a re-run refuses again ("missing"),
     // never a queued image whose refused bytes linger.
-    if (image.location) await this.blobs.deleteObject(image.location);
-    const queued = nextVersion(queuedWithoutData(image, `Image data was refused: ${reason}`), this.clock());
+    // Every store: an import may have copied the bytes to stores the image does not list yet.
+    const { location } = image;
+    const everywhere = image.import_targets ? this.stores.catalog.stores : this.stores.catalog.storesOf(image);
+    if (location) await Promise.all(everywhere.map((store) => this.stores.in(store).deleteObject(location)));
+    const queued = nextVersion({ ...queuedWithoutData(image, `Image data was refused: ${reason}`), import_targets: null }, this.clock());
     return (await this.settle(queued, image)) ?? { result: 'refused', reason, image: queued };
   }
 

@@ -59,6 +59,14 @@ export interface Image {
   properties: Record<string, string>;
   /** Object key of the image's bytes (saved, staged or being verified); never shown (Glance hides locations). */
   location: string | null;
+  /**
+   * The stores holding (or receiving) the bytes at `location` and of the open upload: the same
+   * key in each store's bucket (shared/domain/stores.ts). Absent or empty: the default store.
+   * Shown as Glance's comma-separated `stores` once the image has data.
+   */
+  stores?: string[];
+  /** While importing with multi-store: the stores the import lands in (shared/domain/stores.ts); never shown. */
+  import_targets?: ImportTargets | null;
   /** The open upload session, at most one per image. */
   upload: UploadSession | null;
   /** Why the last upload or import was refused; shown as FAILURE_KEY. */
@@ -69,6 +77,12 @@ export interface Image {
   task_id?: string | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
+}
+
+/** Where a glance-direct import lands its bytes: Glance's `stores` and `all_stores_must_succeed`. */
+export interface ImportTargets {
+  stores: string[];
+  all_stores_must_succeed: boolean;
 }
 
 /** A pending_delete image's scrub: written by DELETE, claimed by the scrubber before it removes any byte. */
@@ -111,13 +125,16 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, task_id: _task, failure, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, task_id: _task, ...base } = image;
+  // Glance shows `stores` once data exists (never for staged data, which is in its staging store).
+  const hasData = image.status === 'active' || image.status === 'deactivated';
   return {
     ...properties,
     ...base,
     tags: [...image.tags],
     ...imageLinks(image.id),
     ...(failure ? { [FAILURE_KEY]: failure } : {}),
+    ...(hasData && stores?.length ? { stores: stores.join(',') } : {}),
   };
 }
 
@@ -164,6 +181,7 @@ export function queuedWithoutData(image: Image, reason: string): Image {
     os_hash_algo: null,
     os_hash_value: null,
     location: null,
+    stores: [],
     upload: null,
     failure: reason,
   };

@@ -15,7 +15,7 @@ export const STREAMED_OPERATIONS = new Set(['uploadImageFile', 'stageImageData']
 export function streamedDataRequest(operationId: string, event: APIGatewayProxyEvent, chunks: AsyncIterable<Uint8Array>, context: Context): Promise<APIGatewayProxyResult> {
   const handler = httpHandler(async (req) => {
     checkImageDataType(req.headers);
-    const body = { chunks, declaredSize: req.headers['x-openstack-image-size'] };
+    const body = { chunks, declaredSize: req.headers['x-openstack-image-size'], store: req.headers['x-image-meta-store'] };
     const id = req.pathParameters.image_id ?? '';
     if (operationId === 'stageImageData') await streamedDataService().stageFile(req.caller, id, body);
     else await streamedDataService().putFile(req.caller, id, body);

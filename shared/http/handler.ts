@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { GlanceError } from '../domain/errors.js';
+import { corsHeaders } from './cors.js';
 import { fromApiGatewayEvent, type HttpRequest } from './request.js';
 import { errorResponse, type HttpResponse } from './response.js';
 
@@ -15,6 +16,7 @@ export function httpHandler(handle: RequestHandler) {
   return middy<APIGatewayProxyEvent, HttpResponse, Error, Context>()
     // middy runs onError hooks in reverse order: glanceErrors shapes the error first, then requestId stamps it.
     .use(requestId())
+    .use(consoleCors())
     .use(glanceErrors())
     .handler(async (event, context) => handle(fromApiGatewayEvent(event, requestIdOf(context))));
 }
@@ -47,6 +49,16 @@ function requestIdOf(context: Context | undefined): string {
   let id = madeIds.get(context);
   if (!id) madeIds.set(context, (id = `req-${crypto.randomUUID()}`));
   return id;
+}
+
+/** The browser console's origin may read every answer, errors included (shared/http/cors.ts). */
+function consoleCors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
+  const stamp = (request: middy.Request<APIGatewayProxyEvent, HttpResponse, Error, Context>) => {
+    if (!request.response) return;
+    const headers = corsHeaders(request.event?.headers);
+    if (Object.keys(headers).length > 0) request.response.headers = { ...request.response.headers, ...headers };
+  };
+  return { after: async (r) => stamp(r), onError: async (r) => stamp(r) };
 }
 
 /** Glance puts `X-Openstack-Request-Id: req-<uuid>` on every response. */

@@ -1,3 +1,8 @@
+import { StoreCatalog, type StoreDefinition } from '../domain/stores.js';
+
+/** S3's limit of one server-side CopyObject (5 GiB); larger copies need UploadPartCopy, not built yet. */
+export const MAX_SERVER_COPY_BYTES = 5 * 1024 ** 3;
+
 /** A part the object store already holds for a multipart upload. */
 export interface StoredPart {
   partNumber: number;
@@ -59,6 +64,25 @@ export interface BlobStore {
   /** Every object under a prefix, with when it was last written (the auditor's view). */
   list(prefix: string): AsyncIterable<{ key: string; lastModified: Date }>;
   exists(key: string): Promise<boolean>;
+  /**
+   * Copies `key` from another store's bucket into this one, server-side (the bytes never pass
+   * through the caller), keeping the key. Idempotent. Refuses objects over `MAX_SERVER_COPY_BYTES`.
+   */
+  copyFrom(source: StoreDefinition, key: string): Promise<void>;
   /** Every multipart upload still open under a prefix, with when it was started (the auditor's view). */
   listUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated: Date }>;
+}
+
+/**
+ * The object store behind each of the deployment's stores (Glance's multi-store): every store is
+ * its own bucket, possibly in another region, and an image's bytes have the same key in each.
+ */
+export interface StoreBlobs {
+  readonly catalog: StoreCatalog;
+  in(store: StoreDefinition): BlobStore;
+}
+
+/** One object store as the deployment's one implicit store (the bench, single-store tools). */
+export function singleStore(blobs: BlobStore, catalog = StoreCatalog.single('single', 'us-east-1')): StoreBlobs {
+  return { catalog, in: () => blobs };
 }

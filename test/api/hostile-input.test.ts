@@ -179,7 +179,8 @@ function pathOf(template: string, imageId: string, uploadId = randomUUID(), tag 
     .replace('{image_id}', encodeURIComponent(imageId))
     .replace('{upload_id}', encodeURIComponent(uploadId))
     .replace('{tag_value}', encodeURIComponent(tag))
-    .replace('{member_id}', 'some-project');
+    .replace('{member_id}', 'some-project')
+    .replace('{store_id}', 'us');
 }
 
 /** A body each route would parse, so the answer is about the id and nothing else. */
@@ -204,8 +205,8 @@ function plausibleBody(operationId: string): { body?: string | Buffer; headers?:
 }
 
 describe('ids that are not UUIDs (item 10)', () => {
-  it('covers the 22 id routes', () => {
-    expect(ID_ROUTES).toHaveLength(22);
+  it('covers the 23 id routes', () => {
+    expect(ID_ROUTES).toHaveLength(23);
   });
 
   it('answers 404 on every id route for ids over 2,042 bytes and other non-UUIDs', async () => {

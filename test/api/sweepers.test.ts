@@ -77,10 +77,11 @@ describe('sweepers', () => {
     const key = `images/${id}/stray`;
     await s3().send(new PutObjectCommand({ Bucket: inject('bucket'), Key: key, Body: randomBytes(100) }));
     const first = await sweep({ jobs: ['audit'], image_ids: [id] });
-    expect(first.orphanObjects).toEqual([{ key, deleted: false }]);
+    // The report names the store where stores are configured (the local runtime's default store is `us`).
+    expect(first.orphanObjects).toEqual([expect.objectContaining({ key, deleted: false })]);
     expect(await exists(key)).toBe(true);
     const second = await sweep({ jobs: ['audit'], as_of: later(25 * HOUR), image_ids: [id] });
-    expect(second.orphanObjects).toEqual([{ key, deleted: true }]);
+    expect(second.orphanObjects).toEqual([expect.objectContaining({ key, deleted: true })]);
     expect(await exists(key)).toBe(false);
 
     const token = await tokenFor(uniqueProject());
@@ -90,7 +91,7 @@ describe('sweepers', () => {
     const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
     await s3().send(new DeleteObjectCommand({ Bucket: inject('bucket'), Key: location }));
     const audit = await sweep({ jobs: ['audit'], image_ids: [image.id] });
-    expect(audit.missingObjects).toEqual([{ image_id: image.id, key: location }]);
+    expect(audit.missingObjects).toEqual([expect.objectContaining({ image_id: image.id, key: location })]);
   });
 });
 

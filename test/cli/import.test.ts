@@ -49,7 +49,7 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
     expect(parseTable(imported.stdout)).toMatchObject({ status: 'active', checksum: md5(data), os_hash_value: sha512(data) });
   });
 
-  it('refuses methods the service does not list, as glance does, before creating anything; stores-info says there is one store', async () => {
+  it('refuses methods the service does not list, as glance does, before creating anything; stores-info lists the stores', async () => {
     const project = uniqueProject();
     const token = await tokenFor(project);
     const web = await skyglass(token, 'image-create-via-import', '--name', 'web', ...RAW, '--import-method', 'web-download', '--uri', 'https://example.com/cirros.img');
@@ -68,8 +68,11 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
     expect(record.code, record.stderr).toBe(0);
     expect(JSON.parse(record.stdout)).toMatchObject({ name: 'record', status: 'queued' });
 
-    const stores = await skyglass(token, 'stores-info');
-    expect(stores.code).toBe(1);
-    expect(stores.stderr).toBe('Multi Backend support is not enabled\n');
+    // The local runtime has two stores (issue #15): listed as glance lists them, the default flagged.
+    const stores = await skyglass(token, 'stores-info', '--json');
+    expect(stores.code, stores.stderr).toBe(0);
+    expect(JSON.parse(stores.stdout)).toEqual({ stores: [expect.objectContaining({ id: 'us', default: 'true' }), expect.objectContaining({ id: 'eu' })] });
+    const table = await skyglass(token, 'stores-info');
+    expect(table.stdout).toContain('"id": "eu"');
   });
 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
+import { injectFault } from '../api/faults.js';
+import { until } from '../api/data-helpers.js';
 import { launchChromium, listStatus, openConsole, screenshot, shownNames, signIn, type ConsolePage } from './browser.js';
 
 /** Creating an image with its file through the uploads extension, and deleting one, in the console. */
@@ -251,5 +253,84 @@ describe('deleting an image', () => {
     expect(shown.status).toBe(200);
     expect(await refusal.textContent()).toContain('protected');
     expect(c.trouble.dialogs).toEqual([]);
+  });
+
+  it('lets an admin restore, from the Pending delete tab, an image a member deleted: it is active again with its data', async () => {
+    const project = uniqueProject('console-restore');
+    const name = `to-restore-${project}`;
+    const token = await tokenFor(project);
+    const data = randomBytes(64 * 1024);
+    const image = await createImage(token, { name, disk_format: 'raw', container_format: 'bare' });
+    expect((await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: data, headers: { 'Content-Type': 'application/octet-stream' } })).status).toBe(204);
+    // The delete's StartExecution of the scrubber fails (as when Step Functions is unavailable):
+    // the image then waits in pending_delete until the sweeper re-drives its scrub, so the
+    // restore below does not race the test runtime's 3-second restore window.
+    injectFault({ command: 'StartExecution', key: image.id, times: 1, error: 'ServiceUnavailable' });
+
+    const member = await openConsole(browser, undefined, `/console/images/${image.id}`);
+    await signIn(member.page, project);
+    await member.page.getByRole('heading', { name, level: 1 }).waitFor();
+    await member.page.getByRole('button', { name: 'Delete image' }).click();
+    await member.page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await listStatus(member.page, 'Page 1: 0 images.');
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    // Only admins have the tab.
+    expect(await member.page.getByRole('tab', { name: 'Pending delete' }).count()).toBe(0);
+
+    const admin = await openConsole(browser);
+    await signIn(admin.page, uniqueProject('console-operator'), ['admin']);
+    await admin.page.getByRole('tab', { name: 'Pending delete' }).click();
+    // Its filters have no status (the tab is one): name, format, sizes.
+    expect(await admin.page.getByLabel('Status').count()).toBe(0);
+    await admin.page.getByLabel('Name (exact)').fill(name);
+    await admin.page.getByRole('button', { name: 'Apply filters' }).click();
+    await listStatus(admin.page, 'Page 1: 1 image.');
+    const table = admin.page.getByRole('table', { name: 'Images' });
+    const row = table.getByRole('row', { name: new RegExp(name) });
+    expect(await row.locator('td').allTextContents()).toEqual([name, 'pending_delete', 'shared', 'No', 'raw', '64.0 KiB', project, 'Restore']);
+    // No link: the image answers 404 until it is restored.
+    expect(await row.getByRole('link').count()).toBe(0);
+    await screenshot(admin.page, 'pending-delete');
+
+    await row.getByRole('button', { name: `Restore ${name}` }).click();
+    await admin.page.getByRole('status').filter({ hasText: `Restored ${name}: it is active again.` }).waitFor();
+    await listStatus(admin.page, 'Page 1: 0 images.');
+    expect((await call(`/v2/images/${image.id}`, { token })).body).toMatchObject({ status: 'active', size: data.length, checksum: createHash('md5').update(data).digest('hex') });
+
+    // The member sees it again, active.
+    await member.page.reload();
+    await listStatus(member.page, 'Page 1: 1 image.');
+    expect(await shownNames(member.page)).toEqual([name]);
+    expect(await member.page.getByRole('table', { name: 'Images' }).getByRole('row', { name: new RegExp(name) }).locator('td').nth(1).textContent()).toBe('active');
+    expectQuiet(member);
+    expectQuiet(admin);
+  });
+
+  it('shows why a restore was refused: an image the scrubber has already taken stays deleted', async () => {
+    const project = uniqueProject('console-late-restore');
+    const name = `too-late-${project}`;
+    const token = await tokenFor(project);
+    const image = await createImage(token, { name, disk_format: 'raw', container_format: 'bare' });
+    expect((await call(`/v2/images/${image.id}/file`, { method: 'PUT', token, body: randomBytes(4096), headers: { 'Content-Type': 'application/octet-stream' } })).status).toBe(204);
+    injectFault({ command: 'StartExecution', key: image.id, times: 1, error: 'ServiceUnavailable' });
+    expect((await call(`/v2/images/${image.id}`, { method: 'DELETE', token })).status).toBe(204);
+
+    const admin = await openConsole(browser);
+    await signIn(admin.page, uniqueProject('console-operator'), ['admin']);
+    await admin.page.getByRole('tab', { name: 'Pending delete' }).click();
+    await admin.page.getByLabel('Name (exact)').fill(name);
+    await admin.page.getByRole('button', { name: 'Apply filters' }).click();
+    await listStatus(admin.page, 'Page 1: 1 image.');
+    // Another admin scrubs it now, after this page listed it.
+    const operator = await tokenFor(uniqueProject('console-operator'), ['admin']);
+    expect((await call(`/v2/images/${image.id}/actions/scrub`, { method: 'POST', token: operator })).status).toBe(202);
+    await until('the scrub', async () => ((await call(`/v2/images?status=pending_delete&name=${name}`, { token: operator })).body.images.length === 0 ? true : undefined));
+
+    await admin.page.getByRole('button', { name: `Restore ${name}` }).click();
+    const refusal = admin.page.getByRole('alert').filter({ hasText: `${name} was not restored:` });
+    await refusal.waitFor();
+    await listStatus(admin.page, 'Page 1: 0 images.');
+    expect((await call(`/v2/images/${image.id}`, { token })).status).toBe(404);
+    expect(admin.trouble.dialogs).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
 import { stackGrants, stackPrincipals, type StackGrants } from './stack-grants.js';
+import type { StoreDefinition } from '../../shared/domain/stores.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CDK_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
@@ -50,7 +51,12 @@ beforeAll(() => {
   const log = readLog(file);
   calls = log.calls;
   // With the data front: the local runtime streams under its identity, as the stack's task does.
-  const app = new App({ context: { ...CDK_CONTEXT, 'skyglass:dataFront': true, 'aws:cdk:bundling-stacks': [] } });
+  // With the runtime's stores: the default is the stack's own bucket (BUCKET_NAME), the others
+  // the buckets they were by name, so every call to any store's bucket is checked.
+  const stores = log.environment.STORES
+    ? (JSON.parse(log.environment.STORES) as StoreDefinition[]).map((s) => (s.default ? { id: s.id, default: true } : { id: s.id, bucket: s.bucket, region: s.region }))
+    : undefined;
+  const app = new App({ context: { ...CDK_CONTEXT, 'skyglass:dataFront': true, ...(stores && { 'skyglass:stores': stores }), 'aws:cdk:bundling-stacks': [] } });
   stack = new SkyglassStack(app, 'SkyglassIamCheck', stackPropsFrom(readConfig((key) => app.node.tryGetContext(key), {})));
   const template = app.synth({ validateOnSynthesis: false }).getStackArtifact(stack.artifactId).template as { Resources: Record<string, Record<string, any>> };
   granted = stackGrants(stack, template, log.environment);

@@ -161,6 +161,13 @@ export function requiredPermissions(call: AwsCallRecord, scope: ArnScope): Permi
     }
     case 's3': {
       const bucket = text(p.Bucket, 'Bucket', name);
+      // A server-side copy writes the destination and reads the source (`bucket/key`).
+      if (call.command === 'CopyObject') {
+        return [
+          { action: 's3:PutObject', resource: `arn:${scope.partition}:s3:::${bucket}/${text(p.Key, 'Key', name)}`, context: {} },
+          { action: 's3:GetObject', resource: `arn:${scope.partition}:s3:::${decodeURIComponent(text(p.CopySource, 'CopySource', name))}`, context: {} },
+        ];
+      }
       const objectAction = S3_OBJECT_ACTIONS[call.command];
       if (objectAction) return one(objectAction, `arn:${scope.partition}:s3:::${bucket}/${text(p.Key, 'Key', name)}`);
       const bucketAction = S3_BUCKET_ACTIONS[call.command];

@@ -5,7 +5,7 @@
  * worker's declared access, Glance-shaped gateway responses and cdk-nag's AwsSolutions pack.
  * Synthesizes once, with esbuild bundling skipped.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -48,6 +48,9 @@ import { SkyglassAlarms } from '../../infra/constructs/alarms.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { bundleDataFront } from '../../infra/bundling.js';
 import { VIEWER_HOST_FUNCTION } from '../../infra/constructs/data-front.js';
+import { CONSOLE_VIEWER_FUNCTION } from '../../infra/constructs/console-site.js';
+import { S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
 /** asl-validator 4 is CommonJS without type declarations: `validator(definition, options?)`. */
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -64,10 +67,17 @@ type Statement = { Effect: string; Action: string | string[]; Resource?: unknown
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/**
+ * A stand-in for the built console (dist/console): the stack deploys whatever folder it is given,
+ * and these tests are about the template, not the build (test/console drives the real one).
+ */
+const CONSOLE_BUILD = mkdtempSync(path.join(tmpdir(), 'skyglass-console-build-'));
+writeFileSync(path.join(CONSOLE_BUILD, 'index.html'), '<!doctype html><title>Skyglass console</title>');
+
 function synthesize(context: Record<string, unknown>): { app: App; stack: SkyglassStack } {
   const app = new App({ context: { ...CDK_CONTEXT, ...context } });
   const config = readConfig((key) => app.node.tryGetContext(key), {});
-  const stack = new SkyglassStack(app, 'SkyglassTest', stackPropsFrom(config));
+  const stack = new SkyglassStack(app, 'SkyglassTest', { ...stackPropsFrom(config), consoleAssetDir: CONSOLE_BUILD });
   return { app, stack };
 }
 
@@ -153,7 +163,9 @@ function acknowledgements(): { path: string; id: string; reason: string }[] {
 }
 
 beforeAll(() => {
-  ({ app, stack } = synthesize({ 'aws:cdk:bundling-stacks': [] }));
+  // The API and its workers as the stack deploys them; the browser console's resources (on by
+  // default) are checked on their own synthesis, in "browser console" below.
+  ({ app, stack } = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:console': false }));
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, Json>;
 }, 120_000);
@@ -163,7 +175,7 @@ const FRONT_QUOTAS = { defaults: { image_size_total: 1000 }, projects: {} };
 let frontSynth: { app: App; stack: SkyglassStack; resources: Record<string, Json> } | undefined;
 function frontVariant(): { app: App; stack: SkyglassStack; resources: Record<string, Json> } {
   if (!frontSynth) {
-    const synth = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:dataFront': true, 'skyglass:quotas': FRONT_QUOTAS });
+    const synth = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:dataFront': true, 'skyglass:quotas': FRONT_QUOTAS, 'skyglass:console': false });
     frontSynth = { ...synth, resources: Template.fromStack(synth.stack).toJSON().Resources as Record<string, Json> };
   }
   return frontSynth;
@@ -635,19 +647,8 @@ describe('image bucket', () => {
     });
   });
 
-  it('allows browser PUT/GET/HEAD with presigned URLs and exposes ETag', () => {
-    template.hasResourceProperties('AWS::S3::Bucket', {
-      CorsConfiguration: {
-        CorsRules: [
-          Match.objectLike({
-            AllowedMethods: Match.arrayWith(['PUT', 'GET', 'HEAD']),
-            AllowedOrigins: ['*'],
-            AllowedHeaders: ['*'],
-            ExposedHeaders: ['ETag'],
-          }),
-        ],
-      },
-    });
+  it('has no CORS rule in the template: the console writes the one it needs (see "browser console")', () => {
+    for (const [, bucket] of ofType('AWS::S3::Bucket')) expect(bucket.Properties.CorsConfiguration).toBeUndefined();
   });
 
   it('aborts incomplete multipart uploads after one day', () => {
@@ -1798,4 +1799,142 @@ describe.runIf(fullSynth)('full synthesis with esbuild bundling (always in CI; l
       rmSync(outdir, { recursive: true, force: true });
     }
   }, 300_000);
+});
+
+describe('browser console (skyglass:console, on by default)', () => {
+  let c: { app: App; stack: SkyglassStack; resources: Record<string, Json> };
+  beforeAll(() => {
+    const synth = synthesize({ 'aws:cdk:bundling-stacks': [] });
+    c = { ...synth, resources: Template.fromStack(synth.stack).toJSON().Resources as Record<string, Json> };
+  }, 120_000);
+  const id = (construct: IConstruct) => c.stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const typed = (type: string) => Object.entries(c.resources).filter(([, r]) => r.Type === type);
+  /** A template value as text: Refs and attributes as <id> and <id.Attr>. */
+  const text = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Json;
+    if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(text).join(v['Fn::Join'][0] as string);
+    if (v.Ref) return `<${v.Ref}>`;
+    if (v['Fn::GetAtt']) return `<${v['Fn::GetAtt'].join('.')}>`;
+    return JSON.stringify(v);
+  };
+  const distributionOrigin = () => `https://<${id(c.stack.console!.distribution)}.DomainName>`;
+
+  it('keeps the files in a private, encrypted, TLS-only bucket that only the distribution reads, through OAC', () => {
+    const bucket = c.resources[id(c.stack.console!.bucket)]!;
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+    const policy = typed('AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id(c.stack.console!.bucket))![1];
+    const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements.some((st) => st.Effect === 'Deny' && JSON.stringify(st.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }))).toBe(true);
+    const read = statements.find((st) => st.Principal?.Service === 'cloudfront.amazonaws.com')!;
+    expect(read.Action).toBe('s3:GetObject');
+    expect(JSON.stringify(read.Condition)).toContain(id(c.stack.console!.distribution));
+    expect(typed('AWS::CloudFront::OriginAccessControl')).toHaveLength(1);
+    const config = c.resources[id(c.stack.console!.distribution)]!.Properties.DistributionConfig;
+    expect(config.Origins[0].OriginAccessControlId).toBeDefined();
+    expect(config.DefaultCacheBehavior).toMatchObject({ ViewerProtocolPolicy: 'redirect-to-https', ResponseHeadersPolicyId: { Ref: id(c.stack.console!.responseHeadersPolicy) } });
+  });
+
+  it('sends HSTS, nosniff, frame-deny, no referrer and a CSP without unsafe-inline whose connect-src is exactly the API, the store and the hosted UI', () => {
+    const headers = c.resources[id(c.stack.console!.responseHeadersPolicy)]!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    expect(headers).toMatchObject({
+      StrictTransportSecurity: { AccessControlMaxAgeSec: 31536000, IncludeSubdomains: true, Override: true },
+      ContentTypeOptions: { Override: true },
+      FrameOptions: { FrameOption: 'DENY', Override: true },
+      ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+    });
+    const csp = text(headers.ContentSecurityPolicy.ContentSecurityPolicy);
+    expect(csp).not.toContain('unsafe');
+    const api = `https://<${id(c.stack.api)}>.execute-api.<AWS::Region>.<AWS::URLSuffix>`;
+    const store = `https://<${id(c.stack.bucket)}>.s3.<AWS::Region>.<AWS::URLSuffix>`;
+    const signIn = `https://<${id(c.stack.console!.domain)}>.auth.<AWS::Region>.amazoncognito.com`;
+    expect(csp).toBe(`default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${api} ${store} ${signIn}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'`);
+  });
+
+  it("names the store's origin as the S3 presigner writes part URLs", async () => {
+    const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const url = await getSignedUrl(client, new UploadPartCommand({ Bucket: 'image-bucket', Key: 'images/x', UploadId: 'u', PartNumber: 1 }));
+    const csp = text(c.resources[id(c.stack.console!.responseHeadersPolicy)]!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy);
+    const expected = `https://<${id(c.stack.bucket)}>.s3.<AWS::Region>.<AWS::URLSuffix>`.replace(`<${id(c.stack.bucket)}>`, 'image-bucket').replace('<AWS::Region>', 'eu-west-1').replace('<AWS::URLSuffix>', 'amazonaws.com');
+    expect(new URL(url).origin).toBe(expected);
+    expect(csp).toContain(`https://<${id(c.stack.bucket)}>.s3.<AWS::Region>.<AWS::URLSuffix>`);
+  });
+
+  it('creates a public app client for the code flow (PKCE), with the console as callback and logout, and its hosted UI domain', () => {
+    const client = c.resources[id(c.stack.console!.client)]!.Properties;
+    expect(client).toMatchObject({ AllowedOAuthFlows: ['code'], AllowedOAuthFlowsUserPoolClient: true, GenerateSecret: false, AllowedOAuthScopes: ['openid', 'email', 'profile'], SupportedIdentityProviders: ['COGNITO'], WriteAttributes: ['email'] });
+    expect(client.CallbackURLs.map(text)).toEqual([`${distributionOrigin()}/console/`]);
+    expect(client.LogoutURLs.map(text)).toEqual([`${distributionOrigin()}/console/`]);
+    expect(typed('AWS::Cognito::UserPoolDomain')).toHaveLength(1);
+    // The authorizer trusts ID tokens of both clients.
+    const env = c.resources[id(c.stack.authorizerFunction)]!.Properties.Environment.Variables;
+    expect(text(env.JWT_AUDIENCE)).toBe(`<${id(c.stack.userPoolClient!)}>,<${id(c.stack.console!.client)}>`);
+  });
+
+  it('deploys the build and config.json (API URL, hosted UI, client id) under console/, invalidating the distribution', () => {
+    const [, deployment] = typed('Custom::CDKBucketDeployment')[0]!;
+    expect(deployment.Properties).toMatchObject({ DestinationBucketKeyPrefix: 'console/', DistributionPaths: ['/console/*'], Prune: true });
+    const markers = JSON.stringify(deployment.Properties.SourceMarkers);
+    for (const ref of [id(c.stack.api), id(c.stack.console!.client), id(c.stack.console!.domain)]) expect(markers).toContain(`"${ref}"`);
+    expect(text(c.stack.resolve(c.stack.console!.url))).toBe(`${distributionOrigin()}/console/`);
+    expect(Object.keys(Template.fromStack(c.stack).toJSON().Outputs)).toContain('ConsoleUrl');
+  });
+
+  it("lets exactly the console's origin PUT parts to the image bucket and read their ETag (written by one custom resource), granted only that", () => {
+    const [, cors] = typed('Custom::AWS')[0]!;
+    for (const phase of ['Create', 'Update']) {
+      const call = JSON.parse(text(cors.Properties[phase]));
+      expect(call).toMatchObject({ service: 'S3', action: 'putBucketCors', parameters: { Bucket: `<${id(c.stack.bucket)}>` } });
+      expect(call.parameters.CORSConfiguration).toEqual({ CORSRules: [{ AllowedOrigins: [distributionOrigin()], AllowedMethods: ['PUT'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 3600 }] });
+    }
+    const policy = c.resources[c.stack.getLogicalId(c.stack.console!.imageBucketCors.node.findChild('CustomResourcePolicy').node.defaultChild as CfnElement)]!;
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([{ Action: 's3:PutBucketCORS', Effect: 'Allow', Resource: { 'Fn::GetAtt': [id(c.stack.bucket), 'Arn'] } }]);
+  });
+
+  it("gives every API function and the gateway's own answers the console's origin for CORS", () => {
+    for (const fn of [...Object.values(c.stack.functions), c.stack.fallbackFunction]) {
+      expect(text(c.resources[id(fn)]!.Properties.Environment.Variables.CONSOLE_ORIGIN), fn.node.id).toBe(distributionOrigin());
+    }
+    const responses = typed('AWS::ApiGateway::GatewayResponse');
+    expect(responses).toHaveLength(Object.keys(GATEWAY_RESPONSES).length);
+    for (const [, r] of responses) expect(text(r.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'])).toBe(`'${distributionOrigin()}'`);
+  });
+
+  it('rewrites the console\'s views to index.html and sends / to the console', () => {
+    const handler = new Function(`${CONSOLE_VIEWER_FUNCTION}; return handler;`)() as (e: { request: { uri: string } }) => Json;
+    expect(handler({ request: { uri: '/' } }).statusCode).toBe(302);
+    for (const [uri, to] of [['/console/images/abc', '/console/index.html'], ['/console/', '/console/index.html'], ['/console/assets/app-1.js', '/console/assets/app-1.js'], ['/console/config.json', '/console/config.json']]) {
+      expect(handler({ request: { uri: uri! } }).uri, uri).toBe(to);
+    }
+  });
+
+  it('passes cdk-nag, acknowledging only listed rules with reasons', () => {
+    const report = new AwsSolutionsChecks(c.app).validateScope(c.stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    const acks = c.stack.node.findAll().filter((n) => n.node.path.includes('/Console/') || /Custom::CDKBucketDeployment|AWS679f53fac002430cb0da5b7982bd2287/.test(n.node.id)).flatMap((n) =>
+      n.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.entries(m.data as Record<string, string>).map(([rule, reason]) => ({ rule: rule.replace(/^annotation::/i, ''), reason }))),
+    ).filter((a) => a.rule.startsWith('AwsSolutions-'));
+    for (const ack of acks) {
+      expect(ack.rule).toMatch(/^AwsSolutions-(S1|CFR[1-4]|L1|IAM4\[Policy::arn:<AWS::Partition>:iam::aws:policy\/service-role\/AWSLambdaBasicExecutionRole\]|IAM5\[.*\])$/);
+      expect(ack.reason.length, ack.rule).toBeGreaterThanOrEqual(40);
+    }
+  });
+
+  it('costs at most 20 resources, and both configurations stay within 500', () => {
+    const withFront = Object.keys(Template.fromStack(synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:dataFront': true }).stack).toJSON().Resources).length;
+    const counts = { default: Object.keys(c.resources).length, withoutConsole: Object.keys(resources).length, dataFront: withFront, dataFrontWithoutConsole: Object.keys(frontVariant().resources).length };
+    console.log(`CloudFormation resources with the console: ${JSON.stringify(counts)}`);
+    expect(counts.default - counts.withoutConsole).toBeLessThanOrEqual(20);
+    expect(counts.dataFront - counts.dataFrontWithoutConsole).toBeLessThanOrEqual(20);
+    expect(counts.default).toBeLessThanOrEqual(500);
+    expect(counts.dataFront).toBeLessThanOrEqual(500);
+  });
+
+  it('is refused with an external issuer or Keystone, and off by default there', () => {
+    const external = { 'skyglass:jwtIssuer': 'https://idp.example', 'skyglass:jwksUrl': 'https://idp.example/jwks' };
+    expect(readConfig((k) => (external as Record<string, unknown>)[k], {}).console).toBe(false);
+    const asked: Record<string, unknown> = { ...external, 'skyglass:console': true };
+    expect(() => readConfig((k) => asked[k], {})).toThrow('skyglass:console needs the stack\'s own user pool');
+  });
 });

@@ -43,6 +43,7 @@ class MultipartStore {
       presignDownload: unused,
       list: unused,
       exists: unused,
+      copyFrom: unused,
       listUploads: unused,
     };
   }
