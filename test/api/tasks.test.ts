@@ -75,6 +75,18 @@ describe('tasks: every glance-direct import records its api_image_import task', 
     expect(task.message).toBe(image.os_skyglass_failure);
   });
 
+  it('an import into several stores records its task and its stores in the same write: the task keeps the request, the image lands in both', async () => {
+    const token = await tokenFor(uniqueProject());
+    const image = await createImage(token, { name: 'task-stores', disk_format: 'raw', container_format: 'bare' });
+    expect((await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: randomBytes(1500), headers: OCTETS })).status).toBe(204);
+    const request = { ...GLANCE_DIRECT, stores: ['us', 'eu'], all_stores_must_succeed: true };
+    expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: request })).status).toBe(202);
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', stores: 'us,eu' });
+    const { tasks } = (await call(`/v2/images/${image.id}/tasks`, { token })).body;
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({ type: 'api_image_import', status: 'success', input: { image_id: image.id, import_req: request }, result: { image_id: image.id } });
+  });
+
   it("an image's tasks: 404 for an image the caller cannot see (or none), another project sees none of the owner's tasks on a public image", async () => {
     const owner = await tokenFor(uniqueProject());
     const other = await tokenFor(uniqueProject());
