@@ -436,8 +436,15 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
 
 /** Item actions on the table, Queries on the named indexes; sets `TABLE_NAME`. */
 function grantTable(grantee: AccessGrantee, table: dynamodb.ITable, itemActions: string[], indexes: string[]): void {
-  if (itemActions.length > 0) {
-    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: itemActions.sort(), resources: [table.tableArn] }));
+  // A Query of the table itself (one image's partition) is a statement of its own: a function
+  // that reads items by key and queries a partition gets each action for what it is, and the
+  // Query grants of a role can be read in one place (test/infra "scopes table permissions").
+  const keyActions = itemActions.filter((action) => action !== 'dynamodb:Query');
+  if (keyActions.length > 0) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: keyActions.sort(), resources: [table.tableArn] }));
+  }
+  if (keyActions.length < itemActions.length) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTablePartitions', actions: ['dynamodb:Query'], resources: [table.tableArn] }));
   }
   if (indexes.length > 0) {
     grantee.addToRolePolicy(
