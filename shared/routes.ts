@@ -20,6 +20,10 @@ export type Access =
   | 'table:list-members'
   /** TransactWriteItems of a membership: ConditionCheck on the image, Puts of the member and the member count. */
   | 'table:write-member'
+  /** Query one image's partition on the table itself for the image and its tasks (`begins_with(sk, 'IMAGE')`: no member item). */
+  | 'table:image-tasks'
+  /** Query the task partitions of the `all` index (GET /v2/tasks). */
+  | 'table:list-tasks'
   /** Query the indexes the sweepers read: byStatus (their candidates) and all (the daily audit). */
   | 'table:sweep'
   /** GetObject of image objects (verifying, presigning downloads). */
@@ -121,6 +125,10 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
   { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'modify_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
+  { operationId: 'getImageTasks', method: 'GET', path: '/v2/images/{image_id}/tasks', handler: fn('tasks', 'get-image-tasks'), policy: 'get_image', auth: true, access: ['table:image-tasks', 'table:read'], summary: "An image's tasks (its imports), the caller's project's unless admin" },
+  { operationId: 'listTasks', method: 'GET', path: '/v2/tasks', handler: fn('tasks', 'list-tasks'), policy: 'get_tasks', auth: true, access: ['table:read', 'table:list-tasks'], summary: 'List tasks (tasks_api_access: admin by default)' },
+  { operationId: 'createTask', method: 'POST', path: '/v2/tasks', handler: fn('tasks', 'create-task'), policy: 'add_task', auth: true, access: ['table:insert'], summary: 'Record an import task (tasks_api_access: admin by default); Skyglass fetches no URI, so it is recorded as failed with the reason' },
+  { operationId: 'showTask', method: 'GET', path: '/v2/tasks/{task_id}', handler: fn('tasks', 'get-task'), policy: 'get_task', auth: true, access: ['table:read'], summary: 'Show one task (tasks_api_access: admin by default)' },
   { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
   // The metadata definitions catalogue (docs/table-design.md, "Metadata definitions"): in a nested stack.
   { operationId: 'listMetadefNamespaces', method: 'GET', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'list-namespaces'), policy: 'get_metadef_namespaces', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'List the metadata definition namespaces the caller can see (seeds the catalogue the first time)' },

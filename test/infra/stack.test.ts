@@ -745,6 +745,9 @@ describe('IAM least privilege', () => {
     'table:read-members': [{ actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] }],
     'table:list-members': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:write-member': [{ actions: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] }],
+    // An image's tasks are in its partition (one Query on the table); the task list is on `all`.
+    'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
+    'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
@@ -998,7 +1001,7 @@ describe('IAM least privilege', () => {
         const resourcesOf = asArray(statement.Resource as Json | Json[]);
         if (actions.includes('dynamodb:Query')) {
           expect(actions, name).toEqual(['dynamodb:Query']);
-          const queryable = access.includes('table:list-members') ? [...indexes, tableArn()] : indexes;
+          const queryable = access.includes('table:list-members') || access.includes('table:image-tasks') ? [...indexes, tableArn()] : indexes;
           for (const resource of resourcesOf) expect(queryable, name).toContainEqual(resource);
         } else {
           expect(resourcesOf, name).toEqual([tableArn()]);
