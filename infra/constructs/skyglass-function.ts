@@ -207,6 +207,7 @@ export class SkyglassFunction extends NodejsFunction {
         target: LAMBDA_BUNDLE.target,
         mainFields: [...LAMBDA_BUNDLE.mainFields],
         banner: LAMBDA_BUNDLE.banner,
+        define: { ...LAMBDA_BUNDLE.define },
         esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_BUNDLE.alias).map(([from, to]) => [`--alias:${from}`, to])),
         // Bundle the AWS SDK v3 in rather than relying on the runtime's copy.
         externalModules: [],
