@@ -16,7 +16,7 @@ import { acceptedRandomDiskFormats, exclusions, runTempest, shortName, type Temp
  */
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
 /** Tests that pass today: fewer means Tempest ran less than it should (a config or catalog fault). */
-const PASSING_AT_LEAST = 47;
+const PASSING_AT_LEAST = 65;
 /** Tempest's workers: two on CI's two cores (measured fastest; see the README). */
 const CONCURRENCY = 2;
 /** Tempest's multi-store tests, run in their own pass against two stores. */
@@ -69,14 +69,10 @@ describe("Tempest's image suite against Skyglass and a real Keystone", () => {
     expect(results.filter((r) => r.status === 'success').length).toBeGreaterThanOrEqual(PASSING_AT_LEAST);
   });
 
-  it('runs none of the excluded tests, and the README lists each exclusion with its reason', () => {
-    const listed = exclusions();
-    expect(listed.length).toBeGreaterThan(0);
-    for (const { pattern, reason } of listed) {
-      expect(reason, `${pattern} has no reason`).not.toBe('');
-      expect(results.filter((r) => pattern.test(r.id)).map((r) => r.id)).toEqual([]);
-      expect(README, `the README's Tempest section names ${pattern.source}`).toContain(`\`${pattern.source}\``);
-    }
+  it('runs the whole suite: the exclude list is empty', () => {
+    // Every test of tempest.api.image.v2 runs; a test Skyglass cannot pass goes in exclude-list.txt
+    // with its reason, in the README's Tempest section, and here.
+    expect(exclusions()).toEqual([]);
   });
 
   it('skips only tests the README lists with their reason', () => {
