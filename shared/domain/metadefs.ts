@@ -144,13 +144,8 @@ export function checkPropertyDefinition(name: string, definition: PropertyDefini
 
 const NAME_LIMIT = 80;
 
-export interface NamespaceInput {
-  namespace: string;
-  display_name?: string;
-  description?: string;
-  visibility: NamespaceVisibility;
-  protected: boolean;
-  owner: string | null;
+/** A namespace as created: its own fields (MetadefNamespace's, without the ones the service sets) and its contents. */
+export interface NamespaceInput extends Pick<MetadefNamespace, 'namespace' | 'display_name' | 'description' | 'visibility' | 'protected' | 'owner'> {
   resource_type_associations: Array<{ name: string; prefix?: string; properties_target?: string }>;
   properties: Record<string, PropertyDefinition>;
   objects: Array<{ name: string; description?: string; required?: string[]; properties?: Record<string, PropertyDefinition> }>;

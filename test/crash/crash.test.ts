@@ -49,6 +49,16 @@ async function newImage(): Promise<string> {
   return res.body.id as string;
 }
 
+/** An image with 4 KiB staged, and its glance-direct import request, not yet sent. */
+async function stagedForImport() {
+  const id = await newImage();
+  const data = randomBytes(4096);
+  const staged = await runtime.call(`/v2/images/${id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS });
+  if (staged.status !== 204) throw new Error(`stage: ${staged.status} ${staged.text}`);
+  const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+  return { id, data, request };
+}
+
 async function activeImage(data: Buffer): Promise<string> {
   const id = await newImage();
   const put = await runtime.call(`/v2/images/${id}/file`, { method: 'PUT', token, body: data, headers: OCTETS });
@@ -159,11 +169,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'import, after the importing write and before verification starts: the image ends active',
     async prepare() {
-      const id = await newImage();
-      const data = randomBytes(4096);
-      const staged = await runtime.call(`/v2/images/${id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS });
-      if (staged.status !== 204) throw new Error(`stage: ${staged.status} ${staged.text}`);
-      const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+      const { id, data, request } = await stagedForImport();
       return { id, data, rule: { command: 'StartExecution', key: id }, request };
     },
     told: 0,
@@ -174,11 +180,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'the verifier of an import, after import answered 202 and before the write that activates the image and finishes its task: both end done',
     async prepare() {
-      const id = await newImage();
-      const data = randomBytes(4096);
-      const staged = await runtime.call(`/v2/images/${id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS });
-      if (staged.status !== 204) throw new Error(`stage: ${staged.status} ${staged.text}`);
-      const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+      const { id, data, request } = await stagedForImport();
       // The image's Put leads the transaction that also updates its task: the rule holds that transaction.
       return { id, data, rule: { command: 'PutItem', key: id, imageStatus: 'active' }, request };
     },
