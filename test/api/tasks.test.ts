@@ -81,7 +81,7 @@ describe('tasks: every glance-direct import records its api_image_import task', 
     expect((await call(`/v2/images/${image.id}/stage`, { method: 'PUT', token, body: randomBytes(1500), headers: OCTETS })).status).toBe(204);
     const request = { ...GLANCE_DIRECT, stores: ['us', 'eu'], all_stores_must_succeed: true };
     expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: request })).status).toBe(202);
-    expect(await settled(token, image.id)).toMatchObject({ status: 'active', stores: 'us,eu' });
+    expect(await settled(token, image.id)).toMatchObject({ status: 'active', stores: 'eu,us' });
     const { tasks } = (await call(`/v2/images/${image.id}/tasks`, { token })).body;
     expect(tasks).toHaveLength(1);
     expect(tasks[0]).toMatchObject({ type: 'api_image_import', status: 'success', input: { image_id: image.id, import_req: request }, result: { image_id: image.id } });
