@@ -5,7 +5,7 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
+  paginateQuery,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -62,21 +62,17 @@ export class DynamoMetadefRepository implements MetadefRepository {
 
   private async queryAll(partition: string, prefix?: string): Promise<Item[]> {
     const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK, ...(prefix && { '#sk': SK }) },
-          ExpressionAttributeValues: { ':pk': partition, ...(prefix && { ':prefix': prefix }) },
-          ConsistentRead: true,
-          ...(start && { ExclusiveStartKey: start }),
-        }),
-      );
-      items.push(...((out.Items as Item[] | undefined) ?? []));
-      start = out.LastEvaluatedKey as Item | undefined;
-    } while (start);
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.table,
+        KeyConditionExpression: prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK, ...(prefix && { '#sk': SK }) },
+        ExpressionAttributeValues: { ':pk': partition, ...(prefix && { ':prefix': prefix }) },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) items.push(...((page.Items as Item[] | undefined) ?? []));
     return items;
   }
 

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand, paginateQuery, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { isUuid, type Image } from '../domain/image.js';
 import { badRequest } from '../domain/errors.js';
 import { compareTasks, isExpired, type Task, type TaskListQuery, type TaskSettlement } from '../domain/task.js';
@@ -156,25 +156,23 @@ export class DynamoTaskRepository implements TaskRepository {
     // start with IMAGE: its members (`MEMBER#`) are not read.
     let image: Image | undefined;
     const tasks: Task[] = [];
-    let startKey: Item | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :image)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey, '#sk': TABLE_KEYS.sortKey },
-          ExpressionAttributeValues: { ':pk': imagePartition(imageId), ':image': IMAGE_SORT_KEY },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.table,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :image)',
+        ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey, '#sk': TABLE_KEYS.sortKey },
+        ExpressionAttributeValues: { ':pk': imagePartition(imageId), ':image': IMAGE_SORT_KEY },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
         const sk = String(item[TABLE_KEYS.sortKey]);
         if (sk === IMAGE_SORT_KEY) image = imageFromItem(item);
         else if (sk.startsWith(IMAGE_TASK_SORT_PREFIX)) tasks.push(taskFromItem(item));
       }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    }
     const now = this.now();
     return { image, tasks: tasks.filter((t) => !isExpired(t, now)).sort((a, b) => listSortKey(a).localeCompare(listSortKey(b))) };
   }
@@ -211,27 +209,26 @@ export class DynamoTaskRepository implements TaskRepository {
 
   private async shardPage(partition: string, query: TaskListQuery, bound: string | undefined, keep: (t: Task) => boolean): Promise<Task[]> {
     const found: Task[] = [];
-    let startKey: Item | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: INDEXES.all.name,
-          KeyConditionExpression: bound ? `#p = :p AND #s ${query.forward ? '>' : '<'} :bound` : '#p = :p',
-          ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey, ...(bound ? { '#s': LIST_SORT_KEY } : {}) },
-          ExpressionAttributeValues: { ':p': partition, ...(bound ? { ':bound': bound } : {}) },
-          ScanIndexForward: query.forward,
-          Limit: Math.min(query.limit + 1, 1000),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.table,
+        IndexName: INDEXES.all.name,
+        KeyConditionExpression: bound ? `#p = :p AND #s ${query.forward ? '>' : '<'} :bound` : '#p = :p',
+        ExpressionAttributeNames: { '#p': INDEXES.all.partitionKey, ...(bound ? { '#s': LIST_SORT_KEY } : {}) },
+        ExpressionAttributeValues: { ':p': partition, ...(bound ? { ':bound': bound } : {}) },
+        ScanIndexForward: query.forward,
+        Limit: Math.min(query.limit + 1, 1000),
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
         const task = taskFromItem(item);
         if (keep(task)) found.push(task);
+        // Leaving the loop stops the paginator: no further page is read.
         if (found.length >= query.limit) return found;
       }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    }
     return found;
   }
 
