@@ -38,7 +38,7 @@ export interface CliResult {
   startMs: { cli: number; glance: number; node: number };
 }
 
-interface Timed {
+export interface Timed {
   seconds: number;
   maxRssKiB: number;
   /** Seconds from process start to the CLI's `--debug` lines: every part stored, and the complete accepted. */
@@ -46,8 +46,8 @@ interface Timed {
   completedSeconds: number;
 }
 
-/** Runs the bundle under GNU time; resolves with the wall time and the maximum RSS. */
-function runCli(bundle: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Timed> {
+/** Runs the bundle under GNU time, with --debug; resolves with the wall time, its phases and the maximum RSS. */
+export function runCli(bundle: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, bundle, ...args, '--debug'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import type { LocalRuntime } from '../infra/local/server.js';
 // @ts-expect-error: a plain .mjs build script (scripts/build-cli.mjs)
 import { buildCli } from '../scripts/build-cli.mjs';
 import { launchChromium, signIn } from '../test/console/browser.js';
+import { runCli } from './cli.js';
 import { writeRandomFile } from './random-file.js';
 import { check, heading, printTable, progress } from './report.js';
 
@@ -103,24 +103,6 @@ interface Phases {
   completedSeconds: number;
 }
 
-function cliUpload(bundle: string, env: NodeJS.ProcessEnv, file: string): Promise<Phases> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [bundle, 'image-create', '--name', 'bench-cli', '--disk-format', 'raw', '--container-format', 'bare', '--file', file, '--debug'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let completedSeconds = NaN;
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => {
-      out += d;
-      if (Number.isNaN(completedSeconds) && out.includes('debug: complete accepted')) completedSeconds = (performance.now() - started) / 1000;
-    });
-    child.on('close', (code) => {
-      if (code !== 0 || !/\| status +\| active/.test(out)) return reject(new Error(`skyglass image-create exited ${code}:\n${out}`));
-      resolve({ seconds: (performance.now() - started) / 1000, completedSeconds });
-    });
-  });
-}
-
 export async function measureConsoleUpload(): Promise<ConsoleUploadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'skyglass-bench-console-'));
   let runtime: LocalRuntime | undefined;
@@ -144,7 +126,7 @@ export async function measureConsoleUpload(): Promise<ConsoleUploadResult> {
       result.consoleSeconds.push(viaConsole.seconds);
       result.consoleCompletedSeconds.push(viaConsole.completedSeconds);
       await rt.workflowsIdle();
-      const viaCli = await cliUpload(bundle, env, file);
+      const viaCli = await runCli(bundle, env, ['image-create', '--name', 'bench-cli', '--disk-format', 'raw', '--container-format', 'bare', '--file', file]);
       result.cliSeconds.push(viaCli.seconds);
       result.cliCompletedSeconds.push(viaCli.completedSeconds);
       await rt.workflowsIdle();
