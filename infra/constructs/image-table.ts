@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { INDEXES, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
+import { INDEXES, SORT_TWIN_PROJECTION, STREAM_VIEW, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
 
 export interface ImageTableProps {
   /**
@@ -40,7 +40,9 @@ export class ImageTable extends Construct {
         indexName: index.name,
         partitionKey: key(index.partitionKey),
         sortKey: key(index.sortKey),
-        projectionType: dynamodb.ProjectionType.ALL,
+        ...('projection' in index
+          ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...SORT_TWIN_PROJECTION] }
+          : { projectionType: dynamodb.ProjectionType.ALL }),
       });
     }
   }

@@ -21,7 +21,7 @@ import { listIndexAttributes } from '../../shared/adapters/dynamo-image-reposito
 import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
 import {
-  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, projectPartition, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
+  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, type IndexDefinition, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, projectPartition, SORT_TWIN_PROJECTION, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
   TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
 } from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
@@ -103,13 +103,13 @@ export async function startDynamoDbLocal(dbDir: string | null, workDir: string):
   };
 }
 
-const indexDefinition = (index: (typeof INDEXES)[keyof typeof INDEXES]): GlobalSecondaryIndex => ({
+const indexDefinition = (index: IndexDefinition): GlobalSecondaryIndex => ({
   IndexName: index.name,
   KeySchema: [
     { AttributeName: index.partitionKey, KeyType: 'HASH' },
     { AttributeName: index.sortKey, KeyType: 'RANGE' },
   ],
-  Projection: { ProjectionType: 'ALL' },
+  Projection: index.projection ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SORT_TWIN_PROJECTION] } : { ProjectionType: 'ALL' },
 });
 
 /**
@@ -169,7 +169,8 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     );
     await indexActive(client, tableName, index.name);
     if (index.name === INDEXES.byStatus.name) await backfillStatusIndex(client, tableName);
-    if (index.sortKey === NAME_SORT_KEY) listKeysMissing = true;
+    // The name and sort twins are sorted on attributes older items lack.
+    if (index.sortKey === NAME_SORT_KEY || 'projection' in index) listKeysMissing = true;
   }
   // The name indexes are sorted on an attribute older items lack, and items from before the
   // sharding of `all` and byVisibility hold their unsharded keys: rewrite those once.

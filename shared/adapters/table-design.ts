@@ -140,15 +140,57 @@ export const INDEXES = {
   byOwnerName: { name: 'byOwnerName', partitionKey: 'ownerPk', sortKey: 'nameSk' },
   byVisibilityName: { name: 'byVisibilityName', partitionKey: 'visNamePk', sortKey: 'nameSk' },
   allByName: { name: 'allByName', partitionKey: 'allNamePk', sortKey: 'nameSk' },
+  /**
+   * The sort twins of byOwner, byVisibility and `all` for Glance's other sort keys: the same
+   * partitions (and shards, by image id), sorted by `<value><created_at>#<id>` (the value's
+   * key, then Glance's tie-breakers), so `sort=updated_at|size|status` in either direction is a
+   * Query, and `status=` is a key condition on its status's prefix. They project only the image
+   * id and its `listSk` (SORT_TWIN_PROJECTION): an entry is written only when the image enters,
+   * leaves or moves within the index, not on every write as a projection of the whole image
+   * would be; a page fetches its images with one BatchGetItem.
+   */
+  byOwnerUpdated: { name: 'byOwnerUpdated', partitionKey: 'ownerPk', sortKey: 'updatedSk', projection: 'sortTwin' },
+  byVisibilityUpdated: { name: 'byVisibilityUpdated', partitionKey: 'visPk', sortKey: 'updatedSk', projection: 'sortTwin' },
+  allByUpdated: { name: 'allByUpdated', partitionKey: 'allPk', sortKey: 'updatedSk', projection: 'sortTwin' },
+  byOwnerSize: { name: 'byOwnerSize', partitionKey: 'ownerPk', sortKey: 'sizeSk', projection: 'sortTwin' },
+  byVisibilitySize: { name: 'byVisibilitySize', partitionKey: 'visPk', sortKey: 'sizeSk', projection: 'sortTwin' },
+  allBySize: { name: 'allBySize', partitionKey: 'allPk', sortKey: 'sizeSk', projection: 'sortTwin' },
+  byOwnerStatus: { name: 'byOwnerStatus', partitionKey: 'ownerPk', sortKey: 'statusListSk', projection: 'sortTwin' },
+  byVisibilityStatus: { name: 'byVisibilityStatus', partitionKey: 'visPk', sortKey: 'statusListSk', projection: 'sortTwin' },
+  allByStatus: { name: 'allByStatus', partitionKey: 'allPk', sortKey: 'statusListSk', projection: 'sortTwin' },
 } as const;
+
+export type IndexDefinition = { name: string; partitionKey: string; sortKey: string; projection?: 'sortTwin' };
+
+/**
+ * What the sort twins project besides the keys: the image id (its entries are fetched by it)
+ * and `listSk` (a status lookup under the default order merges on it). Neither ever changes.
+ */
+export const SORT_TWIN_PROJECTION = ['id', 'listSk'] as const;
 
 export type IndexKey = keyof typeof INDEXES;
 
 /** The name-sorted twin of each list index that has one (byMember has none: member items do not copy the name). */
 export const NAME_INDEX_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerName', byVisibility: 'byVisibilityName', all: 'allByName' };
 
-/** The list indexes spread over LIST_SHARDS partitions each: `all` and byVisibility by image id, their name twins by name. */
-const SHARDED_INDEXES: readonly IndexKey[] = ['all', 'byVisibility', 'allByName', 'byVisibilityName'];
+/** The sort key attributes of the sort twins: `updatedSk`, `sizeSk`, `statusListSk`. */
+export const UPDATED_SORT_KEY = 'updatedSk';
+export const SIZE_SORT_KEY = 'sizeSk';
+export const STATUS_LIST_SORT_KEY = 'statusListSk';
+export type TwinSortKey = typeof UPDATED_SORT_KEY | typeof SIZE_SORT_KEY | typeof STATUS_LIST_SORT_KEY;
+
+/** Each list index's sort twin by sort key attribute (byMember has none, as for names). */
+export const SORT_TWIN_OF: Record<TwinSortKey, Partial<Record<IndexKey, IndexKey>>> = {
+  updatedSk: { byOwner: 'byOwnerUpdated', byVisibility: 'byVisibilityUpdated', all: 'allByUpdated' },
+  sizeSk: { byOwner: 'byOwnerSize', byVisibility: 'byVisibilitySize', all: 'allBySize' },
+  statusListSk: { byOwner: 'byOwnerStatus', byVisibility: 'byVisibilityStatus', all: 'allByStatus' },
+};
+
+/** The list indexes spread over LIST_SHARDS partitions each: `all` and byVisibility (and their sort twins) by image id, their name twins by name. */
+const SHARDED_INDEXES: readonly IndexKey[] = [
+  'all', 'byVisibility', 'allByName', 'byVisibilityName',
+  'allByUpdated', 'byVisibilityUpdated', 'allBySize', 'byVisibilitySize', 'allByStatus', 'byVisibilityStatus',
+];
 
 export function isShardedIndex(index: IndexKey): boolean {
   return SHARDED_INDEXES.includes(index);
@@ -199,11 +241,41 @@ export function nameSortKey(name: string | null, listSortKey: string): string {
 /** Sorts after every `<created_at>#<id>`: the upper bound of one name's keys. */
 export const AFTER_LIST_KEYS = '~';
 
+/**
+ * `updatedSk`: `<updated_at><created_at>#<id>`. Glance's timestamps are fixed-width (whole
+ * seconds, UTC), so the key orders by updated_at, then Glance's tie-breakers.
+ */
+export function updatedSortKey(updatedAt: string, listSortKey: string): string {
+  return updatedAt + listSortKey;
+}
+
+/**
+ * `sizeSk`: the size as 20 digits (any 64-bit size fits), or `!` for none, which sorts before
+ * every digit (NULL is Glance's smallest value), then `<created_at>#<id>`.
+ */
+export function sizeSortKey(size: number | null, listSortKey: string): string {
+  return (size === null ? '!' : String(size).padStart(20, '0')) + listSortKey;
+}
+
+/**
+ * `statusListSk`: `<status>#<created_at>#<id>`. No status is a prefix of another and `#` sorts
+ * before every letter and `_`, so the key orders by status, then the tie-breakers, and one
+ * status's keys are exactly those starting with `<status>#`.
+ */
+export function statusListSortKey(status: string, listSortKey: string): string {
+  return statusKeyPrefix(status) + listSortKey;
+}
+
+export function statusKeyPrefix(status: string): string {
+  return `${status}#`;
+}
+
 /** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
 export const LIST_INDEXES = [
   INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
   INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
-] as const;
+  ...Object.values(SORT_TWIN_OF).flatMap((twins) => Object.values(twins).map((twin) => INDEXES[twin].name)),
+];
 /** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
 export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;
 

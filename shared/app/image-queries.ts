@@ -4,13 +4,13 @@ import { toView, type Image, type ImageView } from '../domain/image.js';
 import { listLinks, parseListQuery, type QueryParams } from '../domain/list-query.js';
 import type { Lister } from '../domain/list-visibility.js';
 import type { PropertyProtections } from '../domain/property-protections.js';
-import type { ImageRepository } from '../ports/image-repository.js';
+import type { ImageLists } from '../ports/image-lists.js';
 import type { AuthorizedImages } from './authorized-images.js';
 
 /** Reading images: show and list. Kept apart so read functions bundle no event or workflow client. */
 export class ImageQueries {
   constructor(
-    private readonly repo: ImageRepository,
+    private readonly lists: ImageLists,
     private readonly access: AuthorizedImages,
     private readonly protections: PropertyProtections,
   ) {}
@@ -35,7 +35,7 @@ export class ImageQueries {
     }
     // The repository lists by Glance's database rules, where "admin" is the policy's context_is_admin.
     const lister: Lister = { projectId: caller.projectId, isAdmin: this.access.policy.isAdmin(caller) };
-    const { images } = await this.repo.list(lister, query, marker);
+    const { images } = await this.lists.list(lister, query, marker);
     return { images: images.map((image) => this.view(caller, image)), ...listLinks(rawQuery, images, query.limit) };
   }
 

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
+import { DynamoImageLists } from '../adapters/dynamo-image-lists.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
 import { DynamoUsageRepository } from '../adapters/dynamo-usage-repository.js';
@@ -61,7 +62,7 @@ export function authorizedImages(): AuthorizedImages {
 
 /** Show and list. */
 export function imageQueries(): ImageQueries {
-  return (queries ??= new ImageQueries(imageRepository(), authorizedImages(), propertyProtections()));
+  return (queries ??= new ImageQueries(new DynamoImageLists(dynamoDbClient(), { tableName: config().tableName }), authorizedImages(), propertyProtections()));
 }
 
 /** The per-project usage counters (written by the image repository's transactions). */

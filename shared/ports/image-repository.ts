@@ -56,8 +56,6 @@ export interface ImageRepository {
    * (shared/domain/task.ts `importTaskSettlement`), in the same write.
    */
   save(next: Image, previous: Image, events?: readonly ImageEventType[], task?: Task): Promise<void>;
-  /** One page of images visible to the caller (as `policy` sees it: is_admin) that match the query, in the query's order. */
-  list(lister: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
   /**
    * Every image in one of these statuses, oldest change first per status: for the sweepers,
    * which run on a schedule. The statuses a sweep looks for (saving, uploading, importing,

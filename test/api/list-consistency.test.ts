@@ -15,7 +15,7 @@ import { settled } from './data-helpers.js';
  * (docs/table-design.md): after a random sequence of creates, renames, visibility changes,
  * tags, uploads (verification), hides, deactivations, deletes (the scrubber), restores and
  * membership changes, each indexed query (default order, name=, name=in:, sort=name both ways,
- * admin, shared with the caller, community, ...) paged with markers through the API lists
+ * sort=updated_at / size / status, status=, admin, shared with the caller, community, ...) paged with markers through the API lists
  * exactly what a full scan of the table, filtered and sorted in memory by Glance's rules
  * (inGlanceList, matchesListFilters, compareImages), holds.
  *
@@ -165,7 +165,9 @@ describe('list indexes against a full scan (property)', () => {
               noServerError(o.kind, await patch(ownerToken(image), image.id, [{ op: 'replace', path: '/os_hidden', value: o.hidden }]));
               break;
             case 'upload': {
-              const put = await call(`${path}/file`, { method: 'PUT', token: ownerToken(image), body: Buffer.from(`${run} ${image.id}`), headers: { 'Content-Type': 'application/octet-stream' } });
+              // Sizes of one, two and three digits, with ties, so the size key's order is tested.
+              const size = [7, 61, 700, 61][o.target % 4]!;
+              const put = await call(`${path}/file`, { method: 'PUT', token: ownerToken(image), body: Buffer.alloc(size, `${run} ${image.id} `), headers: { 'Content-Type': 'application/octet-stream' } });
               noServerError(o.kind, put);
               if (put.status === 204) await settled(ownerToken(image), image.id);
               break;
@@ -208,6 +210,20 @@ describe('list indexes against a full scan (property)', () => {
           `${ofRun}&os_hidden=true`,
           `${ofRun}&tag=t1`,
           `${ofRun}&status=active`,
+          // The sort twins (updated_at, size, status) and the status twin under the default order.
+          `${ofRun}&sort=updated_at:asc`,
+          `${ofRun}&sort_key=updated_at`,
+          `${ofRun}&sort=size:asc`,
+          `${ofRun}&sort_key=size&sort_dir=desc&visibility=all`,
+          `${ofRun}&sort=status:asc`,
+          `${ofRun}&sort=status:desc&visibility=public`,
+          `${ofRun}&status=in:active,queued`,
+          `${ofRun}&status=queued&sort=created_at:asc`,
+          `${ofRun}&status=in:deactivated,active&sort=status:asc`,
+          `${ofRun}&visibility=shared&member_status=all&sort=updated_at:desc`,
+          `${ofRun}&visibility=community&sort=size:asc`,
+          `${ofRun}&owner=${projects[0]}&sort=updated_at:asc`,
+          `${ofRun}&owner=${projects[1]}&visibility=all`,
           ...names.map((n) => `name=${encodeURIComponent(n)}`),
           inList,
           `${inList}&sort=name:asc`,
@@ -220,7 +236,7 @@ describe('list indexes against a full scan (property)', () => {
           ['admin', admin, { projectId: adminProject, isAdmin: true }],
         ];
         const checks = callers.flatMap(([who, token, lister]) =>
-          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&sort=name:asc`] : [])].map((query) => ({ who, token, lister, query })),
+          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
         );
         const results = await inBatches(checks, 4, async (c) => ({ ...c, listed: await pageThrough(c.token, c.query, limit) }));
         for (const r of results) expect(r.listed, `${r.who}: ${r.query} (limit ${limit}) after ${JSON.stringify(ops)}`).toEqual(expectedIds(scan, r.lister, r.query));

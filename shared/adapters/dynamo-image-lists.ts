@@ -1,0 +1,537 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { badRequest, type GlanceError } from '../domain/errors.js';
+import type { Image } from '../domain/image.js';
+import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
+import { inGlanceList, type Lister } from '../domain/list-visibility.js';
+import { MEMBER_STATUS_VALUES, type MemberStatus } from '../domain/member.js';
+import type { ImageLists } from '../ports/image-lists.js';
+import type { ListPage } from '../ports/image-repository.js';
+import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-repository.js';
+import { imageFromItem } from './image-item.js';
+import {
+  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
+  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, UPDATED_SORT_KEY, type IndexKey, type TwinSortKey,
+} from './table-design.js';
+
+type Item = Record<string, unknown>;
+
+export interface DynamoImageListsOptions {
+  tableName: string;
+  now?: () => Date;
+  /**
+   * A list no index serves (several sort keys, mixed directions) reads every visible image and
+   * sorts them in the function; past this many entries read, or this many milliseconds, it
+   * stops with a 400 that says how to narrow it, rather than run into the function's 10 s
+   * timeout (a gateway 504). Defaults: UNINDEXED_LIST_MAX_ITEMS, UNINDEXED_LIST_MAX_MS.
+   */
+  unindexedListMaxItems?: number;
+  unindexedListMaxMs?: number;
+}
+
+/** ~20 MB of items, about 20 Query pages of 1 MB: a second or two from DynamoDB, sorted in well under the 10 s a list function has. */
+export const UNINDEXED_LIST_MAX_ITEMS = 20_000;
+/** The list function's timeout is 10 s (infra/constructs/skyglass-function.ts): stop reading with 3 s to spare. */
+export const UNINDEXED_LIST_MAX_MS = 7_000;
+
+const LIVE = (image: Image) => image.status !== 'deleted' && image.status !== 'pending_delete';
+
+/**
+ * Glance's image lists over the table's list indexes (docs/table-design.md): the caller's own
+ * images, the public/community images, the images shared with it and (for admins) every image,
+ * each read in the page's order from the index (or twin) that holds it in that order, the
+ * sharded ones shard by shard, and merged. Apart from the repository so that only the list
+ * function bundles it.
+ */
+export class DynamoImageLists implements ImageLists {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly now: () => Date;
+  private readonly unindexedMaxItems: number;
+  private readonly unindexedMaxMs: number;
+
+  constructor(client: DynamoDBClient, options: DynamoImageListsOptions) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.table = options.tableName;
+    this.now = options.now ?? (() => new Date());
+    this.unindexedMaxItems = options.unindexedListMaxItems ?? UNINDEXED_LIST_MAX_ITEMS;
+    this.unindexedMaxMs = options.unindexedListMaxMs ?? UNINDEXED_LIST_MAX_MS;
+  }
+
+  async list(caller: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
+    if (query.limit === 0) return { images: [] };
+    // An admin asking for status=pending_delete finds those images (to restore them); they stay
+    // in the admin's index until the scrubber tombstones them.
+    const pendingDelete = caller.isAdmin && asksFor(query, 'pending_delete');
+    const keep = (image: Image, shared: MemberStatus | undefined) =>
+      (LIVE(image) ? inGlanceList(caller, image, shared, query) : pendingDelete && image.status === 'pending_delete') &&
+      matchesListFilters(image, query, { pendingDelete });
+    const order = indexedOrder(query);
+    const streams = this.streamsFor(caller, query, order, order ? marker : undefined);
+    const resolve = (ids: readonly string[]) => this.batchGet(ids);
+    if (order) return { images: await mergeInOrder(streams, query.limit, resolve, keep, order.forward) };
+    // Any other order has no index behind it: read every visible candidate, sort in memory,
+    // within a bound on what is read and for how long.
+    const all = new Map<string, Image>();
+    const started = this.now().getTime();
+    let read = 0;
+    for (const stream of streams) {
+      const candidates: Candidate[] = [];
+      for (let c = await stream.next(); c; c = await stream.next()) {
+        candidates.push(c);
+        if (++read > this.unindexedMaxItems || this.now().getTime() - started > this.unindexedMaxMs) throw tooCostlyToSort(query, this.unindexedMaxItems);
+      }
+      const fetched = await resolve(candidates.filter((c) => !c.image).map((c) => c.id));
+      for (const c of candidates) {
+        const image = c.image ?? fetched.get(c.id);
+        if (image && keep(image, c.shared)) all.set(image.id, image);
+      }
+    }
+    const compare = compareImages(query.sort);
+    const sorted = [...all.values()].sort(compare);
+    const start = marker ? sorted.filter((image) => compare(image, marker) <= 0).length : 0;
+    return { images: sorted.slice(start, start + query.limit) };
+  }
+
+  /** The images with these ids (those that exist), in BatchGetItems of at most 100 keys. */
+  private async batchGet(ids: readonly string[]): Promise<Map<string, Image>> {
+    const found = new Map<string, Image>();
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Item[] = ids.slice(i, i + 100).map(imageKeyOf);
+      // Unprocessed keys (throttling) are asked for again: a page never silently drops an image.
+      while (keys.length) {
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.id), imageFromItem(item));
+        keys = (out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined) ?? [];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Streams over the index partitions that can hold images this caller may see, in `order`
+   * (none: any order, everything is read). A name filter reads each partition's name-sorted
+   * twin, one stream per name, only that name's keys (in `<created_at>#<id>` order within it);
+   * `sort=name` reads the name-sorted twins whole. Past the marker when there is one.
+   */
+  private streamsFor(caller: Lister, query: ListQuery, order: IndexedOrder | undefined, marker: Image | undefined): Stream[] {
+    const names = namesAskedFor(query);
+    const statuses = names === undefined ? statusesAskedFor(query) : undefined;
+    // What each partition the caller may see is read as: a sharded one (`all`, byVisibility and
+    // their twins) is one stream per shard; on a name twin, sharded by name, a name lookup reads
+    // its name's shard only (one stream per name), `sort=name` every shard. A twin read for a
+    // filter (names, statuses) is one stream per value, over that value's key prefix only.
+    const plans: StreamPlan[] = [];
+    for (const [index, value, shared] of this.partitionsFor(caller, query)) {
+      const sharded = isShardedIndex(index);
+      if (shared) {
+        plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
+        continue;
+      }
+      const twin = twinFor(index, order, names, statuses);
+      if (!twin) {
+        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared: undefined });
+        continue;
+      }
+      for (const prefix of twin.prefixes ?? [undefined]) {
+        // The name twins are sharded by name: one name's images are in its shard.
+        const byNameShard = sharded && twin.sortAttr === NAME_SORT_KEY && prefix !== undefined;
+        const partitions = !sharded ? [value] : byNameShard ? [shardPartition(value, listShardOf(prefix))] : shardPartitions(value);
+        for (const partition of partitions) plans.push({ kind: 'keyed', index: twin.index, partition, sortAttr: twin.sortAttr, prefix });
+      }
+    }
+    // Merging k streams, each is read in chunks of about limit/k: a page that comes mostly from
+    // one stream costs an extra Query there, not a full page read from every other. Without an
+    // indexed order everything is read anyway, in the largest chunks.
+    const streamCount = Math.max(plans.length, 1);
+    const pageSize = order ? Math.min(Math.ceil(Math.max(query.limit, 1) / streamCount) + 1, 1000) : 1000;
+    const forward = order?.forward ?? false;
+    const markerListKey = marker ? listSortKeyOf(marker) : undefined;
+    const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
+    const streams: Stream[] = [];
+    for (const plan of plans) {
+      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: plan.kind === 'keyed' ? undefined : plan.shared };
+      if (plan.kind === 'members in memory') {
+        // Member items hold no copy of the name or any other sort value (docs/table-design.md):
+        // the caller's memberships in this status are read whole and their images ordered here.
+        const all = new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
+        const key = order!.key;
+        streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, (image) => orderKeyOf(key, image), markerKey, forward));
+        continue;
+      }
+      if (plan.kind === 'list') {
+        const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
+        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
+        continue;
+      }
+      const { prefix, sortAttr } = plan;
+      let lo = prefix;
+      let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
+      let exclude: string | undefined;
+      if (order?.key === LIST_SORT_KEY && markerListKey && prefix !== undefined) {
+        // Within one name (or status), by created_at: newest first (the default) or oldest first.
+        exclude = prefix + markerListKey;
+        if (forward) lo = exclude;
+        else hi = exclude;
+      } else if (order?.key === sortAttr && markerKey) {
+        exclude = markerKey;
+        if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
+        else hi = hi === undefined || markerKey < hi ? markerKey : hi;
+      }
+      if (lo !== undefined && hi !== undefined && lo > hi) continue; // the marker is past this prefix
+      const keysOnly = 'projection' in INDEXES[plan.index];
+      streams.push(
+        new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY, keysOnly }),
+      );
+    }
+    return streams;
+  }
+
+  /**
+   * Which index partitions can hold images this caller may list, narrowed by the query (Glance's
+   * union: own, public, community, shared with the caller in `member_status`; admin: all).
+   * A byMember partition holds memberships, not images: its images are fetched once they are
+   * known to be on the page.
+   */
+  private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
+    const { visibility, owner } = query;
+    // `all` and byVisibility are sharded: streamsFor reads the shards each of these stands for.
+    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', v]];
+    if (caller.isAdmin) {
+      if (owner) return [['byOwner', owner]];
+      if (visibility === 'public' || visibility === 'community') return visible(visibility);
+      return [['all', IMAGE_LIST_PARTITION]];
+    }
+    const me = caller.projectId;
+    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', me]] : [];
+    // The caller's own images, public, community and shared ones included, are all in its own
+    // partition, and images shared with it are another project's: owner=<caller> reads only that.
+    if (me && owner === me) return own;
+    const statuses = query.filters.member_status === 'all' ? MEMBER_STATUS_VALUES : [query.filters.member_status];
+    const shared: Partition[] = me ? statuses.map((status): Partition => ['byMember', memberIndexPartition(me, status), status]) : [];
+    switch (visibility) {
+      case 'public':
+      case 'community':
+        return visible(visibility);
+      case 'private':
+        return own;
+      case 'shared':
+        return [...own, ...shared];
+      case 'all':
+        return [...own, ...visible('public'), ...visible('community'), ...shared];
+      default:
+        return [...own, ...visible('public'), ...shared];
+    }
+  }
+}
+
+/** The 400 of a list too large to sort in the function: what was asked, and what is served by index instead. */
+function tooCostlyToSort(query: ListQuery, maxItems: number): GlanceError {
+  const sort = query.sort.map((k) => `${k.key}:${k.dir}`).join(',');
+  return badRequest(
+    `Listing with sort ${sort} reads every image you can see and sorts them here, and this list has more than ${maxItems} of them (or took too long to read). ` +
+      'Narrow it with filters that select by index (name=, owner=, visibility=, status=), or sort by one key (created_at, name, updated_at, size or status) in one direction, which are served by index.',
+  );
+}
+
+function asksFor(query: ListQuery, status: string): boolean {
+  const filter = query.filters.status;
+  return filter !== null && (filter.op === 'eq' ? filter.value === status : filter.values.includes(status));
+}
+
+/**
+ * One index partition a list reads: the index, its key (unsharded: `public`, `image`), and for
+ * byMember the membership status it holds.
+ */
+type Partition = [IndexKey, string, MemberStatus?];
+
+/**
+ * One stream of a list: a partition (a shard's, for the sharded indexes) read by `listSk`, or a
+ * name twin's read by `nameSk` (one name's keys, or all), or the caller's memberships in one
+ * status read whole and ordered by name.
+ */
+type StreamPlan =
+  | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
+  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey; prefix: string | undefined }
+  | { kind: 'members in memory'; index: IndexKey; partition: string; shared: MemberStatus };
+
+/** An order a list can read from indexes: the key its streams merge on, and the direction. */
+interface IndexedOrder {
+  key: typeof LIST_SORT_KEY | typeof NAME_SORT_KEY | TwinSortKey;
+  forward: boolean;
+}
+
+/** Glance's sort keys served by a sort twin, and the twins' sort key attribute for each. */
+const TWIN_SORT_KEY_OF: Partial<Record<string, TwinSortKey>> = { updated_at: UPDATED_SORT_KEY, size: SIZE_SORT_KEY, status: STATUS_LIST_SORT_KEY };
+
+/** An image's key in an indexed order (the marker's bound; a shared image's place). */
+function orderKeyOf(key: IndexedOrder['key'], image: Image): string {
+  if (key === LIST_SORT_KEY) return listSortKeyOf(image);
+  if (key === NAME_SORT_KEY) return nameSortKey(image.name, listSortKeyOf(image));
+  return twinSortKeyOf(key, image);
+}
+
+/**
+ * The twin of a list index a stream reads instead of the index itself, and the key prefixes it
+ * reads (one stream each): the name twin for a name filter or `sort=name`; a sort twin for its
+ * sort; the status twin for a status filter under Glance's default order or `created_at` (or an
+ * unindexed order: it narrows what is read to those statuses). Undefined: read the index.
+ */
+function twinFor(
+  index: IndexKey,
+  order: IndexedOrder | undefined,
+  names: readonly string[] | undefined,
+  statuses: readonly string[] | undefined,
+): { index: IndexKey; sortAttr: typeof NAME_SORT_KEY | TwinSortKey; prefixes: string[] | undefined } | undefined {
+  if (names !== undefined || order?.key === NAME_SORT_KEY) {
+    const twin = NAME_INDEX_OF[index];
+    return twin && { index: twin, sortAttr: NAME_SORT_KEY, prefixes: names?.map(nameKeyPrefix) };
+  }
+  if (order && order.key !== LIST_SORT_KEY) {
+    const twin = SORT_TWIN_OF[order.key][index];
+    const prefixes = order.key === STATUS_LIST_SORT_KEY ? statuses?.map(statusKeyPrefix) : undefined;
+    return twin && { index: twin, sortAttr: order.key, prefixes };
+  }
+  if (statuses === undefined) return undefined;
+  const twin = SORT_TWIN_OF[STATUS_LIST_SORT_KEY][index];
+  return twin && { index: twin, sortAttr: STATUS_LIST_SORT_KEY, prefixes: statuses.map(statusKeyPrefix) };
+}
+
+/**
+ * Which indexed order serves the query's sort: Glance's default (`created_at desc, id desc`:
+ * `<created_at>#<id>` descending), its reverse (`sort=created_at:asc`: `created_at asc, id asc`,
+ * the same key ascending), or `name`, `updated_at`, `size` or `status` with their tie-breakers
+ * in the same direction (`sort=size:asc`, `sort_key=status`, ...: that key's twin, either way).
+ * Undefined for any other.
+ */
+function indexedOrder(query: ListQuery): IndexedOrder | undefined {
+  if (query.isDefaultSort) return { key: LIST_SORT_KEY, forward: false };
+  const [first, second, third] = query.sort;
+  if (query.sort.length === 2 && first?.key === 'created_at' && second?.key === 'id' && first.dir === 'asc' && second.dir === 'asc') {
+    return { key: LIST_SORT_KEY, forward: true };
+  }
+  if (query.sort.length !== 3 || second?.key !== 'created_at' || third?.key !== 'id' || first?.dir !== second.dir || second.dir !== third.dir) return undefined;
+  if (first.key === 'name') return { key: NAME_SORT_KEY, forward: first.dir === 'asc' };
+  const twin = TWIN_SORT_KEY_OF[first.key];
+  // A name lookup sorted otherwise reads its names' images whole (few) and sorts them here.
+  if (twin && namesAskedFor(query) === undefined) return { key: twin, forward: first.dir === 'asc' };
+  return undefined;
+}
+
+/** The statuses a `status=` / `status=in:` filter asks for, each once; undefined without one. */
+function statusesAskedFor(query: ListQuery): string[] | undefined {
+  const filter = query.filters.status;
+  if (!filter) return undefined;
+  return filter.op === 'eq' ? [filter.value] : [...new Set(filter.values)];
+}
+
+/** The names a `name=` / `name=in:` filter asks for, each once; undefined without one. */
+function namesAskedFor(query: ListQuery): string[] | undefined {
+  const filter = query.filters.name;
+  if (!filter) return undefined;
+  return filter.op === 'eq' ? [filter.value] : [...new Set(filter.values)];
+}
+
+/**
+ * One entry of a list index, in the stream's order: an image (image indexes) or a membership
+ * of the caller (byMember), which names its image and sorts where the image does but holds no image.
+ */
+interface Candidate {
+  /** What the merge orders on: `<created_at>#<id>` or the name key. */
+  key: string;
+  id: string;
+  image?: Image;
+  /** The caller's membership status of the image, for entries from byMember. */
+  shared?: MemberStatus;
+}
+
+interface Stream {
+  peek(needs?: number): Promise<Candidate | undefined>;
+  next(): Promise<Candidate | undefined>;
+}
+
+interface CandidateStreamOptions {
+  doc: DynamoDBDocumentClient;
+  table: string;
+  index: { name: string; partitionKey: string };
+  partitionValue: string;
+  /** The index's sort key attribute, which lo/hi/exclude bound. */
+  sortAttr: string;
+  forward: boolean;
+  /** Inclusive bounds of the index sort key, and one key (the marker's) left out. */
+  lo?: string | undefined;
+  hi?: string | undefined;
+  exclude?: string | undefined;
+  pageSize: number;
+  /** Set for byMember partitions: their items are memberships in this status. */
+  shared: MemberStatus | undefined;
+  /** The item attribute candidates merge on (the sort key unless told). */
+  mergeKeyAttr?: string;
+  /** The index projects only the id and keys (a sort twin): its images are fetched by id. */
+  keysOnly?: boolean;
+}
+
+/** Pages one index partition in key order (descending unless `forward`), `pageSize` items per Query. */
+class CandidateStream implements Stream {
+  private buffer: Candidate[] = [];
+  private startKey: Item | undefined;
+  private done = false;
+
+  constructor(private readonly o: CandidateStreamOptions) {}
+
+  /**
+   * The next entry. The first Query reads `pageSize` entries; the second only as many as the
+   * page still `needs` from this stream (the merge estimates its share from what it supplied
+   * so far), so a page drawn mostly from one partition does not read whole chunks it will not
+   * use, nor do even shards read the whole rest of the page each; a partition read again after that is one a filter is
+   * thinning, and each further Query reads twice as many, so a selective filter costs a few
+   * large Queries rather than many small ones.
+   */
+  async peek(needs = this.o.pageSize): Promise<Candidate | undefined> {
+    while (this.buffer.length === 0 && !this.done) {
+      const limit = this.fetches === 0 ? this.o.pageSize : this.fetches === 1 ? needs : Math.max(needs, this.lastLimit * 2);
+      await this.fetch(Math.min(Math.max(limit, 1), 1000));
+    }
+    return this.buffer[0];
+  }
+
+  async next(): Promise<Candidate | undefined> {
+    const head = await this.peek();
+    this.buffer.shift();
+    return head;
+  }
+
+  private fetches = 0;
+  private lastLimit = 0;
+
+  private async fetch(limit: number): Promise<void> {
+    this.fetches++;
+    this.lastLimit = limit;
+    const { lo, hi } = this.o;
+    const range = lo !== undefined && hi !== undefined ? ' AND #s BETWEEN :lo AND :hi' : lo !== undefined ? ' AND #s >= :lo' : hi !== undefined ? ' AND #s <= :hi' : '';
+    const out = await this.o.doc.send(
+      new QueryCommand({
+        TableName: this.o.table,
+        IndexName: this.o.index.name,
+        KeyConditionExpression: `#p = :p${range}`,
+        ExpressionAttributeNames: { '#p': this.o.index.partitionKey, ...(range ? { '#s': this.o.sortAttr } : {}) },
+        ExpressionAttributeValues: { ':p': this.o.partitionValue, ...(lo !== undefined ? { ':lo': lo } : {}), ...(hi !== undefined ? { ':hi': hi } : {}) },
+        ScanIndexForward: this.o.forward,
+        Limit: limit,
+        ExclusiveStartKey: this.startKey,
+      }),
+    );
+    const mergeKey = this.o.mergeKeyAttr ?? this.o.sortAttr;
+    for (const item of out.Items ?? []) {
+      if (this.o.exclude !== undefined && item[this.o.sortAttr] === this.o.exclude) continue;
+      const key = String(item[mergeKey]);
+      if (this.o.shared) this.buffer.push({ key, id: String(item.image_id), shared: this.o.shared });
+      else if (this.o.keysOnly) this.buffer.push({ key, id: String(item.id) });
+      else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
+    }
+    this.startKey = out.LastEvaluatedKey;
+    this.done = !out.LastEvaluatedKey;
+  }
+}
+
+/**
+ * A byMember partition in another order than its own (name, updated_at, size, status): every
+ * membership read, its images fetched, keyed by the order's key and ordered here. Costs the
+ * images shared with the caller in that status (not the catalogue), since member items hold no
+ * copy of their image's name or other sort values.
+ */
+class SortedInMemoryStream implements Stream {
+  private sorted: Candidate[] | undefined;
+
+  constructor(
+    private readonly memberships: CandidateStream,
+    private readonly resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
+    private readonly names: readonly string[] | undefined,
+    private readonly keyOf: (image: Image) => string,
+    private readonly marker: string | undefined,
+    private readonly forward: boolean,
+  ) {}
+
+  async peek(): Promise<Candidate | undefined> {
+    if (!this.sorted) {
+      const entries: Candidate[] = [];
+      for (let c = await this.memberships.next(); c; c = await this.memberships.next()) entries.push(c);
+      const images = await this.resolve(entries.map((c) => c.id));
+      const beyond = (key: string) => this.marker === undefined || (this.forward ? key > this.marker : key < this.marker);
+      this.sorted = entries
+        .flatMap((c) => {
+          const image = images.get(c.id);
+          if (!image || (this.names && (image.name === null || !this.names.includes(image.name)))) return [];
+          return [{ ...c, image, key: this.keyOf(image) }];
+        })
+        .filter((c) => beyond(c.key))
+        .sort((a, b) => (a.key === b.key ? 0 : (a.key < b.key) === this.forward ? -1 : 1));
+    }
+    return this.sorted[0];
+  }
+
+  async next(): Promise<Candidate | undefined> {
+    const head = await this.peek();
+    this.sorted?.shift();
+    return head;
+  }
+}
+
+/**
+ * k-way merge of streams that are each in the page's order (ascending keys when `forward`).
+ * The same image can sit in two streams (an own public image); equal heads are one image,
+ * taken once. Candidates are taken a round at a time, as many as the page still needs (kept
+ * images, and memberships whose images may be kept); the images of those memberships are
+ * fetched in one BatchGetItem, so only images that can land on the page are read.
+ * Reads at most `limit` entries per stream when nothing is filtered out.
+ */
+async function mergeInOrder(
+  streams: Stream[],
+  limit: number,
+  resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
+  keep: (image: Image, shared: MemberStatus | undefined) => boolean,
+  forward: boolean,
+): Promise<Image[]> {
+  const page: Image[] = [];
+  // A sort twin's entry moves when its image changes, and each index catches up on its own: an
+  // image may, for a moment, sit at two places in two streams. It is shown once.
+  const onPage = new Set<string>();
+  let exhausted = false;
+  // Entries taken so far, in all and from each stream: a stream that runs dry is read again for
+  // its share of what the page still needs (all of it for a stream that supplied everything,
+  // about needs/k for one of k even shards), plus one.
+  let taken = 0;
+  const takenFrom = streams.map(() => 0);
+  while (page.length < limit && !exhausted) {
+    // Images in hand that the page keeps, and memberships whose images may land on it, in order.
+    const round: Candidate[] = [];
+    while (round.length < limit - page.length) {
+      const needs = limit - page.length - round.length;
+      const heads = await Promise.all(streams.map((s, i) => s.peek(taken === 0 ? needs : Math.min(needs, Math.ceil((needs * takenFrom[i]!) / taken) + 1))));
+      let first: Candidate | undefined;
+      for (const head of heads) if (head && (!first || (forward ? head.key < first.key : head.key > first.key))) first = head;
+      if (!first) {
+        exhausted = true;
+        break;
+      }
+      const key = first.key;
+      const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
+      await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
+      taken++;
+      heads.forEach((h, i) => h && h.key === key && takenFrom[i]!++);
+      const merged: Candidate = { key, id: first.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
+      // An image in hand that the page would not keep takes no place in the round, so a
+      // selective filter costs Queries, not one BatchGetItem per few entries.
+      if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);
+    }
+    const fetched = await resolve(round.filter((c) => !c.image).map((c) => c.id));
+    for (const c of round) {
+      const image = c.image ?? fetched.get(c.id);
+      if (image && !onPage.has(image.id) && keep(image, c.shared)) {
+        onPage.add(image.id);
+        page.push(image);
+      }
+    }
+  }
+  return page;
+}
