@@ -2,6 +2,7 @@
  * Stack configuration read from CDK context (`cdk.json`, `-c key=value`), validated once.
  * Every key is prefixed `skyglass:`.
  */
+import { INDEXES } from '../shared/adapters/table-design.js';
 import { parseQuotaConfig, type QuotaConfig } from '../shared/domain/quota.js';
 import { parseStoreSettings, type StoreSetting } from '../shared/domain/stores.js';
 import { AUTHORIZER_CACHE, ROUTES } from '../shared/routes.js';
@@ -100,6 +101,12 @@ export interface SkyglassConfig {
   console: boolean;
   /** `skyglass:consoleDomainPrefix`: the hosted UI's domain prefix; default `skyglass-<stage>-<account>`. */
   consoleDomainPrefix?: string;
+  /**
+   * `skyglass:tableIndexes`: how many of the table's GSIs (INDEXES, in their order) the stack
+   * declares; default all. CloudFormation adds one GSI per stack update, so a stack from before
+   * the later indexes is brought up one index per deploy: N+1, N+2, ... (README, "Updating").
+   */
+  tableIndexes: number;
 }
 
 /** How many pre-initialized environments each named function keeps warm (no entry: none). */
@@ -207,6 +214,15 @@ function positiveNumber(read: ContextReader, key: string, fallback: number): num
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`Context skyglass:${key} must be a positive number, got ${text}`);
+  return n;
+}
+
+function readTableIndexes(read: ContextReader): number {
+  const all = Object.keys(INDEXES).length;
+  const text = str(read, 'tableIndexes');
+  if (text === undefined) return all;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > all) throw new Error(`Context skyglass:tableIndexes must be a whole number from 1 to ${all} (the table's indexes, in order), got ${text}`);
   return n;
 }
 
@@ -486,6 +502,7 @@ export function readConfig(read: ContextReader, environment: NodeJS.ProcessEnv =
     dataFront: bool(read, 'dataFront') ?? false,
     console: consoleWanted ?? auth.kind === 'cognito',
     ...(consoleDomainPrefix !== undefined && { consoleDomainPrefix }),
+    tableIndexes: readTableIndexes(read),
     skipBundling: environment.SKYGLASS_SKIP_BUNDLING === '1' || (bool(read, 'skipBundling') ?? false),
     data: readDataSettings(read),
     deletes: readDeleteSettings(read),

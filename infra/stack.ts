@@ -137,6 +137,11 @@ export interface SkyglassStackProps extends StackProps {
    * @default `skyglass-<stage>-<account id>`
    */
   readonly consoleDomainPrefix?: string;
+  /**
+   * How many of the table's GSIs (in INDEXES order) to declare: an older stack gains one per deploy.
+   * @default all
+   */
+  readonly tableIndexes?: number;
 }
 
 /** Lambda's environment is limited to 4 KB in total; leave room for the other variables. */
@@ -163,6 +168,7 @@ export function stackPropsFrom(config: SkyglassConfig): SkyglassStackProps {
     ...(config.dataFront && { dataFront: true }),
     ...(config.console && { console: true }),
     ...(config.consoleDomainPrefix !== undefined && { consoleDomainPrefix: config.consoleDomainPrefix }),
+    tableIndexes: config.tableIndexes,
   };
 }
 
@@ -235,7 +241,7 @@ export class SkyglassStack extends Stack {
     this.production = isProdStage(props.stage);
     Tags.of(this).add('skyglass:stage', props.stage);
 
-    this.table = new ImageTable(this, 'Images', { production: this.production }).table;
+    this.table = new ImageTable(this, 'Images', { production: this.production, ...(props.tableIndexes !== undefined && { indexes: props.tableIndexes }) }).table;
     const dataSettings = props.dataSettings ?? DEFAULT_DATA_SETTINGS;
     this.bucket = new ImageBucket(this, 'ImageData', {
       production: this.production,

@@ -9,6 +9,11 @@ export interface ImageTableProps {
    * @default false
    */
   readonly production?: boolean;
+  /**
+   * How many of INDEXES, in order, to declare (CloudFormation adds one GSI per update).
+   * @default all
+   */
+  readonly indexes?: number;
 }
 
 /**
@@ -35,7 +40,7 @@ export class ImageTable extends Construct {
       deletionProtection: production,
       removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    for (const index of Object.values(INDEXES)) {
+    for (const index of Object.values(INDEXES).slice(0, props.indexes)) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: key(index.partitionKey),

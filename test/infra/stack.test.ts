@@ -615,6 +615,19 @@ describe('table', () => {
     for (const [, type] of attributes) expect(type).toBe('S');
   });
 
+  it('declares only the first skyglass:tableIndexes GSIs, so an older stack gains one per deploy (CloudFormation adds one per update)', () => {
+    // The construct alone, in a bare stack: the table is all this is about.
+    const bare = new Stack(new App(), 'Bare');
+    new ImageTable(bare, 'Images', { indexes: readConfig((key) => ({ 'skyglass:tableIndexes': '8' })[key], {}).tableIndexes });
+    const [table] = Object.values(Template.fromStack(bare).toJSON().Resources as Record<string, Json>).filter((r) => r.Type === 'AWS::DynamoDB::Table');
+    expect((table!.Properties.GlobalSecondaryIndexes as Json[]).map((i) => i.IndexName)).toEqual(Object.values(INDEXES).slice(0, 8).map((i) => i.name));
+    const all = Object.keys(INDEXES).length;
+    for (const bad of ['0', String(all + 1), '2.5', 'all']) {
+      expect(() => readConfig((key) => ({ 'skyglass:tableIndexes': bad })[key], {}), bad).toThrow(`skyglass:tableIndexes must be a whole number from 1 to ${all}`);
+    }
+    expect(readConfig(() => undefined, {}).tableIndexes).toBe(all);
+  });
+
   it('is destroyed with a non-prod stack and has no deletion protection', () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
     expect(table.DeletionPolicy).toBe('Delete');
