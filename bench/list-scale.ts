@@ -171,9 +171,25 @@ async function measured(url: string, token: string): Promise<PageFigures & { nex
   return { ...first, ms: median(times) };
 }
 
+/**
+ * An item's size as DynamoDB bills it: each attribute's name and value in UTF-8 bytes; a number
+ * about one byte per two significant digits plus one; null and booleans 1; a list or map 3 plus
+ * 1 per element (and a map's keys).
+ */
+function itemSize(item: Record<string, unknown>): number {
+  const value = (v: unknown): number => {
+    if (v === null || v === undefined || typeof v === 'boolean') return 1;
+    if (typeof v === 'string') return Buffer.byteLength(v);
+    if (typeof v === 'number') return Math.ceil(String(v).replace(/[.-]/g, '').replace(/^0+/, '').length / 2) + 1;
+    if (Array.isArray(v)) return 3 + v.reduce((n: number, e) => n + value(e) + 1, 0);
+    return 3 + Object.entries(v as object).reduce((n, [k, e]) => n + Buffer.byteLength(k) + value(e) + 1, 0);
+  };
+  return Object.entries(item).reduce((n, [k, v]) => n + Buffer.byteLength(k) + value(v), 0);
+}
+
 /** The modelled cost of replacing `before` with `after` (either absent): table item, index entries written, WCU (1 per KB per item or entry). */
 function writeCost(write: string, before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): WriteCost {
-  const size = (item: Record<string, unknown> | undefined) => (item ? Buffer.byteLength(JSON.stringify(item)) : 0);
+  const size = (item: Record<string, unknown> | undefined) => (item ? itemSize(item) : 0);
   const units = (item: Record<string, unknown> | undefined) => Math.max(1, Math.ceil(size(item) / 1024));
   let indexEntries = 0;
   let wcu = Math.max(units(before), units(after));
@@ -348,7 +364,7 @@ export function reportListScale(result: ListScaleResult): void {
     rows,
   );
   console.log('(calls: DynamoDB calls of the list function; read: GetItem 1 if found, Query ScannedCount, BatchGetItem items; median of 7 requests, after one counted.)');
-  console.log('\nWrite cost of an image change (modelled from the items before and after: 1 table item, each index entry added, rewritten (projection ALL) or moved (2), 1 WCU per KB each; a sort twin entry is ~0.2 KB, 1 WCU, and written only when it moves):');
+  console.log('\nWrite cost of an image change (modelled from the items before and after: 1 table item, each index entry added, rewritten (projection ALL) or moved (2), 1 WCU per KB (DynamoDB\'s item size) each; a sort twin entry is ~0.2 KB, 1 WCU, and written only when it moves):');
   printTable(
     ['write', '>table items', '>index entries', '>WCU'],
     writes.filter((w) => w.calls === undefined).map((w) => [w.write, w.tableItems, w.indexEntries, w.wcu]),
