@@ -13,6 +13,7 @@ import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
 import { CONSOLE_ORIGIN_ENV } from '../../shared/http/cors.js';
 import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route, type RouteRoom as RoomName } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
+import { MetadefCatalogueSeed } from './metadef-catalogue-seed.js';
 import { RouteRoom } from './route-room.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
@@ -69,6 +70,8 @@ export class ImageApi extends Construct {
   public readonly functions: Readonly<Record<string, SkyglassFunction>>;
   /** The nested stacks of the routes with a room, by room. */
   public readonly rooms: Readonly<Partial<Record<RoomName, RouteRoom>>>;
+  /** The deploy-time seed of the metadefs catalogue, in the metadefs room (when the routes have it). */
+  public readonly catalogueSeed?: MetadefCatalogueSeed;
   public readonly authorizerFunction: SkyglassFunction;
   public readonly fallbackFunction: SkyglassFunction;
   public readonly authorizer: apigateway.RequestAuthorizer;
@@ -286,6 +289,14 @@ export class ImageApi extends Construct {
         provisionedConcurrency: Object.fromEntries(Object.entries(provisioned).filter(([name]) => roomOf.get(name) === room)),
       });
       rooms[room] = nested;
+      // The metadefs catalogue is seeded at deploy time too, beside the functions that serve it.
+      if (room === 'metadefs') {
+        this.catalogueSeed = new MetadefCatalogueSeed(nested, 'CatalogueSeed', {
+          stage: props.stage,
+          targets,
+          ...(props.production !== undefined && { production: props.production }),
+        });
+      }
       Object.assign(allFunctions, nested.functions);
       Object.assign(warmAliases, nested.warmAliases);
       // The stage serves what its deployment snapshotted: the deployment is made after the room's

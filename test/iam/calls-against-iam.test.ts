@@ -18,6 +18,7 @@ import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
 import { stackGrants, stackPrincipals, type StackGrants } from './stack-grants.js';
+import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import type { StoreDefinition } from '../../shared/domain/stores.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,7 +79,7 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
       expect(recorded.has(name), `no calls recorded for ${name}`).toBe(true);
     }
     for (const service of ['dynamodb', 's3', 'states', 'events']) expect(calls.some((c) => c.service === service), service).toBe(true);
-    const known = new Set([...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
+    const known = new Set([SEED_FUNCTION_NAME, ...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
     expect([...stackPrincipals(stack).keys()].sort()).toEqual([...known].sort());
   });
 

@@ -9,6 +9,7 @@ import { NestedStack, Stack, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { RESOURCE_VARIABLES } from '../../shared/adapters/aws-call-log.js';
 import { DATA_FRONT } from '../../shared/routes.js';
+import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import type { SkyglassStack } from '../../infra/stack.js';
 import type { ArnScope, PolicyStatement } from './iam-check.js';
 
@@ -29,6 +30,8 @@ export function stackFunctions(stack: SkyglassStack): Map<string, IConstruct> {
     ...Object.entries(stack.workers),
     ['authorizer', stack.authorizerFunction],
     ['fallback', stack.fallbackFunction],
+    // The metadefs catalogue's deploy-time seed, in the metadefs room.
+    ...(stack.imageApi.catalogueSeed ? [[SEED_FUNCTION_NAME, stack.imageApi.catalogueSeed.function] as const] : []),
   ]);
 }
 

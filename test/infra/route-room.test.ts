@@ -17,6 +17,8 @@ import { ImageApi } from '../../infra/constructs/image-api.js';
 import { ImageTable } from '../../infra/constructs/image-table.js';
 import { METADEF_GRANTS } from '../../infra/constructs/skyglass-function.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
+import { METADEF_SEEDING_FUNCTION } from '../../shared/app/metadef-services.js';
+import { CATALOGUE_VERSION } from '../../shared/domain/metadef-catalogue.js';
 import { PARENT_STACK_ROUTES, ROUTES, type Route } from '../../shared/routes.js';
 import { inParent, nestedStacksOf, resourceOf, templateOf } from './nested-templates.js';
 
@@ -188,5 +190,38 @@ describe('route rooms (nested stacks of routes)', () => {
     const schema = PARENT_STACK_ROUTES.find((r) => r.operationId === 'getSchema')!;
     const clash: Route = { ...ROOMED[0]!, operationId: 'clash', method: 'PUT', path: schema.path };
     expect(() => new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes: [schema, clash] })).toThrow(/is a path of the parent stack/);
+  });
+});
+
+describe('the metadefs catalogue seed at deploy time', () => {
+  it('is a custom resource in the metadefs room whose ServiceToken is its own function, and a new catalogue version is an Update', () => {
+    const seed = stack.imageApi.catalogueSeed!;
+    expect(Stack.of(seed.function)).toBe(room);
+    const custom = Object.entries(nested).filter(([, r]) => r.Type === 'Custom::SkyglassMetadefCatalogueSeed');
+    expect(custom).toHaveLength(1);
+    const [, resource] = custom[0]!;
+    expect(resource.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [nestedId(seed.function), 'Arn'] });
+    expect(resource.Properties.CatalogueVersion).toBe(CATALOGUE_VERSION);
+    // No Provider framework: the function answers CloudFormation itself (its only other resources are its role, policies and log group).
+    expect(Object.values(nested).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(ROOMED.length + 1);
+    const fn = nested[nestedId(seed.function)]!.Properties;
+    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Timeout: 120, TracingConfig: { Mode: 'Active' } });
+    expect(up(fn.Environment.Variables.TABLE_NAME)).toEqual({ Ref: parentId(stack.table) });
+  });
+
+  it("is granted exactly what the seeding route is (the seed npm start runs as it), on the parent's table", () => {
+    const seed = stack.imageApi.catalogueSeed!;
+    const seeding = ROUTES.find((r) => r.operationId === METADEF_SEEDING_FUNCTION)!;
+    const roleId = nestedId(seed.function.serviceRole);
+    const statements = Object.values(nested)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && asArray(r.Properties.Roles as Json[]).some((ref) => ref.Ref === roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as Json[]);
+    const pairs = statements.flatMap((s) => asArray(s.Action as string[]).flatMap((a) => asArray(up(s.Resource) as Json).map((r) => `${a} on ${JSON.stringify(r)}`)));
+    const expected = [
+      ...['logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => `${a} on ${JSON.stringify({ 'Fn::GetAtt': [nestedId(seed.function.functionLogGroup), 'Arn'] })}`),
+      ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map((a) => `${a} on "*"`),
+      ...[...new Set(seeding.access.flatMap((kind) => [...METADEF_GRANTS[kind as keyof typeof METADEF_GRANTS]]))].map((a) => `${a} on ${JSON.stringify({ 'Fn::GetAtt': [parentId(stack.table), 'Arn'] })}`),
+    ];
+    expect([...new Set(pairs)].sort()).toEqual(expected.sort());
   });
 });
