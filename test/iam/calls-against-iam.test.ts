@@ -102,6 +102,24 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     expect(checkCalls([query], granted.grants, granted.scope)).toEqual([]);
   });
 
+  it('would refuse a metadefs function any item outside the metadefs partitions (dynamodb:LeadingKeys), and allows its own', () => {
+    const read = calls.find((c) => c.fn === 'showMetadefNamespace' && c.command === 'GetItem');
+    expect(read, 'a recorded GetItem of a namespace').toBeDefined();
+    expect(read!.params.LeadingKeys).toEqual(['METADEFS']);
+    expect(checkCalls([read!], granted.grants, granted.scope)).toEqual([]);
+    // The same call on an image's partition, and a transaction one of whose items is an image's.
+    const image: AwsCallRecord = { ...read!, params: { ...read!.params, LeadingKeys: ['IMAGE#'] } };
+    expect(checkCalls([image], granted.grants, granted.scope).map((v) => v.reason)).toEqual([
+      expect.stringMatching(/^showMetadefNamespace's role is not granted dynamodb:GetItem on arn:aws:dynamodb:[\w-]+:\d+:table\/.* with \{"dynamodb:LeadingKeys":\["IMAGE#"\]\}$/),
+    ]);
+    const write = calls.find((c) => c.fn === 'createMetadefObject' && c.command === 'TransactWriteItems');
+    expect(write, 'a recorded transaction of an object create').toBeDefined();
+    expect(checkCalls([write!], granted.grants, granted.scope)).toEqual([]);
+    const items = write!.params.TransactItems as Array<Record<string, unknown>>;
+    const intoImage: AwsCallRecord = { ...write!, params: { ...write!.params, TransactItems: [...items, { ...items[0], LeadingKeys: ['IMAGE#'] }] } };
+    expect(checkCalls([intoImage], granted.grants, granted.scope)).toHaveLength(1);
+  });
+
   it('would refuse the small-body Lambdas an abort of a multipart upload, which only the streaming front makes', () => {
     const abort = calls.find((c) => c.fn === DATA_FRONT.name && c.service === 's3' && c.command === 'AbortMultipartUpload');
     expect(abort, 'a recorded abort by the front (a refused or broken-off streamed upload)').toBeDefined();

@@ -170,7 +170,11 @@ describe('route rooms (nested stacks of routes)', () => {
       const dynamo = statements.filter((s) => asArray(s.Action as string[]).some((a) => a.startsWith('dynamodb:')));
       const expected = [...new Set(route.access.flatMap((kind) => [...METADEF_GRANTS[kind as keyof typeof METADEF_GRANTS]]))].sort();
       expect(dynamo.flatMap((s) => asArray(s.Action as string[])).sort(), route.operationId).toEqual(expected);
-      for (const s of dynamo) expect(asArray(up(s.Resource) as Json), route.operationId).toEqual([tableArn]);
+      for (const s of dynamo) {
+        expect(asArray(up(s.Resource) as Json), route.operationId).toEqual([tableArn]);
+        // Only the catalogue's and the namespaces' partitions (METADEFS, METADEF#<uuid>): no image, member, task or usage item.
+        expect(s.Condition, route.operationId).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } });
+      }
       const variables = nested[nestedId(fn)]!.Properties.Environment?.Variables ?? {};
       if (route.access.length > 0) expect(up(variables.TABLE_NAME), route.operationId).toEqual({ Ref: parentId(stack.table) });
       else expect(variables.TABLE_NAME, route.operationId).toBeUndefined();
@@ -182,6 +186,13 @@ describe('route rooms (nested stacks of routes)', () => {
     const report = new AwsSolutionsChecks(stack.node.root as App).validateScope(room);
     expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('refuses a function holding both metadefs and image table access (the metadefs grants are limited to metadefs keys)', () => {
+    const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Mixed');
+    const table = new ImageTable(scope, 'Images', {}).table;
+    const mixed: Route = { ...ROOMED[0]!, access: ['metadefs:read', 'table:read'] };
+    expect(() => new ImageApi(scope, 'Api', { stage: 'dev', table, authorizerEnvironment: {}, routes: [mixed] })).toThrow(/metadefs:\* and table:\* access in one function/);
   });
 
   it('keeps a room route out of the parent: a room whose path is all the parent\'s is refused', () => {
@@ -223,5 +234,8 @@ describe('the metadefs catalogue seed at deploy time', () => {
       ...[...new Set(seeding.access.flatMap((kind) => [...METADEF_GRANTS[kind as keyof typeof METADEF_GRANTS]]))].map((a) => `${a} on ${JSON.stringify({ 'Fn::GetAtt': [parentId(stack.table), 'Arn'] })}`),
     ];
     expect([...new Set(pairs)].sort()).toEqual(expected.sort());
+    for (const statement of statements.filter((st) => asArray(st.Action as string[]).some((action) => action.startsWith('dynamodb:')))) {
+      expect(statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } });
+    }
   });
 });

@@ -753,8 +753,9 @@ describe('IAM least privilege', () => {
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
-    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()] }],
-    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    // Only on metadefs keys (METADEFS, METADEF#<uuid>): never an image item (test/infra/route-room.test.ts checks the room's functions).
+    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()], condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } } }],
+    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()], condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } } }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
     'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
     'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
