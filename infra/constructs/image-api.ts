@@ -303,7 +303,8 @@ export class ImageApi extends Construct {
       // methods exist, and is a new one whenever the room's routes change (CDK does both for the
       // parent's own methods, but not for methods of an imported API).
       deployment!.node.addDependency(nested);
-      deployment!.addToLogicalId({ room, routes: members.map((r) => [r.method, r.path, r.operationId, r.auth, r.handler]) });
+      // A warm alias changes what a method invokes, so it is part of what the deployment serves too.
+      deployment!.addToLogicalId({ room, routes: members.map((r) => [r.method, r.path, r.operationId, r.auth, r.handler]), warm: Object.keys(nested.warmAliases).sort() });
     }
     this.rooms = rooms;
     this.functions = allFunctions;

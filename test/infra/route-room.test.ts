@@ -157,6 +157,15 @@ describe('route rooms (nested stacks of routes)', () => {
     expect(deploymentId(few)).toBe(deploymentId(few));
     expect(deploymentId(renamed)).not.toBe(deploymentId(few));
     expect(deploymentId(few.filter((r) => r.operationId !== 'listMetadefTags'))).not.toBe(deploymentId(few));
+    // A warm alias on a room's function changes what its method invokes: a new deployment too.
+    const warm = () => {
+      const scope = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Warm');
+      const api = new ImageApi(scope, 'Api', { stage: 'dev', table: new ImageTable(scope, 'Images', {}).table, authorizerEnvironment: {}, routes: few, provisionedConcurrency: { listMetadefTags: 1 } });
+      const method = api.rooms.metadefs!.node.findAll().find((c) => c instanceof CfnResource && c.cfnResourceType === 'AWS::ApiGateway::Method' && c.node.path.endsWith('/tags/GET/Resource')) as CfnResource;
+      expect(JSON.stringify(templateOf(api.rooms.metadefs!).Resources[api.rooms.metadefs!.getLogicalId(method)].Properties.Integration.Uri)).toContain('listMetadefTagsLive');
+      return scope.resolve((api.api.latestDeployment!.node.defaultChild as CfnElement).logicalId) as string;
+    };
+    expect(warm()).not.toBe(deploymentId(few));
   });
 
   it("grants each room function exactly its access kinds' actions on the parent's table (through the nested stack's parameters)", () => {
