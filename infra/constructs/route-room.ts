@@ -143,6 +143,8 @@ export class RouteRoom extends NestedStack {
     };
 
     for (const route of props.routes) {
+      // A room's route without auth would need APIG4 acknowledged with its own reason, as the parent's version discovery has.
+      if (!route.auth) throw new Error(`${route.operationId}: a room holds authenticated routes only (version discovery stays in the parent)`);
       const resource = resourceFor(route.path);
       const fn = warmAliases[route.operationId] ?? (functions[route.operationId] as SkyglassFunction);
       // One invoke permission per method, scoped to it (see ImageApi).
@@ -150,17 +152,14 @@ export class RouteRoom extends NestedStack {
       const method = resource.addMethod(route.method, integration, {
         operationName: route.operationId,
         // CDK's Authorizer refuses to attach to a second RestApi object; by id it is the same authorizer.
-        ...(route.auth
-          ? { authorizer: { authorizerId: props.authorizer.authorizerId, authorizationType: apigateway.AuthorizationType.CUSTOM }, authorizationType: apigateway.AuthorizationType.CUSTOM }
-          : { authorizationType: apigateway.AuthorizationType.NONE }),
+        authorizer: { authorizerId: props.authorizer.authorizerId, authorizationType: apigateway.AuthorizationType.CUSTOM },
+        authorizationType: apigateway.AuthorizationType.CUSTOM,
       });
       Validations.of(method).acknowledge({
         id: 'AwsSolutions-COG4',
         reason:
           'Authorization is the parent API\'s Lambda REQUEST authorizer verifying OIDC JWTs or Keystone tokens: Glance clients send the token in X-Auth-Token, which a Cognito authorizer cannot read.',
       });
-      // A room's route without auth would need APIG4 acknowledged with its own reason, as the parent's version discovery has.
-      if (!route.auth) throw new Error(`${route.operationId}: a room holds authenticated routes only (version discovery stays in the parent)`);
     }
     this.resources = created;
 
