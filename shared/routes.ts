@@ -130,7 +130,7 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'createTask', method: 'POST', path: '/v2/tasks', handler: fn('tasks', 'create-task'), policy: 'add_task', auth: true, access: ['table:insert'], summary: 'Record an import task (tasks_api_access: admin by default); Skyglass fetches no URI, so it is recorded as failed with the reason' },
   { operationId: 'showTask', method: 'GET', path: '/v2/tasks/{task_id}', handler: fn('tasks', 'get-task'), policy: 'get_task', auth: true, access: ['table:read'], summary: 'Show one task (tasks_api_access: admin by default)' },
   { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
-  // The metadata definitions catalogue (docs/table-design.md, "Metadata definitions"): in a nested stack.
+  // The metadata definitions catalogue (docs/table-design.md, "Metadata definitions"): in the 'metadefs' room, a nested stack of the API.
   { operationId: 'listMetadefNamespaces', method: 'GET', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'list-namespaces'), policy: 'get_metadef_namespaces', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'List the metadata definition namespaces the caller can see (seeds the catalogue the first time)' },
   { operationId: 'createMetadefNamespace', method: 'POST', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'create-namespace'), policy: 'add_metadef_namespace', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create a namespace, optionally with its properties, objects, tags and resource types' },
   { operationId: 'showMetadefNamespace', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}', handler: fn('metadefs', 'show-namespace'), policy: 'get_metadef_namespace', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'Show a namespace with its properties, objects, tags and resource type associations' },
@@ -162,7 +162,10 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'getMetadefSchema', method: 'GET', path: '/v2/schemas/metadefs/{schema_name}', handler: fn('schemas', 'get-metadef-schema'), policy: null, auth: true, access: [], room: 'metadefs', summary: 'A metadefs JSON Schema: namespace(s), resource_type(s), object(s), property/properties, tag(s) (shared/domain/metadef-schemas.ts)' },
 ];
 
-/** The routes whose methods and functions the parent stack holds (every route without a room). */
+/**
+ * The routes whose methods and functions the parent stack holds (every route without a room);
+ * each room's are in its nested stack (infra/constructs/route-room.ts), on the same REST API.
+ */
 export const PARENT_STACK_ROUTES: readonly Route[] = ROUTES.filter((route) => route.room === undefined);
 
 /**

@@ -11,8 +11,10 @@ import {
 } from '../../shared/http/gateway-responses.js';
 import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
 import { CONSOLE_ORIGIN_ENV } from '../../shared/http/cors.js';
-import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, PARENT_STACK_ROUTES, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route, type RouteRoom as RoomName } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
+import { MetadefCatalogueSeed } from './metadef-catalogue-seed.js';
+import { RouteRoom } from './route-room.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
 /** The API's functions are granted on the targets (table, bucket, state machines, bus) that their routes' access kinds name. */
@@ -39,8 +41,8 @@ export interface ImageApiProps extends AccessTargets {
    */
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
-   * The route table.
-   * @default PARENT_STACK_ROUTES from shared/routes.ts (the routes without a room)
+   * The route table: routes without a room in this stack, each room's in a nested stack of its own (RouteRoom).
+   * @default ROUTES from shared/routes.ts
    */
   readonly routes?: readonly Route[];
   /**
@@ -64,8 +66,12 @@ export interface ImageApiProps extends AccessTargets {
  */
 export class ImageApi extends Construct {
   public readonly api: apigateway.RestApi;
-  /** Route functions by operationId. */
+  /** Route functions by operationId, the rooms' included. */
   public readonly functions: Readonly<Record<string, SkyglassFunction>>;
+  /** The nested stacks of the routes with a room, by room. */
+  public readonly rooms: Readonly<Partial<Record<RoomName, RouteRoom>>>;
+  /** The deploy-time seed of the metadefs catalogue, in the metadefs room (when the routes have it). */
+  public readonly catalogueSeed?: MetadefCatalogueSeed;
   public readonly authorizerFunction: SkyglassFunction;
   public readonly fallbackFunction: SkyglassFunction;
   public readonly authorizer: apigateway.RequestAuthorizer;
@@ -78,7 +84,10 @@ export class ImageApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ImageApiProps) {
     super(scope, id);
-    const routes = props.routes ?? PARENT_STACK_ROUTES;
+    const allRoutes = props.routes ?? ROUTES;
+    const routes = allRoutes.filter((route) => route.room === undefined);
+    const roomRoutes = new Map<RoomName, Route[]>();
+    for (const route of allRoutes) if (route.room !== undefined) roomRoutes.set(route.room, [...(roomRoutes.get(route.room) ?? []), route]);
     const logRemovalPolicy = props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
 
@@ -150,7 +159,6 @@ export class ImageApi extends Construct {
       fn.grantAccess(route.access, targets);
       functions[route.operationId] = fn;
     }
-    this.functions = functions;
 
     this.authorizerFunction = new SkyglassFunction(this, 'AuthorizerFunction', {
       handlerPath: AUTHORIZER_HANDLER,
@@ -170,8 +178,10 @@ export class ImageApi extends Construct {
     // API Gateway invokes what `invoked` returns: the function itself, or its warm alias.
     const provisioned = props.provisionedConcurrency ?? {};
     const named: Record<string, SkyglassFunction> = { ...functions, [AUTHORIZER_FUNCTION_NAME]: this.authorizerFunction };
+    const roomOf = new Map(allRoutes.filter((r) => r.room !== undefined).map((r) => [r.operationId, r.room as RoomName]));
     const warmAliases: Record<string, lambda.Alias> = {};
     for (const [name, count] of Object.entries(provisioned)) {
+      if (roomOf.has(name)) continue; // made in its room, below
       const fn = named[name];
       if (!fn) throw new Error(`provisionedConcurrency names ${name}, which is no function of this API`);
       warmAliases[name] = new lambda.Alias(this, `${name}Live`, {
@@ -260,6 +270,44 @@ export class ImageApi extends Construct {
       );
     }
     this.resources = resources;
+
+    // --- rooms: nested stacks of routes --------------------------------------------------------
+    const rooms: Partial<Record<RoomName, RouteRoom>> = {};
+    const allFunctions: Record<string, SkyglassFunction> = { ...functions };
+    const deployment = this.api.latestDeployment;
+    if (roomRoutes.size > 0 && !deployment) throw new Error('ImageApi: rooms need the API\'s own deployment');
+    for (const [room, members] of roomRoutes) {
+      const nested = new RouteRoom(this, `${room.charAt(0).toUpperCase()}${room.slice(1)}Routes`, {
+        stage: props.stage,
+        routes: members,
+        api: this.api,
+        parentResources: resources,
+        authorizer: this.authorizer,
+        fallbackFunction: this.fallbackFunction,
+        targets,
+        ...(props.production !== undefined && { production: props.production }),
+        provisionedConcurrency: Object.fromEntries(Object.entries(provisioned).filter(([name]) => roomOf.get(name) === room)),
+      });
+      rooms[room] = nested;
+      // The metadefs catalogue is seeded at deploy time too, beside the functions that serve it.
+      if (room === 'metadefs') {
+        this.catalogueSeed = new MetadefCatalogueSeed(nested, 'CatalogueSeed', {
+          stage: props.stage,
+          targets,
+          ...(props.production !== undefined && { production: props.production }),
+        });
+      }
+      Object.assign(allFunctions, nested.functions);
+      Object.assign(warmAliases, nested.warmAliases);
+      // The stage serves what its deployment snapshotted: the deployment is made after the room's
+      // methods exist, and is a new one whenever the room's routes change (CDK does both for the
+      // parent's own methods, but not for methods of an imported API).
+      deployment!.node.addDependency(nested);
+      // A warm alias changes what a method invokes, so it is part of what the deployment serves too.
+      deployment!.addToLogicalId({ room, routes: members.map((r) => [r.method, r.path, r.operationId, r.auth, r.handler]), warm: Object.keys(nested.warmAliases).sort() });
+    }
+    this.rooms = rooms;
+    this.functions = allFunctions;
 
     // Unknown methods on known paths (405), unversioned or unknown paths (300/404): one Lambda,
     // no authorizer, so the answer does not depend on having a token, as in Glance.

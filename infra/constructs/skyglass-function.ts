@@ -10,7 +10,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, Node } from 'constructs';
-import { INDEXES, LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
+import { INDEXES, LIST_INDEXES, METADEF_KEY_PREFIX, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
 import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
@@ -56,6 +56,14 @@ export const METADEF_GRANTS = {
   'metadefs:read': ['dynamodb:GetItem', 'dynamodb:Query'],
   'metadefs:write': ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const satisfies Record<Extract<Access, `metadefs:${string}`>, readonly string[]>;
+
+/**
+ * The condition on every metadefs grant: each partition key the request touches (every item of
+ * a batch or transaction, the partition of a Query) begins with METADEF_KEY_PREFIX, the
+ * catalogue's and the namespaces' partitions and no image's. ForAllValues, because a batch
+ * carries several keys.
+ */
+export const METADEF_LEADING_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${METADEF_KEY_PREFIX}*`] } } as const;
 
 /**
  * Actions that support no resource-level permissions (so `Resource: "*"` is the only way to
@@ -279,6 +287,8 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
   const tableItemActions = new Set<string>();
   const queriedIndexes = new Set<string>();
   let tableAccess = false;
+  let imageTable = false;
+  let metadefTable = false;
   let publish = false;
   let list = false;
   let listUploads = false;
@@ -302,6 +312,7 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'table:list-tasks':
       case 'table:sweep':
         tableAccess = true;
+        imageTable = true;
         for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);
         for (const index of TABLE_GRANTS[kind].query) queriedIndexes.add(index);
         break;
@@ -338,6 +349,7 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'metadefs:read':
       case 'metadefs:write':
         tableAccess = true;
+        metadefTable = true;
         for (const action of METADEF_GRANTS[kind]) tableItemActions.add(action);
         break;
       case 'table:stream':
@@ -350,7 +362,9 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
   }
 
   if (tableAccess) {
-    grantTable(grantee, targets.table, [...tableItemActions], [...queriedIndexes]);
+    // A grant conditioned on metadefs keys would refuse image items, an unconditioned one would open them to metadefs functions.
+    if (imageTable && metadefTable) throw new Error(`${grantee.node.path}: metadefs:* and table:* access in one function; the metadefs grants are limited to metadefs keys`);
+    grantTable(grantee, targets.table, [...tableItemActions], [...queriedIndexes], metadefTable ? METADEF_LEADING_KEYS : undefined);
     if (targets.quotas) grantee.addEnvironment('QUOTAS', JSON.stringify(targets.quotas));
   }
   if (stream && targets.table.tableStreamArn) {
@@ -453,16 +467,16 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
   }
 
 /** Item actions on the table, Queries on the named indexes; sets `TABLE_NAME`. */
-function grantTable(grantee: AccessGrantee, table: dynamodb.ITable, itemActions: string[], indexes: string[]): void {
+function grantTable(grantee: AccessGrantee, table: dynamodb.ITable, itemActions: string[], indexes: string[], conditions?: Record<string, Record<string, unknown>>): void {
   // A Query of the table itself (one image's partition) is a statement of its own: a function
   // that reads items by key and queries a partition gets each action for what it is, and the
   // Query grants of a role can be read in one place (test/infra "scopes table permissions").
   const keyActions = itemActions.filter((action) => action !== 'dynamodb:Query');
   if (keyActions.length > 0) {
-    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: keyActions.sort(), resources: [table.tableArn] }));
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: keyActions.sort(), resources: [table.tableArn], ...(conditions && { conditions }) }));
   }
   if (keyActions.length < itemActions.length) {
-    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTablePartitions', actions: ['dynamodb:Query'], resources: [table.tableArn] }));
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTablePartitions', actions: ['dynamodb:Query'], resources: [table.tableArn], ...(conditions && { conditions }) }));
   }
   if (indexes.length > 0) {
     grantee.addToRolePolicy(

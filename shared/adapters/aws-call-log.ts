@@ -61,16 +61,68 @@ export function runAsFunction<T>(name: string, invoke: () => T): T {
 /** Fields that identify what a request acts on, across the services the product calls. */
 const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'CopySource', 'stateMachineArn', 'executionArn'] as const;
 
+/** The table's partition key attribute (shared/adapters/table-design.ts TABLE_KEYS). */
+const PARTITION_KEY = 'pk';
+
+/**
+ * A partition key value as IAM's `dynamodb:LeadingKeys` sees it, cut after its first `#` (the
+ * key's kind: `IMAGE#`, `METADEF#`, `PROJECT#`; a key without `#`, like `METADEFS`, whole): the
+ * stack conditions grants on key prefixes no longer than that, and the log keeps one line per
+ * kind of call rather than one per item. Plain (DocumentClient) or marshalled (`{S}`) values.
+ */
+function keyKind(value: unknown): string | undefined {
+  const text = typeof value === 'string' ? value : typeof (value as { S?: unknown } | undefined)?.S === 'string' ? (value as { S: string }).S : undefined;
+  if (text === undefined) return undefined;
+  const hash = text.indexOf('#');
+  return hash < 0 ? text : text.slice(0, hash + 1);
+}
+
+/** The partition keys one request (or one transaction item) acts on, by kind; undefined where none could be read. */
+function leadingKeys(input: Record<string, unknown>): string[] | undefined {
+  const keys = new Set<string>();
+  const add = (item: unknown) => {
+    const kind = keyKind((item as Record<string, unknown> | undefined)?.[PARTITION_KEY]);
+    if (kind !== undefined) keys.add(kind);
+  };
+  add(input.Key);
+  add(input.Item);
+  if (typeof input.KeyConditionExpression === 'string' && typeof input.IndexName !== 'string') {
+    // `<name> = <:value>` where the name is the partition key (itself or through ExpressionAttributeNames).
+    const names = (input.ExpressionAttributeNames ?? {}) as Record<string, string>;
+    const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+    for (const [, name, placeholder] of input.KeyConditionExpression.matchAll(/([#\w]+)\s*=\s*(:\w+)/g)) {
+      if ((names[name!] ?? name) === PARTITION_KEY) {
+        const kind = keyKind(values[placeholder!]);
+        if (kind !== undefined) keys.add(kind);
+      }
+    }
+  }
+  if (input.RequestItems && typeof input.RequestItems === 'object') {
+    for (const requests of Object.values(input.RequestItems as Record<string, unknown>)) {
+      if (Array.isArray(requests)) {
+        for (const r of requests as Array<{ PutRequest?: { Item?: unknown }; DeleteRequest?: { Key?: unknown } }>) {
+          add(r.PutRequest?.Item);
+          add(r.DeleteRequest?.Key);
+        }
+      } else for (const key of ((requests as { Keys?: unknown[] }).Keys ?? [])) add(key);
+    }
+  }
+  return keys.size > 0 ? [...keys].sort() : undefined;
+}
+
 function identifyingParams(input: Record<string, unknown>): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   for (const field of IDENTIFYING_FIELDS) if (typeof input[field] === 'string') params[field] = input[field];
+  const leading = typeof input.TableName === 'string' || input.RequestItems ? leadingKeys(input) : undefined;
+  if (leading) params.LeadingKeys = leading;
   // PutEvents: the bus of each entry; batch and transaction calls: the table (and kind) of each item.
   if (Array.isArray(input.Entries)) params.EventBusNames = (input.Entries as Array<{ EventBusName?: string }>).map((e) => e.EventBusName ?? 'default');
   if (input.RequestItems && typeof input.RequestItems === 'object') params.Tables = Object.keys(input.RequestItems);
   if (Array.isArray(input.TransactItems)) {
     params.TransactItems = (input.TransactItems as Array<Record<string, { TableName?: string }>>).map((item) => {
       const [op, body] = Object.entries(item)[0] ?? ['', {}];
-      return { op, TableName: body?.TableName };
+      const leading = body ? leadingKeys(body as Record<string, unknown>) : undefined;
+      return { op, TableName: body?.TableName, ...(leading && { LeadingKeys: leading }) };
     });
   }
   return params;

@@ -43,6 +43,13 @@ export const USAGE_SORT_KEY = 'USAGE';
  */
 export const METADEF_CATALOGUE_PARTITION = 'METADEFS';
 
+/**
+ * What every metadefs partition key begins with (the catalogue's METADEFS and each namespace's
+ * METADEF#<uuid>), and no other item's: the metadefs functions' IAM grants are conditioned on it
+ * (`dynamodb:LeadingKeys`), so they can neither read nor write an image.
+ */
+export const METADEF_KEY_PREFIX = 'METADEF';
+
 /** One namespace's partition: its objects, properties and tags, keyed by the namespace's uuid (so a rename moves none of them). */
 export function metadefChildPartition(namespaceUuid: string): string {
   return `METADEF#${namespaceUuid}`;

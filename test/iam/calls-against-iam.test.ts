@@ -10,14 +10,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App } from 'aws-cdk-lib';
+import { App, type Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCallLogLine, AwsCallRecord } from '../../shared/adapters/aws-call-log.js';
-import { DATA_FRONT, PARENT_STACK_ROUTES, ROUTES, WORKERS } from '../../shared/routes.js';
+import { DATA_FRONT, ROUTES, WORKERS } from '../../shared/routes.js';
 import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
 import { stackGrants, stackPrincipals, type StackGrants } from './stack-grants.js';
+import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import type { StoreDefinition } from '../../shared/domain/stores.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,9 +50,8 @@ beforeAll(() => {
     throw new Error(`No AWS call log at ${file ?? '(SKYGLASS_AWS_CALL_LOG unset)'}: run this project together with the api suite (npm test), which records it`);
   }
   const log = readLog(file);
-  // Routes with a room are not in this stack yet (their nested stack is to come): their calls have no role to check against.
-  const roomed = new Set(ROUTES.filter((r) => r.room !== undefined).map((r) => r.operationId));
-  calls = log.calls.filter((c) => c.fn === null || !roomed.has(c.fn));
+  // Every call, the route rooms' (nested stacks) included.
+  calls = log.calls;
   // With the data front: the local runtime streams under its identity, as the stack's task does.
   // With the runtime's stores: the default is the stack's own bucket (BUCKET_NAME), the others
   // the buckets they were by name, so every call to any store's bucket is checked.
@@ -60,8 +60,11 @@ beforeAll(() => {
     : undefined;
   const app = new App({ context: { ...CDK_CONTEXT, 'skyglass:dataFront': true, ...(stores && { 'skyglass:stores': stores }), 'aws:cdk:bundling-stacks': [] } });
   stack = new SkyglassStack(app, 'SkyglassIamCheck', stackPropsFrom(readConfig((key) => app.node.tryGetContext(key), {})));
-  const template = app.synth({ validateOnSynthesis: false }).getStackArtifact(stack.artifactId).template as { Resources: Record<string, Record<string, any>> };
-  granted = stackGrants(stack, template, log.environment);
+  const assembly = app.synth({ validateOnSynthesis: false });
+  const template = assembly.getStackArtifact(stack.artifactId).template as { Resources: Record<string, Record<string, any>> };
+  // A nested stack's template is written beside its parent's, named by its templateFile.
+  const templateOf = (s: Stack) => (s === stack ? template : JSON.parse(readFileSync(path.join(assembly.directory, s.templateFile), 'utf8')));
+  granted = stackGrants(stack, templateOf, log.environment);
 }, 300_000);
 
 describe('AWS calls made during the suites, against the IAM the stack grants', () => {
@@ -70,11 +73,13 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     // If recording broke, the check below would pass on nothing.
     for (const name of ['createImage', 'showImage', 'listImages', 'updateImage', 'deleteImage', 'uploadImageFile', 'stageImageData', 'importImage',
       'createImageUpload', 'getImageUpload', 'completeImageUpload', 'abortImageUpload', 'downloadImage', 'verifyImage', 'scrubImage', 'sweep', 'publishEvents',
-      'createImageMember', 'listImageMembers', 'showImageMember', 'updateImageMember', 'deleteImageMember', DATA_FRONT.name]) {
+      'createImageMember', 'listImageMembers', 'showImageMember', 'updateImageMember', 'deleteImageMember', DATA_FRONT.name,
+      // The metadefs room (a nested stack): its functions' calls are checked like the parent's.
+      'listMetadefNamespaces', 'createMetadefNamespace', 'showMetadefNamespace', 'deleteMetadefNamespace', 'createMetadefObject', 'createMetadefProperty', 'createMetadefTags']) {
       expect(recorded.has(name), `no calls recorded for ${name}`).toBe(true);
     }
     for (const service of ['dynamodb', 's3', 'states', 'events']) expect(calls.some((c) => c.service === service), service).toBe(true);
-    const known = new Set([...PARENT_STACK_ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
+    const known = new Set([SEED_FUNCTION_NAME, ...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
     expect([...stackPrincipals(stack).keys()].sort()).toEqual([...known].sort());
   });
 
@@ -95,6 +100,24 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     // And what it does instead is granted: a Query of the status index.
     const query: AwsCallRecord = { ...scan, command: 'Query', params: { TableName: table.params.TableName, IndexName: 'byStatus' } };
     expect(checkCalls([query], granted.grants, granted.scope)).toEqual([]);
+  });
+
+  it('would refuse a metadefs function any item outside the metadefs partitions (dynamodb:LeadingKeys), and allows its own', () => {
+    const read = calls.find((c) => c.fn === 'showMetadefNamespace' && c.command === 'GetItem');
+    expect(read, 'a recorded GetItem of a namespace').toBeDefined();
+    expect(read!.params.LeadingKeys).toEqual(['METADEFS']);
+    expect(checkCalls([read!], granted.grants, granted.scope)).toEqual([]);
+    // The same call on an image's partition, and a transaction one of whose items is an image's.
+    const image: AwsCallRecord = { ...read!, params: { ...read!.params, LeadingKeys: ['IMAGE#'] } };
+    expect(checkCalls([image], granted.grants, granted.scope).map((v) => v.reason)).toEqual([
+      expect.stringMatching(/^showMetadefNamespace's role is not granted dynamodb:GetItem on arn:aws:dynamodb:[\w-]+:\d+:table\/.* with \{"dynamodb:LeadingKeys":\["IMAGE#"\]\}$/),
+    ]);
+    const write = calls.find((c) => c.fn === 'createMetadefObject' && c.command === 'TransactWriteItems');
+    expect(write, 'a recorded transaction of an object create').toBeDefined();
+    expect(checkCalls([write!], granted.grants, granted.scope)).toEqual([]);
+    const items = write!.params.TransactItems as Array<Record<string, unknown>>;
+    const intoImage: AwsCallRecord = { ...write!, params: { ...write!.params, TransactItems: [...items, { ...items[0], LeadingKeys: ['IMAGE#'] }] } };
+    expect(checkCalls([intoImage], granted.grants, granted.scope)).toHaveLength(1);
   });
 
   it('would refuse the small-body Lambdas an abort of a multipart upload, which only the streaming front makes', () => {

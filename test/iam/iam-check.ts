@@ -14,8 +14,8 @@ import type { AwsCallRecord } from '../../shared/adapters/aws-call-log.js';
 export interface Permission {
   action: string;
   resource: string;
-  /** Condition keys the request carries, e.g. `s3:prefix`. */
-  context: Record<string, string>;
+  /** Condition keys the request carries, e.g. `s3:prefix`; a multivalued one (`dynamodb:LeadingKeys`) as a list. */
+  context: Record<string, string | string[]>;
 }
 
 /** An IAM statement whose CloudFormation values are resolved to plain strings. */
@@ -52,12 +52,25 @@ function wildcard(pattern: string, caseInsensitive: boolean): RegExp {
 const actionMatches = (pattern: string, action: string) => wildcard(pattern, true).test(action);
 const resourceMatches = (pattern: string, resource: string) => wildcard(pattern, false).test(resource);
 
-/** String and ARN operators (with their IfExists forms); unknown operators never match. */
-function conditionHolds(operator: string, key: string, expected: string | string[], context: Record<string, string>): boolean {
+/**
+ * String and ARN operators (with their IfExists forms), and `ForAllValues:` of them on a
+ * multivalued key; unknown operators never match. Stricter than IAM in one place: ForAllValues on
+ * a key the request does not carry holds in IAM (nothing to test), and fails here, since every
+ * recorded call that a ForAllValues grant covers must carry the key (a call whose keys the
+ * recording could not read is refused, not waved through).
+ */
+function conditionHolds(operator: string, key: string, expected: string | string[], context: Record<string, string | string[]>): boolean {
+  if (operator.startsWith('ForAllValues:')) {
+    const values = context[key];
+    if (values === undefined || (Array.isArray(values) && values.length === 0)) return false;
+    return list(values).every((value) => conditionHolds(operator.slice('ForAllValues:'.length), key, expected, { [key]: value }));
+  }
   const ifExists = operator.endsWith('IfExists');
   const op = ifExists ? operator.slice(0, -'IfExists'.length) : operator;
   const actual = context[key];
   if (actual === undefined) return ifExists;
+  // A multivalued key needs a set operator (ForAllValues / ForAnyValue).
+  if (Array.isArray(actual)) return false;
   const values = list(expected);
   switch (op) {
     case 'StringEquals':
@@ -137,7 +150,7 @@ export function requiredPermissions(call: AwsCallRecord, scope: ArnScope): Permi
   const name = `${call.service}:${call.command}`;
   const p = call.params;
   const arn = (service: string, resource: string) => `arn:${scope.partition}:${service}:${scope.region}:${scope.account}:${resource}`;
-  const one = (action: string, resource: string, context: Record<string, string> = {}): Permission[] => [{ action, resource, context }];
+  const one = (action: string, resource: string, context: Permission['context'] = {}): Permission[] => [{ action, resource, context }];
   switch (call.service) {
     case 'dynamodb': {
       const table = (tableName: unknown) => arn('dynamodb', `table/${text(tableName, 'TableName', name)}`);
@@ -148,16 +161,18 @@ export function requiredPermissions(call: AwsCallRecord, scope: ArnScope): Permi
         if (!match) throw new UnmappedCallError(`${name}: not a stream ARN: ${String(p.StreamArn)}`);
         return one(`dynamodb:${call.command}`, arn('dynamodb', `table/${match[1]}/stream/${match[2]}`));
       }
+      // The partition keys acted on, by kind (shared/adapters/aws-call-log.ts), for dynamodb:LeadingKeys.
+      const leading = (keys: unknown): Record<string, string[]> => (Array.isArray(keys) ? { 'dynamodb:LeadingKeys': keys as string[] } : {});
       if (Array.isArray(p.TransactItems)) {
-        return (p.TransactItems as Array<{ op: string; TableName?: string }>).map(({ op, TableName }) => {
+        return (p.TransactItems as Array<{ op: string; TableName?: string; LeadingKeys?: string[] }>).map(({ op, TableName, LeadingKeys }) => {
           const action = TRANSACT_ACTIONS[op];
           if (!action) throw new UnmappedCallError(`${name}: unknown transaction item ${op}`);
-          return { action: `dynamodb:${action}`, resource: table(TableName), context: {} };
+          return { action: `dynamodb:${action}`, resource: table(TableName), context: leading(LeadingKeys) };
         });
       }
-      if (Array.isArray(p.Tables)) return (p.Tables as string[]).map((t) => ({ action: `dynamodb:${call.command}`, resource: table(t), context: {} }));
+      if (Array.isArray(p.Tables)) return (p.Tables as string[]).map((t) => ({ action: `dynamodb:${call.command}`, resource: table(t), context: leading(p.LeadingKeys) }));
       const resource = typeof p.IndexName === 'string' ? `${table(p.TableName)}/index/${p.IndexName}` : table(p.TableName);
-      return one(`dynamodb:${call.command}`, resource);
+      return one(`dynamodb:${call.command}`, resource, leading(p.LeadingKeys));
     }
     case 's3': {
       const bucket = text(p.Bucket, 'Bucket', name);

@@ -5,10 +5,11 @@
  * variables held where the calls were made, so each resource's Ref and attributes resolve to
  * those names. A value that does not resolve becomes a string no ARN matches.
  */
-import type { CfnElement } from 'aws-cdk-lib';
+import { NestedStack, Stack, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { RESOURCE_VARIABLES } from '../../shared/adapters/aws-call-log.js';
 import { DATA_FRONT } from '../../shared/routes.js';
+import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import type { SkyglassStack } from '../../infra/stack.js';
 import type { ArnScope, PolicyStatement } from './iam-check.js';
 
@@ -29,6 +30,8 @@ export function stackFunctions(stack: SkyglassStack): Map<string, IConstruct> {
     ...Object.entries(stack.workers),
     ['authorizer', stack.authorizerFunction],
     ['fallback', stack.fallbackFunction],
+    // The metadefs catalogue's deploy-time seed, in the metadefs room.
+    ...(stack.imageApi.catalogueSeed ? [[SEED_FUNCTION_NAME, stack.imageApi.catalogueSeed.function] as const] : []),
   ]);
 }
 
@@ -53,10 +56,43 @@ function principalOf(resource: Json): { roleId: string; variables: Json } {
   return { roleId: resource.Properties.Role['Fn::GetAtt'][0] as string, variables: (resource.Properties.Environment?.Variables ?? {}) as Json };
 }
 
-export function stackGrants(stack: SkyglassStack, template: { Resources: Record<string, Json> }, environment: Record<string, string>): StackGrants {
-  const resources = template.Resources;
-  const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
-  const principals = new Map([...stackPrincipals(stack)].map(([name, c]) => [name, principalOf(resources[logicalId(c)]!)]));
+/** A synthesized template: the parent's, or a route room's (a nested stack, whose references to the parent are Parameters). */
+export type TemplateOf = (stack: Stack) => { Resources: Record<string, Json> };
+
+/**
+ * `templateOf` gives each stack's template: the parent's and its nested stacks' (route rooms),
+ * whose functions are resolved as the parent's are, through the Parameters the parent passes
+ * them (a nested `Ref` to a Parameter is the parent's value for it).
+ */
+export function stackGrants(stack: SkyglassStack, templateOf: TemplateOf, environment: Record<string, string>): StackGrants {
+  const resources = templateOf(stack).Resources;
+  const located = (c: IConstruct) => {
+    const at = Stack.of(c);
+    return { at, resource: templateOf(at).Resources[at.getLogicalId(c.node.defaultChild as CfnElement)]! };
+  };
+  /** A nested stack's value as its parent writes it: Refs to its Parameters replaced, up to this stack. */
+  const toParent = (at: Stack, value: unknown): unknown => {
+    if (at === stack || !NestedStack.isNestedStack(at)) return value;
+    const above = Stack.of(at.node.scope!);
+    const parameters = (templateOf(above).Resources[above.getLogicalId(at.nestedStackResource as CfnElement)]!.Properties.Parameters ?? {}) as Json;
+    const replace = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(replace);
+      if (v && typeof v === 'object') {
+        const o = v as Json;
+        if (typeof o.Ref === 'string' && o.Ref in parameters) return parameters[o.Ref];
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, replace(x)]));
+      }
+      return v;
+    };
+    return toParent(above, replace(value));
+  };
+  const principals = new Map(
+    [...stackPrincipals(stack)].map(([name, c]) => {
+      const { at, resource } = located(c);
+      const principal = principalOf(resource);
+      return [name, { ...principal, at, variables: toParent(at, principal.variables) as Json }];
+    }),
+  );
 
   // Logical id → what its Ref is where the calls were made, from the variables both sides set.
   const refs = new Map<string, string>();
@@ -134,15 +170,17 @@ export function stackGrants(stack: SkyglassStack, template: { Resources: Record<
   });
 
   const grants = new Map<string, PolicyStatement[]>();
-  for (const [name, { roleId }] of principals) {
-    const role = resources[roleId]!;
+  for (const [name, { roleId, at }] of principals) {
+    const own = templateOf(at).Resources;
+    const role = own[roleId]!;
     if (asArray(role.Properties.ManagedPolicyArns).length > 0) throw new Error(`${name}: managed policies are not resolved here; the check would not see them`);
     const statements: Json[] = asArray(role.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement as Json[]);
-    for (const policy of Object.values(resources)) {
+    for (const policy of Object.values(own)) {
       if (policy.Type !== 'AWS::IAM::Policy') continue;
       if (asArray(policy.Properties.Roles as Json[]).some((r) => r.Ref === roleId)) statements.push(...(policy.Properties.PolicyDocument.Statement as Json[]));
     }
-    grants.set(name, statements.map(resolveStatement));
+    // A room's statements name the parent's resources through Parameters: resolved as the parent's.
+    grants.set(name, statements.map((s) => resolveStatement(toParent(at, s) as Json)));
   }
   return { grants, scope };
 }

@@ -5,13 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../infra/config.js';
 import { parsePolicyFile } from '../../infra/policy-file.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
-import { PARENT_STACK_ROUTES as ROUTES, WORKERS } from '../../shared/routes.js';
+import { ROUTES, WORKERS } from '../../shared/routes.js';
+import { resourceOf } from './nested-templates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skyglass-policy-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,14 +35,14 @@ describe('skyglass:policyFile', () => {
   it('gives every function the validated overrides and property protections as compact JSON (POLICY_OVERRIDES, PROPERTY_PROTECTIONS)', () => {
     const file = policyFile('policy.yaml', '# members may publicize\n"publicize_image": "role:member"\ndownload_image: "role:admin"\n');
     const protections = policyFile('protections.conf', '[^x_]\ncreate = admin\nread = @\nupdate = admin\ndelete = admin\n');
-    const { stack, template } = synthesize(file, { 'skyglass:propertyProtectionFile': protections });
-    const resources = template.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, string> } } }>;
+    const { stack } = synthesize(file, { 'skyglass:propertyProtectionFile': protections });
     const functions = [...Object.values(stack.functions), ...Object.values(stack.workers), stack.authorizerFunction, stack.fallbackFunction];
     expect(functions).toHaveLength(ROUTES.length + WORKERS.length + 2);
+    // The rooms' functions (nested stacks) too.
     for (const fn of functions) {
-      const id = stack.getLogicalId(fn.node.defaultChild as CfnElement);
-      expect(resources[id]!.Properties.Environment.Variables.POLICY_OVERRIDES, fn.node.path).toBe('{"publicize_image":"role:member","download_image":"role:admin"}');
-      expect(resources[id]!.Properties.Environment.Variables.PROPERTY_PROTECTIONS, fn.node.path).toBe('[{"pattern":"^x_","create":["admin"],"read":["@"],"update":["admin"],"delete":["admin"]}]');
+      const variables = resourceOf(fn).resource.Properties.Environment.Variables as Record<string, string>;
+      expect(variables.POLICY_OVERRIDES, fn.node.path).toBe('{"publicize_image":"role:member","download_image":"role:admin"}');
+      expect(variables.PROPERTY_PROTECTIONS, fn.node.path).toBe('[{"pattern":"^x_","create":["admin"],"read":["@"],"update":["admin"],"delete":["admin"]}]');
     }
   }, 120_000);
 

@@ -19,7 +19,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
-import { DATA_FRONT, FALLBACK_HANDLER, PARENT_STACK_ROUTES as ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { DATA_FRONT, FALLBACK_HANDLER, PARENT_STACK_ROUTES as ROUTES, ROUTES as ALL_ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { inParent, resourceOf } from './nested-templates.js';
 import { HEALTH_PATH } from '../../functions/data-front/server.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -197,7 +198,8 @@ describe('functions', () => {
 
   it('creates exactly one Lambda per route and per worker, plus the authorizer and the fallback', () => {
     expect(appFunctions()).toHaveLength(ROUTES.length + WORKERS.length + 2);
-    expect(Object.keys(stack.functions).sort()).toEqual(ROUTES.map((r) => r.operationId).sort());
+    // stack.functions holds every route's function, the rooms' (nested stacks) too; this template the parent's.
+    expect(Object.keys(stack.functions).sort()).toEqual(ALL_ROUTES.map((r) => r.operationId).sort());
     expect(Object.keys(stack.workers).sort()).toEqual(WORKERS.map((w) => w.name).sort());
     const ids = new Set(appFunctions().map(([id]) => id));
     for (const route of ROUTES) expect(ids.has(functionId(route.operationId)), route.operationId).toBe(true);
@@ -503,7 +505,8 @@ describe('image_member_quota (skyglass:imageMemberQuota)', () => {
   });
 
   it('hands IMAGE_MEMBER_QUOTA to the functions that write members, and to no other', () => {
-    const { stack: withQuota } = synthesize({ 'skyglass:imageMemberQuota': 4 });
+    // Bundling skipped, as everywhere but the full synthesis below: with the rooms' functions it took over a minute on a busy machine.
+    const { stack: withQuota } = synthesize({ 'skyglass:imageMemberQuota': 4, 'aws:cdk:bundling-stacks': [] });
     const variables = Template.fromStack(withQuota).toJSON().Resources as Record<string, Json>;
     const env = (operationId: string) =>
       variables[withQuota.getLogicalId(withQuota.functions[operationId]!.node.defaultChild as CfnElement)]!.Properties.Environment?.Variables ?? {};
@@ -773,8 +776,9 @@ describe('IAM least privilege', () => {
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
-    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()] }],
-    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    // Only on metadefs keys (METADEFS, METADEF#<uuid>): never an image item (test/infra/route-room.test.ts checks the room's functions).
+    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()], condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } } }],
+    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()], condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['METADEF*'] } } }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
     'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
     'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
@@ -1033,11 +1037,12 @@ describe('IAM least privilege', () => {
   });
 
   it('uses no AWS managed policies on application roles (logs are granted on the function\'s own log group)', () => {
+    // The rooms' functions included, each in its own (nested) template.
     for (const fn of [...Object.values(stack.functions), ...Object.values(stack.workers), stack.authorizerFunction, stack.fallbackFunction]) {
-      const role = resources[logicalId(fn.serviceRole)]!;
-      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-      const logStatement = roleStatements(logicalId(fn)).find((s) => asArray(s.Action).includes('logs:PutLogEvents'));
-      expect(logStatement?.Resource).toEqual({ 'Fn::GetAtt': [logicalId(fn.functionLogGroup), 'Arn'] });
+      const role = resourceOf(fn.serviceRole);
+      expect(role.resource.Properties.ManagedPolicyArns, fn.node.path).toBeUndefined();
+      const logStatement = statementsOfRole(role.resources, role.id).find((s) => asArray(s.Action).includes('logs:PutLogEvents'));
+      expect(logStatement?.Resource, fn.node.path).toEqual({ 'Fn::GetAtt': [resourceOf(fn.functionLogGroup).id, 'Arn'] });
     }
   });
 });
@@ -1665,7 +1670,7 @@ describe('cdk-nag AwsSolutions', () => {
       // The acknowledged construct is one IAM policy (no role, no function, no subtree holding others).
       const cfnResources = construct.node.findAll().filter(CfnResource.isCfnResource);
       expect(cfnResources.map((r) => r.cfnResourceType), ack.path).toEqual(['AWS::IAM::Policy']);
-      const statements = resources[logicalId(construct)]!.Properties.PolicyDocument.Statement as Statement[];
+      const statements = resourceOf(construct).resource.Properties.PolicyDocument.Statement as Statement[];
       for (const statement of statements) {
         expect(statement.Resource, ack.path).toBe('*');
         for (const action of asArray(statement.Action)) expect(UNSCOPED_ACTIONS.has(action), `${ack.path}: ${action}`).toBe(true);
@@ -1813,8 +1818,10 @@ describe.runIf(fullSynth)('full synthesis with esbuild bundling (always in CI; l
       const assembly = full.synth();
       const fullTemplate = assembly.getStackArtifact(fullStack.artifactId).template as { Resources: Record<string, Json> };
       const fns = [...Object.values(fullStack.functions), ...Object.values(fullStack.workers), fullStack.authorizerFunction, fullStack.fallbackFunction];
+      // A room's functions are in its nested stack's template, written beside the parent's.
+      const templateFor = (s: Stack): { Resources: Record<string, Json> } => (s === fullStack ? fullTemplate : JSON.parse(readFileSync(path.join(outdir, s.templateFile), 'utf8')));
       for (const fn of fns) {
-        const cfn = fullTemplate.Resources[fullStack.getLogicalId(fn.node.defaultChild as CfnElement)]!;
+        const cfn = templateFor(Stack.of(fn)).Resources[Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnElement)]!;
         const assetHash = (cfn.Properties.Code.S3Key as string).replace(/\.zip$/, '');
         const dir = path.join(outdir, `asset.${assetHash}`);
         expect(readdirSync(dir), fn.node.id).toEqual(['index.mjs']);
@@ -1935,7 +1942,9 @@ describe('browser console (skyglass:console, on by default)', () => {
 
   it("gives every API function and the gateway's own answers the console's origin for CORS", () => {
     for (const fn of [...Object.values(c.stack.functions), c.stack.fallbackFunction]) {
-      expect(text(c.resources[id(fn)]!.Properties.Environment.Variables.CONSOLE_ORIGIN), fn.node.id).toBe(distributionOrigin());
+      // A room's function is told the origin through its nested stack's parameters: the parent's value.
+      const { stack: at, resource } = resourceOf(fn);
+      expect(text(inParent(at, resource.Properties.Environment.Variables.CONSOLE_ORIGIN)), fn.node.id).toBe(distributionOrigin());
     }
     const responses = typed('AWS::ApiGateway::GatewayResponse');
     expect(responses).toHaveLength(Object.keys(GATEWAY_RESPONSES).length);
