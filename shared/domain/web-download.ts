@@ -148,3 +148,32 @@ export function pickAddress(host: string, addresses: readonly string[], filter: 
   }
   throw new UriRefusedError(`no allowed addresses for external host ${host}${reasons.length ? `: ${reasons.join('; ')}` : ''}`);
 }
+
+/**
+ * The filter from settings: Glance's option names upper-cased with a SKYGLASS_IMPORT_ prefix
+ * (comma lists, e.g. SKYGLASS_IMPORT_ALLOWED_PORTS=80,443,8080); an unset option keeps
+ * Glance's default, an empty one clears it. SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES=true
+ * lets the fetcher reach loopback and private ranges (tests, `npm start`).
+ */
+export function importFilterFrom(env: Readonly<Record<string, string | undefined>>): ImportFilter {
+  const list = (name: string, fallback: readonly string[]) => {
+    const value = env[`SKYGLASS_IMPORT_${name}`];
+    return value === undefined ? fallback : value.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  const ports = (name: string, fallback: readonly number[]) =>
+    list(name, fallback.map(String)).map((p) => {
+      const port = Number(p);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`SKYGLASS_IMPORT_${name}: ${p} is not a port`);
+      return port;
+    });
+  const d = DEFAULT_IMPORT_FILTER;
+  return {
+    allowedSchemes: list('ALLOWED_SCHEMES', d.allowedSchemes),
+    disallowedSchemes: list('DISALLOWED_SCHEMES', d.disallowedSchemes),
+    allowedHosts: list('ALLOWED_HOSTS', d.allowedHosts),
+    disallowedHosts: list('DISALLOWED_HOSTS', d.disallowedHosts),
+    allowedPorts: ports('ALLOWED_PORTS', d.allowedPorts),
+    disallowedPorts: ports('DISALLOWED_PORTS', d.disallowedPorts),
+    allowPrivateAddresses: env.SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES === 'true',
+  };
+}

@@ -4,6 +4,7 @@ import {
   addressRefusal,
   checkUri,
   DEFAULT_IMPORT_FILTER,
+  importFilterFrom,
   pickAddress,
   UriRefusedError,
   webDownloadUri,
@@ -99,5 +100,16 @@ describe('the addresses a fetcher may connect to', () => {
     expect(() => pickAddress('h', ['127.0.0.1', '10.0.0.1'], filter())).toThrow(/no allowed addresses for external host h: address 127\.0\.0\.1/);
     expect(() => pickAddress('h', [], filter())).toThrow(UriRefusedError);
     expect(pickAddress('localhost', ['127.0.0.1'], filter({ allowPrivateAddresses: true }))).toBe('127.0.0.1');
+  });
+});
+
+describe('the filter from settings', () => {
+  it("keeps Glance's defaults when unset, reads comma lists, and turns private addresses on only explicitly", () => {
+    expect(importFilterFrom({})).toEqual(DEFAULT_IMPORT_FILTER);
+    const f = importFilterFrom({ SKYGLASS_IMPORT_ALLOWED_PORTS: '80, 8080', SKYGLASS_IMPORT_ALLOWED_HOSTS: 'a.org,b.org', SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES: 'true' });
+    expect(f).toMatchObject({ allowedPorts: [80, 8080], allowedHosts: ['a.org', 'b.org'], allowPrivateAddresses: true });
+    expect(importFilterFrom({ SKYGLASS_IMPORT_ALLOWED_PORTS: '' }).allowedPorts).toEqual([]);
+    expect(importFilterFrom({ SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES: '1' }).allowPrivateAddresses).toBe(false);
+    expect(() => importFilterFrom({ SKYGLASS_IMPORT_DISALLOWED_PORTS: 'http' })).toThrow(/not a port/);
   });
 });
