@@ -28,7 +28,7 @@ export interface Bundle {
   bytes: number;
   /** Largest contributors to the minified output, by package. */
   top: { name: string; bytes: number }[];
-  /** What the SKYGLASS_DYNAMODB_STATS middleware (always bundled, off unless set) adds. */
+  /** What the SKYGLASS_DYNAMODB_STATS middleware adds (nothing: infra/bundling.ts defines it unset, so esbuild drops it). */
   statsBytes: number;
   /** The AWS SDK client packages it bundles (`@aws-sdk/client-*`), sorted. */
   sdkClients: string[];

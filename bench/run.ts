@@ -4,7 +4,7 @@
  * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, and what
  * each list query reads as the catalogue grows to 100,000 images, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,keystone,list-scale`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,console,keystone,list-scale`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { buildBundles, buildClientSetReferences, buildReference, reportBundles } from './bundles.js';
 import { measureColdImports, measureFirstAnswers, reportColdImports, reportFirstAnswers } from './cold-import.js';
 import { measureCliIsolated, reportCli } from './cli.js';
+import { measureConsoleUpload, reportConsoleUpload } from './console-upload.js';
 import { measureDataPlaneIsolated, reportDataPlane } from './data-plane.js';
 import { measureDataFront, reportDataFront } from './data-front.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
@@ -22,7 +23,7 @@ import { measureKeystoneAuth, reportKeystoneAuth } from './keystone-auth.js';
 import { measureListScale, reportListScale } from './list-scale.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'keystone', 'list-scale'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'console', 'keystone', 'list-scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -83,6 +84,9 @@ if (only.has('front')) reportDataFront(await measureDataFront());
 
 // The built CLI against lib-storage, its runtime in a child process of its own: see bench/cli.ts.
 if (only.has('cli')) reportCli(await measureCliIsolated());
+
+// The browser console's upload in headless Chromium against the CLI's (bench/console-upload.ts).
+if (only.has('console')) reportConsoleUpload(await measureConsoleUpload());
 
 // The authorizer's Keystone mode: calls to Keystone and the cost of a cached token (bench/keystone-auth.ts).
 if (only.has('keystone')) reportKeystoneAuth(await measureKeystoneAuth());

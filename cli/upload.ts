@@ -88,7 +88,9 @@ export async function uploadImageData(api: ImageApi, imageId: string, path: stri
     bar.done();
   }
   const parts = [...done].map(([part_number, etag]) => ({ part_number, etag })).sort((a, b) => a.part_number - b.part_number);
+  options.trace(`every part stored (${parts.length}); completing`);
   await completeWithRetries(api, imageId, uploadId, parts, options);
+  options.trace('complete accepted; waiting for verification');
   clearState(api.baseUrl, imageId, file);
   return finish();
 }
@@ -170,9 +172,9 @@ async function completeWithRetries(api: ImageApi, imageId: string, uploadId: str
   }
 }
 
-/** Polls the image until verification settles it: active, or refused (queued with the reason). */
+/** Polls the image until verification settles it: active, or refused (queued with the reason). At most a second apart: the wait is part of what the user sees as upload time. */
 export async function settle(api: ImageApi, imageId: string, signal: AbortSignal): Promise<Image> {
-  for (let wait = 100; ; wait = Math.min(wait * 1.5, 2000)) {
+  for (let wait = 100; ; wait = Math.min(wait * 1.5, 1000)) {
     const image = await api.getImage(imageId);
     if (image.status === 'active') return image;
     if (!['saving', 'importing'].includes(image.status)) {

@@ -21,6 +21,18 @@ export const LAMBDA_BUNDLE = {
    * 40% of a DynamoDB bundle and of its cold import. Swap in the environment provider.
    */
   alias: { '@aws-sdk/credential-provider-node': fileURLToPath(new URL('./lambda-credentials.ts', import.meta.url)) },
+  /**
+   * The tests' and the bench's own hooks, which only the local runtime and the in-process bench
+   * switch on (fault injection for the resilience and crash tests, the call log test/iam checks
+   * against the stack's grants, DynamoDB call counts): never set on a deployed function, so fixed
+   * as unset there, and esbuild drops the middleware they would attach (about 5 kB of every
+   * bundle that calls AWS).
+   */
+  define: {
+    'process.env.SKYGLASS_FAULTS_FILE': 'undefined',
+    'process.env.SKYGLASS_AWS_CALL_LOG': 'undefined',
+    'process.env.SKYGLASS_DYNAMODB_STATS': 'undefined',
+  },
 } as const;
 
 /**

@@ -20,6 +20,10 @@ export type Access =
   | 'table:list-members'
   /** TransactWriteItems of a membership: ConditionCheck on the image, Puts of the member and the member count. */
   | 'table:write-member'
+  /** Query one image's partition on the table itself for the image and its tasks (`begins_with(sk, 'IMAGE')`: no member item). */
+  | 'table:image-tasks'
+  /** Query the task partitions of the `all` index (GET /v2/tasks). */
+  | 'table:list-tasks'
   /** Query the indexes the sweepers read: byStatus (their candidates) and all (the daily audit). */
   | 'table:sweep'
   /** GetObject of image objects (verifying, presigning downloads). */
@@ -51,7 +55,11 @@ export type Access =
   /** PutEvents on the image event bus. */
   | 'events:publish'
   /** Read the image table's stream (the outbox relay, which the stream invokes). */
-  | 'table:stream';
+  | 'table:stream'
+  /** Read the metadefs catalogue: GetItem, and Query of one partition (the catalogue's or a namespace's). */
+  | 'metadefs:read'
+  /** Write the metadefs catalogue: conditional Put/Delete/Update with ConditionChecks, BatchWriteItem (purges). */
+  | 'metadefs:write';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -71,7 +79,17 @@ export interface Route {
   summary: string;
   /** Longer than the house default (10 s) where the work needs it; API Gateway waits at most 29 s. */
   timeoutSeconds?: number;
+  /**
+   * The nested stack the route's method and function live in (infra/constructs/route-room.ts),
+   * for families of routes too many for the parent stack's 500 resources. The local runtime and
+   * the OpenAPI document treat every route alike.
+   * @default the parent stack
+   */
+  room?: RouteRoom;
 }
+
+/** Nested stacks of routes. */
+export type RouteRoom = 'metadefs';
 
 const fn = (group: string, name: string) => `functions/${group}/${name}.ts`;
 
@@ -107,8 +125,45 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'uploadImageFile', method: 'PUT', path: '/v2/images/{image_id}/file', handler: fn('data', 'upload-image-file'), policy: 'upload_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:read', 'bucket:delete'], summary: 'Upload a small image body through the API (queued → saving → active)' },
   { operationId: 'downloadImage', method: 'GET', path: '/v2/images/{image_id}/file', handler: fn('data', 'download-image'), policy: 'download_image', auth: true, access: ['table:read', 'bucket:read'], summary: 'Redirect to a short-lived presigned download' },
   { operationId: 'stageImageData', method: 'PUT', path: '/v2/images/{image_id}/stage', handler: fn('data', 'stage-image-data'), policy: 'modify_image', auth: true, access: ['table:write', 'bucket:write', 'bucket:delete'], summary: 'Stage a small image body for import (queued → uploading)' },
+  { operationId: 'getImageTasks', method: 'GET', path: '/v2/images/{image_id}/tasks', handler: fn('tasks', 'get-image-tasks'), policy: 'get_image', auth: true, access: ['table:image-tasks', 'table:read'], summary: "An image's tasks (its imports), the caller's project's unless admin" },
+  { operationId: 'listTasks', method: 'GET', path: '/v2/tasks', handler: fn('tasks', 'list-tasks'), policy: 'get_tasks', auth: true, access: ['table:read', 'table:list-tasks'], summary: 'List tasks (tasks_api_access: admin by default)' },
+  { operationId: 'createTask', method: 'POST', path: '/v2/tasks', handler: fn('tasks', 'create-task'), policy: 'add_task', auth: true, access: ['table:insert'], summary: 'Record an import task (tasks_api_access: admin by default); Skyglass fetches no URI, so it is recorded as failed with the reason' },
+  { operationId: 'showTask', method: 'GET', path: '/v2/tasks/{task_id}', handler: fn('tasks', 'get-task'), policy: 'get_task', auth: true, access: ['table:read'], summary: 'Show one task (tasks_api_access: admin by default)' },
   { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active)' },
+  // The metadata definitions catalogue (docs/table-design.md, "Metadata definitions"): in a nested stack.
+  { operationId: 'listMetadefNamespaces', method: 'GET', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'list-namespaces'), policy: 'get_metadef_namespaces', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'List the metadata definition namespaces the caller can see (seeds the catalogue the first time)' },
+  { operationId: 'createMetadefNamespace', method: 'POST', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'create-namespace'), policy: 'add_metadef_namespace', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create a namespace, optionally with its properties, objects, tags and resource types' },
+  { operationId: 'showMetadefNamespace', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}', handler: fn('metadefs', 'show-namespace'), policy: 'get_metadef_namespace', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'Show a namespace with its properties, objects, tags and resource type associations' },
+  { operationId: 'updateMetadefNamespace', method: 'PUT', path: '/v2/metadefs/namespaces/{namespace_name}', handler: fn('metadefs', 'update-namespace'), policy: 'modify_metadef_namespace', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: "Replace a namespace's fields (a new name renames it)" },
+  { operationId: 'deleteMetadefNamespace', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}', handler: fn('metadefs', 'delete-namespace'), policy: 'delete_metadef_namespace', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete an unprotected namespace and everything in it' },
+  { operationId: 'listMetadefResourceTypes', method: 'GET', path: '/v2/metadefs/resource_types', handler: fn('metadefs', 'list-resource-types'), policy: 'list_metadef_resource_types', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'List the resource types' },
+  { operationId: 'listMetadefResourceTypeAssociations', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/resource_types', handler: fn('metadefs', 'list-resource-type-associations'), policy: 'get_metadef_resource_type', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: "List a namespace's resource type associations" },
+  { operationId: 'createMetadefResourceTypeAssociation', method: 'POST', path: '/v2/metadefs/namespaces/{namespace_name}/resource_types', handler: fn('metadefs', 'create-resource-type-association'), policy: 'add_metadef_resource_type_association', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Associate a namespace with a resource type' },
+  { operationId: 'deleteMetadefResourceTypeAssociation', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type}', handler: fn('metadefs', 'delete-resource-type-association'), policy: 'remove_metadef_resource_type_association', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Remove a resource type association' },
+  { operationId: 'listMetadefObjects', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/objects', handler: fn('metadefs', 'list-objects'), policy: 'get_metadef_objects', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: "List a namespace's objects" },
+  { operationId: 'createMetadefObject', method: 'POST', path: '/v2/metadefs/namespaces/{namespace_name}/objects', handler: fn('metadefs', 'create-object'), policy: 'add_metadef_object', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create an object (its property definitions validated as JSON Schema)' },
+  { operationId: 'deleteMetadefObjects', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/objects', handler: fn('metadefs', 'delete-objects'), policy: 'delete_metadef_object', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete every object of an unprotected namespace' },
+  { operationId: 'showMetadefObject', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}', handler: fn('metadefs', 'show-object'), policy: 'get_metadef_object', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'Show one object' },
+  { operationId: 'updateMetadefObject', method: 'PUT', path: '/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}', handler: fn('metadefs', 'update-object'), policy: 'modify_metadef_object', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Replace an object (a new name renames it)' },
+  { operationId: 'deleteMetadefObject', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}', handler: fn('metadefs', 'delete-object'), policy: 'delete_metadef_object', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete one object' },
+  { operationId: 'listMetadefProperties', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/properties', handler: fn('metadefs', 'list-properties'), policy: 'get_metadef_properties', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: "List a namespace's properties" },
+  { operationId: 'createMetadefProperty', method: 'POST', path: '/v2/metadefs/namespaces/{namespace_name}/properties', handler: fn('metadefs', 'create-property'), policy: 'add_metadef_property', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create a property (its property definitions validated as JSON Schema)' },
+  { operationId: 'deleteMetadefProperties', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/properties', handler: fn('metadefs', 'delete-properties'), policy: 'remove_metadef_property', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete every property of an unprotected namespace' },
+  { operationId: 'showMetadefProperty', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}', handler: fn('metadefs', 'show-property'), policy: 'get_metadef_property', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'Show one property' },
+  { operationId: 'updateMetadefProperty', method: 'PUT', path: '/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}', handler: fn('metadefs', 'update-property'), policy: 'modify_metadef_property', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Replace a property (a new name renames it)' },
+  { operationId: 'deleteMetadefProperty', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}', handler: fn('metadefs', 'delete-property'), policy: 'remove_metadef_property', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete one property' },
+  { operationId: 'listMetadefTags', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/tags', handler: fn('metadefs', 'list-tags'), policy: 'get_metadef_tags', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: "List a namespace's tags" },
+  { operationId: 'createMetadefTags', method: 'POST', path: '/v2/metadefs/namespaces/{namespace_name}/tags', handler: fn('metadefs', 'create-tags'), policy: 'add_metadef_tags', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Replace the tags, or add them with X-Openstack-Append: true' },
+  { operationId: 'deleteMetadefTags', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/tags', handler: fn('metadefs', 'delete-tags'), policy: 'delete_metadef_tags', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete every tag of an unprotected namespace' },
+  { operationId: 'showMetadefTag', method: 'GET', path: '/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}', handler: fn('metadefs', 'show-tag'), policy: 'get_metadef_tag', auth: true, access: ['metadefs:read'], room: 'metadefs', summary: 'Show one tag' },
+  { operationId: 'createMetadefTag', method: 'POST', path: '/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}', handler: fn('metadefs', 'create-tag'), policy: 'add_metadef_tag', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create one tag' },
+  { operationId: 'updateMetadefTag', method: 'PUT', path: '/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}', handler: fn('metadefs', 'update-tag'), policy: 'modify_metadef_tag', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Rename a tag' },
+  { operationId: 'deleteMetadefTag', method: 'DELETE', path: '/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}', handler: fn('metadefs', 'delete-tag'), policy: 'delete_metadef_tag', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Delete one tag' },
+  { operationId: 'getMetadefSchema', method: 'GET', path: '/v2/schemas/metadefs/{schema_name}', handler: fn('schemas', 'get-metadef-schema'), policy: null, auth: true, access: [], room: 'metadefs', summary: 'A metadefs JSON Schema: namespace(s), resource_type(s), object(s), property/properties, tag(s) (shared/domain/metadef-schemas.ts)' },
 ];
+
+/** The routes whose methods and functions the parent stack holds (every route without a room). */
+export const PARENT_STACK_ROUTES: readonly Route[] = ROUTES.filter((route) => route.room === undefined);
 
 /**
  * Answers what no route matches: 405 with `Allow` for a known path, 300 for unversioned

@@ -135,8 +135,8 @@ export class ImagesApi {
     return this.request<void>('restoreImage', pathOf('restoreImage', { image_id: id }));
   }
 
-  createUpload(id: string, size: number): Promise<UploadSession> {
-    return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), { size });
+  createUpload(id: string, size: number, partSize?: number): Promise<UploadSession> {
+    return this.request<UploadSession>('createImageUpload', pathOf('createImageUpload', { image_id: id }), partSize === undefined ? { size } : { size, part_size: partSize });
   }
 
   getUpload(id: string, uploadId: string): Promise<UploadSession> {

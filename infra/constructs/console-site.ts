@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as cr from 'aws-cdk-lib/custom-resources';
+import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { privateBucketProps } from './image-bucket.js';
 import { CONSOLE_EXTRA_HEADERS, consoleContentSecurityPolicy } from '../console-headers.js';
@@ -38,6 +39,8 @@ export interface ConsoleSiteProps {
 
 /** Where the files live in the bucket and on the distribution: the path the console's build expects (vite `base`). */
 export const CONSOLE_PREFIX = 'console';
+/** Vite's folder of content-hashed files in the build (build.assetsDir's default). */
+export const CONSOLE_ASSETS = 'assets';
 
 /**
  * Viewer requests: `/` goes to the console, and each of the console's own views (any path under
@@ -70,7 +73,10 @@ export class ConsoleSite extends Construct {
   public readonly responseHeadersPolicy: cloudfront.ResponseHeadersPolicy;
   public readonly client: cognito.UserPoolClient;
   public readonly domain: cognito.UserPoolDomain;
+  /** index.html and config.json, revalidated on every load. */
   public readonly deployment: s3deploy.BucketDeployment;
+  /** The content-hashed assets, cached for a year. */
+  public readonly assets: s3deploy.BucketDeployment;
   /** Writes the image bucket's CORS rule (see below why not the template). */
   public readonly imageBucketCors: cr.AwsCustomResource;
   /** `https://<distribution domain>`: the one origin the API and the image bucket admit. */
@@ -160,10 +166,24 @@ export class ConsoleSite extends Construct {
       writeAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true }),
     });
 
-    // The console's settings at run time (console/src/session.ts reads /console/config.json).
+    // Vite names every built asset by its content hash (assets/index-<hash>.js): such a name never
+    // changes its bytes, so browsers and the edge may keep it a year without asking again. Old
+    // assets stay (no prune) for pages still open on the index.html that named them.
+    this.assets = new s3deploy.BucketDeployment(this, 'Assets', {
+      sources: [s3deploy.Source.asset(join(props.assetDir, CONSOLE_ASSETS))],
+      destinationBucket: this.bucket,
+      destinationKeyPrefix: `${CONSOLE_PREFIX}/${CONSOLE_ASSETS}/`,
+      cacheControl: [s3deploy.CacheControl.setPublic(), s3deploy.CacheControl.maxAge(Duration.days(365)), s3deploy.CacheControl.immutable()],
+      prune: false,
+      memoryLimit: 256,
+    });
+
+    // index.html and config.json (the console's settings at run time: console/src/session.ts reads
+    // /console/config.json) name what is current: browsers revalidate them, and the deployment
+    // invalidates the edge. Deployed after the assets they name; their prune leaves assets/ alone.
     this.deployment = new s3deploy.BucketDeployment(this, 'Files', {
       sources: [
-        s3deploy.Source.asset(props.assetDir),
+        s3deploy.Source.asset(props.assetDir, { exclude: [`${CONSOLE_ASSETS}/**`] }),
         s3deploy.Source.jsonData('config.json', {
           signIn: 'cognito',
           apiUrl: props.api.url,
@@ -173,12 +193,13 @@ export class ConsoleSite extends Construct {
       ],
       destinationBucket: this.bucket,
       destinationKeyPrefix: `${CONSOLE_PREFIX}/`,
-      // index.html and config.json name what is current: browsers revalidate, the deployment invalidates the edge.
+      exclude: [`${CONSOLE_ASSETS}/*`],
       cacheControl: [s3deploy.CacheControl.noCache()],
       distribution: this.distribution,
       distributionPaths: [`/${CONSOLE_PREFIX}/*`],
       memoryLimit: 256,
     });
+    this.deployment.node.addDependency(this.assets);
 
     // The image bucket's CORS names the distribution's domain, and the distribution's CSP names the
     // bucket: set in the template, one would wait on the other (a cycle). So one custom resource

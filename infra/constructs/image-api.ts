@@ -11,7 +11,7 @@ import {
 } from '../../shared/http/gateway-responses.js';
 import { BINARY_MEDIA_TYPES } from '../../shared/http/binary-media.js';
 import { CONSOLE_ORIGIN_ENV } from '../../shared/http/cors.js';
-import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route } from '../../shared/routes.js';
+import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, PARENT_STACK_ROUTES, type Route } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
@@ -40,7 +40,7 @@ export interface ImageApiProps extends AccessTargets {
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
    * The route table.
-   * @default ROUTES from shared/routes.ts
+   * @default PARENT_STACK_ROUTES from shared/routes.ts (the routes without a room)
    */
   readonly routes?: readonly Route[];
   /**
@@ -78,7 +78,7 @@ export class ImageApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ImageApiProps) {
     super(scope, id);
-    const routes = props.routes ?? ROUTES;
+    const routes = props.routes ?? PARENT_STACK_ROUTES;
     const logRemovalPolicy = props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
 

@@ -10,7 +10,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, Node } from 'constructs';
-import { LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
+import { INDEXES, LIST_INDEXES, SWEEP_INDEXES } from '../../shared/adapters/table-design.js';
 import type { QuotaConfig } from '../../shared/domain/quota.js';
 import type { Access } from '../../shared/routes.js';
 import { LAMBDA_BUNDLE } from '../bundling.js';
@@ -39,8 +39,23 @@ export const TABLE_GRANTS = {
   // A Query on the table itself (its ARN), not on any index: one image's partition.
   'table:list-members': { item: ['dynamodb:Query'], query: [] },
   'table:write-member': { item: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], query: [] },
+  // A Query on the table itself: one image's partition, the image and its tasks.
+  'table:image-tasks': { item: ['dynamodb:Query'], query: [] },
+  'table:list-tasks': { item: [], query: [INDEXES.all.name] },
   'table:sweep': { item: [], query: SWEEP_INDEXES },
 } as const satisfies Record<Exclude<Extract<Access, `table:${string}`>, 'table:stream'>, { item: readonly string[]; query: readonly string[] }>;
+
+/**
+ * What the metadefs catalogue's kinds grant on the table (docs/table-design.md, "Metadata
+ * definitions"): reads are GetItem and Query of one partition (the catalogue's or a namespace's);
+ * writes are conditional Puts and Deletes in transactions with ConditionChecks of the namespace,
+ * the UpdateItem that upserts a resource type, and the BatchWriteItem deletes of a purge. These
+ * are the only functions holding DeleteItem and BatchWriteItem; they run no image operation.
+ */
+export const METADEF_GRANTS = {
+  'metadefs:read': ['dynamodb:GetItem', 'dynamodb:Query'],
+  'metadefs:write': ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+} as const satisfies Record<Extract<Access, `metadefs:${string}`>, readonly string[]>;
 
 /**
  * Actions that support no resource-level permissions (so `Resource: "*"` is the only way to
@@ -192,6 +207,7 @@ export class SkyglassFunction extends NodejsFunction {
         target: LAMBDA_BUNDLE.target,
         mainFields: [...LAMBDA_BUNDLE.mainFields],
         banner: LAMBDA_BUNDLE.banner,
+        define: { ...LAMBDA_BUNDLE.define },
         esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_BUNDLE.alias).map(([from, to]) => [`--alias:${from}`, to])),
         // Bundle the AWS SDK v3 in rather than relying on the runtime's copy.
         externalModules: [],
@@ -282,6 +298,8 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'table:read-members':
       case 'table:list-members':
       case 'table:write-member':
+      case 'table:image-tasks':
+      case 'table:list-tasks':
       case 'table:sweep':
         tableAccess = true;
         for (const action of TABLE_GRANTS[kind].item) tableItemActions.add(action);
@@ -316,6 +334,11 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'events:publish':
         if (!targets.eventBus) throw new Error(`${grantee.node.path}: ${kind} needs the image event bus`);
         publish = true;
+        break;
+      case 'metadefs:read':
+      case 'metadefs:write':
+        tableAccess = true;
+        for (const action of METADEF_GRANTS[kind]) tableItemActions.add(action);
         break;
       case 'table:stream':
         if (!targets.table.tableStreamArn) throw new Error(`${grantee.node.path}: ${kind} needs a table with a stream`);
@@ -431,8 +454,15 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
 
 /** Item actions on the table, Queries on the named indexes; sets `TABLE_NAME`. */
 function grantTable(grantee: AccessGrantee, table: dynamodb.ITable, itemActions: string[], indexes: string[]): void {
-  if (itemActions.length > 0) {
-    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: itemActions.sort(), resources: [table.tableArn] }));
+  // A Query of the table itself (one image's partition) is a statement of its own: a function
+  // that reads items by key and queries a partition gets each action for what it is, and the
+  // Query grants of a role can be read in one place (test/infra "scopes table permissions").
+  const keyActions = itemActions.filter((action) => action !== 'dynamodb:Query');
+  if (keyActions.length > 0) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'TableItems', actions: keyActions.sort(), resources: [table.tableArn] }));
+  }
+  if (keyActions.length < itemActions.length) {
+    grantee.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTablePartitions', actions: ['dynamodb:Query'], resources: [table.tableArn] }));
   }
   if (indexes.length > 0) {
     grantee.addToRolePolicy(

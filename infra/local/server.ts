@@ -27,6 +27,7 @@ import {
   type EventOrigin,
 } from '../../shared/http/proxy-event.js';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
+import { METADEF_SEEDING_FUNCTION, metadefCatalogue } from '../../shared/app/metadef-services.js';
 import { AUTHORIZER_HANDLER, DATA_FRONT, FALLBACK_HANDLER, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -239,6 +240,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
     });
     stops.push(() => tableStream.stop());
+    // The metadefs catalogue's seed, on the first start of a DATA_DIR (a later start finds the
+    // seed marker and writes nothing; an operator's edits are never overwritten). It runs as the
+    // function that seeds a deployment on its first list, whose grants it needs.
+    await runAsFunction(METADEF_SEEDING_FUNCTION, () => metadefCatalogue().seed());
   } catch (error) {
     await stopAll();
     throw error;

@@ -22,6 +22,8 @@ import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
 import { imageFromItem } from './image-item.js';
+import { taskCreatePuts, taskSettlementUpdates, type TransactItem } from './dynamo-task-repository.js';
+import { importTaskSettlement, type Task } from '../domain/task.js';
 import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import {
@@ -32,6 +34,8 @@ import {
 
 type Item = Record<string, unknown>;
 type PutInput = PutCommandInput;
+/** A task's Put or Update inside an image write's transaction. */
+type TaskItem = TransactItem;
 
 export interface DynamoImageRepositoryOptions {
   tableName: string;
@@ -108,8 +112,16 @@ export class DynamoImageRepository implements ImageRepository {
     return out.Item ? imageFromItem(out.Item) : undefined;
   }
 
-  async save(next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
+  async save(next: Image, previous: Image, events: readonly ImageEventType[] = [], task?: Task): Promise<void> {
     if (next.version !== previous.version + 1) throw new Error('save: next.version must be previous.version + 1');
+    // An import's task changes with its image, in the same transaction: recorded by the write
+    // that starts the import, finished by the one that takes the image out of importing.
+    const settlement = importTaskSettlement(previous, next, this.now());
+    const stored: Image = task ? { ...next, task_id: task.id } : settlement ? { ...next, task_id: null } : next;
+    const taskItems: TaskItem[] = [
+      ...(task ? taskCreatePuts(this.table, task) : []),
+      ...(settlement ? taskSettlementUpdates(this.table, settlement) : []),
+    ];
     // The status table decides which stored statuses this write may replace; the version pins
     // the exact item that was read, so a concurrent writer makes this write fail, never mix.
     const allowed = next.status === previous.status ? [previous.status] : sourcesOf(next.status);
@@ -118,7 +130,7 @@ export class DynamoImageRepository implements ImageRepository {
     await this.write(
       {
         TableName: this.table,
-        Item: this.toItem(next, events),
+        Item: this.toItem(stored, events),
         ConditionExpression: `#version = :v AND #status IN (${allowed.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
         ExpressionAttributeValues: values,
@@ -126,6 +138,7 @@ export class DynamoImageRepository implements ImageRepository {
       },
       usageDeltas(previous, next),
       (old) => new ConcurrentUpdateError(old ? imageFromItem(old) : undefined),
+      taskItems,
     );
   }
 
@@ -136,8 +149,8 @@ export class DynamoImageRepository implements ImageRepository {
    * writes nothing). Transactions that collide on a counter are cancelled by DynamoDB without
    * effect, and tried again.
    */
-  private async write(put: PutInput, deltas: ProjectDelta[], imageRefused: (old: Item | undefined) => Error): Promise<void> {
-    if (deltas.length === 0) {
+  private async write(put: PutInput, deltas: ProjectDelta[], imageRefused: (old: Item | undefined) => Error, taskItems: readonly TaskItem[] = []): Promise<void> {
+    if (deltas.length === 0 && taskItems.length === 0) {
       try {
         await this.doc.send(new PutCommand(put));
         return;
@@ -149,13 +162,15 @@ export class DynamoImageRepository implements ImageRepository {
     const updates = deltas.map(({ project, delta }) => usageUpdate(this.table, project, delta, this.limits(project)));
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...updates.map((u) => ({ Update: u.update }))] }));
+        await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...updates.map((u) => ({ Update: u.update })), ...taskItems] }));
         return;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
         if (reasons[0]?.Code === 'ConditionalCheckFailed') throw imageRefused(reasons[0].Item ? unmarshallLoose(reasons[0].Item) : undefined);
         const refused = reasons.findIndex((r, i) => i > 0 && r.Code === 'ConditionalCheckFailed');
+        // A task item refused: its task was finished (or recorded) by a concurrent write of the image.
+        if (refused > updates.length) throw imageRefused(undefined);
         if (refused > 0) throw updates[refused - 1]!.exceeded(reasons[refused]!.Item ? unmarshallLoose(reasons[refused]!.Item) : undefined);
         const conflict = reasons.some((r) => r.Code === 'TransactionConflict');
         if (!conflict || attempt >= TRANSACTION_ATTEMPTS) throw error;
@@ -503,6 +518,9 @@ function sortKeyOf(image: Pick<Image, 'created_at' | 'id'>): string {
  */
 export function outboxOf(newImage: Record<string, unknown> | undefined): ImageEvent[] {
   if (!newImage) return [];
+  // Only image and member items carry an outbox: others (the metadefs catalogue's) are not decoded.
+  const sortKey = (newImage[TABLE_KEYS.sortKey] as { S?: unknown } | undefined)?.S;
+  if (typeof sortKey !== 'string' || (sortKey !== IMAGE_SK && !sortKey.startsWith(MEMBER_SORT_PREFIX))) return [];
   const item = unmarshallLoose(newImage);
   if (String(item[TABLE_KEYS.sortKey]).startsWith(MEMBER_SORT_PREFIX)) return memberOutboxOf(item);
   const recorded = item[OUTBOX_ATTRIBUTE];

@@ -37,8 +37,39 @@ export function projectPartition(projectId: string): string {
 
 export const USAGE_SORT_KEY = 'USAGE';
 
+/**
+ * The metadefs catalogue partition: every namespace (`NAMESPACE#<name>`), resource type
+ * (`RESOURCE_TYPE#<name>`), seed marker and purge marker (docs/table-design.md, "Metadata definitions").
+ */
+export const METADEF_CATALOGUE_PARTITION = 'METADEFS';
+
+/** One namespace's partition: its objects, properties and tags, keyed by the namespace's uuid (so a rename moves none of them). */
+export function metadefChildPartition(namespaceUuid: string): string {
+  return `METADEF#${namespaceUuid}`;
+}
+
 /** The `all` index partitions of the usage items, `usage#<shard>` (images are in `image#<shard>`). */
 export const USAGE_LIST_PARTITION = 'usage';
+
+/**
+ * A task (shared/domain/task.ts): the item `TASK#<task id>` / `TASK` (GET /v2/tasks/{id}, one
+ * GetItem), on the `all` index as `task#<shard of the id>` sorted by `<created_at>#<id>` (the
+ * admin's GET /v2/tasks). A task of an image is also kept, attribute for attribute, in the
+ * image's partition as `IMAGE#<image id>` / `IMAGE#TASK#<task id>`, right after the image's own
+ * item, so GET /v2/images/{id}/tasks is one Query (`begins_with(sk, 'IMAGE')`) that returns the
+ * image and its tasks and nothing else. Both copies change in the same transaction.
+ */
+export function taskPartition(taskId: string): string {
+  return `TASK#${taskId}`;
+}
+
+export const TASK_SORT_KEY = 'TASK';
+
+/** Sort keys of an image's tasks in its partition; they start with IMAGE_SORT_KEY on purpose (see taskPartition). */
+export const IMAGE_TASK_SORT_PREFIX = 'IMAGE#TASK#';
+
+/** The `all` index partitions of the tasks, `task#<shard>`. */
+export const TASK_LIST_PARTITION = 'task';
 
 /** The `all` index partitions of the images, `image#<shard>`. */
 export const IMAGE_LIST_PARTITION = 'image';

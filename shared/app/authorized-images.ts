@@ -20,10 +20,14 @@ export class AuthorizedImages {
   /** The image (tombstones included) with the caller's membership of it where that matters. */
   async find(caller: Caller, id: string): Promise<ImageForCaller | undefined> {
     const image = await this.images.get(id);
-    if (!image) return undefined;
+    return image ? this.withMembership(caller, image) : undefined;
+  }
+
+  /** An image read some other way (with its tasks, say), with the caller's membership of it where that matters. */
+  async withMembership(caller: Caller, image: Image): Promise<ImageForCaller> {
     // An admin sees and may do everything whatever its membership (context_is_admin): the
     // membership read would be a third DynamoDB call on an admin's write, for nothing.
-    const membership = needsMembership(caller, image) && !this.policy.isAdmin(caller) ? await this.members.get(id, caller.projectId as string) : undefined;
+    const membership = needsMembership(caller, image) && !this.policy.isAdmin(caller) ? await this.members.get(image.id, caller.projectId as string) : undefined;
     return { image, membership };
   }
 

@@ -4,6 +4,7 @@ import { enforceOnImage } from '../domain/image-access.js';
 import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
+import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
 import { importingTo } from '../domain/stores.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
@@ -218,7 +219,7 @@ export class ImageDataService {
    * import of an image already importing (a retry after a failure or a timeout) makes sure its
    * verification runs and answers 202 again.
    */
-  async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string): Promise<void> {
+  async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string, requestId: string | null = null): Promise<void> {
     const method = parseImportMethod(body);
     // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
     const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
@@ -227,7 +228,9 @@ export class ImageDataService {
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);
     }
-    await this.save(this.bump(importingTo({ ...image, status: 'importing' }, targets)), image);
+    // The import's task is recorded by the same write (and finished by the verifier's).
+    const task = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
+    await saveOrConflict(this.repo, this.bump(importingTo({ ...image, status: 'importing', task_id: task.id }, targets)), image, [], task);
     await this.startVerification({ image_id: id, key: image.location }, 'import');
   }
 

@@ -4,11 +4,14 @@ import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../adapters/dynamo-member-repository.js';
 import { DynamoUsageRepository } from '../adapters/dynamo-usage-repository.js';
+import { DynamoTaskRepository } from '../adapters/dynamo-task-repository.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { limitsFor } from '../domain/quota.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { MemberRepository } from '../ports/member-repository.js';
 import type { UsageRepository } from '../ports/usage-repository.js';
+import type { TaskRepository } from '../ports/task-repository.js';
+import { TaskService } from './tasks.js';
 import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
 import { ImageQueries } from './image-queries.js';
@@ -27,7 +30,7 @@ let usage: UsageQueries | undefined;
 let usageCounters: UsageRepository | undefined;
 
 /** The one DynamoDB client of the process, shared by the image and member repositories. */
-function dynamoDbClient(): DynamoDBClient {
+export function dynamoDbClient(): DynamoDBClient {
   if (!dynamodb) {
     const { region, dynamodbEndpoint } = config();
     const client = new DynamoDBClient({ region, ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}) });
@@ -69,4 +72,16 @@ export function usageRepository(): UsageRepository {
 /** GET /v2/info/usage. */
 export function usageQueries(): UsageQueries {
   return (usage ??= new UsageQueries(usageRepository(), config().quotas));
+}
+
+let taskRepo: TaskRepository | undefined;
+let taskService: TaskService | undefined;
+
+export function taskRepository(): TaskRepository {
+  return (taskRepo ??= new DynamoTaskRepository(dynamoDbClient(), { tableName: config().tableName }));
+}
+
+/** The tasks API and an image's tasks. */
+export function taskServices(): TaskService {
+  return (taskService ??= new TaskService(taskRepository(), authorizedImages()));
 }

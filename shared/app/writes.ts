@@ -1,5 +1,6 @@
 import { conflict, imageNotFound, type GlanceError } from '../domain/errors.js';
 import { glanceTimestamp, type Image } from '../domain/image.js';
+import type { Task } from '../domain/task.js';
 import { canTransition, transitionRefusedMessage } from '../domain/status.js';
 import type { ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
@@ -15,12 +16,12 @@ export function nextVersion(image: Image, now: Date): Image {
  * is Glance's 409 saying so, without a write: "changed by another request" only ever means a
  * concurrent change.
  */
-export async function saveOrConflict(repo: ImageRepository, next: Image, previous: Image, events: readonly ImageEventType[] = []): Promise<void> {
+export async function saveOrConflict(repo: ImageRepository, next: Image, previous: Image, events: readonly ImageEventType[] = [], task?: Task): Promise<void> {
   if (next.status !== previous.status && !canTransition(previous.status, next.status)) {
     throw conflict(transitionRefusedMessage(previous.status, next.status));
   }
   try {
-    await repo.save(next, previous, events);
+    await repo.save(next, previous, events, task);
   } catch (error) {
     if (!(error instanceof ConcurrentUpdateError)) throw error;
     throw lostRace(next.id, error.current);

@@ -73,6 +73,8 @@ export interface Image {
   failure: string | null;
   /** While pending_delete: when and how its bytes go (shared/domain/deletion.ts); never shown. */
   scrub?: PendingScrub | null;
+  /** While importing: the `api_image_import` task (shared/domain/task.ts) the write that settles the import finishes; never shown. */
+  task_id?: string | null;
   /** Incremented by every write; conditional writes compare it. */
   version: number;
 }
@@ -123,7 +125,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, task_id: _task, ...base } = image;
   // Glance shows `stores` once data exists (never for staged data, which is in its staging store).
   const hasData = image.status === 'active' || image.status === 'deactivated';
   return {
@@ -132,7 +134,8 @@ export function toView(image: Image): ImageView {
     tags: [...image.tags],
     ...imageLinks(image.id),
     ...(failure ? { [FAILURE_KEY]: failure } : {}),
-    ...(hasData && stores?.length ? { stores: stores.join(',') } : {}),
+    // Sorted, as Tempest's import waiter compares it with the sorted ids (Glance lists them in the order the copies were made).
+    ...(hasData && stores?.length ? { stores: [...stores].sort().join(',') } : {}),
   };
 }
 

@@ -201,9 +201,9 @@ export class StoreCatalog {
   }
 }
 
-/** Glance's `stores` property: the store ids, comma-separated. */
+/** A list of store ids as Glance's properties show them: comma-separated, sorted as the image's `stores` is. */
 export function storesProperty(stores: readonly string[]): string {
-  return stores.join(',');
+  return [...stores].sort().join(',');
 }
 
 /** Glance's import progress properties: the stores still to land in, and those that failed. */

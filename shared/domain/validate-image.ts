@@ -51,8 +51,8 @@ function reprAt(value: unknown, depth: number): string {
   return String(value);
 }
 
-/** One ajv error in jsonschema's words. */
-function describe(error: ErrorObject): string {
+/** One ajv error in jsonschema's words (also the metadefs' validation messages). */
+export function describeSchemaError(error: ErrorObject): string {
   const data = error.data;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -88,5 +88,5 @@ export function schemaMismatch(reason: string) {
 export function validateImageView(view: Record<string, unknown>): void {
   if (validateImage(view)) return;
   const first = validateImage.errors?.[0];
-  throw schemaMismatch(first ? describe(first) : 'invalid object');
+  throw schemaMismatch(first ? describeSchemaError(first) : 'invalid object');
 }

@@ -4,6 +4,8 @@
  */
 const VERSIONS: ReadonlyArray<[string, 'CURRENT' | 'SUPPORTED']> = [
   ['v2.15', 'CURRENT'],
+  // The image tasks API (GET /v2/images/{id}/tasks): glanceclient's image-tasks and Tempest look for it.
+  ['v2.12', 'SUPPORTED'],
   ['v2.9', 'SUPPORTED'],
   ['v2.7', 'SUPPORTED'],
   ['v2.6', 'SUPPORTED'],

@@ -18,7 +18,7 @@ export function httpHandler(handle: RequestHandler) {
     .use(requestId())
     .use(consoleCors())
     .use(glanceErrors())
-    .handler(async (event) => handle(fromApiGatewayEvent(event)));
+    .handler(async (event, context) => handle(fromApiGatewayEvent(event, requestIdOf(context))));
 }
 
 function glanceErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
@@ -39,6 +39,18 @@ function glanceErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse,
   };
 }
 
+/** Ids made for invocations without a Lambda request id, so the response and the handler see the same one. */
+const madeIds = new WeakMap<object, string>();
+
+/** The request's `req-<uuid>`: the Lambda invocation's id, as the handler records it (tasks) and the response shows it. */
+function requestIdOf(context: Context | undefined): string {
+  if (context?.awsRequestId) return `req-${context.awsRequestId}`;
+  if (!context) return `req-${crypto.randomUUID()}`;
+  let id = madeIds.get(context);
+  if (!id) madeIds.set(context, (id = `req-${crypto.randomUUID()}`));
+  return id;
+}
+
 /** The browser console's origin may read every answer, errors included (shared/http/cors.ts). */
 function consoleCors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
   const stamp = (request: middy.Request<APIGatewayProxyEvent, HttpResponse, Error, Context>) => {
@@ -53,8 +65,7 @@ function consoleCors(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, 
 function requestId(): middy.MiddlewareObj<APIGatewayProxyEvent, HttpResponse, Error, Context> {
   const stamp = (request: middy.Request<APIGatewayProxyEvent, HttpResponse, Error, Context>) => {
     if (!request.response) return;
-    const id = request.context?.awsRequestId || crypto.randomUUID();
-    request.response.headers = { ...request.response.headers, 'X-Openstack-Request-Id': `req-${id}` };
+    request.response.headers = { ...request.response.headers, 'X-Openstack-Request-Id': requestIdOf(request.context) };
   };
   return { after: async (r) => stamp(r), onError: async (r) => stamp(r) };
 }

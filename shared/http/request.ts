@@ -18,6 +18,8 @@ export interface HttpRequest {
   caller: Caller;
   /** Scheme, host and stage prefix the client called, for absolute links (`Location`, version hrefs). */
   baseUrl: string;
+  /** This request's `X-Openstack-Request-Id` (`req-<uuid>`), which the response carries and tasks record. */
+  requestId: string;
 }
 
 /**
@@ -47,7 +49,7 @@ function rolesFrom(value: unknown): string[] {
 /** Path parameters that hold ids: every use case sees them in their one spelling (lower case). */
 const ID_PARAMETERS = new Set(['image_id', 'upload_id']);
 
-export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
+export function fromApiGatewayEvent(event: APIGatewayProxyEvent, requestId = `req-${crypto.randomUUID()}`): HttpRequest {
   // Header names and query keys are the client's: prototype-less records keep `__proto__`,
   // `constructor` and `toString` ordinary keys (an assignment never reaches a setter).
   const headers: Record<string, string> = Object.create(null);
@@ -68,6 +70,7 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
     body: event.body == null ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
     caller: callerFrom(event),
     baseUrl: baseUrlOf(event, headers),
+    requestId,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Image } from '../domain/image.js';
+import type { Task } from '../domain/task.js';
 import type { ListQuery } from '../domain/list-query.js';
 import type { Lister } from '../domain/list-visibility.js';
 import type { ImageStatus } from '../domain/status.js';
@@ -49,8 +50,12 @@ export interface ImageRepository {
    * Replace `previous` with `next` in one conditional write: it succeeds only while the stored
    * item still has `previous.version` and a status from which `next.status` may be entered.
    * `next.version` must be `previous.version + 1`. ConcurrentUpdateError otherwise.
+   *
+   * `task` is the import task this write starts (recorded with it, and named on the image);
+   * a write that takes an importing image out of importing finishes the image's task
+   * (shared/domain/task.ts `importTaskSettlement`), in the same write.
    */
-  save(next: Image, previous: Image, events?: readonly ImageEventType[]): Promise<void>;
+  save(next: Image, previous: Image, events?: readonly ImageEventType[], task?: Task): Promise<void>;
   /** One page of images visible to the caller (as `policy` sees it: is_admin) that match the query, in the query's order. */
   list(lister: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage>;
   /**

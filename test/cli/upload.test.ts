@@ -57,6 +57,9 @@ describe('skyglass uploads (the uploads extension)', () => {
     expect(already).toBeLessThan(6);
     // Only the missing parts went again.
     expect(again.stderr.match(/^debug: part \d+ stored/gm)).toHaveLength(6 - already);
+    // Then, in order, the complete of all six parts and the wait for verification (the bench times these phases).
+    const steps = again.stderr.split('\n').filter((line) => line.startsWith('debug: '));
+    expect(steps.slice(-2)).toEqual(['debug: every part stored (6); completing', 'debug: complete accepted; waiting for verification']);
     expect(parseTable(again.stdout)).toMatchObject({ status: 'active', checksum: md5(data), os_hash_value: sha512(data), size: String(data.length) });
     // The state file is gone once the upload completed.
     expect(readdirSync(join(workDir(), 'state')).filter((f) => f.endsWith('.json'))).toEqual([]);

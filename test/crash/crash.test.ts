@@ -34,6 +34,8 @@ interface Scenario {
   retryAnswer?: number;
   /** The statuses the image may end in. */
   ends: string[];
+  /** For an import: the statuses of the image's tasks once the sweepers have run (GET /v2/images/{id}/tasks). */
+  tasks?: string[];
 }
 
 let runtime: RuntimeProcess;
@@ -45,6 +47,16 @@ async function newImage(): Promise<string> {
   const res = await runtime.call('/v2/images', { method: 'POST', token, json: RAW });
   if (res.status !== 201) throw new Error(`create: ${res.status} ${res.text}`);
   return res.body.id as string;
+}
+
+/** An image with 4 KiB staged, and its glance-direct import request, not yet sent. */
+async function stagedForImport() {
+  const id = await newImage();
+  const data = randomBytes(4096);
+  const staged = await runtime.call(`/v2/images/${id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS });
+  if (staged.status !== 204) throw new Error(`stage: ${staged.status} ${staged.text}`);
+  const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+  return { id, data, request };
 }
 
 async function activeImage(data: Buffer): Promise<string> {
@@ -157,15 +169,24 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'import, after the importing write and before verification starts: the image ends active',
     async prepare() {
-      const id = await newImage();
-      const data = randomBytes(4096);
-      const staged = await runtime.call(`/v2/images/${id}/stage`, { method: 'PUT', token, body: data, headers: OCTETS });
-      if (staged.status !== 204) throw new Error(`stage: ${staged.status} ${staged.text}`);
-      const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } });
+      const { id, data, request } = await stagedForImport();
       return { id, data, rule: { command: 'StartExecution', key: id }, request };
     },
     told: 0,
     ends: ['active'],
+    // The importing write recorded the task (same transaction); the verification the sweep re-drives finishes it.
+    tasks: ['success'],
+  },
+  {
+    name: 'the verifier of an import, after import answered 202 and before the write that activates the image and finishes its task: both end done',
+    async prepare() {
+      const { id, data, request } = await stagedForImport();
+      // The image's Put leads the transaction that also updates its task: the rule holds that transaction.
+      return { id, data, rule: { command: 'PutItem', key: id, imageStatus: 'active' }, request };
+    },
+    told: 202,
+    ends: ['active'],
+    tasks: ['success'],
   },
   {
     name: 'opening an upload session, after the store opened it and before the image records it: nothing is left open',
@@ -354,6 +375,10 @@ describe('a crash between a write and its side effect', () => {
       if (scenario.retry) expect(outcome.retried).toBe(scenario.retryAnswer);
       const status = await expectConsistent(outcome.id, outcome.data);
       expect(scenario.ends).toContain(status);
+      if (scenario.tasks) {
+        const listed = await runtime.call(`/v2/images/${outcome.id}/tasks`, { token });
+        expect(listed.body.tasks.map((t: { status: string }) => t.status)).toEqual(scenario.tasks);
+      }
       // What a client sees agrees: a deleted image is gone, any other is there.
       expect((await runtime.call(`/v2/images/${outcome.id}`, { token })).status).toBe(status === 'deleted' ? 404 : 200);
     });

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCallLogLine, AwsCallRecord } from '../../shared/adapters/aws-call-log.js';
-import { DATA_FRONT, ROUTES, WORKERS } from '../../shared/routes.js';
+import { DATA_FRONT, PARENT_STACK_ROUTES, ROUTES, WORKERS } from '../../shared/routes.js';
 import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
 import { checkCalls, unusedGrants, type Violation } from './iam-check.js';
@@ -49,7 +49,9 @@ beforeAll(() => {
     throw new Error(`No AWS call log at ${file ?? '(SKYGLASS_AWS_CALL_LOG unset)'}: run this project together with the api suite (npm test), which records it`);
   }
   const log = readLog(file);
-  calls = log.calls;
+  // Routes with a room are not in this stack yet (their nested stack is to come): their calls have no role to check against.
+  const roomed = new Set(ROUTES.filter((r) => r.room !== undefined).map((r) => r.operationId));
+  calls = log.calls.filter((c) => c.fn === null || !roomed.has(c.fn));
   // With the data front: the local runtime streams under its identity, as the stack's task does.
   // With the runtime's stores: the default is the stack's own bucket (BUCKET_NAME), the others
   // the buckets they were by name, so every call to any store's bucket is checked.
@@ -72,7 +74,7 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
       expect(recorded.has(name), `no calls recorded for ${name}`).toBe(true);
     }
     for (const service of ['dynamodb', 's3', 'states', 'events']) expect(calls.some((c) => c.service === service), service).toBe(true);
-    const known = new Set([...ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
+    const known = new Set([...PARENT_STACK_ROUTES.map((r) => r.operationId), ...WORKERS.map((w) => w.name), 'authorizer', 'fallback', DATA_FRONT.name]);
     expect([...stackPrincipals(stack).keys()].sort()).toEqual([...known].sort());
   });
 

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../infra/config.js';
 import { parsePolicyFile } from '../../infra/policy-file.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
-import { ROUTES, WORKERS } from '../../shared/routes.js';
+import { PARENT_STACK_ROUTES as ROUTES, WORKERS } from '../../shared/routes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skyglass-policy-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

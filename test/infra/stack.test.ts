@@ -5,7 +5,7 @@
  * worker's declared access, Glance-shaped gateway responses and cdk-nag's AwsSolutions pack.
  * Synthesizes once, with esbuild bundling skipped.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +19,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../shared/adapters/table-design.js';
-import { DATA_FRONT, FALLBACK_HANDLER, ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
+import { DATA_FRONT, FALLBACK_HANDLER, PARENT_STACK_ROUTES as ROUTES, WORKERS, type Access, type Route } from '../../shared/routes.js';
 import { HEALTH_PATH } from '../../functions/data-front/server.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -73,6 +73,8 @@ const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Arra
  */
 const CONSOLE_BUILD = mkdtempSync(path.join(tmpdir(), 'skyglass-console-build-'));
 writeFileSync(path.join(CONSOLE_BUILD, 'index.html'), '<!doctype html><title>Skyglass console</title>');
+mkdirSync(path.join(CONSOLE_BUILD, 'assets'));
+writeFileSync(path.join(CONSOLE_BUILD, 'assets', 'index-0123abcd.js'), 'export {};');
 
 function synthesize(context: Record<string, unknown>): { app: App; stack: SkyglassStack } {
   const app = new App({ context: { ...CDK_CONTEXT, ...context } });
@@ -743,8 +745,14 @@ describe('IAM least privilege', () => {
     'table:read-members': [{ actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] }],
     'table:list-members': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:write-member': [{ actions: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], on: () => [tableArn()] }],
+    // An image's tasks are in its partition (one Query on the table); the task list is on `all`.
+    'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
+    'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
+    // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
+    'metadefs:read': [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], on: () => [tableArn()] }],
+    'metadefs:write': [{ actions: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     'bucket:read': [{ actions: ['s3:GetObject'], on: () => [imagesArn()] }],
     'bucket:write': [{ actions: ['s3:PutObject'], on: () => [imagesArn()] }],
     'bucket:delete': [{ actions: ['s3:DeleteObject'], on: () => [imagesArn()] }],
@@ -993,7 +1001,7 @@ describe('IAM least privilege', () => {
         const resourcesOf = asArray(statement.Resource as Json | Json[]);
         if (actions.includes('dynamodb:Query')) {
           expect(actions, name).toEqual(['dynamodb:Query']);
-          const queryable = access.includes('table:list-members') ? [...indexes, tableArn()] : indexes;
+          const queryable = access.includes('table:list-members') || access.includes('table:image-tasks') ? [...indexes, tableArn()] : indexes;
           for (const resource of resourcesOf) expect(queryable, name).toContainEqual(resource);
         } else {
           expect(resourcesOf, name).toEqual([tableArn()]);
@@ -1815,6 +1823,9 @@ describe('browser console (skyglass:console, on by default)', () => {
     if (v['Fn::GetAtt']) return `<${v['Fn::GetAtt'].join('.')}>`;
     return JSON.stringify(v);
   };
+  /** The logical id of a BucketDeployment's custom resource (CDK names it by the deployment's memory limit). */
+  const deploymentId = (deployment: IConstruct) =>
+    c.stack.getLogicalId(deployment.node.findAll().find((n) => CfnResource.isCfnResource(n) && n.cfnResourceType === 'Custom::CDKBucketDeployment') as CfnElement);
   const distributionOrigin = () => `https://<${id(c.stack.console!.distribution)}.DomainName>`;
 
   it('keeps the files in a private, encrypted, TLS-only bucket that only the distribution reads, through OAC', () => {
@@ -1870,12 +1881,23 @@ describe('browser console (skyglass:console, on by default)', () => {
   });
 
   it('deploys the build and config.json (API URL, hosted UI, client id) under console/, invalidating the distribution', () => {
-    const [, deployment] = typed('Custom::CDKBucketDeployment')[0]!;
+    const deployment = c.resources[deploymentId(c.stack.console!.deployment)]!;
     expect(deployment.Properties).toMatchObject({ DestinationBucketKeyPrefix: 'console/', DistributionPaths: ['/console/*'], Prune: true });
     const markers = JSON.stringify(deployment.Properties.SourceMarkers);
     for (const ref of [id(c.stack.api), id(c.stack.console!.client), id(c.stack.console!.domain)]) expect(markers).toContain(`"${ref}"`);
     expect(text(c.stack.resolve(c.stack.console!.url))).toBe(`${distributionOrigin()}/console/`);
     expect(Object.keys(Template.fromStack(c.stack).toJSON().Outputs)).toContain('ConsoleUrl');
+  });
+
+  it('caches the content-hashed assets for a year and has browsers revalidate index.html and config.json, deployed after the assets they name', () => {
+    const files = c.resources[deploymentId(c.stack.console!.deployment)]!;
+    const assets = c.resources[deploymentId(c.stack.console!.assets)]!;
+    expect(typed('Custom::CDKBucketDeployment')).toHaveLength(2);
+    expect(assets.Properties).toMatchObject({ DestinationBucketKeyPrefix: 'console/assets/', Prune: false, SystemMetadata: { 'cache-control': 'public, max-age=31536000, immutable' } });
+    expect(assets.Properties).not.toHaveProperty('DistributionId');
+    // The files' prune leaves assets/ alone; the assets' own deployment never prunes, for pages still open on an older index.html.
+    expect(files.Properties).toMatchObject({ Exclude: ['assets/*'], SystemMetadata: { 'cache-control': 'no-cache' } });
+    expect(files.DependsOn).toEqual(expect.arrayContaining([deploymentId(c.stack.console!.assets)]));
   });
 
   it("lets exactly the console's origin PUT parts to the image bucket and read their ETag (written by one custom resource), granted only that", () => {
@@ -1918,12 +1940,13 @@ describe('browser console (skyglass:console, on by default)', () => {
     }
   });
 
-  it('costs at most 20 resources, and both configurations stay within 500', () => {
+  // 22: each BucketDeployment (the hashed assets, and index.html with config.json) brings its own AWS CLI layer.
+  it('costs at most 22 resources, and both configurations stay within 500', () => {
     const withFront = Object.keys(Template.fromStack(synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:dataFront': true }).stack).toJSON().Resources).length;
     const counts = { default: Object.keys(c.resources).length, withoutConsole: Object.keys(resources).length, dataFront: withFront, dataFrontWithoutConsole: Object.keys(frontVariant().resources).length };
     console.log(`CloudFormation resources with the console: ${JSON.stringify(counts)}`);
-    expect(counts.default - counts.withoutConsole).toBeLessThanOrEqual(20);
-    expect(counts.dataFront - counts.dataFrontWithoutConsole).toBeLessThanOrEqual(20);
+    expect(counts.default - counts.withoutConsole).toBeLessThanOrEqual(22);
+    expect(counts.dataFront - counts.dataFrontWithoutConsole).toBeLessThanOrEqual(22);
     expect(counts.default).toBeLessThanOrEqual(500);
     expect(counts.dataFront).toBeLessThanOrEqual(500);
   });

@@ -12,7 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../infra/config.js';
 import { SkyglassStack, stackPropsFrom } from '../../infra/stack.js';
-import { ROUTES, WORKERS } from '../../shared/routes.js';
+import { PARENT_STACK_ROUTES as ROUTES, WORKERS } from '../../shared/routes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CDK_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;

@@ -19,6 +19,7 @@ export class KeystoneServer {
   private exited: Promise<void> = Promise.resolve();
   url = '';
   private adminToken = '';
+  private imageEndpointId = '';
   readonly adminPassword = 'admin-secret';
 
   constructor(private readonly dir: string) {}
@@ -143,7 +144,14 @@ export class KeystoneServer {
   /** Registers the image service in the catalog, as an operator does: `openstack endpoint create … image public <url>`. */
   async registerImageService(url: string): Promise<void> {
     const { service } = await this.admin<{ service: { id: string } }>('POST', '/services', { service: { type: 'image', name: 'glance', enabled: true } });
-    await this.admin('POST', '/endpoints', { endpoint: { service_id: service.id, interface: 'public', region_id: 'RegionOne', url, enabled: true } });
+    const { endpoint } = await this.admin<{ endpoint: { id: string } }>('POST', '/endpoints', { endpoint: { service_id: service.id, interface: 'public', region_id: 'RegionOne', url, enabled: true } });
+    this.imageEndpointId = endpoint.id;
+  }
+
+  /** Points the catalog's image endpoint (registerImageService's) at another URL, as an operator moving the service does. */
+  async moveImageService(url: string): Promise<void> {
+    if (!this.imageEndpointId) throw new Error('registerImageService first');
+    await this.admin('PATCH', `/endpoints/${this.imageEndpointId}`, { endpoint: { url } });
   }
 
   /** Revokes a token (DELETE /v3/auth/tokens), as a logout or a password change does. */

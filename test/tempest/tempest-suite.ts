@@ -68,11 +68,11 @@ export function shortName(id: string): string {
 }
 
 /**
- * Runs `tempest run` on the image suite with tempest.conf rendered from `values`, in `dir` (its .stestr repository, logs
+ * Runs `tempest run` on the image suite (or the tests `select` names) with tempest.conf rendered from `values`, in `dir` (its .stestr repository, logs
  * and lock files go there, and HOME too, so nothing lands in the user's), with subunit output
  * kept in `dir/results.subunit`; the parsed results.
  */
-export async function runTempest(dir: string, values: Record<string, string>, concurrency: number): Promise<TempestResult[]> {
+export async function runTempest(dir: string, values: Record<string, string>, concurrency: number, select: { regex?: string; excludeRegex?: string } = {}): Promise<TempestResult[]> {
   // Tempest's logging opens its log file while discovering tests: a missing log directory fails
   // every module's import, and the run has no tests.
   const logDir = join(dir, 'logs');
@@ -82,7 +82,8 @@ export async function runTempest(dir: string, values: Record<string, string>, co
   const configFile = join(dir, 'tempest.conf');
   writeFileSync(configFile, renderConfig({ ...values, LOG_DIR: logDir, LOCK_DIR: lockDir }));
   const subunit = join(dir, 'results.subunit');
-  const args = ['run', '--config-file', configFile, '--regex', SUITE_REGEX, '--exclude-list', EXCLUDE_LIST, '--concurrency', String(concurrency), '--subunit'];
+  const args = ['run', '--config-file', configFile, '--regex', select.regex ?? SUITE_REGEX, '--exclude-list', EXCLUDE_LIST, '--concurrency', String(concurrency), '--subunit'];
+  if (select.excludeRegex) args.push('--exclude-regex', select.excludeRegex);
   const env = {
     PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`,
     HOME: dir,

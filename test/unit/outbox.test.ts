@@ -30,6 +30,12 @@ describe('outboxOf: the events a stream record carries', () => {
     expect(outboxOf(streamImage(['image.update'], 'MEMBER#p'))).toEqual([]);
     expect(outboxOf(undefined)).toEqual([]);
   });
+
+  it('is empty for metadefs items, without decoding them (the local stream hands an empty map over as {})', () => {
+    const tag = { pk: { S: 'METADEF#d5584e06' }, sk: { S: 'TAG#t' }, kind: { S: 'TAG' }, name: { S: 't' }, data: {} };
+    expect(outboxOf(tag)).toEqual([]);
+    expect(outboxOf({ pk: { S: 'METADEFS' }, sk: { S: 'NAMESPACE#OS::Compute::Hardware' }, data: {} })).toEqual([]);
+  });
 });
 
 describe('outboxOf on membership items', () => {

@@ -1,0 +1,5 @@
+import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { httpHandler } from '../../shared/http/handler.js';
+import { json } from '../../shared/http/response.js';
+
+export const handler = httpHandler(async (req) => json(200, await metadefCatalogue().listProperties(req.caller, req.pathParameters.namespace_name ?? '')));

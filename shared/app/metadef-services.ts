@@ -1,0 +1,16 @@
+import { DynamoMetadefRepository } from '../adapters/dynamo-metadef-repository.js';
+import { config } from './config.js';
+import { MetadefCatalogue } from './metadefs.js';
+import { policy } from './policy-config.js';
+import { dynamoDbClient } from './read-services.js';
+
+/** The route whose function seeds the catalogue when its first list finds no seed marker (and whose grants seeding needs). */
+export const METADEF_SEEDING_FUNCTION = 'listMetadefNamespaces';
+
+// Built on first use and kept for the life of the (Lambda) process.
+let catalogue: MetadefCatalogue | undefined;
+
+/** The metadefs API's use cases over the table. */
+export function metadefCatalogue(): MetadefCatalogue {
+  return (catalogue ??= new MetadefCatalogue(new DynamoMetadefRepository(dynamoDbClient(), { tableName: config().tableName }), policy()));
+}
