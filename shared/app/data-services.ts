@@ -3,6 +3,7 @@ import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
 import { limitsFor } from '../domain/quota.js';
+import { fetchLimitsFrom, importFilterFrom } from '../domain/web-download.js';
 import type { StoreDefinition } from '../domain/stores.js';
 import type { StoreBlobs } from '../ports/blob-store.js';
 import { config, dataConfig, storeCatalog } from './config.js';
@@ -15,6 +16,7 @@ import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 import { StreamedDataService } from './streamed-data.js';
 import { StoreCopies } from './store-copies.js';
+import { WebFetcher } from './web-fetch.js';
 
 let blobs: StoreBlobs | undefined;
 let verifier: ImageVerifier | undefined;
@@ -23,6 +25,7 @@ let scrubber: Scrubber | undefined;
 let sweepers: Sweepers | undefined;
 let streamed: StreamedDataService | undefined;
 let copies: StoreCopies | undefined;
+let fetcher: WebFetcher | undefined;
 
 /** Parts of a streamed body uploading at once: 4 × 8 MiB keeps the front's memory near 40 MiB per upload. */
 const STREAMED_PARTS_IN_FLIGHT = 4;
@@ -74,9 +77,14 @@ export function imageSweepers(): Sweepers {
   return (sweepers ??= new Sweepers(imageRepository(), usageRepository(), blobStore(), imageWorkflows(), { stuckSeconds: sweepStuckSeconds, orphanGraceSeconds }));
 }
 
+/** The web-download workflow's fetch step. */
+export function webFetcher(): WebFetcher {
+  return (fetcher ??= new WebFetcher(imageRepository(), blobStore(), importFilterFrom(process.env), fetchLimitsFrom(process.env)));
+}
+
 /** The image data use cases: uploads, staging, import, download. */
 export function imageDataService(): ImageDataService {
-  return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig()));
+  return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig(), undefined, undefined, importFilterFrom(process.env)));
 }
 
 /** PUT /file and PUT /stage with bodies of any size, streamed (the data front). */

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../domain/caller.js';
 import { enforceOnImage } from '../domain/image-access.js';
 import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
-import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
+import { glanceTimestamp, queuedWithoutData, type Image, type ImportTargets, type UploadSession } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
-import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
+import { importRequestOf, importTask, taskOrigin, type TaskOrigin } from '../domain/task.js';
+import { DEFAULT_IMPORT_FILTER, webDownloadUri, type ImportFilter } from '../domain/web-download.js';
 import { importingTo } from '../domain/stores.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
@@ -45,6 +46,7 @@ export class ImageDataService {
     private readonly settings: DataSettings,
     private readonly clock: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
+    private readonly importFilter: ImportFilter = DEFAULT_IMPORT_FILTER,
   ) {}
 
   /**
@@ -223,7 +225,10 @@ export class ImageDataService {
     const method = parseImportMethod(body);
     // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
     const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
+    // Glance checks a web-download's uri before the image (400 for a missing or refused one).
+    const source = method === 'web-download' ? webDownloadUri(isObject(body) && isObject(body.method) ? body.method : {}, this.importFilter) : null;
     const image = await this.access.authorize('modify_image', caller, id);
+    if (source) return this.startWebDownload(image, source.url.href, targets, importRequestOf(body), taskOrigin(caller, requestId));
     if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
     if (image.status !== 'uploading' || !image.location || image.upload) {
       throw conflict(`Image needs to be staged before '${method}' method can be used`);
@@ -232,6 +237,22 @@ export class ImageDataService {
     const task = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
     await saveOrConflict(this.repo, this.bump(importingTo({ ...image, status: 'importing', task_id: task.id }, targets)), image, [], task);
     await this.startVerification({ image_id: id, key: image.location }, 'import');
+  }
+
+  /**
+   * web-download: one conditional write queued → importing records the URI, the key the fetcher
+   * writes and the task; then the workflow fetches and verifies. No retry path: a second import
+   * finds the image importing (409), as Glance answers. A crash before the workflow starts
+   * leaves an importing image the sweeper re-drives (sweepers.ts, lostWorkflows).
+   */
+  private async startWebDownload(image: Image, uri: string, targets: ImportTargets | null, importRequest: Record<string, unknown>, origin: TaskOrigin): Promise<void> {
+    if (image.status !== 'queued') throw conflict(`Image needs to be in 'queued' state to use 'web-download' method (it is ${image.status})`);
+    const store = this.stores.catalog.defaultStore;
+    const key = objectKey(image.id, this.newId());
+    const task = importTask(this.newId(), image, importRequest, origin, this.clock());
+    const importing = importingTo({ ...image, status: 'importing', location: key, import_source: uri, stores: this.stores.catalog.recorded(store), failure: null, task_id: task.id }, targets);
+    await saveOrConflict(this.repo, this.bump(importing), image, [], task);
+    await this.startVerification({ image_id: image.id, key, uri }, 'import');
   }
 
   /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */

@@ -23,6 +23,12 @@ export interface ImportFilter {
    * internal services); tests and `npm start` turn it on to fetch from 127.0.0.1.
    */
   readonly allowPrivateAddresses: boolean;
+  /**
+   * Reach loopback only (127.0.0.0/8, ::1), every other refused range staying refused: what the
+   * local runtime turns on (SKYGLASS_IMPORT_ALLOW_LOOPBACK) so tests and `npm start` fetch from
+   * 127.0.0.1. Never set in AWS.
+   */
+  readonly allowLoopback: boolean;
 }
 
 export const DEFAULT_IMPORT_FILTER: ImportFilter = {
@@ -33,6 +39,7 @@ export const DEFAULT_IMPORT_FILTER: ImportFilter = {
   allowedPorts: [80, 443],
   disallowedPorts: [],
   allowPrivateAddresses: false,
+  allowLoopback: false,
 };
 
 /** Whatever the filter says, the fetcher speaks only these (Glance's other schemes are not offered). */
@@ -121,6 +128,13 @@ const REFUSED_RANGES = (() => {
   return list;
 })();
 
+const LOOPBACK = (() => {
+  const list = new BlockList();
+  list.addSubnet('127.0.0.0', 8, 'ipv4');
+  list.addAddress('::1', 'ipv6');
+  return list;
+})();
+
 /** Why an address is refused, or null when the fetcher may connect to it. */
 export function addressRefusal(address: string, filter: ImportFilter): string | null {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
@@ -129,7 +143,9 @@ export function addressRefusal(address: string, filter: ImportFilter): string | 
   if (family === 0) return `not an IP address: ${address}`;
   const disallowed = filter.allowedHosts.length === 0 ? filter.disallowedHosts.map(normalizeHost) : [];
   if (disallowed.includes(checked)) return `address not allowed for external URI: ${address}`;
-  if (!filter.allowPrivateAddresses && REFUSED_RANGES.check(checked, family === 4 ? 'ipv4' : 'ipv6')) {
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (filter.allowLoopback && LOOPBACK.check(checked, type)) return null;
+  if (!filter.allowPrivateAddresses && REFUSED_RANGES.check(checked, type)) {
     return `address ${address} is in a loopback, private, link-local, CGNAT or metadata range`;
   }
   return null;
@@ -153,7 +169,8 @@ export function pickAddress(host: string, addresses: readonly string[], filter: 
  * The filter from settings: Glance's option names upper-cased with a SKYGLASS_IMPORT_ prefix
  * (comma lists, e.g. SKYGLASS_IMPORT_ALLOWED_PORTS=80,443,8080); an unset option keeps
  * Glance's default, an empty one clears it. SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES=true
- * lets the fetcher reach loopback and private ranges (tests, `npm start`).
+ * lets the fetcher reach loopback and private ranges; SKYGLASS_IMPORT_ALLOW_LOOPBACK=true loopback
+ * only (the local runtime's default, for tests and `npm start`).
  */
 export function importFilterFrom(env: Readonly<Record<string, string | undefined>>): ImportFilter {
   const list = (name: string, fallback: readonly string[]) => {
@@ -175,5 +192,39 @@ export function importFilterFrom(env: Readonly<Record<string, string | undefined
     allowedPorts: ports('ALLOWED_PORTS', d.allowedPorts),
     disallowedPorts: ports('DISALLOWED_PORTS', d.disallowedPorts),
     allowPrivateAddresses: env.SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES === 'true',
+    allowLoopback: env.SKYGLASS_IMPORT_ALLOW_LOOPBACK === 'true',
   };
+}
+
+/** Limits of one web-download fetch (the fetcher's settings). */
+export interface FetchLimits {
+  /** Glance's image_size_cap: a source declaring or sending more fails (default 1 TiB, as Glance). */
+  readonly maxBytes: number;
+  /** The whole fetch, redirects and retries included, must end within this (below Lambda's 15 minutes). */
+  readonly timeoutSeconds: number;
+  /** A connection that sends nothing for this long is dropped (and retried). */
+  readonly idleSeconds: number;
+  /** Redirects followed, each re-checked against the filter. */
+  readonly maxRedirects: number;
+  /** Attempts for a transient failure (connection lost, 5xx), with backoff between them. */
+  readonly attempts: number;
+}
+
+export const DEFAULT_FETCH_LIMITS: FetchLimits = { maxBytes: 1024 ** 4, timeoutSeconds: 840, idleSeconds: 60, maxRedirects: 5, attempts: 3 };
+
+/** SKYGLASS_IMPORT_MAX_BYTES and SKYGLASS_IMPORT_TIMEOUT_SECONDS; unset, the defaults. */
+export function fetchLimitsFrom(env: Readonly<Record<string, string | undefined>>): FetchLimits {
+  const positive = (name: string, fallback: number) => {
+    const value = env[`SKYGLASS_IMPORT_${name}`];
+    if (value === undefined || value === '') return fallback;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`SKYGLASS_IMPORT_${name}: ${value} is not a positive integer`);
+    return n;
+  };
+  return { ...DEFAULT_FETCH_LIMITS, maxBytes: positive('MAX_BYTES', DEFAULT_FETCH_LIMITS.maxBytes), timeoutSeconds: positive('TIMEOUT_SECONDS', DEFAULT_FETCH_LIMITS.timeoutSeconds) };
+}
+
+/** A fetch failure worth another attempt (connection lost, timeout, the server's 5xx or 429). */
+export class TransientFetchError extends Error {
+  override readonly name = 'TransientFetchError';
 }

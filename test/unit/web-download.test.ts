@@ -3,7 +3,9 @@ import { GlanceError } from '../../shared/domain/errors.js';
 import {
   addressRefusal,
   checkUri,
+  DEFAULT_FETCH_LIMITS,
   DEFAULT_IMPORT_FILTER,
+  fetchLimitsFrom,
   importFilterFrom,
   pickAddress,
   UriRefusedError,
@@ -111,5 +113,27 @@ describe('the filter from settings', () => {
     expect(importFilterFrom({ SKYGLASS_IMPORT_ALLOWED_PORTS: '' }).allowedPorts).toEqual([]);
     expect(importFilterFrom({ SKYGLASS_IMPORT_ALLOW_PRIVATE_ADDRESSES: '1' }).allowPrivateAddresses).toBe(false);
     expect(() => importFilterFrom({ SKYGLASS_IMPORT_DISALLOWED_PORTS: 'http' })).toThrow(/not a port/);
+  });
+});
+
+describe('loopback only (SKYGLASS_IMPORT_ALLOW_LOOPBACK, the local runtime\'s setting)', () => {
+  it('reaches 127.0.0.0/8 and ::1, and nothing else of the refused ranges', () => {
+    const f = importFilterFrom({ SKYGLASS_IMPORT_ALLOW_LOOPBACK: 'true' });
+    expect(f.allowLoopback).toBe(true);
+    for (const address of ['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1']) expect(addressRefusal(address, f), address).toBeNull();
+    for (const address of ['169.254.169.254', '10.0.0.1', '192.168.1.1', '100.64.0.1', 'fd00:ec2::254', '::ffff:a9fe:a9fe', '0.0.0.0']) {
+      expect(addressRefusal(address, f), address).toMatch(/range/);
+    }
+    expect(importFilterFrom({}).allowLoopback).toBe(false);
+    expect(importFilterFrom({ SKYGLASS_IMPORT_ALLOW_LOOPBACK: 'yes' }).allowLoopback).toBe(false);
+  });
+});
+
+describe('fetch limits from settings', () => {
+  it("defaults to Glance's image_size_cap (1 TiB) and a fetch below Lambda's 15 minutes; refuses nonsense", () => {
+    expect(fetchLimitsFrom({})).toEqual(DEFAULT_FETCH_LIMITS);
+    expect(DEFAULT_FETCH_LIMITS.maxBytes).toBe(1099511627776);
+    expect(fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '1000', SKYGLASS_IMPORT_TIMEOUT_SECONDS: '60' })).toMatchObject({ maxBytes: 1000, timeoutSeconds: 60 });
+    expect(() => fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '-1' })).toThrow(/not a positive integer/);
   });
 });

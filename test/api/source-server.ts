@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+
+/**
+ * An HTTP server on 127.0.0.1 serving web-download sources, each path its own behaviour:
+ * `/file/<name>` the bytes given to `serve` (Content-Length, Accept-Ranges when `ranges`),
+ * `/chunked/<name>` the same without a length, `/dies-once/<name>` half the bytes then a
+ * reset on its first request and all of them after, `/dies/<name>` a reset every time,
+ * `/redirect?to=<url>` a 302, `/missing` a 404. `extraUrl(name)` is a raw TCP server that
+ * declares the bytes' length and sends more.
+ */
+export interface SourceServer {
+  readonly base: string;
+  readonly port: number;
+  serve(name: string, data: Buffer): void;
+  /** How many requests each path got. */
+  readonly requests: Map<string, number>;
+  extraUrl(name: string): string;
+  close(): Promise<void>;
+}
+
+export async function startSourceServer(options: { ranges?: boolean } = {}): Promise<SourceServer> {
+  const files = new Map<string, Buffer>();
+  const requests = new Map<string, number>();
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://source');
+    const count = (requests.get(url.pathname) ?? 0) + 1;
+    requests.set(url.pathname, count);
+    const [, kind, name = ''] = url.pathname.split('/');
+    const data = files.get(name);
+    if (kind === 'redirect') {
+      res.writeHead(302, { Location: url.searchParams.get('to') ?? '/' }).end();
+      return;
+    }
+    if (!data) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not here');
+      return;
+    }
+    if (kind === 'chunked') {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      res.end(data);
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes' }) });
+    if (kind === 'dies' || (kind === 'dies-once' && count === 1)) {
+      res.write(data.subarray(0, data.length >> 1), () => res.destroy());
+      return;
+    }
+    res.end(data);
+  });
+  const raw: Server = createTcpServer((socket) => {
+    socket.once('data', (head) => {
+      const name = /^GET \/extra\/([^ ]+)/.exec(head.toString('latin1'))?.[1] ?? '';
+      const data = files.get(name) ?? Buffer.alloc(0);
+      socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n`), data, Buffer.from('AND-SOME-MORE-BYTES')]));
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const port = (http.address() as AddressInfo).port;
+  const rawPort = (raw.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    serve: (name, data) => void files.set(name, data),
+    extraUrl: (name) => `http://127.0.0.1:${rawPort}/extra/${name}`,
+    close: async () => {
+      http.closeAllConnections();
+      await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => raw.close(r))]);
+    },
+  };
+}
