@@ -6,6 +6,7 @@ import type { BlobStore, StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { getPinned, type SourceResponse } from '../adapters/pinned-http.js';
+import { DEFAULT_PART_SIZE, MAX_PARTS, streamedPartSize } from '../domain/upload-plan.js';
 import { MultipartWriter } from './multipart-writer.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
@@ -15,6 +16,10 @@ export type FetchOutcome = { result: 'fetched'; size: number } | { result: 'fail
 const PARTS_IN_FLIGHT = 4;
 /** How long a source that sent its body may take to close the connection it was asked to close. */
 const CLOSE_WAIT_MS = 1000;
+/** Ranges fetched at once from a source that takes them; memory is about this many parts. */
+const RANGES_IN_FLIGHT = 4;
+/** Sources up to two parts are one stream: ranges would gain nothing. */
+const RANGED_FROM_BYTES = 2 * DEFAULT_PART_SIZE;
 
 /**
  * The web-download workflow's first step: streams the image's source URI into its `location`
@@ -76,6 +81,12 @@ export class WebFetcher {
       response.body.destroy();
       throw new Error(`the source declares ${declared} bytes, more than the ${this.limits.maxBytes} allowed`);
     }
+    // A source that takes ranges and is more than a couple of parts is fetched range by range,
+    // several at once, each range one part (retried on its own); otherwise as one stream.
+    if (declared !== null && response.headers['accept-ranges'] === 'bytes' && declared > RANGED_FROM_BYTES) {
+      response.body.destroy();
+      return this.downloadRanges(response.url, declared, entityValidator(response), blobs, key, deadline);
+    }
     const uploadId = await blobs.createMultipartUpload(key);
     const writer = new MultipartWriter(blobs, key, uploadId, { partsInFlight: PARTS_IN_FLIGHT });
     let received = 0;
@@ -108,6 +119,87 @@ export class WebFetcher {
     }
   }
 
+  /**
+   * The source as `planRanges` cuts it, RANGES_IN_FLIGHT ranges at once: each range read whole
+   * into memory and written as its part, so memory is about RANGES_IN_FLIGHT parts. A range
+   * that breaks off is fetched again with backoff; If-Range makes a source that changed
+   * meanwhile answer 200, which fails the fetch rather than mixing two versions.
+   */
+  private async downloadRanges(url: URL, size: number, validator: string | undefined, blobs: BlobStore, key: string, deadline: number): Promise<number> {
+    const ranges = planRanges(size);
+    if (ranges.length > MAX_PARTS) throw new Error(`the source's ${size} bytes need more than ${MAX_PARTS} parts`);
+    const uploadId = await blobs.createMultipartUpload(key);
+    const parts: Array<{ partNumber: number; etag: string }> = [];
+    let next = 0;
+    let failure: unknown;
+    const worker = async () => {
+      while (failure === undefined && next < ranges.length) {
+        const range = ranges[next++]!;
+        try {
+          const body = await this.fetchRange(url, range, size, validator, deadline);
+          if (failure !== undefined) return;
+          parts.push({ partNumber: range.partNumber, etag: await blobs.uploadPart(key, uploadId, range.partNumber, body) });
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) }, worker));
+    if (failure !== undefined) {
+      await blobs.abortMultipartUpload(key, uploadId).catch(() => undefined);
+      throw failure;
+    }
+    parts.sort((a, b) => a.partNumber - b.partNumber);
+    await blobs.completeMultipartUpload(key, uploadId, parts);
+    return size;
+  }
+
+  /** One range, whole, with its own retries. */
+  private async fetchRange(url: URL, range: PlannedRange, size: number, validator: string | undefined, deadline: number): Promise<Buffer> {
+    const last = range.offset + range.length - 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (Date.now() > deadline) throw new Error(`the fetch took longer than ${this.limits.timeoutSeconds} s`);
+        const response = await getPinned(checkUri(url.href, this.filter), this.filter, {
+          maxRedirects: this.limits.maxRedirects,
+          idleMs: Math.min(this.limits.idleSeconds * 1000, Math.max(1, deadline - Date.now())),
+          headers: { Range: `bytes=${range.offset}-${last}`, ...(validator && { 'If-Range': validator }) },
+        });
+        if (response.status !== 206) {
+          response.body.resume();
+          const why = `the source answered HTTP ${response.status} to the range ${range.offset}-${last}${response.status === 200 ? ' (it changed while fetched, or stopped taking ranges)' : ''}`;
+          throw response.status >= 500 || response.status === 429 ? new TransientFetchError(why) : new Error(why);
+        }
+        const expected = `bytes ${range.offset}-${last}/${size}`;
+        if (response.headers['content-range'] !== expected) {
+          response.body.resume();
+          throw new Error(`the source answered the range ${range.offset}-${last} with Content-Range ${response.headers['content-range'] ?? '(none)'}`);
+        }
+        const body = Buffer.allocUnsafe(range.length);
+        let received = 0;
+        try {
+          for await (const chunk of response.body) {
+            const bytes = chunk as Buffer;
+            if (received + bytes.byteLength > range.length) throw new Error(`the source sent more bytes than the range ${range.offset}-${last} holds`);
+            bytes.copy(body, received);
+            received += bytes.byteLength;
+          }
+        } catch (error) {
+          response.body.destroy();
+          throw asFetchError(error);
+        }
+        if (received < range.length) throw new TransientFetchError(`the range ${range.offset}-${last} ended after ${received} of ${range.length} bytes`);
+        await Promise.race([response.closed, sleep(CLOSE_WAIT_MS)]);
+        response.body.socket?.destroy();
+        await response.closed;
+        return body;
+      } catch (error) {
+        if (!(error instanceof TransientFetchError) || attempt >= this.limits.attempts) throw error;
+        await sleep(this.backoffMs(attempt));
+      }
+    }
+  }
+
   private async open(uri: string, deadline: number): Promise<SourceResponse> {
     const response = await getPinned(checkUri(uri, this.filter), this.filter, {
       maxRedirects: this.limits.maxRedirects,
@@ -127,6 +219,30 @@ export class WebFetcher {
     if (!(await saveUnlessMoved(this.repo, next, image))) return { result: 'skipped', why: 'another writer changed the image first' };
     return { result: 'failed', reason };
   }
+}
+
+export interface PlannedRange {
+  partNumber: number;
+  offset: number;
+  length: number;
+}
+
+/** The source cut as a streamed upload's parts are (streamedPartSize): range n is part n. */
+export function planRanges(size: number): PlannedRange[] {
+  const ranges: PlannedRange[] = [];
+  for (let offset = 0, partNumber = 1; offset < size; partNumber++) {
+    const length = Math.min(streamedPartSize(partNumber), size - offset);
+    ranges.push({ partNumber, offset, length });
+    offset += length;
+  }
+  return ranges;
+}
+
+/** A strong ETag, else Last-Modified: what If-Range compares (a weak ETag may not be used there). */
+function entityValidator(response: SourceResponse): string | undefined {
+  const etag = response.headers.etag;
+  if (etag && !etag.startsWith('W/')) return etag;
+  return response.headers['last-modified'];
 }
 
 function contentLength(response: SourceResponse): number | null {

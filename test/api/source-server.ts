@@ -6,7 +6,9 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
  * `/file/<name>` the bytes given to `serve` (Content-Length, Accept-Ranges when `ranges`),
  * `/chunked/<name>` the same without a length, `/dies-once/<name>` half the bytes then a
  * reset on its first request and all of them after, `/dies/<name>` a reset every time,
- * `/redirect?to=<url>` a 302, `/missing` a 404. `extraUrl(name)` is a raw TCP server that
+ * `/redirect?to=<url>` a 302, `/missing` a 404. With `ranges`, a Range request gets its 206
+ * (each range's requests counted as `<path> <start>`), and `/flaky-ranges/<name>` breaks off
+ * every range but the first once. `extraUrl(name)` is a raw TCP server that
  * declares the bytes' length and sends more.
  */
 export interface SourceServer {
@@ -41,7 +43,21 @@ export async function startSourceServer(options: { ranges?: boolean } = {}): Pro
       res.end(data);
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes' }) });
+    const range = options.ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') : null;
+    if (range) {
+      const start = Number(range[1]);
+      const end = Math.min(Number(range[2]), data.length - 1);
+      const key = `${url.pathname} ${start}`;
+      const tries = (requests.get(key) ?? 0) + 1;
+      requests.set(key, tries);
+      const slice = data.subarray(start, end + 1);
+      res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': slice.length, 'Content-Range': `bytes ${start}-${end}/${data.length}`, 'Accept-Ranges': 'bytes', ETag: '"v1"' });
+      // flaky-ranges: every range but the first breaks off halfway on its first request.
+      if (kind === 'flaky-ranges' && start > 0 && tries === 1) res.write(slice.subarray(0, slice.length >> 1), () => res.destroy());
+      else res.end(slice);
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes', ETag: '"v1"' }) });
     if (kind === 'dies' || (kind === 'dies-once' && count === 1)) {
       res.write(data.subarray(0, data.length >> 1), () => res.destroy());
       return;

@@ -118,6 +118,19 @@ describe('web-download import (a local HTTP server as the source)', () => {
     await expectFailed(token, await imported(token, `${plain.base}/missing`), /answered HTTP 404/);
   });
 
+  it('fetches a source that takes ranges in parallel ranged GETs, one part each, and retries a range that breaks off on its own', async () => {
+    const big = randomBytes(20 * MiB + 4321); // three parts: 8 MiB, 8 MiB, the rest
+    ranged.serve('big', big);
+    await expectActive(token, await imported(token, `${ranged.base}/file/big`), big);
+    expect([0, 8 * MiB, 16 * MiB].map((start) => ranged.requests.get(`/file/big ${start}`))).toEqual([1, 1, 1]);
+    await expectActive(token, await imported(token, `${ranged.base}/flaky-ranges/big`), big);
+    expect([0, 8 * MiB, 16 * MiB].map((start) => ranged.requests.get(`/flaky-ranges/big ${start}`))).toEqual([1, 2, 2]);
+    // The same source without Range support is one stream.
+    plain.serve('big', big);
+    await expectActive(token, await imported(token, `${plain.base}/file/big`), big);
+    expect(plain.requests.get('/file/big')).toBe(1);
+  });
+
   it('two concurrent imports of one image: one 202, one 409; the image ends active once', async () => {
     const image = await createImage(token, RAW);
     const answers = await Promise.all([importFrom(token, image.id, `${plain.base}/file/img`), importFrom(token, image.id, `${ranged.base}/file/img`)]);
