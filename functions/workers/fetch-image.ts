@@ -1,4 +1,4 @@
-import { webFetcher } from '../../shared/app/data-services.js';
+import { webFetcher } from '../../shared/app/fetch-services.js';
 import type { VerificationRequest } from '../../shared/ports/workflows.js';
 
 interface FetchTaskInput extends VerificationRequest {
