@@ -4,6 +4,7 @@ import { FAILED_IMPORT, IMPORTING_TO_STORES, storesProperty } from '../domain/st
 import { checkUri, TransientFetchError, type FetchLimits, type ImportFilter } from '../domain/web-download.js';
 import type { BlobStore, StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
+import type { TaskRepository } from '../ports/task-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { getPinned, type SourceResponse } from '../adapters/pinned-http.js';
 import { DEFAULT_PART_SIZE, MAX_PARTS, streamedPartSize } from '../domain/upload-plan.js';
@@ -38,6 +39,7 @@ export class WebFetcher {
     private readonly stores: StoreBlobs,
     private readonly filter: ImportFilter,
     private readonly limits: FetchLimits,
+    private readonly tasks?: Pick<TaskRepository, 'recordProgress'>,
     private readonly clock: () => Date = () => new Date(),
     private readonly backoffMs: (attempt: number) => number = (attempt) => 1000 * 2 ** (attempt - 1),
   ) {}
@@ -50,7 +52,7 @@ export class WebFetcher {
     const deadline = Date.now() + this.limits.timeoutSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
       try {
-        const size = await this.download(request.uri, blobs, request.key, deadline);
+        const size = await this.download(request.uri, blobs, request.key, deadline, this.progressOf(image));
         return { result: 'fetched', size };
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -74,7 +76,7 @@ export class WebFetcher {
   }
 
   /** One attempt: the source's bytes into `key`; the upload is aborted on any failure. */
-  private async download(uri: string, blobs: BlobStore, key: string, deadline: number): Promise<number> {
+  private async download(uri: string, blobs: BlobStore, key: string, deadline: number, progress: FetchProgress): Promise<number> {
     const response = await this.open(uri, deadline);
     const declared = contentLength(response);
     if (declared !== null && declared > this.limits.maxBytes) {
@@ -85,10 +87,11 @@ export class WebFetcher {
     // several at once, each range one part (retried on its own); otherwise as one stream.
     if (declared !== null && response.headers['accept-ranges'] === 'bytes' && declared > RANGED_FROM_BYTES) {
       response.body.destroy();
-      return this.downloadRanges(response.url, declared, entityValidator(response), blobs, key, deadline);
+      return this.downloadRanges(response.url, declared, entityValidator(response), blobs, key, deadline, progress.of(declared));
     }
     const uploadId = await blobs.createMultipartUpload(key);
     const writer = new MultipartWriter(blobs, key, uploadId, { partsInFlight: PARTS_IN_FLIGHT });
+    const recorder = progress.of(declared);
     let received = 0;
     try {
       const timer = setTimeout(() => response.body.destroy(new TransientFetchError(`the fetch took longer than ${this.limits.timeoutSeconds} s`)), Math.max(0, deadline - Date.now()));
@@ -98,6 +101,7 @@ export class WebFetcher {
           if (declared !== null && received > declared) throw new Error(`the source sent more bytes than its Content-Length (${declared})`);
           if (received > this.limits.maxBytes) throw new Error(`the source sent more than the ${this.limits.maxBytes} bytes allowed`);
           await writer.write(chunk as Buffer);
+          await recorder(received);
         }
       } catch (error) {
         throw asFetchError(error);
@@ -125,12 +129,13 @@ export class WebFetcher {
    * that breaks off is fetched again with backoff; If-Range makes a source that changed
    * meanwhile answer 200, which fails the fetch rather than mixing two versions.
    */
-  private async downloadRanges(url: URL, size: number, validator: string | undefined, blobs: BlobStore, key: string, deadline: number): Promise<number> {
+  private async downloadRanges(url: URL, size: number, validator: string | undefined, blobs: BlobStore, key: string, deadline: number, recorder: (bytes: number) => Promise<void>): Promise<number> {
     const ranges = planRanges(size);
     if (ranges.length > MAX_PARTS) throw new Error(`the source's ${size} bytes need more than ${MAX_PARTS} parts`);
     const uploadId = await blobs.createMultipartUpload(key);
     const parts: Array<{ partNumber: number; etag: string }> = [];
     let next = 0;
+    let done = 0;
     let failure: unknown;
     const worker = async () => {
       while (failure === undefined && next < ranges.length) {
@@ -139,6 +144,7 @@ export class WebFetcher {
           const body = await this.fetchRange(url, range, size, validator, deadline);
           if (failure !== undefined) return;
           parts.push({ partNumber: range.partNumber, etag: await blobs.uploadPart(key, uploadId, range.partNumber, body) });
+          await recorder((done += range.length));
         } catch (error) {
           failure ??= error;
         }
@@ -200,6 +206,27 @@ export class WebFetcher {
     }
   }
 
+  /**
+   * Progress on the import's task, sparingly: a write each time another `progressEveryBytes`
+   * have arrived (never per part); a failed write only loses that report.
+   */
+  private progressOf(image: Image): FetchProgress {
+    const { tasks } = this;
+    const every = this.limits.progressEveryBytes;
+    const taskId = image.task_id;
+    return {
+      of: (declared) => {
+        let next = every;
+        return async (bytes) => {
+          if (!tasks || !taskId || bytes < next) return;
+          next = (Math.floor(bytes / every) + 1) * every;
+          const message = `Fetched ${Math.floor(bytes / MIB)} MiB${declared === null ? '' : ` of ${Math.floor(declared / MIB)} MiB`} from the source`;
+          await tasks.recordProgress(taskId, image.id, message).catch(() => false);
+        };
+      },
+    };
+  }
+
   private async open(uri: string, deadline: number): Promise<SourceResponse> {
     const response = await getPinned(checkUri(uri, this.filter), this.filter, {
       maxRedirects: this.limits.maxRedirects,
@@ -220,6 +247,13 @@ export class WebFetcher {
     return { result: 'failed', reason };
   }
 }
+
+interface FetchProgress {
+  /** A recorder for one attempt, given the bytes received so far. */
+  of(declared: number | null): (bytes: number) => Promise<void>;
+}
+
+const MIB = 1024 * 1024;
 
 export interface PlannedRange {
   partNumber: number;

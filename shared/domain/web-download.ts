@@ -208,11 +208,13 @@ export interface FetchLimits {
   readonly maxRedirects: number;
   /** Attempts for a transient failure (connection lost, 5xx), with backoff between them. */
   readonly attempts: number;
+  /** The bytes fetched are written on the import's task each time this many more have arrived (not per part). */
+  readonly progressEveryBytes: number;
 }
 
-export const DEFAULT_FETCH_LIMITS: FetchLimits = { maxBytes: 1024 ** 4, timeoutSeconds: 840, idleSeconds: 60, maxRedirects: 5, attempts: 3 };
+export const DEFAULT_FETCH_LIMITS: FetchLimits = { maxBytes: 1024 ** 4, timeoutSeconds: 840, idleSeconds: 60, maxRedirects: 5, attempts: 3, progressEveryBytes: 256 * 1024 ** 2 };
 
-/** SKYGLASS_IMPORT_MAX_BYTES and SKYGLASS_IMPORT_TIMEOUT_SECONDS; unset, the defaults. */
+/** SKYGLASS_IMPORT_MAX_BYTES, SKYGLASS_IMPORT_TIMEOUT_SECONDS and SKYGLASS_IMPORT_PROGRESS_BYTES; unset, the defaults. */
 export function fetchLimitsFrom(env: Readonly<Record<string, string | undefined>>): FetchLimits {
   const positive = (name: string, fallback: number) => {
     const value = env[`SKYGLASS_IMPORT_${name}`];
@@ -221,7 +223,12 @@ export function fetchLimitsFrom(env: Readonly<Record<string, string | undefined>
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`SKYGLASS_IMPORT_${name}: ${value} is not a positive integer`);
     return n;
   };
-  return { ...DEFAULT_FETCH_LIMITS, maxBytes: positive('MAX_BYTES', DEFAULT_FETCH_LIMITS.maxBytes), timeoutSeconds: positive('TIMEOUT_SECONDS', DEFAULT_FETCH_LIMITS.timeoutSeconds) };
+  return {
+    ...DEFAULT_FETCH_LIMITS,
+    maxBytes: positive('MAX_BYTES', DEFAULT_FETCH_LIMITS.maxBytes),
+    timeoutSeconds: positive('TIMEOUT_SECONDS', DEFAULT_FETCH_LIMITS.timeoutSeconds),
+    progressEveryBytes: positive('PROGRESS_BYTES', DEFAULT_FETCH_LIMITS.progressEveryBytes),
+  };
 }
 
 /** A fetch failure worth another attempt (connection lost, timeout, the server's 5xx or 429). */

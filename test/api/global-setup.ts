@@ -46,6 +46,8 @@ export default async function setup(project: TestProject) {
       process.env.SKYGLASS_IMPORT_ALLOWED_PORTS = '';
       process.env.SKYGLASS_IMPORT_DISALLOWED_PORTS = '9';
       process.env.SKYGLASS_IMPORT_DISALLOWED_HOSTS = 'localhost';
+      // Progress on the task every 4 MiB (256 MiB deployed), so a test's source shows it.
+      process.env.SKYGLASS_IMPORT_PROGRESS_BYTES = String(4 * 1024 * 1024);
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
       // Quotas for the quota tests' own projects only (test/api/test-quotas.ts).
       process.env.QUOTAS_FILE = join(dataDir, 'quotas.json');

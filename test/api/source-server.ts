@@ -15,14 +15,19 @@ export interface SourceServer {
   readonly base: string;
   readonly port: number;
   serve(name: string, data: Buffer): void;
+  /** `/gated/<name>` sends all but the last MiB, then the rest once the function returned is called. */
+  gate(name: string): () => void;
   /** How many requests each path got. */
   readonly requests: Map<string, number>;
   extraUrl(name: string): string;
   close(): Promise<void>;
 }
 
+const MIB_BYTES = 1024 * 1024;
+
 export async function startSourceServer(options: { ranges?: boolean } = {}): Promise<SourceServer> {
   const files = new Map<string, Buffer>();
+  const gates = new Map<string, { opened: Promise<void>; open: () => void }>();
   const requests = new Map<string, number>();
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://source');
@@ -58,6 +63,12 @@ export async function startSourceServer(options: { ranges?: boolean } = {}): Pro
       return;
     }
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes', ETag: '"v1"' }) });
+    if (kind === 'gated') {
+      // All but the last MiB, then the rest once the test opens the gate.
+      res.write(data.subarray(0, data.length - MIB_BYTES));
+      void gates.get(name)?.opened.then(() => res.end(data.subarray(data.length - MIB_BYTES)));
+      return;
+    }
     if (kind === 'dies' || (kind === 'dies-once' && count === 1)) {
       res.write(data.subarray(0, data.length >> 1), () => res.destroy());
       return;
@@ -81,8 +92,15 @@ export async function startSourceServer(options: { ranges?: boolean } = {}): Pro
     port,
     requests,
     serve: (name, data) => void files.set(name, data),
+    gate: (name) => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      gates.set(name, { opened, open });
+      return open;
+    },
     extraUrl: (name) => `http://127.0.0.1:${rawPort}/extra/${name}`,
     close: async () => {
+      for (const gate of gates.values()) gate.open();
       http.closeAllConnections();
       await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => raw.close(r))]);
     },

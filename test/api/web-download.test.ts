@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
-import { download, MiB, settled } from './data-helpers.js';
+import { download, MiB, settled, until } from './data-helpers.js';
 import { startSourceServer, type SourceServer } from './source-server.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -129,6 +129,24 @@ describe('web-download import (a local HTTP server as the source)', () => {
     plain.serve('big', big);
     await expectActive(token, await imported(token, `${plain.base}/file/big`), big);
     expect(plain.requests.get('/file/big')).toBe(1);
+  });
+
+  it('shows its progress on the task while fetching, sparingly (every 4 MiB here), then Glance\'s Copied N MiB', async () => {
+    const ten = randomBytes(10 * MiB);
+    plain.serve('slow', ten);
+    const open = plain.gate('slow');
+    const image = await createImage(token, RAW);
+    expect((await importFrom(token, image.id, `${plain.base}/gated/slow`)).status).toBe(202);
+    // 9 MiB arrive, then the source waits: the task says how far the fetch got.
+    const task = await until('progress on the task', async () => {
+      const [found] = (await call(`/v2/images/${image.id}/tasks`, { token })).body.tasks;
+      return found?.message === 'Fetched 8 MiB of 10 MiB from the source' ? found : undefined;
+    });
+    expect(task.status).toBe('processing');
+    expect((await call(`/v2/images/${image.id}`, { token })).body.status).toBe('importing');
+    open();
+    await expectActive(token, await settled(token, image.id), ten);
+    expect((await call(`/v2/images/${image.id}/tasks`, { token })).body.tasks[0].message).toBe('Copied 10 MiB');
   });
 
   it('two concurrent imports of one image: one 202, one 409; the image ends active once', async () => {
