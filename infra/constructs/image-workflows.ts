@@ -68,6 +68,9 @@ export interface ImageWorkflowsProps {
  */
 const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeout' | 'memorySize'>>> = {
   verifyImage: { timeout: Duration.minutes(15), memorySize: 1769 },
+  // Streaming a source into parts is I/O-bound: memory for (4 + 1) parts of up to a few
+  // tens of MiB, and Lambda's maximum of 15 minutes (the fetch itself stops at 14).
+  fetchImage: { timeout: Duration.minutes(15), memorySize: 1024 },
   // The sweepers query the status index and list the bucket's images/ prefix: I/O-bound, so
   // the default memory, but Lambda's maximum of 15 minutes.
   sweep: { timeout: Duration.minutes(15) },

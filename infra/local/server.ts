@@ -30,7 +30,7 @@ import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { METADEF_SEEDING_FUNCTION, metadefCatalogue } from '../../shared/app/metadef-services.js';
 import { AUTHORIZER_HANDLER, DATA_FRONT, FALLBACK_HANDLER, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
-import { VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
+import { FETCH_FUNCTION_ARN, VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
 import { startLocalEventBridge, type LocalEventBridge } from './event-bridge.js';
 import { startLocalS3, type LocalS3 } from './s3/index.js';
 import { startLocalStepFunctions, type LocalStepFunctions } from './step-functions.js';
@@ -179,9 +179,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     stepFunctions = await startLocalStepFunctions([
       {
         arn: VERIFIER_ARN,
-        definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage') }),
-        tasks: { Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
-        retryIntervals: retryOverrides(['Verify', 'GiveUp']),
+        definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage'), [FETCH_FUNCTION_ARN]: workerArn('fetchImage') }),
+        tasks: { Fetch: invokeWorker('fetchImage'), FetchGiveUp: invokeWorker('fetchImage'), Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
+        retryIntervals: retryOverrides(['Fetch', 'FetchGiveUp', 'Verify', 'GiveUp']),
       },
       {
         arn: SCRUBBER_ARN,
@@ -219,6 +219,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       // Set: the authorizer validates tokens with this Keystone (and 401s name it); empty: JWT mode.
       KEYSTONE_URL: keystoneUrl,
       POLICY_OVERRIDES: policyOverrides,
+      // web-download from 127.0.0.1 (tests, a file served beside `npm start`): the local runtime
+      // allows loopback unless told otherwise; the stack never sets it (README "web-download").
+      SKYGLASS_IMPORT_ALLOW_LOOPBACK: process.env.SKYGLASS_IMPORT_ALLOW_LOOPBACK ?? 'true',
       PROPERTY_PROTECTIONS: propertyProtections,
       ...quotas,
     };

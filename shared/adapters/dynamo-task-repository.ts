@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand, paginateQuery, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { isUuid, type Image } from '../domain/image.js';
 import { badRequest } from '../domain/errors.js';
-import { compareTasks, isExpired, type Task, type TaskListQuery, type TaskSettlement } from '../domain/task.js';
+import { compareTasks, isExpired, taskTimestamp, type Task, type TaskListQuery, type TaskSettlement } from '../domain/task.js';
 import type { ImageTasks, TaskRepository } from '../ports/task-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
@@ -239,6 +239,24 @@ export class DynamoTaskRepository implements TaskRepository {
     } catch (error) {
       if (error instanceof TransactionCanceledException && error.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) throw new DuplicateTaskError(task.id);
       if (error instanceof ConditionalCheckFailedException) throw new DuplicateTaskError(task.id);
+      throw error;
+    }
+  }
+
+  async recordProgress(taskId: string, imageId: string, message: string): Promise<boolean> {
+    const update = (Key: Item) => ({ Update: {
+      TableName: this.table,
+      Key,
+      UpdateExpression: 'SET #message = :message, #updated = :updated',
+      ConditionExpression: '#status = :processing',
+      ExpressionAttributeNames: { '#status': 'status', '#message': 'message', '#updated': 'updated_at' },
+      ExpressionAttributeValues: { ':message': message, ':updated': taskTimestamp(this.now()), ':processing': 'processing' },
+    } });
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [update(taskKey(taskId)), update(imageTaskKey(imageId, taskId))] }));
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionCanceledException && error.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
       throw error;
     }
   }

@@ -3,6 +3,7 @@ import { attachAwsCallLog } from '../adapters/aws-call-log.js';
 import { attachFaultInjection } from '../adapters/fault-injection.js';
 import { S3_CLIENT_DEFAULTS, S3BlobStore } from '../adapters/s3-blob-store.js';
 import { limitsFor } from '../domain/quota.js';
+import { importFilterFrom } from '../domain/web-download.js';
 import type { StoreDefinition } from '../domain/stores.js';
 import type { StoreBlobs } from '../ports/blob-store.js';
 import { config, dataConfig, storeCatalog } from './config.js';
@@ -15,6 +16,7 @@ import { imageWorkflows } from './services.js';
 import { ImageVerifier } from './verify-image.js';
 import { StreamedDataService } from './streamed-data.js';
 import { StoreCopies } from './store-copies.js';
+import { ImageImports } from './image-imports.js';
 
 let blobs: StoreBlobs | undefined;
 let verifier: ImageVerifier | undefined;
@@ -23,12 +25,13 @@ let scrubber: Scrubber | undefined;
 let sweepers: Sweepers | undefined;
 let streamed: StreamedDataService | undefined;
 let copies: StoreCopies | undefined;
+let imports: ImageImports | undefined;
 
 /** Parts of a streamed body uploading at once: 4 × 8 MiB keeps the front's memory near 40 MiB per upload. */
 const STREAMED_PARTS_IN_FLIGHT = 4;
 
 /** One S3 client per region (a store's bucket is addressed in its own region), one blob store per store. */
-function blobStore(): StoreBlobs {
+export function blobStore(): StoreBlobs {
   if (!blobs) {
     const { s3Endpoint } = dataConfig();
     const clients = new Map<string, S3Client>();
@@ -77,6 +80,11 @@ export function imageSweepers(): Sweepers {
 /** The image data use cases: uploads, staging, import, download. */
 export function imageDataService(): ImageDataService {
   return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig()));
+}
+
+/** POST /v2/images/{id}/import (glance-direct, web-download). */
+export function imageImports(): ImageImports {
+  return (imports ??= new ImageImports(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), importFilterFrom(process.env)));
 }
 
 /** PUT /file and PUT /stage with bodies of any size, streamed (the data front). */

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../domain/caller.js';
 import { enforceOnImage } from '../domain/image-access.js';
-import { badRequest, conflict, forbidden, GlanceError, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
-import { IMPORT_METHODS } from '../domain/import-methods.js';
-import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
-import { importingTo } from '../domain/stores.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore, type StoreBlobs } from '../ports/blob-store.js';
@@ -214,26 +211,6 @@ export class ImageDataService {
     }
   }
 
-  /**
-   * POST /v2/images/{id}/import with glance-direct: staged data is verified, then active. An
-   * import of an image already importing (a retry after a failure or a timeout) makes sure its
-   * verification runs and answers 202 again.
-   */
-  async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string, requestId: string | null = null): Promise<void> {
-    const method = parseImportMethod(body);
-    // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
-    const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
-    const image = await this.access.authorize('modify_image', caller, id);
-    if (image.status === 'importing' && image.location) return this.startVerification({ image_id: id, key: image.location }, 'import');
-    if (image.status !== 'uploading' || !image.location || image.upload) {
-      throw conflict(`Image needs to be staged before '${method}' method can be used`);
-    }
-    // The import's task is recorded by the same write (and finished by the verifier's).
-    const task = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
-    await saveOrConflict(this.repo, this.bump(importingTo({ ...image, status: 'importing', task_id: task.id }, targets)), image, [], task);
-    await this.startVerification({ image_id: id, key: image.location }, 'import');
-  }
-
   /** GET /v2/images/{id}/file: a redirect to the bytes, or 204 when there are none. */
   async download(caller: Caller, id: string): Promise<DownloadAnswer> {
     // Glance: a deactivated image's data is refused to all but admins before download_image is asked.
@@ -257,17 +234,8 @@ export class ImageDataService {
     if (image.status === 'saving' && image.location) await this.startVerification({ image_id: image.id, key: image.location }, 'complete');
   }
 
-  /**
-   * Starts verification after the write that asked for it. If Step Functions fails, the write
-   * stands (the image is saving or importing) and the client's retry of the same request starts
-   * it; without a retry the sweeper re-drives it.
-   */
-  private async startVerification(request: VerificationRequest, retry: 'complete' | 'import'): Promise<void> {
-    try {
-      await this.workflows.startVerification(request);
-    } catch (error) {
-      throw serviceUnavailable(`The data is in place but its verification could not be started (${errorName(error)}): retry the ${retry}.`);
-    }
+  private startVerification(request: VerificationRequest, retry: 'complete' | 'import'): Promise<void> {
+    return startVerification(this.workflows, request, retry);
   }
 
   /**
@@ -339,6 +307,19 @@ export class ImageDataService {
   }
 }
 
+/**
+ * Starts verification after the write that asked for it. If Step Functions fails, the write
+ * stands (the image is saving or importing) and the client's retry of the same request starts
+ * it; without a retry the sweeper re-drives it.
+ */
+export async function startVerification(workflows: Workflows, request: VerificationRequest, retry: 'complete' | 'import'): Promise<void> {
+  try {
+    await workflows.startVerification(request);
+  } catch (error) {
+    throw serviceUnavailable(`The data is in place but its verification could not be started (${errorName(error)}): retry the ${retry}.`);
+  }
+}
+
 export function objectKey(imageId: string, uniqueId: string): string {
   return `images/${imageId}/${uniqueId}`;
 }
@@ -397,7 +378,7 @@ function sessionView(imageId: string, session: UploadSession) {
   };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -439,12 +420,4 @@ function parseParts(body: unknown): Array<{ partNumber: number; etag: string }> 
     seen.add(partNumber);
     return { partNumber, etag: entry.etag };
   });
-}
-
-function parseImportMethod(body: unknown): string {
-  const method = isObject(body) ? body.method : undefined;
-  const name = isObject(method) ? method.name : undefined;
-  if (typeof name !== 'string') throw badRequest('Import request requires a method, e.g. {"method": {"name": "glance-direct"}}.');
-  if (!IMPORT_METHODS.includes(name)) throw new GlanceError(400, `Import method ${name} is not supported here; available: ${IMPORT_METHODS.join(', ')}`);
-  return name;
 }

@@ -232,5 +232,7 @@ export class Sweepers {
 
 /** The verification an image is waiting for, if any (the verifier's own test: awaitsVerification). */
 function awaitedVerification(image: Image): VerificationRequest | undefined {
-  return awaitsVerification(image) && image.location ? { image_id: image.id, key: image.location } : undefined;
+  if (!awaitsVerification(image) || !image.location) return undefined;
+  // A web-download whose fetch was lost fetches again (into the same key) before verifying.
+  return { image_id: image.id, key: image.location, ...(image.import_source && { uri: image.import_source }) };
 }

@@ -67,6 +67,8 @@ export interface Image {
   stores?: string[];
   /** While importing with multi-store: the stores the import lands in (shared/domain/stores.ts); never shown. */
   import_targets?: ImportTargets | null;
+  /** While a web-download import fetches: the URI it fetches into `location` (the fetcher's input); never shown. */
+  import_source?: string | null;
   /** The open upload session, at most one per image. */
   upload: UploadSession | null;
   /** Why the last upload or import was refused; shown as FAILURE_KEY. */
@@ -125,7 +127,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, task_id: _task, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, import_source: _source, task_id: _task, ...base } = image;
   // Glance shows `stores` once data exists (never for staged data, which is in its staging store).
   const hasData = image.status === 'active' || image.status === 'deactivated';
   return {
@@ -173,8 +175,10 @@ export function isBaseAttribute(key: string): boolean {
  * no size or hashes, no location or session, and the reason kept in `failure`.
  */
 export function queuedWithoutData(image: Image, reason: string): Image {
+  // No data and nothing being fetched (a web-download's source goes with its import).
+  const { import_source: _source, ...rest } = image;
   return {
-    ...image,
+    ...rest,
     status: 'queued',
     size: null,
     virtual_size: null,

@@ -22,4 +22,9 @@ export interface TaskRepository {
   list(query: TaskListQuery, marker: Task | undefined, owner: string | undefined): Promise<Task[]>;
   /** Records a new task (with its image's copy when it names an image); conditional on the id being unused. */
   create(task: Task): Promise<void>;
+  /**
+   * A running import's progress as its message (both its items), conditional on the task still
+   * processing; false when it has finished (or is gone). The web-download fetcher's, sparingly.
+   */
+  recordProgress(taskId: string, imageId: string, message: string): Promise<boolean>;
 }

@@ -3,6 +3,8 @@ export interface VerificationRequest {
   image_id: string;
   /** The object to verify; also names the execution, so starting twice starts it once. */
   key: string;
+  /** A web-download import: the workflow first fetches this URI into `key` (shared/app/web-fetch.ts). */
+  uri?: string;
 }
 
 /** What the scrubber workflow is given. */

@@ -5,8 +5,14 @@
  * Verify reads the image's bytes once and activates or refuses it (idempotent, so retries are
  * safe). Transient Lambda faults are retried with backoff; if verification still fails, GiveUp
  * refuses the image with the error as its reason, so no image stays `saving` for ever.
+ *
+ * A web-download import's input carries its `uri`: Fetch streams it into `key` first and
+ * Verify runs only if it was fetched (a failed fetch has queued the image again itself); if
+ * the fetcher keeps failing, FetchGiveUp fails the import with the error.
  */
 export const VERIFY_FUNCTION_ARN = '${VerifyImageFunctionArn}';
+/** The web-download fetcher (functions/workers/fetch-image.ts), run first when the input has a `uri`. */
+export const FETCH_FUNCTION_ARN = '${FetchImageFunctionArn}';
 
 const LAMBDA_TRANSIENT = [
   'Lambda.ServiceException',
@@ -18,10 +24,46 @@ const LAMBDA_TRANSIENT = [
 
 export function verifierDefinition() {
   return {
-    Comment: "Skyglass verifier: read an image's bytes once, then make it active or refuse it",
+    Comment: "Skyglass verifier: fetch a web-download's URI if given, read the image's bytes once, then make it active or refuse it",
     QueryLanguage: 'JSONPath',
-    StartAt: 'Verify',
+    StartAt: 'Source',
     States: {
+      Source: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.uri', IsPresent: true, Next: 'Fetch' }],
+        Default: 'Verify',
+      },
+      Fetch: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: FETCH_FUNCTION_ARN, 'Payload.$': '$' },
+        ResultSelector: { 'outcome.$': '$.Payload' },
+        ResultPath: '$.fetch',
+        Retry: [
+          { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
+          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2 },
+        ],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FetchGiveUp' }],
+        Next: 'Fetched',
+      },
+      Fetched: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.fetch.outcome.result', StringEquals: 'fetched', Next: 'Verify' }],
+        Default: 'NotFetched',
+      },
+      NotFetched: { Type: 'Succeed' },
+      FetchGiveUp: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: FETCH_FUNCTION_ARN,
+          Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', 'uri.$': '$.uri', give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+        },
+        ResultSelector: { 'outcome.$': '$.Payload' },
+        ResultPath: '$.fetch',
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
+        End: true,
+      },
       Verify: {
         Type: 'Task',
         Resource: 'arn:aws:states:::lambda:invoke',

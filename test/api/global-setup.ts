@@ -40,6 +40,14 @@ export default async function setup(project: TestProject) {
       process.env.SCRUB_DELAY_SECONDS = TEST_SCRUB_DELAY_SECONDS;
       // Retries after injected faults come quickly (the definitions' intervals are seconds).
       process.env.SKYGLASS_LOCAL_RETRY_MS = '50';
+      // web-download from the tests' own servers on 127.0.0.1 (any port but 9, the refused one
+      // of web-download.test.ts; `localhost` is its refused host). Loopback is the local
+      // runtime's default; every other private range stays refused.
+      process.env.SKYGLASS_IMPORT_ALLOWED_PORTS = '';
+      process.env.SKYGLASS_IMPORT_DISALLOWED_PORTS = '9';
+      process.env.SKYGLASS_IMPORT_DISALLOWED_HOSTS = 'localhost';
+      // Progress on the task every 4 MiB (256 MiB deployed), so a test's source shows it.
+      process.env.SKYGLASS_IMPORT_PROGRESS_BYTES = String(4 * 1024 * 1024);
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
       // Quotas for the quota tests' own projects only (test/api/test-quotas.ts).
       process.env.QUOTAS_FILE = join(dataDir, 'quotas.json');

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call, tokenFor, uniqueProject } from '../api/client.js';
-import { MiB } from '../api/data-helpers.js';
+import { MiB, settled } from '../api/data-helpers.js';
+import { startSourceServer } from '../api/source-server.js';
 import { parseTable, skyglass, workDir } from './cli.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -49,12 +50,27 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
     expect(parseTable(imported.stdout)).toMatchObject({ status: 'active', checksum: md5(data), os_hash_value: sha512(data) });
   });
 
+  it('image-create-via-import --import-method web-download --uri: the service fetches it and it ends active', async () => {
+    const source = await startSourceServer();
+    try {
+      const data = randomBytes(3 * MiB + 5);
+      source.serve('web.raw', data);
+      const token = await tokenFor(uniqueProject());
+      const run = await skyglass(token, 'image-create-via-import', '--name', 'web', ...RAW, '--import-method', 'web-download', '--uri', `${source.base}/file/web.raw`, '--json');
+      expect(run.code, run.stderr).toBe(0);
+      const image = JSON.parse(run.stdout);
+      expect(await settled(token, image.id)).toMatchObject({ name: 'web', status: 'active', size: data.length, checksum: md5(data), os_hash_value: sha512(data) });
+    } finally {
+      await source.close();
+    }
+  });
+
   it('refuses methods the service does not list, as glance does, before creating anything; stores-info lists the stores', async () => {
     const project = uniqueProject();
     const token = await tokenFor(project);
-    const web = await skyglass(token, 'image-create-via-import', '--name', 'web', ...RAW, '--import-method', 'web-download', '--uri', 'https://example.com/cirros.img');
-    expect(web.code).toBe(1);
-    expect(web.stderr).toBe("Import method 'web-download' is not valid for this cloud. Valid values can be retrieved with import-info command.\n");
+    const remote = await skyglass(token, 'image-create-via-import', '--name', 'remote', ...RAW, '--import-method', 'glance-download');
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toBe("Import method 'glance-download' is not valid for this cloud. Valid values can be retrieved with import-info command.\n");
     const copy = await skyglass(token, 'image-create-via-import', '--name', 'copy', '--import-method', 'copy-image');
     expect(copy.code).toBe(1);
     expect(copy.stderr).toBe("Import method 'copy-image' cannot be used while creating the image.\n");

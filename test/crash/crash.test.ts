@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeProcess, type Answer, type CrashRule } from './runtime-process.js';
+import { startSourceServer, type SourceServer } from '../api/source-server.js';
 
 /**
  * The crash suite: the local runtime is killed (SIGKILL to its process group, emulators and
@@ -39,6 +40,8 @@ interface Scenario {
 }
 
 let runtime: RuntimeProcess;
+/** web-download's source, in this process: it outlives the runtime's kill. */
+let source: SourceServer;
 let dataDir: string;
 let token: string;
 let admin: string;
@@ -178,6 +181,19 @@ const SCENARIOS: Scenario[] = [
     tasks: ['success'],
   },
   {
+    name: 'web-download import, after the importing write (URI and task recorded) and before the workflow starts: the sweep re-drives the fetch, the image ends active',
+    async prepare() {
+      const id = await newImage();
+      const data = randomBytes(64 * 1024);
+      source.serve(id, data);
+      const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'web-download', uri: `${source.base}/file/${id}` } } });
+      return { id, data, rule: { command: 'StartExecution', key: id }, request };
+    },
+    told: 0,
+    ends: ['active'],
+    tasks: ['success'],
+  },
+  {
     name: 'the verifier of an import, after import answered 202 and before the write that activates the image and finishes its task: both end done',
     async prepare() {
       const { id, data, request } = await stagedForImport();
@@ -296,8 +312,10 @@ const outcomes = new Map<string, { id: string; data?: Buffer; told: number; retr
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'skyglass-crash-'));
-  // A short restore window, so re-driven scrubs finish within the suite.
-  runtime = new RuntimeProcess(dataDir, { SCRUB_DELAY_SECONDS: '2', SKYGLASS_LOCAL_RETRY_MS: '50' });
+  source = await startSourceServer();
+  // A short restore window, so re-driven scrubs finish within the suite; web-download from the
+  // source server's port on 127.0.0.1 (loopback is the local runtime's default).
+  runtime = new RuntimeProcess(dataDir, { SCRUB_DELAY_SECONDS: '2', SKYGLASS_LOCAL_RETRY_MS: '50', SKYGLASS_IMPORT_ALLOWED_PORTS: String(source.port) });
   await runtime.start();
   token = await runtime.token(`crash-${randomBytes(4).toString('hex')}`);
   admin = await runtime.token('crash-ops', ['admin']);
@@ -331,6 +349,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
+  await source?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

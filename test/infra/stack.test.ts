@@ -24,6 +24,7 @@ import { inParent, resourceOf } from './nested-templates.js';
 import { HEALTH_PATH } from '../../functions/data-front/server.js';
 import { scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { verifierDefinition } from '../../shared/workflows/verifier.js';
+import { functionArnPlaceholder } from '../../infra/constructs/image-workflows.js';
 import {
   DEFAULT_DATA_SETTINGS,
   DEFAULT_DELETE_SETTINGS,
@@ -219,18 +220,20 @@ describe('functions', () => {
   it('applies the house defaults: newest Node.js on ARM64, 512 MB, 10 s (authorizer 5 s), active tracing, own log group', () => {
     const verifierId = workerId('verifyImage');
     const sweepId = workerId('sweep');
+    const fetcherId = workerId('fetchImage');
     for (const [id, fn] of appFunctions()) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs24.x');
       expect(p.Architectures).toEqual(['arm64']);
       // The verifier streams and hashes whole images: one full vCPU (1769 MB) and Lambda's 15 minutes.
-      expect(p.MemorySize, id).toBe(id === verifierId ? 1769 : 512);
+      // The web-download fetcher streams a source into parts for up to Lambda's 15 minutes: 1024 MB for (4 + 1) parts in memory.
+      expect(p.MemorySize, id).toBe(id === verifierId ? 1769 : id === fetcherId ? 1024 : 512);
       // The sweeper pages through the table's indexes and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
       // The event relay publishes a stream batch of up to 100 records: a minute.
       const relayTimeout = id === workerId('publishEvents') ? 60 : undefined;
-      expect(p.Timeout, id).toBe(routeTimeout ?? relayTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId ? 900 : 10));
+      expect(p.Timeout, id).toBe(routeTimeout ?? relayTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId || id === fetcherId ? 900 : 10));
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Handler).toBe('index.handler');
       const logGroupId = p.LoggingConfig.LogGroup.Ref as string;
@@ -1251,8 +1254,9 @@ describe('data front (skyglass:dataFront)', () => {
 describe('state machines', () => {
   /** Each state machine, the worker its definition runs, and the shared definition it deploys. */
   const MACHINES = () => [
-    { name: 'verifier', machine: stack.verifier, worker: 'verifyImage', placeholder: 'VerifyImageFunctionArn', definition: verifierDefinition },
-    { name: 'scrubber', machine: stack.scrubber, worker: 'scrubImage', placeholder: 'ScrubImageFunctionArn', definition: scrubberDefinition },
+    // The verifier runs the web-download fetcher first when its input has a uri.
+    { name: 'verifier', machine: stack.verifier, workers: ['verifyImage', 'fetchImage'], definition: verifierDefinition },
+    { name: 'scrubber', machine: stack.scrubber, workers: ['scrubImage'], definition: scrubberDefinition },
   ];
   const machineResource = (machine: IConstruct): Json => resources[logicalId(machine)]!;
   const fnArn = (worker: string): Json => ({ 'Fn::GetAtt': [workerId(worker), 'Arn'] });
@@ -1303,13 +1307,13 @@ describe('state machines', () => {
     }
   });
 
-  it('deploy the shared definitions as they are, substituting only their worker\'s ARN', () => {
-    for (const { name, machine, worker, placeholder, definition } of MACHINES()) {
+  it('deploy the shared definitions as they are, substituting only their workers\' ARNs', () => {
+    for (const { name, machine, workers, definition } of MACHINES()) {
       const sm = machineResource(machine);
       expect(resolve(sm.Properties.DefinitionString), name).toBe(JSON.stringify(definition()));
-      expect(sm.Properties.DefinitionSubstitutions, name).toEqual({ [placeholder]: fnArn(worker) });
+      expect(sm.Properties.DefinitionSubstitutions, name).toEqual(Object.fromEntries(workers.map((w) => [functionArnPlaceholder(w), fnArn(w)])));
       const functionNames = taskStates(deployedDefinition(machine).States as Json).map(([, state]) => state.Parameters?.FunctionName as string);
-      expect(new Set(functionNames), name).toEqual(new Set([fakeLambdaArn(workerId(worker))]));
+      expect(new Set(functionNames), name).toEqual(new Set(workers.map((w) => fakeLambdaArn(workerId(w)))));
     }
   });
 
@@ -1334,8 +1338,8 @@ describe('state machines', () => {
     }
   });
 
-  it('have roles that may invoke their own worker only (plus log delivery and tracing, which have no resource scope)', () => {
-    for (const { name, machine, worker } of MACHINES()) {
+  it('have roles that may invoke their own workers only (plus log delivery and tracing, which have no resource scope)', () => {
+    for (const { name, machine, workers } of MACHINES()) {
       const roleId = machineResource(machine).Properties.RoleArn['Fn::GetAtt'][0] as string;
       const role = resources[roleId]!;
       expect(role.Properties.ManagedPolicyArns, name).toBeUndefined();
@@ -1357,7 +1361,9 @@ describe('state machines', () => {
           }
         }
       }
-      expect(invoked, name).toEqual([fnArn(worker), { 'Fn::Join': ['', [fnArn(worker), ':*']] }]);
+      const own = workers.flatMap((w) => [fnArn(w), { 'Fn::Join': ['', [fnArn(w), ':*']] }]);
+      expect(invoked, name).toHaveLength(own.length);
+      expect(invoked, name).toEqual(expect.arrayContaining(own));
     }
   });
 });

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { RuntimeProcess } from '../crash/runtime-process.js';
+import { startSourceServer, type SourceServer } from '../api/source-server.js';
 import { KeystoneServer } from '../keystone/keystone-server.js';
 import { acceptedRandomDiskFormats, exclusions, runTempest, shortName, type TempestResult } from './tempest-suite.js';
 
@@ -16,7 +18,7 @@ import { acceptedRandomDiskFormats, exclusions, runTempest, shortName, type Temp
  */
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
 /** Tests that pass today: fewer means Tempest ran less than it should (a config or catalog fault). */
-const PASSING_AT_LEAST = 65;
+const PASSING_AT_LEAST = 67;
 /** Tempest's workers: two on CI's two cores (measured fastest; see the README). */
 const CONCURRENCY = 2;
 /** Tempest's multi-store tests, run in their own pass against two stores. */
@@ -28,25 +30,31 @@ describe("Tempest's image suite against Skyglass and a real Keystone", () => {
   let oneStore: RuntimeProcess | undefined;
   let twoStores: RuntimeProcess | undefined;
   let results: TempestResult[] = [];
+  /** Serves `[image] http_image`, what test_image_web_download_import imports with web-download. */
+  let httpImage: SourceServer | undefined;
 
   beforeAll(async () => {
     await keystone.start();
+    httpImage = await startSourceServer();
+    httpImage.serve('tempest.raw', randomBytes(1024 * 1024));
+    // web-download from 127.0.0.1 (loopback is the local runtime's default) on the server's port.
+    const webDownload = { SKYGLASS_IMPORT_ALLOWED_PORTS: `80,443,${httpImage.port}` };
     // Two passes. The whole suite with one store: given no stores, Tempest's import waiter waits
     // for the image to be in every writable store the service lists, where Glance and Skyglass
     // import into the default store only, so test_image_glance_direct_import cannot pass with two.
     // Then the multi-store class, which needs two, against a runtime with `us` and `eu` that the
     // catalog's endpoint is moved to.
-    const values = { KEYSTONE_URL: keystone.url, ADMIN_PASSWORD: keystone.adminPassword, DISK_FORMATS: acceptedRandomDiskFormats().join(',') };
+    const values = { KEYSTONE_URL: keystone.url, ADMIN_PASSWORD: keystone.adminPassword, DISK_FORMATS: acceptedRandomDiskFormats().join(','), HTTP_IMAGE: `${httpImage.base}/file/tempest.raw` };
     const defaultStore = { id: 'us', bucket: 'skyglass-local-images', default: true };
     // It records no AWS calls: test/iam checks them against one stack's grants, whose store
     // configuration is npm start's; the two-store runtime below records its calls like the rest.
-    oneStore = new RuntimeProcess(join(dir, 'one-store'), { KEYSTONE_URL: keystone.url, SKYGLASS_STORES: JSON.stringify([defaultStore]), SKYGLASS_AWS_CALL_LOG: '' });
+    oneStore = new RuntimeProcess(join(dir, 'one-store'), { KEYSTONE_URL: keystone.url, SKYGLASS_STORES: JSON.stringify([defaultStore]), SKYGLASS_AWS_CALL_LOG: '', ...webDownload });
     await oneStore.start();
     await keystone.registerImageService(oneStore.url);
     results = await runTempest(join(dir, 'tempest'), values, CONCURRENCY, { excludeRegex: MULTI_STORE_TESTS });
     await oneStore.stop();
     oneStore = undefined;
-    twoStores = new RuntimeProcess(join(dir, 'two-stores'), { KEYSTONE_URL: keystone.url }); // npm start's us and eu
+    twoStores = new RuntimeProcess(join(dir, 'two-stores'), { KEYSTONE_URL: keystone.url, ...webDownload }); // npm start's us and eu
     await twoStores.start();
     await keystone.moveImageService(twoStores.url);
     results.push(...(await runTempest(join(dir, 'tempest-stores'), values, 1, { regex: MULTI_STORE_TESTS })));
@@ -61,6 +69,7 @@ describe("Tempest's image suite against Skyglass and a real Keystone", () => {
     await oneStore?.stop();
     await twoStores?.stop();
     await keystone.stop();
+    await httpImage?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
