@@ -14,6 +14,7 @@ import { CONSOLE_ORIGIN_ENV } from '../../shared/http/cors.js';
 import { AUTHORIZER_CACHE, AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, type Route, type RouteRoom as RoomName } from '../../shared/routes.js';
 import { AUTHORIZER_FUNCTION_NAME, type ProvisionedConcurrency } from '../config.js';
 import { MetadefCatalogueSeed } from './metadef-catalogue-seed.js';
+import { claimPathParameter } from './api-paths.js';
 import { RouteRoom } from './route-room.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
@@ -225,13 +226,7 @@ export class ImageApi extends Construct {
         currentPath += `/${segment}`;
         let next = resources.get(currentPath);
         if (!next) {
-          if (segment.startsWith('{')) {
-            const existing = variableChild.get(parentPath);
-            if (existing !== undefined && existing !== segment) {
-              throw new Error(`Route path ${routePath}: ${segment} under ${parentPath} conflicts with ${existing} (one path parameter per level)`);
-            }
-            variableChild.set(parentPath, segment);
-          }
+          claimPathParameter(variableChild, parentPath, segment, routePath);
           next = current.addResource(segment);
           resources.set(currentPath, next);
         }
@@ -378,3 +373,4 @@ export class ImageApi extends Construct {
     }
   }
 }
+

@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { Route, RouteRoom as RoomName } from '../../shared/routes.js';
+import { claimPathParameter } from './api-paths.js';
 import { SkyglassFunction, type AccessTargets } from './skyglass-function.js';
 
 /** What a room is given by the ImageApi that holds it. */
@@ -126,13 +127,7 @@ export class RouteRoom extends NestedStack {
         }
         let next = created.get(currentPath);
         if (!next) {
-          if (segment.startsWith('{')) {
-            const existing = variableChild.get(parentPath);
-            if (existing !== undefined && existing !== segment) {
-              throw new Error(`Route path ${routePath}: ${segment} under ${parentPath} conflicts with ${existing} (one path parameter per level)`);
-            }
-            variableChild.set(parentPath, segment);
-          }
+          claimPathParameter(variableChild, parentPath, segment, routePath);
           next = (current ?? parentOf(parentPath)).addResource(segment);
           created.set(currentPath, next);
         }

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, createImage, patch, tokenFor, uniqueProject, type CallResult } from './client.js';
+import { call, createImage, patch, tokenFor, uniqueProject } from './client.js';
+import { pageThrough as pageThroughAll } from './list-paging.js';
 import { settled } from './data-helpers.js';
 
 /**
@@ -55,18 +56,7 @@ describe('list order on the sort twins', () => {
     stable = await Promise.all(made.map(async (image) => (await call(`/v2/images/${image.id}`, { token })).body as Listed));
   }, 120_000);
 
-  async function pageThrough(path: string, t: string, during?: () => Promise<void>): Promise<Listed[]> {
-    const seen: Listed[] = [];
-    let next: string | undefined = path;
-    for (let pages = 0; next; pages++) {
-      expect(pages, path).toBeLessThan(100);
-      const [res]: [CallResult, void] = await Promise.all([call(next, { token: t }), during?.()]);
-      expect(res.status, next).toBe(200);
-      seen.push(...res.body.images);
-      next = res.body.next;
-    }
-    return seen;
-  }
+  const pageThrough = (path: string, t: string, during?: () => Promise<void>) => pageThroughAll<Listed>(path, t, during);
 
   /**
    * Writes while a list is paged: a new image (it may or may not be listed, never twice), and,

@@ -12,6 +12,7 @@ import { DATA_FRONT } from '../../shared/routes.js';
 import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import type { SkyglassStack } from '../../infra/stack.js';
 import type { ArnScope, PolicyStatement } from './iam-check.js';
+import { withParameters } from '../infra/nested-templates.js';
 
 type Json = Record<string, any>; // CloudFormation fragments
 
@@ -75,16 +76,7 @@ export function stackGrants(stack: SkyglassStack, templateOf: TemplateOf, enviro
     if (at === stack || !NestedStack.isNestedStack(at)) return value;
     const above = Stack.of(at.node.scope!);
     const parameters = (templateOf(above).Resources[above.getLogicalId(at.nestedStackResource as CfnElement)]!.Properties.Parameters ?? {}) as Json;
-    const replace = (v: unknown): unknown => {
-      if (Array.isArray(v)) return v.map(replace);
-      if (v && typeof v === 'object') {
-        const o = v as Json;
-        if (typeof o.Ref === 'string' && o.Ref in parameters) return parameters[o.Ref];
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, replace(x)]));
-      }
-      return v;
-    };
-    return toParent(above, replace(value));
+    return toParent(above, withParameters(value, parameters));
   };
   const principals = new Map(
     [...stackPrincipals(stack)].map(([name, c]) => {

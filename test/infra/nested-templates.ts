@@ -45,6 +45,11 @@ export function inParent(stack: Stack, value: unknown): unknown {
   const parent = Stack.of(stack.node.scope!);
   const cfn = stack.nestedStackResource!;
   const parameters = ((templateOf(parent).Resources as Record<string, Json>)[parent.getLogicalId(cfn)]!.Properties.Parameters ?? {}) as Json;
+  return inParent(parent, withParameters(value, parameters));
+}
+
+/** `value` with each `Ref` to one of `parameters` replaced by the value passed for it (recursively). */
+export function withParameters(value: unknown, parameters: Json): unknown {
   const replace = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(replace);
     if (v && typeof v === 'object') {
@@ -54,5 +59,5 @@ export function inParent(stack: Stack, value: unknown): unknown {
     }
     return v;
   };
-  return inParent(parent, replace(value));
+  return replace(value);
 }
