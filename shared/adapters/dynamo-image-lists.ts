@@ -502,11 +502,17 @@ async function mergeInOrder(
   // about needs/k for one of k even shards), plus one.
   let taken = 0;
   const takenFrom = streams.map(() => 0);
+  // Candidates to fetch in the next round beyond what the page still needs: none at first; after
+  // a round whose fetched images the page mostly did not keep (a filter the index does not hold,
+  // on a twin's keys), twice that round, up to a BatchGetItem's 100, so a selective filter costs
+  // a few large fetches rather than one per entry.
+  let widen = 0;
   while (page.length < limit && !exhausted) {
     // Images in hand that the page keeps, and memberships whose images may land on it, in order.
     const round: Candidate[] = [];
-    while (round.length < limit - page.length) {
-      const needs = limit - page.length - round.length;
+    const want = Math.max(limit - page.length, widen);
+    while (round.length < want) {
+      const needs = want - round.length;
       const heads = await Promise.all(streams.map((s, i) => s.peek(taken === 0 ? needs : Math.min(needs, Math.ceil((needs * takenFrom[i]!) / taken) + 1))));
       let first: Candidate | undefined;
       for (const head of heads) if (head && (!first || (forward ? head.key < first.key : head.key > first.key))) first = head;
@@ -524,14 +530,19 @@ async function mergeInOrder(
       // selective filter costs Queries, not one BatchGetItem per few entries.
       if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);
     }
-    const fetched = await resolve(round.filter((c) => !c.image).map((c) => c.id));
+    const toFetch = round.filter((c) => !c.image);
+    const fetched = await resolve(toFetch.map((c) => c.id));
+    let keptOfFetched = 0;
     for (const c of round) {
       const image = c.image ?? fetched.get(c.id);
       if (image && !onPage.has(image.id) && keep(image, c.shared)) {
+        if (!c.image) keptOfFetched++;
         onPage.add(image.id);
         page.push(image);
       }
     }
+    widen = toFetch.length > 0 && keptOfFetched * 2 < toFetch.length ? Math.min(Math.max(toFetch.length, 1) * 2, 100) : 0;
   }
-  return page;
+  // A widened round may bring more than the page holds: the rest is the next page's, found again from its marker.
+  return page.slice(0, limit);
 }
