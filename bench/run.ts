@@ -4,7 +4,7 @@
  * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, and what
  * each list query reads as the catalogue grows to 100,000 images, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,console,keystone,list-scale`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,console,keystone,list-scale,web-download`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -21,9 +21,10 @@ import { measureDataFront, reportDataFront } from './data-front.js';
 import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { measureKeystoneAuth, reportKeystoneAuth } from './keystone-auth.js';
 import { measureListScale, reportListScale } from './list-scale.js';
+import { measureWebDownload, reportWebDownload } from './web-download.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'console', 'keystone', 'list-scale'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'console', 'keystone', 'list-scale', 'web-download'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -93,6 +94,9 @@ if (only.has('keystone')) reportKeystoneAuth(await measureKeystoneAuth());
 
 // Its own local runtime, filled straight into DynamoDB Local (LIST_SCALE_SIZES=1000,10000 for a shorter run).
 if (only.has('list-scale')) reportListScale(await measureListScale());
+
+// A 1 GiB web-download import from a local HTTP server against curl of the same URL (bench/web-download.ts).
+if (only.has('web-download')) reportWebDownload(await measureWebDownload());
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);
