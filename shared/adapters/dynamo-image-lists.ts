@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { badRequest, type GlanceError } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
-import { compareImages, matchesListFilters, type ListQuery } from '../domain/list-query.js';
+import { compareImages, matchesListFilters, type ListQuery, type MatchFilter } from '../domain/list-query.js';
 import { inGlanceList, type Lister } from '../domain/list-visibility.js';
 import { MEMBER_STATUS_VALUES, type MemberStatus } from '../domain/member.js';
 import type { ImageLists } from '../ports/image-lists.js';
@@ -235,8 +235,7 @@ function tooCostlyToSort(query: ListQuery, maxItems: number): GlanceError {
 }
 
 function asksFor(query: ListQuery, status: string): boolean {
-  const filter = query.filters.status;
-  return filter !== null && (filter.op === 'eq' ? filter.value === status : filter.values.includes(status));
+  return valuesAskedFor(query.filters.status)?.includes(status) ?? false;
 }
 
 /**
@@ -320,14 +319,16 @@ function indexedOrder(query: ListQuery): IndexedOrder | undefined {
 
 /** The statuses a `status=` / `status=in:` filter asks for, each once; undefined without one. */
 function statusesAskedFor(query: ListQuery): string[] | undefined {
-  const filter = query.filters.status;
-  if (!filter) return undefined;
-  return filter.op === 'eq' ? [filter.value] : [...new Set(filter.values)];
+  return valuesAskedFor(query.filters.status);
 }
 
 /** The names a `name=` / `name=in:` filter asks for, each once; undefined without one. */
 function namesAskedFor(query: ListQuery): string[] | undefined {
-  const filter = query.filters.name;
+  return valuesAskedFor(query.filters.name);
+}
+
+/** The values an equality or `in:` filter asks for, each once; undefined without the filter. */
+function valuesAskedFor(filter: MatchFilter | null): string[] | undefined {
   if (!filter) return undefined;
   return filter.op === 'eq' ? [filter.value] : [...new Set(filter.values)];
 }
