@@ -14,6 +14,8 @@ export const EXIT = {
   integrity: 4,
   /** Interrupted (Ctrl-C / SIGTERM); an upload can be resumed. */
   interrupted: 130,
+  /** The reader of stdout went away (`| head`): what a shell reports for a process SIGPIPE killed, as for cat. */
+  brokenPipe: 141,
 } as const;
 
 export class CliError extends Error {

@@ -109,7 +109,8 @@ function mainHelp(): string {
     '  --version                                Show the version',
     '',
     'Exit codes: 0 ok, 1 the service refused (its message is shown), 2 usage error or unreadable file,',
-    '3 endpoint unreachable, 4 downloaded data does not match its checksums, 130 interrupted (resumable).',
+    '3 endpoint unreachable, 4 downloaded data does not match its checksums, 130 interrupted (resumable),',
+    '141 the reader of stdout went away (| head).',
     "See 'skyglass <subcommand> --help' for the options of each.",
   ].join('\n');
 }
@@ -206,6 +207,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Resolves once everything written to `stream` has reached the kernel. A pipe's writes are
+ * asynchronous: past its 64 KiB Node queues them, and process.exit() would drop that queue
+ * (a download's last bytes, when the reader is slow). An empty write's callback runs after
+ * every earlier write's; it runs with an error instead if the reader has gone (EPIPE).
+ */
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+
+// A reader that stops early (`skyglass image-download ID | head`) closes the pipe: stop as cat
+// does, quietly, rather than die on an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.brokenPipe);
+});
 process.exitCode = await main(process.argv.slice(2));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 // Keep-alive sockets and timers must not hold the process once the answer is out.
 process.exit();

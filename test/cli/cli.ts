@@ -31,6 +31,15 @@ export function start(token: string | null, args: string[], extra: NodeJS.Proces
   return spawn(process.execPath, [inject('cliBundle'), ...args], { env: env(token, extra), cwd: scratch });
 }
 
+/**
+ * The CLI with its stdout piped into a shell `consumer` (`bash -c '<cli> | <consumer>'`), as a
+ * user runs `skyglass image-download ID | ...`: the pipe is the kernel's, not one Node reads for
+ * us. With pipefail, the exit code is the CLI's when it fails (else the consumer's).
+ */
+export function startPiped(token: string | null, args: string[], consumer: string): ChildProcessWithoutNullStreams {
+  return spawn('bash', ['-o', 'pipefail', '-c', `"$0" "$@" | ${consumer}`, process.execPath, inject('cliBundle'), ...args], { env: env(token), cwd: scratch });
+}
+
 /** Waits for the process to end (killing it after `timeoutMs`, which then fails the test). */
 export function finished(child: ChildProcessWithoutNullStreams, timeoutMs = 90_000): Promise<Run> {
   let stdout = '';

@@ -6,7 +6,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from '../api/behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
 import { MiB, putParts, settled } from '../api/data-helpers.js';
-import { finished, parseTable, skyglass, start, stderrLine, workDir } from './cli.js';
+import { finished, parseTable, skyglass, start, startPiped, stderrLine, workDir } from './cli.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
@@ -39,6 +39,30 @@ describe('skyglass image-download', () => {
     piped.stdout.on('data', (c: Buffer) => chunks.push(c));
     expect((await finished(piped)).code).toBe(0);
     expect(sha512(Buffer.concat(chunks))).toBe(sha512(data));
+  });
+
+  it('to a pipe whose reader stalls near the end: every byte arrives before the CLI exits', async () => {
+    // A pipe takes 64 KiB; past that, Node queues stdout writes and process.exit() dropped the
+    // queue: the reader stops 64 KiB + a few bytes before the end, so the last bytes wait in
+    // the CLI while it finishes. It must flush them before exiting, whenever the reader resumes.
+    const token = await tokenFor(uniqueProject());
+    const { id, data } = await activeImage(token, 9 * MiB + 5);
+    const blocks = Math.floor((data.length - 64 * 1024 - 5) / (64 * 1024));
+    const out = join(workDir(), 'stalled.raw');
+    const run = await finished(startPiped(token, ['image-download', id], `{ dd bs=65536 count=${blocks} iflag=fullblock status=none; sleep 1.5; cat; } > ${out}`));
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(out).length).toBe(data.length);
+    expect(sha512(readFileSync(out))).toBe(sha512(data));
+  });
+
+  it('to a reader that stops early (| head): the CLI ends quietly with 141, as cat would, no stack trace', async () => {
+    const token = await tokenFor(uniqueProject());
+    const { id, data } = await activeImage(token, 6 * MiB);
+    const out = join(workDir(), 'head.raw');
+    const run = await finished(startPiped(token, ['image-download', id], `head -c 100 > ${out}`));
+    expect(readFileSync(out)).toEqual(data.subarray(0, 100));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(141);
   });
 
   it('a download killed midway resumes with Range from the bytes already on disk', async () => {
