@@ -87,6 +87,7 @@ if $check_only; then
     echo "npm scripts would run Node $(node --version 2>/dev/null || echo '(none)'): run npm run setup (npm ci brings Node 24 on Linux x64)." >&2
     status=1
   fi
+  bash scripts/setup-openstackclient.sh --check || status=1
   [ $status -eq 0 ] && echo "Nothing missing: npm start runs the service, npm test runs the tests."
   exit $status
 fi
@@ -111,6 +112,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     if $no_services; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
     mapfile -t missing < <(missing_commands)
   fi
+fi
+
+# 1b. openstackclient 7.4 beside Debian's, for `openstack image metadef` (bookworm's predates it).
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  bash scripts/setup-openstackclient.sh || { echo "Could not fetch openstackclient 7.4 (scripts/setup-openstackclient.sh); the metadef compat tests need it." >&2; }
 fi
 
 # 2. The npm dependencies, and with them Node 24 for the npm scripts. When an older node runs npm,
@@ -138,6 +144,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   report_missing "${missing[@]}"
   status=1
 fi
+bash scripts/setup-openstackclient.sh --check || status=1
 echo "npm scripts run Node $(PATH="$PWD/node_modules/.bin:$PATH" node --version)"
 if command -v java >/dev/null 2>&1; then java -version 2>&1 | head -1; fi
 if command -v qemu-img >/dev/null 2>&1; then qemu-img --version | head -1; fi

@@ -2,6 +2,7 @@ import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { apiUrl } from '../api/client.js';
@@ -13,6 +14,11 @@ import { apiUrl } from '../api/client.js';
  */
 export const GLANCE = '/usr/bin/glance';
 export const OPENSTACK = '/usr/bin/openstack';
+/**
+ * openstackclient 7.4 (trixie's, unpacked by scripts/setup-openstackclient.sh), for the
+ * `image metadef` commands Debian bookworm's 6.0.0 lacks; everything else uses Debian's own.
+ */
+export const OPENSTACK_METADEF = fileURLToPath(new URL('../../.tools/openstackclient/bin/openstack', import.meta.url));
 const PACKAGES = 'python3-glanceclient python3-openstackclient';
 
 export interface CliResult {
@@ -34,6 +40,8 @@ export interface StockClients {
   /** glance with stdout kept as bytes (`image-download` without `--file` writes the image there). */
   glanceBinary(token: string, ...args: string[]): Promise<BinaryCliResult>;
   openstack(token: string, ...args: string[]): Promise<CliResult>;
+  /** openstackclient 7.4 (OPENSTACK_METADEF), for `openstack image metadef …`. */
+  openstackMetadef(token: string, ...args: string[]): Promise<CliResult>;
   /** openstack … -f json, asserted to succeed, parsed. */
   openstackJson(token: string, ...args: string[]): Promise<any>;
   /**
@@ -45,7 +53,7 @@ export interface StockClients {
 }
 
 const missing = () =>
-  [GLANCE, OPENSTACK].filter((bin) => {
+  [GLANCE, OPENSTACK, OPENSTACK_METADEF].filter((bin) => {
     try {
       accessSync(bin, constants.X_OK);
       return false;
@@ -101,7 +109,8 @@ export function stockClients(options: StockClientOptions = {}): StockClients {
     if (absent.length > 0) {
       throw new Error(
         `${absent.join(' and ')} not found: the compat suite needs the stock clients. ` +
-          `Install them with: apt-get install -y --no-install-recommends ${PACKAGES} (CI does).`,
+          `Install them with npm run setup (as root), or apt-get install -y --no-install-recommends ${PACKAGES} ` +
+          `and bash scripts/setup-openstackclient.sh (CI runs npm run setup).`,
       );
     }
   });
@@ -133,14 +142,15 @@ export function stockClients(options: StockClientOptions = {}): StockClients {
   const glanceArgs = (token: string, args: string[]) => ['--os-image-url', url(), '--os-auth-token', token, ...args];
   const glance = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'utf8')) as CliResult;
   const glanceBinary = async (token: string, ...args: string[]) => (await run(GLANCE, glanceArgs(token, args), 'buffer')) as BinaryCliResult;
-  const openstack = async (token: string, ...args: string[]) =>
-    (await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${url()}/v2`, ...args], 'utf8')) as CliResult;
+  const openstackArgs = (token: string, args: string[]) => ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${url()}/v2`, ...args];
+  const openstack = async (token: string, ...args: string[]) => (await run(OPENSTACK, openstackArgs(token, args), 'utf8')) as CliResult;
+  const openstackMetadef = async (token: string, ...args: string[]) => (await run(OPENSTACK_METADEF, openstackArgs(token, args), 'utf8')) as CliResult;
   const openstackJson = async (token: string, ...args: string[]) => JSON.parse(ok(await openstack(token, ...args, '-f', 'json')).stdout);
 
   const spawnGlance = (token: string, ...args: string[]) =>
     spawn(GLANCE, glanceArgs(token, args), { env, cwd: home, stdio: ['pipe', 'pipe', 'pipe'] });
 
-  return { dir: () => home, glance, glanceBinary, openstack, openstackJson, spawnGlance };
+  return { dir: () => home, glance, glanceBinary, openstack, openstackMetadef, openstackJson, spawnGlance };
 }
 
 export function ok<T extends { code: number; stdout: string | Buffer; stderr: string }>(result: T): T {

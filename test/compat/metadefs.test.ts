@@ -5,12 +5,13 @@ import { parseDict, parseTable, stockClients } from './cli.js';
 
 /**
  * The metadata definitions catalogue with the stock glance client (python3-glanceclient 4.1.0's
- * md-*), checked through what it shows. Debian's python3-openstackclient has no `image metadef`
- * commands, and this glanceclient's `md-tag-create-multiple --append` fails before sending
- * (quote_from_bytes() expected bytes: it passes the header as a boolean); append is covered
- * through HTTP in test/api/metadefs.test.ts.
+ * md-*) and `openstack image metadef namespace …` (openstackclient 7.4: Debian bookworm's 6.0.0
+ * has no `image metadef` commands; scripts/setup-openstackclient.sh brings trixie's), checked
+ * through what they show. This glanceclient's `md-tag-create-multiple --append` fails before
+ * sending (quote_from_bytes() expected bytes: it passes the header as a boolean); append is
+ * covered through HTTP in test/api/metadefs.test.ts.
  */
-const { glance } = stockClients();
+const { glance, openstackMetadef } = stockClients();
 const nsName = () => `Compat::${randomUUID().slice(0, 8)}`;
 /** glance, asserted to succeed, naming the command that did not. */
 async function glanceOk(token: string, ...args: string[]) {
@@ -61,5 +62,54 @@ describe('glance md-* (python3-glanceclient)', () => {
     const refused = await glance(reader, 'md-namespace-create', nsName());
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('add_metadef_namespace');
+  });
+});
+
+describe('openstack image metadef namespace (openstackclient 7.4)', () => {
+  let admin: string;
+  let reader: string;
+  const name = nsName();
+  /** openstack … -f json, asserted to succeed, parsed. */
+  async function metadefJson(token: string, ...args: string[]) {
+    const result = await openstackMetadef(token, 'image', 'metadef', ...args, '-f', 'json');
+    if (result.code !== 0) throw new Error(`openstack image metadef ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  }
+
+  beforeAll(async () => {
+    [admin, reader] = await Promise.all([tokenFor(uniqueProject('osmdadm'), ['admin']), tokenFor(uniqueProject('osmdread'), ['member', 'reader'])]);
+  });
+
+  it('namespace list shows the seeded catalogue to a reader', async () => {
+    const listed = (await metadefJson(reader, 'namespace', 'list')) as Array<{ namespace: string }>;
+    expect(listed.map((row) => row.namespace)).toEqual(expect.arrayContaining(['OS::Compute::Watchdog', 'OS::Compute::Hardware', 'OS::OperatingSystem']));
+  });
+
+  it('namespace create, show and delete; a reader may not create', async () => {
+    const created = await metadefJson(admin, 'namespace', 'create', name, '--public', '--protected', '--description', 'made by openstack', '--display-name', 'Compat');
+    expect(created).toMatchObject({ namespace: name, visibility: 'public', protected: true, description: 'made by openstack', display_name: 'Compat' });
+    expect(await metadefJson(reader, 'namespace', 'show', name)).toMatchObject({ namespace: name, visibility: 'public' });
+
+    const protectedDelete = await openstackMetadef(admin, 'image', 'metadef', 'namespace', 'delete', name);
+    expect(protectedDelete.code).not.toBe(0);
+    expect(protectedDelete.stderr).toContain('protected');
+    // `set` sends a PUT with only the options given, and Glance's PUT resets what it leaves out
+    // to create's defaults (visibility private): --public keeps it readable.
+    const unprotected = await openstackMetadef(admin, 'image', 'metadef', 'namespace', 'set', name, '--unprotected', '--public');
+    expect(unprotected.code, unprotected.stderr).toBe(0);
+    expect(await metadefJson(reader, 'namespace', 'show', name)).toMatchObject({ protected: false, visibility: 'public' });
+    const privately = await openstackMetadef(admin, 'image', 'metadef', 'namespace', 'set', name, '--description', 'now private');
+    expect(privately.code, privately.stderr).toBe(0);
+    expect(await metadefJson(admin, 'namespace', 'show', name)).toMatchObject({ visibility: 'private', description: 'now private' });
+    expect((await openstackMetadef(reader, 'image', 'metadef', 'namespace', 'show', name)).code).not.toBe(0);
+    const deleted = await openstackMetadef(admin, 'image', 'metadef', 'namespace', 'delete', name);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const gone = await openstackMetadef(reader, 'image', 'metadef', 'namespace', 'show', name);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/404|not found/i);
+
+    const refused = await openstackMetadef(reader, 'image', 'metadef', 'namespace', 'create', nsName());
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/403|add_metadef_namespace/);
   });
 });
