@@ -78,16 +78,18 @@ export class DynamoImageRepository implements ImageRepository {
     this.limits = options.limits ?? (() => ({}));
   }
 
-  async create(image: Image, events: readonly ImageEventType[] = []): Promise<void> {
+  /** A new image; with `task`, the task that made it (a legacy import), in the same transaction. */
+  async create(image: Image, events: readonly ImageEventType[] = [], task?: Task): Promise<void> {
     await this.write(
       {
         TableName: this.table,
-        Item: this.toItem(image, events),
+        Item: this.toItem(task ? { ...image, task_id: task.id } : image, events),
         ConditionExpression: 'attribute_not_exists(#pk)',
         ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
       },
       usageDeltas(undefined, image),
       () => new DuplicateImageError(image.id),
+      task ? taskCreatePuts(this.table, task) : [],
     );
   }
 

@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Caller } from '../domain/caller.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import { enforceOnImage } from '../domain/image-access.js';
-import {
-  imageTaskView, parseTaskListQuery, parseTaskRequest, refusedTask, taskListBody, taskOrigin, taskView, type Task,
-} from '../domain/task.js';
+import type { PolicyEngine } from '../domain/policy.js';
+import { imageTaskView, parseTaskListQuery, taskListBody, taskView, type Task } from '../domain/task.js';
 import type { TaskRepository } from '../ports/task-repository.js';
 import type { AuthorizedImages } from './authorized-images.js';
 
@@ -21,8 +19,6 @@ export class TaskService {
   constructor(
     private readonly tasks: TaskRepository,
     private readonly access: AuthorizedImages,
-    private readonly clock: () => Date = () => new Date(),
-    private readonly newId: () => string = randomUUID,
   ) {}
 
   /** GET /v2/images/{id}/tasks: one read of the image and its tasks; the caller's project's tasks unless admin. */
@@ -35,7 +31,7 @@ export class TaskService {
 
   /** GET /v2/tasks/{id} */
   async show(caller: Caller, id: string): Promise<Record<string, unknown>> {
-    this.enforce('get_task', caller);
+    enforceTaskRule(this.access.policy, 'get_task', caller);
     const task = await this.tasks.get(id);
     if (!task || !this.owns(caller, task)) throw notFound(`Could not find task ${id}`);
     return taskView(task);
@@ -43,7 +39,7 @@ export class TaskService {
 
   /** GET /v2/tasks */
   async list(caller: Caller, query: Record<string, string[]>, rawQuery: string | null): Promise<Record<string, unknown>> {
-    this.enforce('get_tasks', caller);
+    enforceTaskRule(this.access.policy, 'get_tasks', caller);
     const parsed = parseTaskListQuery(query);
     let marker: Task | undefined;
     if (parsed.marker) {
@@ -54,24 +50,15 @@ export class TaskService {
     return taskListBody(await this.tasks.list(parsed, marker, owner), parsed, rawQuery);
   }
 
-  /** POST /v2/tasks: validated as Glance does, then recorded (as failed: see refusedTask). */
-  async create(caller: Caller, body: unknown, requestId: string | null): Promise<Record<string, unknown>> {
-    this.enforce('add_task', caller);
-    const request = parseTaskRequest(body);
-    const task = refusedTask(this.newId(), request, taskOrigin(caller, requestId), this.clock());
-    await this.tasks.create(task);
-    return taskView(task);
-  }
-
-  /** Glance checks the blanket tasks_api_access first, then the operation's own rule. */
-  private enforce(rule: string, caller: Caller): void {
-    const target = { project_id: caller.projectId, user_id: caller.userId };
-    for (const name of ['tasks_api_access', rule]) {
-      if (!this.access.policy.allows(name, caller, target)) throw forbidden(`You are not authorized to complete ${name} action.`);
-    }
-  }
-
   private owns(caller: Caller, task: Task): boolean {
     return this.access.policy.isAdmin(caller) || (caller.projectId !== null && task.owner === caller.projectId);
+  }
+}
+
+/** Glance checks the blanket tasks_api_access first, then the operation's own rule. */
+export function enforceTaskRule(policy: PolicyEngine, rule: string, caller: Caller): void {
+  const target = { project_id: caller.projectId, user_id: caller.userId };
+  for (const name of ['tasks_api_access', rule]) {
+    if (!policy.allows(name, caller, target)) throw forbidden(`You are not authorized to complete ${name} action.`);
   }
 }

@@ -234,18 +234,54 @@ export function parseTaskRequest(body: unknown): TaskRequest {
   return { type: type as TaskType, input };
 }
 
+/** The fields Glance's legacy import flow needs in its input (glance/common/scripts/utils.py unpack_task_input). */
+const LEGACY_IMPORT_FIELDS = ['import_from', 'import_from_format', 'image_properties'] as const;
+
 /**
- * The task POST /v2/tasks records. Skyglass fetches no image data from URIs (it offers
- * glance-direct only: shared/domain/import-methods.ts), and an `api_image_import` task is what
- * POST /v2/images/{id}/import records, so neither kind can run from here: the task is recorded
- * as failed at once, with the reason, and expires like any finished task. Nothing else is written.
+ * Why a legacy `import` task cannot run, as Glance's flow fails it (the POST still answers 201;
+ * the task is failure with this message), or undefined when it can.
  */
-export function refusedTask(id: string, request: TaskRequest, origin: TaskOrigin, now: Date): Task {
+export function legacyImportProblem(input: Record<string, unknown>): string | undefined {
+  const missing = LEGACY_IMPORT_FIELDS.find((key) => !Object.hasOwn(input, key));
+  if (missing) return `Input does not contain '${missing}' field`;
+  if (!isObject(input.image_properties)) return "Input field 'image_properties' must be an object";
+  return undefined;
+}
+
+/**
+ * The legacy `import` task POST /v2/tasks runs (Glance's base_import flow): the image it made
+ * is its `image_id`, and it is processing from the start (the fetch is started next); the
+ * verifier's settling write finishes it with `result: {image_id}`, as Glance's flow does.
+ */
+export function legacyImportTask(id: string, request: TaskRequest, imageId: string, origin: TaskOrigin, now: Date): Task {
   const at = taskTimestamp(now);
-  const message =
-    request.type === 'import'
-      ? 'Skyglass does not fetch image data from a URI (import_from): create the image, stage its data with PUT /v2/images/{image_id}/stage and import it with the glance-direct method.'
-      : 'An api_image_import task is recorded by POST /v2/images/{image_id}/import; it cannot be created on its own.';
+  return {
+    id,
+    type: 'import',
+    status: 'processing',
+    owner: origin.projectId,
+    user_id: origin.userId,
+    request_id: origin.requestId,
+    image_id: imageId,
+    input: request.input,
+    result: null,
+    message: '',
+    created_at: at,
+    updated_at: at,
+    expires_at: null,
+    version: 1,
+  };
+}
+
+/**
+ * A task POST /v2/tasks records as failed at once, with the reason, expiring like any finished
+ * task; nothing else is written. An `api_image_import` task is what POST
+ * /v2/images/{id}/import records, so it cannot run from here; a legacy `import` whose input
+ * Glance's flow would refuse (legacyImportProblem) fails the same way.
+ */
+export function refusedTask(id: string, request: TaskRequest, origin: TaskOrigin, now: Date, reason?: string): Task {
+  const at = taskTimestamp(now);
+  const message = reason ?? 'An api_image_import task is recorded by POST /v2/images/{image_id}/import; it cannot be created on its own.';
   return {
     id,
     type: request.type,

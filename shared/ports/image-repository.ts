@@ -40,7 +40,7 @@ export interface StatusQuery {
  */
 export interface ImageRepository {
   /** Insert a new image; DuplicateImageError if the id was ever used. */
-  create(image: Image, events?: readonly ImageEventType[]): Promise<void>;
+  create(image: Image, events?: readonly ImageEventType[], task?: Task): Promise<void>;
   /**
    * The image, including tombstones (status deleted), or undefined; undefined without asking
    * the store for an id that is not a UUID (clients send any string, of any length).

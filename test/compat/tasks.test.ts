@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createImage, tokenFor, uniqueProject } from '../api/client.js';
-import { settled } from '../api/data-helpers.js';
-import { stockClients } from './cli.js';
+import { download, settled, until } from '../api/data-helpers.js';
+import { startSourceServer, type SourceServer } from '../api/source-server.js';
+import { parseDict, stockClients } from './cli.js';
 
 /**
  * The stock glance client's task commands (issue #14 scope 3) after a glance-direct import:
@@ -53,5 +54,31 @@ describe('glance image-tasks, task-list and task-show', () => {
     const unknown = await glance(admin, 'task-show', '00000000-0000-4000-8000-000000000000');
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('Could not find task 00000000-0000-4000-8000-000000000000');
+  });
+});
+
+describe('glance task-create: a legacy import task (Glance\'s base_import flow)', () => {
+  let source: SourceServer;
+  const data = randomBytes(512 * 1024 + 3);
+  beforeAll(async () => {
+    source = await startSourceServer();
+    source.serve('legacy', data);
+  });
+  afterAll(async () => source?.close());
+
+  it('task-create --type import fetches import_from into a new image; task-show ends success with its image_id', async () => {
+    const input = { import_from: `${source.base}/file/legacy`, import_from_format: 'raw', image_properties: { name: 'compat-legacy', disk_format: 'raw', container_format: 'bare' } };
+    const out = await glance(admin, 'task-create', '--type', 'import', '--input', JSON.stringify(input));
+    expect(out.code, out.stderr).toBe(0);
+    const created = parseDict(out.stdout);
+    expect(created).toMatchObject({ type: 'import', status: 'processing' });
+    const shown = await until('the task to finish', async () => {
+      const row = parseDict((await glance(admin, 'task-show', created.id!)).stdout);
+      return ['success', 'failure'].includes(row.status ?? '') ? row : undefined;
+    }, 60_000);
+    expect(shown.status).toBe('success');
+    const imageId = JSON.parse(shown.result!).image_id as string;
+    expect(await settled(admin, imageId)).toMatchObject({ status: 'active', name: 'compat-legacy', size: data.length });
+    expect((await download(admin, imageId)).bytes?.equals(data)).toBe(true);
   });
 });
