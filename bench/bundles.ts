@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { LAMBDA_BUNDLE } from '../infra/bundling.js';
-import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES } from '../shared/routes.js';
+import { AUTHORIZER_HANDLER, FALLBACK_HANDLER, ROUTES, WORKERS } from '../shared/routes.js';
 import { check, heading, printTable, progress } from './report.js';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -44,10 +44,14 @@ const CLIENT_CLASSES: Record<string, string> = {
 
 const STATS_MODULE = 'shared/adapters/dynamodb-call-stats.ts';
 
-/** One bundle per distinct handler module (two routes share the versions handler, hence one bundle). */
+/**
+ * One bundle per distinct handler module (two routes share the versions handler, hence one
+ * bundle): every route's, the authorizer's, the fallback's, and the workflow and stream workers'.
+ */
 function functionsByHandler(): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const route of ROUTES) map.set(route.handler, [...(map.get(route.handler) ?? []), route.operationId]);
+  for (const worker of WORKERS) map.set(worker.handler, [...(map.get(worker.handler) ?? []), worker.name]);
   map.set(AUTHORIZER_HANDLER, [...(map.get(AUTHORIZER_HANDLER) ?? []), 'authorizer']);
   map.set(FALLBACK_HANDLER, [...(map.get(FALLBACK_HANDLER) ?? []), 'fallback']);
   return map;
