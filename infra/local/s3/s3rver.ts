@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -46,6 +47,14 @@ export interface Engine {
    * most of the seconds between the last part and the answer.
    */
   assemble(bucket: string, uploadId: string, partNumbers: number[], etag: string): Promise<{ size: number }>;
+  /** An object's size, or undefined where there is none (UploadPartCopy's source). */
+  objectSize(bucket: string, key: string): Promise<number | undefined>;
+  /**
+   * UploadPartCopy's storage step: bytes `start`..`end` of an object written as a part of an
+   * upload, file to file as s3rver keeps parts (with the `.md5` beside it that its own
+   * UploadPart writes), so a copy of any size moves no byte through HTTP or a JS stream.
+   */
+  copyPart(source: { bucket: string; key: string }, range: { start: number; end: number }, bucket: string, uploadId: string, partNumber: number): Promise<{ etag: string; size: number }>;
   close(): Promise<void>;
 }
 
@@ -117,6 +126,40 @@ export async function startEngine(directory: string, buckets: string[]): Promise
       await server.store.putMetadata(bucket, key, metadata, etag);
       await rm(uploadDir, { recursive: true, force: true });
       return { size };
+    },
+    objectSize: async (bucket, key) => {
+      try {
+        return (await stat(server.store.getResourcePath(bucket, key, 'object'))).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    copyPart: async (source, range, bucket, uploadId, partNumber) => {
+      const partPath = join(server.store.getResourcePath(bucket, undefined, 'uploads'), uploadId, String(partNumber));
+      const input = await open(server.store.getResourcePath(source.bucket, source.key, 'object'), 'r');
+      const md5 = createHash('md5');
+      const copying = `${partPath}.copying`;
+      const out = await open(copying, 'w');
+      let size = 0;
+      try {
+        const buffer = Buffer.allocUnsafe(ASSEMBLY_BUFFER);
+        const total = range.end - range.start + 1;
+        while (size < total) {
+          const { bytesRead } = await input.read(buffer, 0, Math.min(buffer.length, total - size), range.start + size);
+          if (bytesRead === 0) break;
+          md5.update(buffer.subarray(0, bytesRead));
+          for (let off = 0; off < bytesRead; ) off += (await out.write(buffer, off, bytesRead - off, size + off)).bytesWritten;
+          size += bytesRead;
+        }
+      } finally {
+        await Promise.all([input.close(), out.close()]);
+      }
+      const digest = md5.digest('hex');
+      // Renamed into place once whole: a complete racing the copy sees the part, or none.
+      await rename(copying, partPath);
+      await writeFile(`${partPath}.md5`, digest);
+      return { etag: `"${digest}"`, size };
     },
     close: () => server.close(),
   };
