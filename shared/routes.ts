@@ -246,9 +246,11 @@ export const WORKERS: readonly Worker[] = [
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
     // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403);
-    // bucket:write for the server-side copies of an import into several stores.
-    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list'],
-    summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
+    // bucket:read and bucket:write for the server-side copies between stores (an import into
+    // several, copy-image): CopyObject, or a multipart upload of UploadPartCopy parts, which
+    // bucket:abort ends when a part fails.
+    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list', 'bucket:abort'],
+    summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it; copies an image between stores (copy-image)",
   },
   {
     name: 'fetchImage',
