@@ -209,10 +209,11 @@ export class Sweepers {
     }
     const redrivenVerifications: string[] = [];
     const verifying = await this.workflows.runningVerifications();
-    // Active (and deactivated) images too: a copy-image import keeps its image active while
-    // its workflow copies; only those last written before the start window can be lost.
+    // And images in a copy-image import, which stays active while its workflow copies (their
+    // own sparse partition of the status index: never a read of every active image); only
+    // those last written before the start window can be lost.
     const quiet = new Date(now.getTime() - VERIFICATION_START_SECONDS * 1000);
-    const waiting = [this.repo.findByStatus(['saving', 'importing']), this.repo.findByStatus(['active', 'deactivated'], { updatedAtOrBefore: quiet })];
+    const waiting = [this.repo.findByStatus(['saving', 'importing']), this.repo.findCopying({ updatedAtOrBefore: quiet })];
     for await (const image of this.inScope(concat(waiting), scope)) {
       const request = awaitedVerification(image);
       if (!request || seconds(image.updated_at, now) < VERIFICATION_START_SECONDS || verifying.has(image.id.toLowerCase())) continue;
