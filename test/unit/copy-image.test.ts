@@ -86,3 +86,14 @@ describe('multipart copy parts (copyParts)', () => {
     expect(copyParts(100 * GiB, DEFAULT_COPY_SETTINGS)).toHaveLength(200);
   });
 });
+
+describe("copy-image's place in the status index (imageItem)", () => {
+  it('puts an image under `copying` while its copy-image import runs, and takes it out with the write that ends it', async () => {
+    const { imageItem } = await import('../../shared/adapters/dynamo-image-repository.js');
+    const running = copyingTo(active(), { stores: ['eu'], all_stores_must_succeed: true }, ['us']);
+    expect(imageItem(running, [], undefined)).toMatchObject({ statusPk: 'copying' });
+    expect(imageItem(copyRecorded(running, 'eu', true).image, [], undefined)).not.toHaveProperty('statusPk');
+    expect(imageItem(active({ task_id: null }), [], undefined)).not.toHaveProperty('statusPk');
+    expect(imageItem(sampleImage({ status: 'importing', location: 'images/x/k' }), [], undefined)).toMatchObject({ statusPk: 'importing' });
+  });
+});
