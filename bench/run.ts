@@ -4,7 +4,7 @@
  * hashing, upload to active), Glance's PUT /file through the data front against sha512sum, and what
  * each list query reads as the catalogue grows to 100,000 images, each checked against the issue's budgets.
  *
- * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,console,keystone,list-scale,web-download`, any subset) runs only
+ * `npm run bench -- --only data` (or `--only bundles,cold,dynamodb,data,front,cli,console,keystone,list-scale,web-download,copy-image`, any subset) runs only
  * the named sections; `cold` builds the bundles it imports without reporting section 1.
  *
  * Timings are printed as ratios against references measured in the same run, so the figures
@@ -22,9 +22,10 @@ import { measureDynamoDb, reportDynamoDb } from './dynamodb-ops.js';
 import { measureKeystoneAuth, reportKeystoneAuth } from './keystone-auth.js';
 import { measureListScale, reportListScale } from './list-scale.js';
 import { measureWebDownload, reportWebDownload } from './web-download.js';
+import { measureCopyImage, reportCopyImage } from './copy-image.js';
 import { budgetResults, progress } from './report.js';
 
-const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'console', 'keystone', 'list-scale', 'web-download'] as const;
+const SECTIONS = ['bundles', 'cold', 'dynamodb', 'data', 'front', 'cli', 'console', 'keystone', 'list-scale', 'web-download', 'copy-image'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only a,b` or `--only=a,b` (repeatable); every section when absent. */
@@ -97,6 +98,9 @@ if (only.has('list-scale')) reportListScale(await measureListScale());
 
 // A 1 GiB web-download import from a local HTTP server against curl of the same URL (bench/web-download.ts).
 if (only.has('web-download')) reportWebDownload(await measureWebDownload());
+
+// copy-image of an active 1 GiB image between the two local stores, against cp and the local S3's CopyObject (bench/copy-image.ts).
+if (only.has('copy-image')) reportCopyImage(await measureCopyImage());
 
 const results = budgetResults();
 const failed = results.filter((r) => !r.pass);

@@ -129,7 +129,7 @@ export const ROUTES: readonly Route[] = [
   { operationId: 'listTasks', method: 'GET', path: '/v2/tasks', handler: fn('tasks', 'list-tasks'), policy: 'get_tasks', auth: true, access: ['table:read', 'table:list-tasks'], summary: 'List tasks (tasks_api_access: admin by default)' },
   { operationId: 'createTask', method: 'POST', path: '/v2/tasks', handler: fn('tasks', 'create-task'), policy: 'add_task', auth: true, access: ['table:insert', 'workflow:verify'], summary: 'Create a task (tasks_api_access: admin by default): a legacy import makes an image and fetches input.import_from into it (queued → importing → active)' },
   { operationId: 'showTask', method: 'GET', path: '/v2/tasks/{task_id}', handler: fn('tasks', 'get-task'), policy: 'get_task', auth: true, access: ['table:read'], summary: 'Show one task (tasks_api_access: admin by default)' },
-  { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active), or fetch a URI with web-download (queued → importing → active)' },
+  { operationId: 'importImage', method: 'POST', path: '/v2/images/{image_id}/import', handler: fn('imports', 'import-image'), policy: 'modify_image', auth: true, access: ['table:write', 'workflow:verify'], summary: 'Import staged data with glance-direct (uploading → importing → active), fetch a URI with web-download (queued → importing → active), or copy an active image to more stores with copy-image (admin; stays active)' },
   // The metadata definitions catalogue (docs/table-design.md, "Metadata definitions"): in the 'metadefs' room, a nested stack of the API.
   { operationId: 'listMetadefNamespaces', method: 'GET', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'list-namespaces'), policy: 'get_metadef_namespaces', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'List the metadata definition namespaces the caller can see (seeds the catalogue the first time)' },
   { operationId: 'createMetadefNamespace', method: 'POST', path: '/v2/metadefs/namespaces', handler: fn('metadefs', 'create-namespace'), policy: 'add_metadef_namespace', auth: true, access: ['metadefs:read', 'metadefs:write'], room: 'metadefs', summary: 'Create a namespace, optionally with its properties, objects, tags and resource types' },
@@ -246,9 +246,11 @@ export const WORKERS: readonly Worker[] = [
     name: 'verifyImage',
     handler: fn('workers', 'verify-image'),
     // bucket:list only to tell a missing object from a forbidden one (S3 answers both 403);
-    // bucket:write for the server-side copies of an import into several stores.
-    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list'],
-    summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it",
+    // bucket:read and bucket:write for the server-side copies between stores (an import into
+    // several, copy-image): CopyObject, or a multipart upload of UploadPartCopy parts, which
+    // bucket:abort ends when a part fails.
+    access: ['table:write', 'bucket:read', 'bucket:write', 'bucket:delete', 'bucket:list', 'bucket:abort'],
+    summary: "Reads an image's bytes once: size, MD5, SHA-512, format inspection; activates or refuses it; copies an image between stores (copy-image)",
   },
   {
     name: 'fetchImage',

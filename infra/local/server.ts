@@ -180,8 +180,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       {
         arn: VERIFIER_ARN,
         definition: substitute(verifierDefinition(), { [VERIFY_FUNCTION_ARN]: workerArn('verifyImage'), [FETCH_FUNCTION_ARN]: workerArn('fetchImage') }),
-        tasks: { Fetch: invokeWorker('fetchImage'), FetchGiveUp: invokeWorker('fetchImage'), Verify: invokeWorker('verifyImage'), GiveUp: invokeWorker('verifyImage') },
-        retryIntervals: retryOverrides(['Fetch', 'FetchGiveUp', 'Verify', 'GiveUp']),
+        tasks: {
+          Fetch: invokeWorker('fetchImage'),
+          FetchGiveUp: invokeWorker('fetchImage'),
+          Verify: invokeWorker('verifyImage'),
+          GiveUp: invokeWorker('verifyImage'),
+          Copy: invokeWorker('verifyImage'),
+          CopyGiveUp: invokeWorker('verifyImage'),
+        },
+        retryIntervals: retryOverrides(['Fetch', 'FetchGiveUp', 'Verify', 'GiveUp', 'Copy', 'CopyGiveUp']),
       },
       {
         arn: SCRUBBER_ARN,

@@ -24,10 +24,11 @@ import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type 
 import { imageFromItem } from './image-item.js';
 import { taskCreatePuts, taskSettlementUpdates, type TransactItem } from './dynamo-task-repository.js';
 import { importTaskSettlement, type Task } from '../domain/task.js';
+import { isCopying } from '../domain/stores.js';
 import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import {
-  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
+  AFTER_LIST_KEYS, COPYING_STATUS_KEY, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
   isShardedIndex, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
   sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
   type IndexKey, type TwinSortKey,
@@ -166,10 +167,11 @@ export class DynamoImageRepository implements ImageRepository {
     }
   }
 
-  async *findByStatus(statuses: readonly ImageStatus[], query: StatusQuery = {}): AsyncIterable<Image> {
+  /** The images in byStatus partitions (statuses, or COPYING_STATUS_KEY), oldest change first. */
+  private async *statusPartitions(keys: readonly string[], query: StatusQuery): AsyncIterable<Image> {
     // Timestamps are Glance's (whole seconds, UTC, fixed width), so they compare as strings.
     const cutoff = query.updatedAtOrBefore ? glanceTimestamp(query.updatedAtOrBefore) : undefined;
-    for (const status of statuses.filter(inStatusIndex)) {
+    for (const key of keys) {
       const index = INDEXES.byStatus;
       // `<updated_at>#<id>` < `<cutoff>$` exactly when updated_at <= cutoff ('$' sorts right after '#').
       yield* this.pages({
@@ -177,9 +179,19 @@ export class DynamoImageRepository implements ImageRepository {
         IndexName: index.name,
         KeyConditionExpression: cutoff ? '#p = :p AND #s < :cutoff' : '#p = :p',
         ExpressionAttributeNames: { '#p': index.partitionKey, ...(cutoff ? { '#s': index.sortKey } : {}) },
-        ExpressionAttributeValues: { ':p': status, ...(cutoff ? { ':cutoff': `${cutoff}$` } : {}) },
+        ExpressionAttributeValues: { ':p': key, ...(cutoff ? { ':cutoff': `${cutoff}$` } : {}) },
       });
     }
+  }
+
+  findCopying(query: StatusQuery = {}): AsyncIterable<Image> {
+    return this.statusPartitions([COPYING_STATUS_KEY], query);
+  }
+
+  async *findByStatus(statuses: readonly ImageStatus[], query: StatusQuery = {}): AsyncIterable<Image> {
+    yield* this.statusPartitions(statuses.filter(inStatusIndex), query);
+    // Timestamps are Glance's (whole seconds, UTC, fixed width), so they compare as strings.
+    const cutoff = query.updatedAtOrBefore ? glanceTimestamp(query.updatedAtOrBefore) : undefined;
     const others = statuses.filter((status) => !inStatusIndex(status));
     if (others.length === 0) return;
     // No sweep-sized index holds these (the audit's active and deactivated: most images): page
@@ -225,8 +237,9 @@ export function imageItem(image: Image, events: readonly ImageEventType[], expir
   const item: Item = { ...imageKeyOf(image.id), ...image, properties: JSON.stringify(image.properties) };
   if (events.length) item[OUTBOX_ATTRIBUTE] = [...events];
   Object.assign(item, listIndexAttributes(image));
-  if (inStatusIndex(image.status)) {
-    item[INDEXES.byStatus.partitionKey] = image.status;
+  const statusKey = inStatusIndex(image.status) ? image.status : isCopying(image) ? COPYING_STATUS_KEY : undefined;
+  if (statusKey) {
+    item[INDEXES.byStatus.partitionKey] = statusKey;
     item[INDEXES.byStatus.sortKey] = statusSortKey(image.updated_at, image.id);
   }
   if (expiresAt !== undefined) item[TTL_ATTRIBUTE] = expiresAt;

@@ -14,6 +14,7 @@ import {
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -189,6 +190,20 @@ export class S3BlobStore implements BlobStore {
   async copyFrom(source: StoreDefinition, key: string): Promise<void> {
     // The destination's region signs the call; S3 reads the source bucket wherever it is.
     await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: encodeURI(`${source.bucket}/${key}`), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' }));
+  }
+
+  async uploadPartCopy(key: string, uploadId: string, partNumber: number, source: StoreDefinition, range: { start: number; end: number }): Promise<string> {
+    try {
+      const out = await this.s3.send(
+        new UploadPartCopyCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, CopySource: encodeURI(`${source.bucket}/${key}`), CopySourceRange: `bytes=${range.start}-${range.end}` }),
+      );
+      const etag = out.CopyPartResult?.ETag;
+      if (!etag) throw new Error('UploadPartCopy returned no ETag');
+      return etag;
+    } catch (error) {
+      if (isUploadGone(error)) throw new UploadGoneError();
+      throw error;
+    }
   }
 
   presignDownload(key: string, options: DownloadOptions): Promise<string> {

@@ -98,7 +98,9 @@ export class SfnWorkflows implements Workflows {
 
 const IMAGE_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
+/** `verify-<id>-<key hash>`; a copy-image import's `copy-<id>-<task hash>` (one image's bytes are copied by each of its imports). */
 function verificationExecutionName(request: VerificationRequest): string {
+  if (request.copy) return `copy-${request.image_id}-${createHash('sha256').update(request.copy).digest('hex').slice(0, 16)}`;
   return `verify-${request.image_id}-${createHash('sha256').update(request.key).digest('hex').slice(0, 16)}`;
 }
 

@@ -117,6 +117,11 @@ export const LIST_SORT_KEY = 'listSk';
  * waiting for their scrubber): only images in these statuses are in the byStatus index.
  */
 export const STATUS_INDEX_STATUSES = ['saving', 'uploading', 'importing', 'pending_delete'] as const;
+/**
+ * byStatus's partition for images in a copy-image import (active or deactivated, with targets):
+ * the lost-workflow sweep's candidates among images whose status no other sweep looks for.
+ */
+export const COPYING_STATUS_KEY = 'copying';
 
 export const INDEXES = {
   /** Every live image of one project: `ownerPk = <project>`. */
@@ -126,7 +131,7 @@ export const INDEXES = {
   /** Sparse: every live image, for the admin's list and the audit, `allPk = image#<shard>`; and the usage counters, `usage#<shard>`. */
   all: { name: 'all', partitionKey: 'allPk', sortKey: LIST_SORT_KEY },
   /**
-   * Sparse: images in one of STATUS_INDEX_STATUSES, `statusPk = <status>`, sorted by
+   * Sparse: images in one of STATUS_INDEX_STATUSES, `statusPk = <status>` (or COPYING_STATUS_KEY while copied to more stores), sorted by
    * `statusSk = <updated_at>#<id>`, so a sweep reads only its candidates, oldest first, and
    * "not changed since T" is a key condition.
    */

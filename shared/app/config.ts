@@ -1,5 +1,6 @@
 import { parseQuotaConfig, type QuotaConfig } from '../domain/quota.js';
 import { parseStores, StoreCatalog } from '../domain/stores.js';
+import { DEFAULT_COPY_SETTINGS, type CopySettings } from './server-copy.js';
 
 /** Configuration, read from the environment once per cold start; each function reads only what it uses. */
 export interface Config {
@@ -97,6 +98,29 @@ export function storeCatalog(): StoreCatalog {
     throw new Error('STORES is not valid JSON');
   }
   return (cachedStores = new StoreCatalog(parseStores(parsed, 'STORES', region), true));
+}
+
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number`);
+  return value;
+}
+
+let cachedCopy: CopySettings | undefined;
+
+/**
+ * How copies between stores are made (copy-image, an import into several stores): defaults for
+ * S3; SKYGLASS_COPY_SINGLE_MAX_BYTES, SKYGLASS_COPY_PART_BYTES and SKYGLASS_COPY_PARTS_IN_FLIGHT
+ * let the local runtime's tests take the multipart path with a few MiB.
+ */
+export function copySettings(): CopySettings {
+  return (cachedCopy ??= {
+    singleCopyMaxBytes: positive('SKYGLASS_COPY_SINGLE_MAX_BYTES', DEFAULT_COPY_SETTINGS.singleCopyMaxBytes),
+    partBytes: positive('SKYGLASS_COPY_PART_BYTES', DEFAULT_COPY_SETTINGS.partBytes),
+    partsInFlight: positive('SKYGLASS_COPY_PARTS_IN_FLIGHT', DEFAULT_COPY_SETTINGS.partsInFlight),
+  });
 }
 
 function quotasFromEnvironment(): QuotaConfig | undefined {

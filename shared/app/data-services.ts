@@ -6,7 +6,8 @@ import { limitsFor } from '../domain/quota.js';
 import { importFilterFrom } from '../domain/web-download.js';
 import type { StoreDefinition } from '../domain/stores.js';
 import type { StoreBlobs } from '../ports/blob-store.js';
-import { config, dataConfig, storeCatalog } from './config.js';
+import { config, copySettings, dataConfig, storeCatalog } from './config.js';
+import { ImageCopier } from './copy-image.js';
 import { ImageDataService } from './image-data.js';
 import { Scrubber } from './scrubber.js';
 import { Sweepers } from './sweepers.js';
@@ -20,6 +21,7 @@ import { ImageImports } from './image-imports.js';
 
 let blobs: StoreBlobs | undefined;
 let verifier: ImageVerifier | undefined;
+let copier: ImageCopier | undefined;
 let data: ImageDataService | undefined;
 let scrubber: Scrubber | undefined;
 let sweepers: Sweepers | undefined;
@@ -63,7 +65,12 @@ export function blobStore(): StoreBlobs {
 
 /** Reads an image's bytes once and activates or refuses it. */
 export function imageVerifier(): ImageVerifier {
-  return (verifier ??= new ImageVerifier(imageRepository(), blobStore()));
+  return (verifier ??= new ImageVerifier(imageRepository(), blobStore(), copySettings()));
+}
+
+/** Copies an active image to the stores its copy-image import names. */
+export function imageCopier(): ImageCopier {
+  return (copier ??= new ImageCopier(imageRepository(), blobStore(), copySettings()));
 }
 
 /** The scrubber's steps. */
@@ -82,7 +89,7 @@ export function imageDataService(): ImageDataService {
   return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig()));
 }
 
-/** POST /v2/images/{id}/import (glance-direct, web-download). */
+/** POST /v2/images/{id}/import (glance-direct, web-download, copy-image). */
 export function imageImports(): ImageImports {
   return (imports ??= new ImageImports(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), importFilterFrom(process.env)));
 }

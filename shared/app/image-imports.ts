@@ -3,7 +3,8 @@ import type { Caller } from '../domain/caller.js';
 import { badRequest, conflict, GlanceError } from '../domain/errors.js';
 import type { Image, ImportTargets } from '../domain/image.js';
 import { IMPORT_METHODS } from '../domain/import-methods.js';
-import { importingTo } from '../domain/stores.js';
+import { copyingTo, copyTargets, importingTo } from '../domain/stores.js';
+import { enforceOnImage } from '../domain/image-access.js';
 import { importRequestOf, importTask, taskOrigin } from '../domain/task.js';
 import { DEFAULT_IMPORT_FILTER, webDownloadUri, type ImportFilter } from '../domain/web-download.js';
 import type { StoreBlobs } from '../ports/blob-store.js';
@@ -14,8 +15,8 @@ import { isObject, objectKey, startVerification } from './image-data.js';
 import { nextVersion, saveOrConflict } from './writes.js';
 
 /**
- * POST /v2/images/{id}/import: glance-direct (staged data verified) and web-download (a URI the
- * workflow fetches, then verifies). Its own use case, apart from ImageDataService, so the import
+ * POST /v2/images/{id}/import: glance-direct (staged data verified), web-download (a URI the
+ * workflow fetches, then verifies) and copy-image (an active image copied to more stores). Its own use case, apart from ImageDataService, so the import
  * function carries neither the verifier nor the format inspector. Each import records its
  * `api_image_import` task in the same conditional write that makes the image importing.
  */
@@ -36,6 +37,7 @@ export class ImageImports {
    */
   async importImage(caller: Caller, id: string, body: unknown, storeHeader?: string, requestId: string | null = null): Promise<void> {
     const method = parseImportMethod(body);
+    if (method === 'copy-image') return this.copyImage(caller, id, isObject(body) ? body : {}, storeHeader, requestId);
     // Glance's stores / all_stores / X-Image-Meta-Store (400 or 409 before anything is written).
     const targets = this.stores.catalog.importTargets(isObject(body) ? body : {}, storeHeader);
     // Glance checks a web-download's uri before the image (400 for a missing or refused one).
@@ -67,6 +69,29 @@ export class ImageImports {
     const importing = importingTo({ ...image, status: 'importing', location: key, import_source: uri, stores: this.stores.catalog.recorded(store), failure: null, task_id: recorded.id }, targets);
     await saveOrConflict(this.repo, this.bump(importing), image, [], recorded);
     await startVerification(this.workflows, { image_id: image.id, key, uri }, 'import');
+  }
+
+  /**
+   * copy-image, in Glance's order of checks (glance/api/v2/images.py import_image): unseen 404,
+   * not active 409, the copy_image rule 403 (admin by default), an import already running 409,
+   * then the stores (unknown 409, one the image is already in 400; with all_stores those are
+   * skipped, and nothing left is a 202 that does nothing). One conditional write records the
+   * targets (os_glance_importing_to_stores) and the task, the image staying active; then the
+   * workflow copies. A crash before it starts leaves a copying image the sweeper re-drives
+   * (sweepers.ts, lostWorkflows); two concurrent imports: one write wins, the other is 409.
+   */
+  private async copyImage(caller: Caller, id: string, body: Record<string, unknown>, storeHeader: string | undefined, requestId: string | null): Promise<void> {
+    const found = await this.access.find(caller, id);
+    enforceOnImage(this.access.policy, 'get_image', caller, found, `No image found with ID ${id}`);
+    if (found!.image.status !== 'active') throw conflict('Only images with status active can be targeted for copying');
+    const image = enforceOnImage(this.access.policy, 'copy_image', caller, found, `No image found with ID ${id}`);
+    if (image.import_targets || image.task_id) throw conflict('Image has active task');
+    const targets = copyTargets(this.stores.catalog, image, body, storeHeader);
+    if (!targets || !image.location) return;
+    const recorded = importTask(this.newId(), image, importRequestOf(body), taskOrigin(caller, requestId), this.clock());
+    const held = this.stores.catalog.storesOf(image).map((s) => s.id);
+    await saveOrConflict(this.repo, this.bump({ ...copyingTo(image, targets, held), task_id: recorded.id }), image, [], recorded);
+    await startVerification(this.workflows, { image_id: id, key: image.location, copy: recorded.id }, 'import');
   }
 
   private bump(image: Image): Image {

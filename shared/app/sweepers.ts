@@ -1,5 +1,6 @@
 import { pendingScrubOf } from '../domain/deletion.js';
 import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
+import { isCopying } from '../domain/stores.js';
 import type { StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import { NO_USAGE, QUOTA_RESOURCES, usageByProject, type Usage } from '../domain/quota.js';
@@ -208,7 +209,12 @@ export class Sweepers {
     }
     const redrivenVerifications: string[] = [];
     const verifying = await this.workflows.runningVerifications();
-    for await (const image of this.inScope(this.repo.findByStatus(['saving', 'importing']), scope)) {
+    // And images in a copy-image import, which stays active while its workflow copies (their
+    // own sparse partition of the status index: never a read of every active image); only
+    // those last written before the start window can be lost.
+    const quiet = new Date(now.getTime() - VERIFICATION_START_SECONDS * 1000);
+    const waiting = [this.repo.findByStatus(['saving', 'importing']), this.repo.findCopying({ updatedAtOrBefore: quiet })];
+    for await (const image of this.inScope(concat(waiting), scope)) {
       const request = awaitedVerification(image);
       if (!request || seconds(image.updated_at, now) < VERIFICATION_START_SECONDS || verifying.has(image.id.toLowerCase())) continue;
       await this.workflows.redriveVerification(request);
@@ -230,8 +236,13 @@ export class Sweepers {
   }
 }
 
-/** The verification an image is waiting for, if any (the verifier's own test: awaitsVerification). */
+async function* concat<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
+  for (const source of sources) yield* source;
+}
+
+/** The verification (or copy-image import) an image is waiting for, if any (the workers' own tests: awaitsVerification, isCopying). */
 function awaitedVerification(image: Image): VerificationRequest | undefined {
+  if (isCopying(image) && image.location && image.task_id) return { image_id: image.id, key: image.location, copy: image.task_id };
   if (!awaitsVerification(image) || !image.location) return undefined;
   // A web-download whose fetch was lost fetches again (into the same key) before verifying.
   return { image_id: image.id, key: image.location, ...(image.import_source && { uri: image.import_source }) };

@@ -1,10 +1,11 @@
 import { awaitsVerification, queuedWithoutData, type Image, type ImportTargets } from '../domain/image.js';
-import { MAX_SERVER_COPY_BYTES, type StoreBlobs } from '../ports/blob-store.js';
+import type { StoreBlobs } from '../ports/blob-store.js';
 import { importLanding, landed as landedIn, type StoreDefinition } from '../domain/stores.js';
 import type { ImageEventType } from '../ports/events.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { activatedBy, ImageDigester, inBlocks, refusalReason } from './image-digest.js';
+import { DEFAULT_COPY_SETTINGS, serverSideCopy, type CopySettings } from './server-copy.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
 export type VerificationOutcome =
@@ -24,6 +25,7 @@ export class ImageVerifier {
   constructor(
     private readonly repo: ImageRepository,
     private readonly stores: StoreBlobs,
+    private readonly copies: CopySettings = DEFAULT_COPY_SETTINGS,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -57,7 +59,8 @@ export class ImageVerifier {
 
   /**
    * Copies the verified bytes, server-side, from the store they were staged in to each store the
-   * import names (a re-run copies again: CopyObject is idempotent). The staged copy stays only
+   * import names (a re-run copies again: the copy is idempotent; multipart above CopyObject's
+   * 5 GiB, shared/app/server-copy.ts). The staged copy stays only
    * where it was asked for; removing it is the last step, after the activation's write would
    * name the other stores, so a crash leaves copies the auditor removes, never a missing one.
    */
@@ -69,9 +72,8 @@ export class ImageVerifier {
         const store = this.stores.catalog.find(id);
         if (!store || !location) return;
         if (store.id === staged.id) return void reached.push(id);
-        if (size > MAX_SERVER_COPY_BYTES) return;
         try {
-          await this.stores.in(store).copyFrom(staged, location);
+          await serverSideCopy(this.stores.in(store), staged, location, size, this.copies);
           reached.push(id);
         } catch {
           // Reported as os_glance_failed_import (or the refusal), as Glance reports a store that failed.

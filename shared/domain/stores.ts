@@ -232,3 +232,71 @@ export function importLanding(targets: ImportTargets, reached: readonly string[]
 export function landed(image: Image, stores: string[], failed: string[]): Image {
   return { ...image, stores, import_targets: null, properties: { ...image.properties, [IMPORTING_TO_STORES]: '', [FAILED_IMPORT]: storesProperty(failed) } };
 }
+
+/** The stores a progress property lists (`""` is none). */
+export function storesListed(image: Pick<Image, 'properties'>, property: string): string[] {
+  const value = image.properties[property];
+  return typeof value === 'string' ? value.split(',').filter((id) => id !== '') : [];
+}
+
+/**
+ * Where a copy-image import copies to, by Glance's rules (glance/api/v2/images.py import_image):
+ * the request's stores as for any import, less those the image is already in when `all_stores`
+ * asks for every store (null: nothing left to copy, Glance's 202 that does nothing), and 400
+ * "Image is already present at store" when the request names one the image is in.
+ */
+export function copyTargets(catalog: StoreCatalog, image: Image, body: Record<string, unknown>, header: string | undefined): ImportTargets | null {
+  const targets = catalog.importTargets(body, header);
+  if (!targets) throw conflict("copy-image needs the deployment's stores (multi-store): this site has one store only");
+  const held = catalog.storesOf(image).map((s) => s.id);
+  if (body.all_stores === true) {
+    const stores = targets.stores.filter((id) => !held.includes(id));
+    return stores.length > 0 ? { ...targets, stores } : null;
+  }
+  const present = targets.stores.find((id) => held.includes(id));
+  if (present) throw badRequest(`Image is already present at store '${present}'`);
+  return targets;
+}
+
+/**
+ * A copy-image import as it starts: the image stays active, its progress properties say where it
+ * goes, and `stores` names the stores it is in (an image from before stores were configured
+ * records none, which is the default store: named now, as the copies will add to the list).
+ */
+export function copyingTo(image: Image, targets: ImportTargets, held: readonly string[]): Image {
+  return importingTo({ ...image, stores: [...held] }, targets);
+}
+
+/** The stores a copy-image import still has to copy to (Glance's os_glance_importing_to_stores). */
+export function copiesPending(image: Image): string[] {
+  const targets = image.import_targets?.stores ?? [];
+  return storesListed(image, IMPORTING_TO_STORES).filter((id) => targets.includes(id));
+}
+
+/**
+ * The image once one store of its copy-image import is done, as Glance records it store by
+ * store: `stores` grows by a copied store, a failed one goes to os_glance_failed_import, and
+ * each leaves os_glance_importing_to_stores. With the last, the import ends (`import_targets`
+ * cleared, which settles its task); when a store it had to reach failed (all_stores_must_succeed,
+ * Glance's default) the copies it made are given up, as Glance reverts them: `revoked` names the
+ * stores whose copy the caller deletes after the write.
+ */
+export function copyRecorded(image: Image, storeId: string, copied: boolean): { image: Image; finished: boolean; revoked: string[] } {
+  const targets = image.import_targets;
+  if (!targets) return { image, finished: false, revoked: [] };
+  const pending = copiesPending(image).filter((id) => id !== storeId);
+  const failed = storesListed(image, FAILED_IMPORT).filter((id) => id !== storeId).concat(copied ? [] : [storeId]);
+  const held = image.stores ?? [];
+  const stores = copied && !held.includes(storeId) ? [...held, storeId] : held;
+  const properties = { ...image.properties, [IMPORTING_TO_STORES]: storesProperty(pending), [FAILED_IMPORT]: storesProperty(failed) };
+  if (pending.length > 0) return { image: { ...image, stores, properties }, finished: false, revoked: [] };
+  const reached = targets.stores.filter((id) => stores.includes(id));
+  const refused = failed.length > 0 && (targets.all_stores_must_succeed || reached.length === 0);
+  const kept = refused ? stores.filter((id) => !targets.stores.includes(id)) : stores;
+  return { image: { ...image, stores: kept, properties, import_targets: null }, finished: true, revoked: refused ? reached : [] };
+}
+
+/** Whether the image is in a copy-image import (active, or deactivated during one, with targets). */
+export function isCopying(image: Pick<Image, 'status' | 'import_targets'>): boolean {
+  return (image.status === 'active' || image.status === 'deactivated') && !!image.import_targets;
+}

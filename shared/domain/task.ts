@@ -1,6 +1,7 @@
 import type { Caller } from './caller.js';
 import { badRequest } from './errors.js';
 import { isUuid, type Image } from './image.js';
+import { FAILED_IMPORT } from './stores.js';
 
 /**
  * Glance's tasks (glance/domain Task, glance/api/v2/tasks.py): the record of an import. Every
@@ -190,7 +191,19 @@ const MIB = 1024 * 1024;
 export function importTaskSettlement(previous: Image, next: Image, now: Date): TaskSettlement | undefined {
   const taskId = previous.task_id;
   if (!taskId || next.status === 'importing') return undefined;
+  // A copy-image import keeps the image active (or deactivated) while it runs: its task ends
+  // with the write that clears its targets (shared/domain/stores.ts copyRecorded).
+  const copy = previous.status === 'active' || previous.status === 'deactivated';
+  if (copy && (next.status === 'active' || next.status === 'deactivated') && next.import_targets) return undefined;
   const common = { task_id: taskId, image_id: previous.id, updated_at: taskTimestamp(now), expires_at: taskExpiry(now) };
+  if (copy && (next.status === 'active' || next.status === 'deactivated')) {
+    const failed = typeof next.properties[FAILED_IMPORT] === 'string' ? next.properties[FAILED_IMPORT] : '';
+    const targets = previous.import_targets;
+    const reachedAny = !!targets && targets.stores.some((id) => next.stores?.includes(id));
+    const refused = failed !== '' && (!targets || targets.all_stores_must_succeed || !reachedAny);
+    if (refused) return { ...common, status: 'failure', message: `The image could not be copied to store(s) ${failed}.`, result: null };
+    return { ...common, status: 'success', message: `Copied ${Math.floor((next.size ?? 0) / MIB)} MiB`, result: { image_id: previous.id } };
+  }
   if (next.status === 'active') {
     return { ...common, status: 'success', message: `Copied ${Math.floor((next.size ?? 0) / MIB)} MiB`, result: { image_id: previous.id } };
   }

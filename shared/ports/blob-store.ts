@@ -1,6 +1,6 @@
 import { StoreCatalog, type StoreDefinition } from '../domain/stores.js';
 
-/** S3's limit of one server-side CopyObject (5 GiB); larger copies need UploadPartCopy, not built yet. */
+/** S3's limit of one server-side CopyObject (5 GiB); larger copies are multipart (UploadPartCopy, shared/app/server-copy.ts). */
 export const MAX_SERVER_COPY_BYTES = 5 * 1024 ** 3;
 
 /** A part the object store already holds for a multipart upload. */
@@ -69,6 +69,12 @@ export interface BlobStore {
    * through the caller), keeping the key. Idempotent. Refuses objects over `MAX_SERVER_COPY_BYTES`.
    */
   copyFrom(source: StoreDefinition, key: string): Promise<void>;
+  /**
+   * One part of a multipart upload copied server-side from `key` in another store's bucket: the
+   * bytes `start`..`end` (inclusive) of the source object. Returns the part's ETag for the
+   * completion; UploadGoneError if the upload is no longer open.
+   */
+  uploadPartCopy(key: string, uploadId: string, partNumber: number, source: StoreDefinition, range: { start: number; end: number }): Promise<string>;
   /** Every multipart upload still open under a prefix, with when it was started (the auditor's view). */
   listUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated: Date }>;
 }

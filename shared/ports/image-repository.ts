@@ -64,4 +64,6 @@ export interface ImageRepository {
    * Eventually consistent: decide on what it yields with a conditional write.
    */
   findByStatus(statuses: readonly ImageStatus[], query?: StatusQuery): AsyncIterable<Image>;
+  /** Images in a copy-image import (active or deactivated, with targets: shared/domain/stores.ts isCopying), oldest change first. */
+  findCopying(query?: StatusQuery): AsyncIterable<Image>;
 }

@@ -5,6 +5,11 @@ export interface VerificationRequest {
   key: string;
   /** A web-download import: the workflow first fetches this URI into `key` (shared/app/web-fetch.ts). */
   uri?: string;
+  /**
+   * A copy-image import: the id of its task. The workflow copies the image's bytes at `key` to
+   * the stores the import names (shared/app/copy-image.ts) instead of fetching or verifying.
+   */
+  copy?: string;
 }
 
 /** What the scrubber workflow is given. */

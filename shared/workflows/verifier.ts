@@ -9,6 +9,11 @@
  * A web-download import's input carries its `uri`: Fetch streams it into `key` first and
  * Verify runs only if it was fetched (a failed fetch has queued the image again itself); if
  * the fetcher keeps failing, FetchGiveUp fails the import with the error.
+ *
+ * A copy-image import's input carries `copy` (its task id): Copy copies the active image's bytes
+ * to the stores the import names, server-side, recording each store as it ends; no
+ * verification follows (the bytes were verified when the image went active). If the copy step
+ * keeps failing, CopyGiveUp records every store still pending as failed, ending the import.
  */
 export const VERIFY_FUNCTION_ARN = '${VerifyImageFunctionArn}';
 /** The web-download fetcher (functions/workers/fetch-image.ts), run first when the input has a `uri`. */
@@ -30,8 +35,36 @@ export function verifierDefinition() {
     States: {
       Source: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.uri', IsPresent: true, Next: 'Fetch' }],
+        Choices: [
+          { Variable: '$.copy', IsPresent: true, Next: 'Copy' },
+          { Variable: '$.uri', IsPresent: true, Next: 'Fetch' },
+        ],
         Default: 'Verify',
+      },
+      Copy: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: VERIFY_FUNCTION_ARN, 'Payload.$': '$' },
+        ResultSelector: { 'outcome.$': '$.Payload' },
+        ResultPath: '$.copied',
+        Retry: [
+          { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
+          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
+        ],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CopyGiveUp' }],
+        End: true,
+      },
+      CopyGiveUp: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: VERIFY_FUNCTION_ARN,
+          Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', 'copy.$': '$.copy', give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+        },
+        ResultSelector: { 'outcome.$': '$.Payload' },
+        ResultPath: '$.copied',
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
+        End: true,
       },
       Fetch: {
         Type: 'Task',

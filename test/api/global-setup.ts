@@ -48,6 +48,10 @@ export default async function setup(project: TestProject) {
       process.env.SKYGLASS_IMPORT_DISALLOWED_HOSTS = 'localhost';
       // Progress on the task every 4 MiB (256 MiB deployed), so a test's source shows it.
       process.env.SKYGLASS_IMPORT_PROGRESS_BYTES = String(4 * 1024 * 1024);
+      // Copies between stores above 8 MiB take the multipart path (UploadPartCopy) in 5 MiB
+      // parts (S3's smallest), so copy-image.test.ts runs it with a 12 MiB image.
+      process.env.SKYGLASS_COPY_SINGLE_MAX_BYTES = String(8 * 1024 * 1024);
+      process.env.SKYGLASS_COPY_PART_BYTES = String(5 * 1024 * 1024);
       const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-test-'));
       // Quotas for the quota tests' own projects only (test/api/test-quotas.ts).
       process.env.QUOTAS_FILE = join(dataDir, 'quotas.json');

@@ -49,9 +49,9 @@ describe('Glance data paths for small bodies', () => {
   it('stages and imports with glance-direct', async () => {
     const token = await tokenFor(uniqueProject());
     const info = await call('/v2/info/import', { token });
-    expect(info.body['import-methods'].value).toEqual(['glance-direct', 'web-download']);
+    expect(info.body['import-methods'].value).toEqual(['glance-direct', 'web-download', 'copy-image']);
     const created = await call('/v2/images', { method: 'POST', token, json: RAW });
-    expect(created.headers.get('openstack-image-import-methods')).toBe('glance-direct,web-download');
+    expect(created.headers.get('openstack-image-import-methods')).toBe('glance-direct,web-download,copy-image');
     const image = created.body;
     expect((await call(`/v2/images/${image.id}/import`, { method: 'POST', token, json: { method: { name: 'glance-direct' } } })).status).toBe(409);
     const data = randomBytes(5000);

@@ -59,9 +59,9 @@ describe('web-download import (a local HTTP server as the source)', () => {
 
   it('is offered: GET /v2/info/import and the OpenStack-image-import-methods header list web-download', async () => {
     const info = await call('/v2/info/import', { token });
-    expect(info.body['import-methods'].value).toEqual(['glance-direct', 'web-download']);
+    expect(info.body['import-methods'].value).toEqual(['glance-direct', 'web-download', 'copy-image']);
     const created = await call('/v2/images', { method: 'POST', token, json: RAW });
-    expect(created.headers.get('openstack-image-import-methods')).toBe('glance-direct,web-download');
+    expect(created.headers.get('openstack-image-import-methods')).toBe('glance-direct,web-download,copy-image');
   });
 
   it('fetches a source without Range support and one with it: active with the right hashes, the task success', async () => {

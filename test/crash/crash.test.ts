@@ -39,6 +39,8 @@ interface Scenario {
   tasks?: string[];
   /** Whose image it is (and so who checks it): the member's unless the scenario's request is an admin's. */
   owner?: 'admin';
+  /** For a copy-image import: the stores the image ends in, each holding its object (and no open upload). */
+  stores?: string[];
 }
 
 let runtime: RuntimeProcess;
@@ -81,6 +83,16 @@ async function uploadedParts(id: string, data: Buffer, stage = false) {
   }
   return session.body as { upload_id: string };
 }
+
+/** An active 4 KiB image (in the default store, `us`) and its copy-image import to `eu` by an admin, not yet sent. */
+async function copyToEu() {
+  const data = randomBytes(4096);
+  const id = await activeImage(data);
+  const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token: admin, json: { method: { name: 'copy-image' }, stores: ['eu'] } });
+  return { id, data, request };
+}
+/** npm start's second store (infra/local/server.ts DEFAULT_LOCAL_STORES). */
+const EU_BUCKET = 'skyglass-local-images-eu';
 
 const putFile = (id: string, data: Buffer) => () => runtime.call(`/v2/images/${id}/file`, { method: 'PUT', token, body: data, headers: OCTETS });
 const complete = (id: string, upload: string) => () => runtime.call(`/v2/images/${id}/uploads/${upload}/complete`, { method: 'POST', token });
@@ -210,6 +222,28 @@ const SCENARIOS: Scenario[] = [
     ends: ['active'],
     tasks: ['success'],
     owner: 'admin',
+  },
+  {
+    name: 'copy-image import, after the write that records its targets and task and before the workflow starts: the sweep re-drives the copy',
+    async prepare() {
+      const { id, data, request } = await copyToEu();
+      return { id, data, rule: { command: 'StartExecution', key: id }, request };
+    },
+    told: 0,
+    ends: ['active'],
+    tasks: ['success'],
+    stores: ['eu', 'us'],
+  },
+  {
+    name: 'the copy of a copy-image import, killed as it copies to eu (after import answered 202): the re-driven copy copies and records it',
+    async prepare() {
+      const { id, data, request } = await copyToEu();
+      return { id, data, rule: { command: 'CopyObject', key: `images/${id}/` }, request };
+    },
+    told: 202,
+    ends: ['active'],
+    tasks: ['success'],
+    stores: ['eu', 'us'],
   },
   {
     name: 'the verifier of an import, after import answered 202 and before the write that activates the image and finishes its task: both end done',
@@ -414,8 +448,14 @@ describe('a crash between a write and its side effect', () => {
       expect(scenario.ends).toContain(status);
       const owner = scenario.owner === 'admin' ? admin : token;
       if (scenario.tasks) {
-        const listed = await runtime.call(`/v2/images/${outcome.id}/tasks`, { token: owner });
+        const listed = await runtime.call(`/v2/images/${outcome.id}/tasks`, { token: scenario.stores ? admin : owner });
         expect(listed.body.tasks.map((t: { status: string }) => t.status)).toEqual(scenario.tasks);
+      }
+      if (scenario.stores) {
+        const image = (await runtime.stored(outcome.id))!;
+        expect([...(image.stores ?? [])].sort()).toEqual(scenario.stores);
+        expect(image.properties).toMatchObject({ os_glance_importing_to_stores: '', os_glance_failed_import: '' });
+        if (scenario.stores.includes('eu')) expect(await runtime.storedBytes(outcome.id, EU_BUCKET)).toEqual({ objects: [image.location], uploads: [] });
       }
       // What a client sees agrees: a deleted image is gone, any other is there.
       expect((await runtime.call(`/v2/images/${outcome.id}`, { token: owner })).status).toBe(status === 'deleted' ? 404 : 200);

@@ -149,9 +149,9 @@ export class RuntimeProcess {
   }
 
   /** Object keys and open multipart uploads the store holds for an image. */
-  async storedBytes(id: string): Promise<{ objects: string[]; uploads: string[] }> {
+  /** The image's objects and open uploads in a bucket: the default store's unless named. */
+  async storedBytes(id: string, bucket = this.environment.BUCKET_NAME!): Promise<{ objects: string[]; uploads: string[] }> {
     const s3 = new S3Client({ endpoint: this.environment.S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS, ...S3_CLIENT_DEFAULTS });
-    const bucket = this.environment.BUCKET_NAME!;
     const prefix = `images/${id}/`;
     try {
       const objects = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));

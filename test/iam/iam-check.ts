@@ -176,8 +176,8 @@ export function requiredPermissions(call: AwsCallRecord, scope: ArnScope): Permi
     }
     case 's3': {
       const bucket = text(p.Bucket, 'Bucket', name);
-      // A server-side copy writes the destination and reads the source (`bucket/key`).
-      if (call.command === 'CopyObject') {
+      // A server-side copy (whole, or one part of a multipart upload) writes the destination and reads the source (`bucket/key`).
+      if (call.command === 'CopyObject' || call.command === 'UploadPartCopy') {
         return [
           { action: 's3:PutObject', resource: `arn:${scope.partition}:s3:::${bucket}/${text(p.Key, 'Key', name)}`, context: {} },
           { action: 's3:GetObject', resource: `arn:${scope.partition}:s3:::${decodeURIComponent(text(p.CopySource, 'CopySource', name))}`, context: {} },

@@ -18,11 +18,15 @@ import { acceptedRandomDiskFormats, exclusions, runTempest, shortName, type Temp
  */
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
 /** Tests that pass today: fewer means Tempest ran less than it should (a config or catalog fault). */
-const PASSING_AT_LEAST = 67;
+const PASSING_AT_LEAST = 68;
 /** Tempest's workers: two on CI's two cores (measured fastest; see the README). */
 const CONCURRENCY = 2;
-/** Tempest's multi-store tests, run in their own pass against two stores. */
-const MULTI_STORE_TESTS = '^tempest\\.api\\.image\\.v2\\.test_images\\.MultiStoresImportImagesTest\\.';
+/**
+ * Tempest's multi-store tests, run in their own pass against two stores: the multi-store import
+ * class, and copy-image (with one store it has nowhere to copy to, and its waiter then waits for
+ * progress properties a copy that does nothing never sets, as with Glance).
+ */
+const MULTI_STORE_TESTS = '^tempest\\.api\\.image\\.v2\\.(test_images\\.MultiStoresImportImagesTest|admin\\.test_images\\.ImportCopyImagesTest)\\.';
 
 describe("Tempest's image suite against Skyglass and a real Keystone", () => {
   const dir = mkdtempSync(join(tmpdir(), 'skyglass-tempest-'));

@@ -18,6 +18,7 @@ import {
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -28,6 +29,8 @@ import { startLocalS3, type LocalS3 } from '../../infra/local/s3/index.js';
 import { NodeSha256 } from '../../infra/local/s3/sigv4.js';
 
 const BUCKET = 'skyglass-images';
+/** A second bucket, as another store's: UploadPartCopy reads across buckets. */
+const OTHER_BUCKET = 'skyglass-images-other';
 const CREDENTIALS = { accessKeyId: 'local-key', secretAccessKey: 'local-secret' };
 const REGION = 'us-east-1';
 const MiB = 1024 * 1024;
@@ -68,7 +71,7 @@ describe('local S3 (s3rver behind a SigV4/multipart front)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skyglass-local-s3-'));
-    s3 = await startLocalS3({ dataDir, buckets: [BUCKET], region: REGION, ...CREDENTIALS });
+    s3 = await startLocalS3({ dataDir, buckets: [BUCKET, OTHER_BUCKET], region: REGION, ...CREDENTIALS });
     client = clientFor(s3.endpoint);
   });
 
@@ -369,6 +372,45 @@ describe('local S3 (s3rver behind a SigV4/multipart front)', () => {
       // The part for another key is not this key's upload.
       expect(await s3Failure(client.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'other/key', UploadId: uploadId })))).toEqual({ code: 'NoSuchUpload', status: 404 });
       await client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId }));
+    });
+  });
+
+  describe('UploadPartCopy (a server-side multipart copy from another bucket)', () => {
+    it('copies ranges of a source object as parts: CopyPartResult ETags, listed parts, the completed object identical', async () => {
+      const key = 'copied/data';
+      const data = new Uint8Array(randomBytes(11 * MiB));
+      await client.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: key, Body: data }));
+      const uploadId = await createUpload(key);
+      const ranges = [[0, 5 * MiB - 1], [5 * MiB, 10 * MiB - 1], [10 * MiB, data.length - 1]] as const;
+      const results = await Promise.all(
+        ranges.map(([start, end], i) =>
+          client.send(new UploadPartCopyCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: i + 1, CopySource: `${OTHER_BUCKET}/${key}`, CopySourceRange: `bytes=${start}-${end}` })),
+        ),
+      );
+      const etags = results.map((r) => r.CopyPartResult?.ETag);
+      expect(etags).toEqual(ranges.map(([start, end]) => `"${md5(data.subarray(start, end + 1))}"`));
+      expect(results.every((r) => r.CopyPartResult?.LastModified instanceof Date)).toBe(true);
+      const listed = await client.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId }));
+      expect(listed.Parts?.map((p) => [p.PartNumber, p.Size])).toEqual(ranges.map(([start, end], i) => [i + 1, end - start + 1]));
+      await client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+      const stored = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      expect(sha256(await stored.Body!.transformToByteArray())).toBe(sha256(data));
+    });
+
+    it('copies the whole source without a range; refuses a missing source, a bad or out-of-bounds range, and a gone upload as S3 does', async () => {
+      const key = 'copied/small';
+      const data = new Uint8Array(randomBytes(4096));
+      await client.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: key, Body: data }));
+      const uploadId = await createUpload(key);
+      const copy = (input: { CopySource?: string; CopySourceRange?: string; UploadId?: string }) =>
+        client.send(new UploadPartCopyCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: 1, CopySource: `${OTHER_BUCKET}/${key}`, ...input }));
+      expect((await copy({})).CopyPartResult?.ETag).toBe(`"${md5(data)}"`);
+      expect(await s3Failure(copy({ CopySource: `${OTHER_BUCKET}/copied/none` }))).toEqual({ code: 'NoSuchKey', status: 404 });
+      expect(await s3Failure(copy({ CopySource: `no-such-bucket/${key}` }))).toEqual({ code: 'NoSuchBucket', status: 404 });
+      expect(await s3Failure(copy({ CopySourceRange: 'bytes=10-' }))).toEqual({ code: 'InvalidArgument', status: 400 });
+      expect(await s3Failure(copy({ CopySourceRange: 'bytes=0-4096' }))).toEqual({ code: 'InvalidArgument', status: 400 });
+      await client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId }));
+      expect(await s3Failure(copy({}))).toEqual({ code: 'NoSuchUpload', status: 404 });
     });
   });
 

@@ -44,6 +44,7 @@ class MultipartStore {
       list: unused,
       exists: unused,
       copyFrom: unused,
+      uploadPartCopy: unused,
       listUploads: unused,
     };
   }

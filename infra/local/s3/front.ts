@@ -208,7 +208,8 @@ export class Front {
       throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: raw ?? '' });
     }
     const upload = this.requireUpload(r, bucket, key);
-    if (r.req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented by the local S3 emulator.');
+    const copySource = r.req.headers['x-amz-copy-source'];
+    if (typeof copySource === 'string') return this.uploadPartCopy(r, upload, partNumber, copySource);
     let size = 0;
     const upstream = await this.forward(r, auth, {
       query: r.query.map(([k, v]) => (k === 'partNumber' ? [k, String(partNumber)] : [k, v])),
@@ -230,6 +231,48 @@ export class Front {
     }
     r.res.writeHead(200, headers);
     r.res.end();
+  }
+
+  /**
+   * UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source): a range of another object
+   * (any bucket of this S3) becomes the part, copied by the engine file to file; answered with
+   * S3's CopyPartResult. Without x-amz-copy-source-range the whole source object is the part.
+   */
+  private async uploadPartCopy(r: Request, upload: UploadRecord, partNumber: number, header: string): Promise<void> {
+    const source = parseCopySource(header);
+    if (!(await this.deps.engine.bucketExists(source.bucket))) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: source.bucket });
+    const size = await this.deps.engine.objectSize(source.bucket, source.key);
+    if (size === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: source.key });
+    const rangeHeader = r.req.headers['x-amz-copy-source-range'];
+    let range = { start: 0, end: size - 1 };
+    if (typeof rangeHeader === 'string') {
+      const match = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
+      if (!match) {
+        throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
+          ArgumentName: 'x-amz-copy-source-range',
+          ArgumentValue: rangeHeader,
+        });
+      }
+      range = { start: Number(match[1]), end: Number(match[2]) };
+      if (range.end < range.start || range.end >= size) {
+        throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rangeHeader });
+      }
+    }
+    if (range.end - range.start + 1 > MAX_OBJECT_SIZE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+    r.req.resume();
+    const part = await this.deps.engine.copyPart(source, range, upload.bucket, upload.uploadId, partNumber).catch((error: unknown) => {
+      // The upload's directory went with an abort while the part was being copied.
+      if (!this.deps.registry.get(upload.uploadId)) throw noSuchUpload(upload.uploadId);
+      throw error;
+    });
+    if (!this.deps.registry.get(upload.uploadId)) {
+      // Aborted (or completed) while the part was copied: S3 drops such a part too.
+      await rm(this.deps.engine.uploadDir(upload.bucket, upload.uploadId), { recursive: true, force: true });
+      throw noSuchUpload(upload.uploadId);
+    }
+    const lastModified = new Date().toISOString();
+    await this.deps.registry.putPart(upload.uploadId, { partNumber, etag: part.etag, size: part.size, lastModified });
+    sendXml(r, 200, xmlDocument('CopyPartResult', element('LastModified', lastModified) + element('ETag', part.etag)));
   }
 
   private listParts(r: Request, bucket: string, key: string): void {
@@ -680,6 +723,18 @@ function parseTarget(rawPath: string): { bucket?: string; key?: string } {
     throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
   }
   return key === undefined ? { bucket } : { bucket, key };
+}
+
+/** `x-amz-copy-source`: `bucket/key` (URL-encoded, a leading `/` allowed; a versionId ignored: no versioning here). */
+function parseCopySource(header: string): { bucket: string; key: string } {
+  const path = header.trim().replace(/^\//, '').replace(/\?versionId=.*$/, '');
+  const slash = path.indexOf('/');
+  const bucket = slash > 0 ? safeDecode(path.slice(0, slash)) : '';
+  const key = slash > 0 ? safeDecode(path.slice(slash + 1)) : '';
+  if (!bucket || !key || key.split('/').some((segment) => segment === '..' || segment === '.')) {
+    throw new S3Error('InvalidArgument', 'Invalid copy source object key', { ArgumentName: 'x-amz-copy-source', ArgumentValue: header });
+  }
+  return { bucket, key };
 }
 
 function queryValue(query: [string, string][], name: string): string | undefined {

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /**
  * s3rver 3.7.1 (the storage engine behind the front), started in this process on a private
@@ -46,6 +47,14 @@ export interface Engine {
    * most of the seconds between the last part and the answer.
    */
   assemble(bucket: string, uploadId: string, partNumbers: number[], etag: string): Promise<{ size: number }>;
+  /** An object's size, or undefined where there is none (UploadPartCopy's source). */
+  objectSize(bucket: string, key: string): Promise<number | undefined>;
+  /**
+   * UploadPartCopy's storage step: bytes `start`..`end` of an object written as a part of an
+   * upload, file to file as s3rver keeps parts (with the `.md5` beside it that its own
+   * UploadPart writes), so a copy of any size moves no byte through HTTP or a JS stream.
+   */
+  copyPart(source: { bucket: string; key: string }, range: { start: number; end: number }, bucket: string, uploadId: string, partNumber: number): Promise<{ etag: string; size: number }>;
   close(): Promise<void>;
 }
 
@@ -67,6 +76,46 @@ async function appendFile(out: FileHandle, source: string, buffer: Buffer, posit
   } finally {
     await input.close();
   }
+}
+
+/**
+ * The copy of one part, in a worker thread: its MD5 (S3's ETag of a copied part) costs seconds
+ * per GiB of CPU, which on the runtime's one event loop would stall every other request (the
+ * API, the emulators) and serialize the parts; in workers the parts hash on every core.
+ */
+const COPY_RANGE_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { openSync, readSync, writeSync, closeSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const { source, target, start, end, bufferBytes } = workerData;
+const input = openSync(source, 'r');
+const out = openSync(target, 'w');
+const buffer = Buffer.allocUnsafe(bufferBytes);
+const md5 = createHash('md5');
+const total = end - start + 1;
+let size = 0;
+try {
+  while (size < total) {
+    const n = readSync(input, buffer, 0, Math.min(buffer.length, total - size), start + size);
+    if (n === 0) break;
+    md5.update(buffer.subarray(0, n));
+    for (let off = 0; off < n; ) off += writeSync(out, buffer, off, n - off, size + off);
+    size += n;
+  }
+} finally {
+  closeSync(input);
+  closeSync(out);
+}
+parentPort.postMessage({ md5: md5.digest('hex'), size });
+`;
+
+function copyRangeInWorker(source: string, target: string, range: { start: number; end: number }): Promise<{ md5: string; size: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(COPY_RANGE_WORKER, { eval: true, workerData: { source, target, ...range, bufferBytes: ASSEMBLY_BUFFER } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the part copy's worker exited ${code}`)));
+  });
 }
 
 export async function startEngine(directory: string, buckets: string[]): Promise<Engine> {
@@ -117,6 +166,23 @@ export async function startEngine(directory: string, buckets: string[]): Promise
       await server.store.putMetadata(bucket, key, metadata, etag);
       await rm(uploadDir, { recursive: true, force: true });
       return { size };
+    },
+    objectSize: async (bucket, key) => {
+      try {
+        return (await stat(server.store.getResourcePath(bucket, key, 'object'))).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    copyPart: async (source, range, bucket, uploadId, partNumber) => {
+      const partPath = join(server.store.getResourcePath(bucket, undefined, 'uploads'), uploadId, String(partNumber));
+      const copying = `${partPath}.copying`;
+      const { md5, size } = await copyRangeInWorker(server.store.getResourcePath(source.bucket, source.key, 'object'), copying, range);
+      // Renamed into place once whole: a complete racing the copy sees the part, or none.
+      await rename(copying, partPath);
+      await writeFile(`${partPath}.md5`, md5);
+      return { etag: `"${md5}"`, size };
     },
     close: () => server.close(),
   };
