@@ -63,7 +63,9 @@ export class ImageApi {
   createUpload = (id: string, size: number, options: { partSize?: number; stage?: boolean } = {}) =>
     this.request<UploadSession>('POST', `/v2/images/${enc(id)}/uploads`, { json: { size, ...(options.partSize ? { part_size: options.partSize } : {}), ...(options.stage ? { stage: true } : {}) } }).then((r) => r.body);
   /** POST /import (202): `glance-direct` imports staged data; other methods as the service lists them. */
-  importImage = (id: string, method: Record<string, unknown>) => this.request('POST', `/v2/images/${enc(id)}/import`, { json: { method }, expect: [202] }).then(() => undefined);
+  /** POST /import: `targets` are the body's store fields (stores, all_stores, all_stores_must_succeed), `store` the X-Image-Meta-Store header. */
+  importImage = (id: string, method: Record<string, unknown>, targets: Record<string, unknown> = {}, store?: string) =>
+    this.request('POST', `/v2/images/${enc(id)}/import`, { json: { method, ...targets }, expect: [202], ...(store ? { headers: { 'X-Image-Meta-Store': store } } : {}) }).then(() => undefined);
   storesInfo = (detail: boolean) => this.request<Record<string, unknown>>('GET', `/v2/info/stores${detail ? '/detail' : ''}`).then((r) => r.body);
   getUpload = (id: string, uploadId: string) => this.request<UploadSession>('GET', `/v2/images/${enc(id)}/uploads/${enc(uploadId)}`).then((r) => r.body);
   completeUpload = (id: string, uploadId: string, parts: Array<{ part_number: number; etag: string }>) =>

@@ -114,6 +114,19 @@ function upload(ctx: Context, id: string, file: string, values: Values, resumeOn
 const importRefusal = (message: string) => new CliError(message, EXIT.api);
 
 /** The method must be one the service lists in GET /v2/info/import, as glance checks. */
+/** glance's _validate_backend: the store must be one stores-info lists. */
+async function checkStore(ctx: Context, store: string): Promise<void> {
+  let info: Record<string, unknown>;
+  try {
+    info = await ctx.api().storesInfo(false);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) throw importRefusal('Multi Backend support is not enabled');
+    throw error;
+  }
+  const ids = ((info.stores as Array<{ id?: string }> | undefined) ?? []).map((s) => s.id);
+  if (!ids.includes(store)) throw importRefusal(`Store '${store}' is not valid for this cloud. Valid values can be retrieved with stores-info command.`);
+}
+
 async function checkImportMethod(ctx: Context, method: string): Promise<void> {
   let info: Record<string, unknown>;
   try {
@@ -208,18 +221,36 @@ export const VERBS: Verb[] = [
     name: 'image-import',
     summary: 'Import an image: glance-direct imports the data image-stage staged',
     args: ['<IMAGE_ID>'],
-    options: { ...IMPORT, 'import-method': { ...IMPORT['import-method']!, help: 'Import method (those import-info lists; default glance-direct)' } },
+    options: {
+      ...IMPORT,
+      'import-method': { ...IMPORT['import-method']!, help: 'Import method (those import-info lists; default glance-direct)' },
+      store: { type: 'string', help: 'Store to import the image data into (stores-info lists them)', arg: '<STORE>' },
+      stores: { type: 'string', help: 'Stores to import or copy (copy-image) the image data into, comma-separated', arg: '<STORES>' },
+      'all-stores': { type: 'string', help: 'Import or copy into every store (instead of --stores)', arg: '[True|False]' },
+      'allow-failure': { type: 'string', help: 'Whether some of the stores may fail (default True, as glance)', arg: '[True|False]' },
+    },
     async run(ctx, values, [id]) {
       const method = str(values['import-method']) ?? 'glance-direct';
       const uri = str(values.uri);
+      const store = str(values.store);
+      const stores = str(values.stores)?.split(',').filter(Boolean);
+      const allStores = bool('all-stores', values['all-stores']) ?? false;
+      const allowFailure = bool('allow-failure', values['allow-failure']) ?? true;
+      // glance's order of checks (glanceclient v2 do_image_import).
+      if ((store && (stores || allStores)) || (stores && allStores)) throw usageError('Only one of --store, --stores and --all-stores can be provided');
+      for (const s of store ? [store] : (stores ?? [])) await checkStore(ctx, s);
       await checkImportMethod(ctx, method);
       if (method === 'web-download' && !uri) throw usageError('Provide URI for web-download import method.');
       if (uri && method !== 'web-download') throw usageError("Import method should be 'web-download' if URI is provided.");
+      if (method === 'copy-image' && !(stores || allStores)) throw usageError("Provide either --stores or --all-stores for 'copy-image' import method.");
       const image = await ctx.api().getImage(id!);
       if (!image.container_format || !image.disk_format) throw importRefusal("The 'container_format' and 'disk_format' properties must be set on an image before it can be imported.");
       if (method === 'glance-direct' && image.status !== 'uploading') throw importRefusal("The 'glance-direct' import method can only be applied to an image in status 'uploading'");
       if (method === 'web-download' && image.status !== 'queued') throw importRefusal("The 'web-download' import method can only be applied to an image in status 'queued'");
-      await ctx.api().importImage(id!, importMethod(method, uri));
+      if (method === 'copy-image' && image.status !== 'active') throw importRefusal("The 'copy-image' import method can only be used on an image with status 'active'.");
+      // As glanceclient sends them: a store list or all_stores, and all_stores_must_succeed false when failures are allowed.
+      const targets = { ...(stores ? { stores } : {}), ...(allStores ? { all_stores: true } : {}), ...((stores || allStores) && allowFailure ? { all_stores_must_succeed: false } : {}) };
+      await ctx.api().importImage(id!, importMethod(method, uri), targets, store);
       showImage(ctx, values.wait ? await settle(ctx.api(), id!, ctx.signal) : await ctx.api().getImage(id!));
     },
   },

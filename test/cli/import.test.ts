@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call, tokenFor, uniqueProject } from '../api/client.js';
-import { MiB, settled } from '../api/data-helpers.js';
+import { MiB, settled, until } from '../api/data-helpers.js';
 import { startSourceServer } from '../api/source-server.js';
 import { parseTable, skyglass, workDir } from './cli.js';
 
@@ -90,5 +90,35 @@ describe('skyglass imports (glance-direct through staged parts)', () => {
     expect(JSON.parse(stores.stdout)).toEqual({ stores: [expect.objectContaining({ id: 'us', default: 'true' }), expect.objectContaining({ id: 'eu' })] });
     const table = await skyglass(token, 'stores-info');
     expect(table.stdout).toContain('"id": "eu"');
+  });
+
+  it('image-import --import-method copy-image --stores eu (an admin) copies an active image into eu; without stores it is refused before sending', async () => {
+    const project = uniqueProject();
+    const admin = await tokenFor(project, ['admin', 'member', 'reader']);
+    const { path, data } = imageFile('copy.raw', 2 * MiB + 3);
+    const created = JSON.parse((await skyglass(admin, 'image-create-via-import', '--name', 'copy', ...RAW, '--file', path, '--json')).stdout);
+    expect(created).toMatchObject({ status: 'active', stores: 'us' });
+
+    const bare = await skyglass(admin, 'image-import', created.id, '--import-method', 'copy-image');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toBe("Provide either --stores or --all-stores for 'copy-image' import method.\n");
+    const both = await skyglass(admin, 'image-import', created.id, '--import-method', 'copy-image', '--stores', 'eu', '--all-stores', 'true');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe('Only one of --store, --stores and --all-stores can be provided\n');
+
+    const unknown = await skyglass(admin, 'image-import', created.id, '--import-method', 'copy-image', '--stores', 'eu,nowhere');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("Store 'nowhere' is not valid for this cloud. Valid values can be retrieved with stores-info command.\n");
+
+    const run = await skyglass(admin, 'image-import', created.id, '--import-method', 'copy-image', '--stores', 'eu', '--wait', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const image = await until('the copy into eu', async () => {
+      const now = (await call(`/v2/images/${created.id}`, { token: admin })).body;
+      return now.stores === 'eu,us' && now.os_glance_importing_to_stores === '' ? now : undefined;
+    }, 60_000);
+    expect(image).toMatchObject({ status: 'active', checksum: md5(data), os_glance_failed_import: '' });
+    // Already in every store: --all-stores has nothing left to copy, and the service says so by doing nothing.
+    const again = await skyglass(admin, 'image-import', created.id, '--import-method', 'copy-image', '--all-stores', 'true', '--allow-failure', 'false');
+    expect(again.code, again.stderr).toBe(0);
   });
 });
