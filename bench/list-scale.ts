@@ -39,6 +39,9 @@ const COMMON_NAME = 'cirros-0.6.2';
 /** 5 public images, whatever the size: the lookup Nova, Terraform and `openstack image show` send. */
 const PUBLIC_NAME = 'ubuntu-24.04';
 const SHARED_WITH_CALLER = 50;
+/** A tag on 3 of the caller's images, the catalogue's oldest (its first), whatever its size: `tag=` finds them. */
+const RARE_TAG = 'gold';
+const RARE_TAGGED = [4, 14, 24];
 
 interface Query {
   label: string;
@@ -69,6 +72,13 @@ const QUERIES: Query[] = [
   { label: 'visibility=public sort=updated_at:asc', query: 'visibility=public&sort=updated_at:asc' },
   { label: 'admin sort=size:desc', query: 'sort=size:desc', admin: true },
   { label: 'admin status=queued', query: 'status=queued', admin: true },
+  // Hidden images (10% of the catalogue, a quarter of the caller's, some public) sit on
+  // partitions of their own: the default list above never reads them, os_hidden=true only them.
+  { label: `os_hidden=true (10% of the catalogue)`, query: 'os_hidden=true' },
+  { label: 'os_hidden=true sort=name:asc', query: 'os_hidden=true&sort=name:asc' },
+  { label: 'admin os_hidden=true', query: 'os_hidden=true', admin: true },
+  // A rare tag: 3 of the caller's images, the oldest of the catalogue, whatever its size.
+  { label: `tag= (${RARE_TAGGED.length} images)`, query: `tag=${RARE_TAG}` },
 ];
 
 interface PageFigures {
@@ -126,10 +136,12 @@ function catalogueImage(i: number): Image {
   const queued = i % 50 === 3;
   const size = queued ? null : (((i * 37) % 11) + 1) << 20;
   const updated = new Date(BASE_TIME + Math.floor(i / 3) * 1000 + ((i * 13) % 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // 10% hidden: a quarter of the caller's images (slot 2) and a quarter of the public ones.
+  const hidden = slot === 2 || (slot === 0 && i % 40 === 0);
   return {
-    id: randomUUID(), name, status: queued ? 'queued' : 'active', visibility, protected: false, os_hidden: false, owner,
+    id: randomUUID(), name, status: queued ? 'queued' : 'active', visibility, protected: false, os_hidden: hidden, owner,
     checksum: queued ? null : 'c'.repeat(32), os_hash_algo: queued ? null : 'sha512', os_hash_value: queued ? null : 'h'.repeat(128), size, virtual_size: size,
-    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: [], created_at: at, updated_at: updated,
+    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: RARE_TAGGED.includes(i) ? [RARE_TAG] : [], created_at: at, updated_at: updated,
     properties: { os_distro: 'cirros' }, location: `images/${i}`, upload: null, failure: null, version: 3,
   } as Image;
 }
@@ -330,7 +342,7 @@ export function reportListScale(result: ListScaleResult): void {
   const big = sizes[sizes.length - 1]!;
   heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
   console.log(
-    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; ` +
+    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}; ` +
       `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${big.seedSeconds.toFixed(0)} s in all.` +
       (result.stoppedAt ? ` Stopped before ${result.stoppedAt.toLocaleString('en-US')} (seeding past ${SEED_BUDGET_SECONDS} s).` : ''),
   );

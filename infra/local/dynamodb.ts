@@ -6,7 +6,9 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   ListTablesCommand,
+  PutItemCommand,
   QueryCommand,
   ResourceInUseException,
   ScanCommand,
@@ -21,8 +23,8 @@ import { listIndexAttributes } from '../../shared/adapters/dynamo-image-reposito
 import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
 import {
-  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, type IndexDefinition, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, projectPartition, SORT_TWIN_PROJECTION, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
-  TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
+  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, type IndexDefinition, INDEXES, LIST_KEYS_VERSION, LIST_SORT_KEY, listKeysRecordSortKey, NAME_SORT_KEY, projectPartition, SORT_TWIN_PROJECTION, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
+  TABLE_RECORD_PARTITION, TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
 } from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
 
@@ -140,6 +142,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await client.send(
       new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
     );
+    // A new table holds nothing to rewrite.
+    await recordListKeys(client, tableName);
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
     await addMissingIndexes(client, tableName);
@@ -172,9 +176,34 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     // The name and sort twins are sorted on attributes older items lack.
     if (index.sortKey === NAME_SORT_KEY || 'projection' in index) listKeysMissing = true;
   }
-  // The name indexes are sorted on an attribute older items lack, and items from before the
-  // sharding of `all` and byVisibility hold their unsharded keys: rewrite those once.
-  if (listKeysMissing || (await holdsUnshardedKeys(client, tableName))) await backfillListKeys(client, tableName);
+  // The name indexes are sorted on an attribute older items lack, items from before the
+  // sharding of `all` and byVisibility hold their unsharded keys, and hidden images from before
+  // their own partitions sit on everyone's (no index shows that: the table's record does): rewrite those once.
+  if (listKeysMissing || (await holdsUnshardedKeys(client, tableName)) || !(await hasListKeysRecord(client, tableName))) {
+    await backfillListKeys(client, tableName);
+  }
+  await recordListKeys(client, tableName);
+}
+
+/** Whether the table's record says its items carry the current list keys (one GetItem). */
+async function hasListKeysRecord(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  const out = await client.send(new GetItemCommand({ TableName: tableName, Key: listKeysRecordKey(), ConsistentRead: true }));
+  return out.Item !== undefined;
+}
+
+const listKeysRecordKey = (): Record<string, AttributeValue> => ({
+  [TABLE_KEYS.partitionKey]: { S: TABLE_RECORD_PARTITION },
+  [TABLE_KEYS.sortKey]: { S: listKeysRecordSortKey() },
+});
+
+/**
+ * Records that every item carries the current list keys: after a rewrite of every item, or on a
+ * new table. Idempotent; written last, so a rewrite cut short is done again by the next start.
+ */
+export async function recordListKeys(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new PutItemCommand({ TableName: tableName, Item: { ...listKeysRecordKey(), version: { N: String(LIST_KEYS_VERSION) }, recorded_at: { S: new Date().toISOString() } } }),
+  );
 }
 
 /** Whether any item still sits on an unsharded partition of `all` or byVisibility (one Query of one item each). */

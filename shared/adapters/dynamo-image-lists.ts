@@ -10,7 +10,7 @@ import type { ListPage } from '../ports/image-repository.js';
 import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
-  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
+  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
   nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, UPDATED_SORT_KEY, type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -195,15 +195,19 @@ export class DynamoImageLists implements ImageLists {
    */
   private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
     const { visibility, owner } = query;
+    // Glance lists either the hidden images or the others, never both: each image index is read
+    // on the partitions of that state only (hiddenPartition). byMember's memberships are not
+    // split: their images' os_hidden is checked once fetched.
+    const part = (base: string) => listPartitionOf(base, query.filters.os_hidden);
     // `all` and byVisibility are sharded: streamsFor reads the shards each of these stands for.
-    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', v]];
+    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', part(v)]];
     if (caller.isAdmin) {
-      if (owner) return [['byOwner', owner]];
+      if (owner) return [['byOwner', part(owner)]];
       if (visibility === 'public' || visibility === 'community') return visible(visibility);
-      return [['all', IMAGE_LIST_PARTITION]];
+      return [['all', part(IMAGE_LIST_PARTITION)]];
     }
     const me = caller.projectId;
-    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', me]] : [];
+    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', part(me)]] : [];
     // The caller's own images, public, community and shared ones included, are all in its own
     // partition, and images shared with it are another project's: owner=<caller> reads only that.
     if (me && owner === me) return own;

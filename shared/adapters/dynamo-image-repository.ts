@@ -28,7 +28,7 @@ import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import {
   AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
-  isShardedIndex, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
+  isShardedIndex, listPartitionOf, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
   sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
@@ -185,7 +185,8 @@ export class DynamoImageRepository implements ImageRepository {
     const values: Item = {};
     others.forEach((s, i) => (values[`:s${i}`] = s));
     if (cutoff) values[':cutoff'] = cutoff;
-    for (const partition of shardPartitions(IMAGE_LIST_PARTITION)) {
+    // Hidden images are on `all` too, in partitions of their own (hiddenPartition).
+    for (const partition of [false, true].flatMap((hidden) => shardPartitions(listPartitionOf(IMAGE_LIST_PARTITION, hidden)))) {
       yield* this.pages({
         TableName: this.table,
         IndexName: INDEXES.all.name,
@@ -237,9 +238,12 @@ export function imageItem(image: Image, events: readonly ImageEventType[], expir
  * (shard of the name). None for a deleted image; on `all` only for a pending_delete one (an
  * admin finds it to restore it). The local backfill gives older items the same.
  */
-export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'owner' | 'created_at' | 'updated_at' | 'size'>): Item {
+export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'owner' | 'created_at' | 'updated_at' | 'size' | 'os_hidden'>): Item {
   const item: Item = {};
   if (image.status === 'deleted') return item;
+  // A hidden image sits on the hidden partitions of each index (hiddenPartition): only
+  // os_hidden=true lists read them, and the default list never does.
+  const part = (base: string) => listPartitionOf(base, image.os_hidden);
   const listKey = listSortKeyOf(image);
   const idShard = listShardOf(image.id);
   const nameShard = nameShardOf(image.name);
@@ -247,13 +251,13 @@ export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' 
   item[NAME_SORT_KEY] = nameSortKey(image.name, listKey);
   // The sort twins share byOwner's, byVisibility's and `all`'s partition keys: these put the image in them.
   for (const attr of TWIN_SORT_KEYS) item[attr] = twinSortKeyOf(attr, image);
-  item[INDEXES.all.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, idShard);
-  item[INDEXES.allByName.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, nameShard);
+  item[INDEXES.all.partitionKey] = shardPartition(part(IMAGE_LIST_PARTITION), idShard);
+  item[INDEXES.allByName.partitionKey] = shardPartition(part(IMAGE_LIST_PARTITION), nameShard);
   if (image.status === 'pending_delete') return item;
-  item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
+  item[INDEXES.byOwner.partitionKey] = part(image.owner ?? NO_OWNER);
   if (image.visibility === 'public' || image.visibility === 'community') {
-    item[INDEXES.byVisibility.partitionKey] = shardPartition(image.visibility, idShard);
-    item[INDEXES.byVisibilityName.partitionKey] = shardPartition(image.visibility, nameShard);
+    item[INDEXES.byVisibility.partitionKey] = shardPartition(part(image.visibility), idShard);
+    item[INDEXES.byVisibilityName.partitionKey] = shardPartition(part(image.visibility), nameShard);
   }
   return item;
 }

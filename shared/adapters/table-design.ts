@@ -109,6 +109,39 @@ export function shardPartitions(base: string): string[] {
   return Array.from({ length: LIST_SHARDS }, (_, shard) => shardPartition(base, shard));
 }
 
+/**
+ * The partition a hidden image (`os_hidden: true`) takes instead of `base` on every list index
+ * it is in: byOwner `<project>#hidden`, byVisibility `public#hidden#<s>`, `all`
+ * `image#hidden#<s>`, and the same on their name and sort twins, which share those attributes.
+ * Glance lists hidden images only when asked (`os_hidden=true`), and then only them: so a list
+ * reads exactly the partitions of the hidden state it asks for, and hidden images cost a
+ * default list nothing (docs/table-design.md, "os_hidden"). A PATCH of os_hidden moves the
+ * entries (a key change in the same one item write). A project id ending `#hidden` would share
+ * a partition with another's hidden images: every list re-checks owner and os_hidden on the
+ * images it reads, so that costs reads, never a wrong answer.
+ */
+export function hiddenPartition(base: string): string {
+  return `${base}#hidden`;
+}
+
+/** The partition `base` stands for in the lists of images whose os_hidden is `hidden`. */
+export function listPartitionOf(base: string, hidden: boolean): string {
+  return hidden ? hiddenPartition(base) : base;
+}
+
+/**
+ * The table's record that every item carries the list index keys of LIST_KEYS_VERSION: the item
+ * `TABLE` / `LIST_KEYS#<version>`, written once the items of an older table have been rewritten
+ * (infra/local/dynamodb.ts backfillListKeys, `npm run rewrite-list-keys`), and at once on a new
+ * table. It tells a start whether a rewrite is due when no index change shows it: moving hidden
+ * images to their partitions (version 2) changed keys, not indexes. No function reads it.
+ */
+export const TABLE_RECORD_PARTITION = 'TABLE';
+export const LIST_KEYS_VERSION = 2;
+export function listKeysRecordSortKey(version: number = LIST_KEYS_VERSION): string {
+  return `LIST_KEYS#${version}`;
+}
+
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
 

@@ -48,7 +48,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('rename' as const), target, name: nameIndex }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('visibility' as const), target, visibility: fc.constantFrom(...VISIBILITIES) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tag' as const), target, tag: fc.constantFrom(...TAGS), add: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('hide' as const), target, hidden: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('hide' as const), target, hidden: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('upload' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('deactivate' as const, 'reactivate' as const, 'delete' as const, 'restore' as const, 'scrub' as const, 'unshare' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('share' as const), target, status: fc.constantFrom(...MEMBER_STATUSES) }) },
@@ -207,7 +207,15 @@ describe('list indexes against a full scan (property)', () => {
           `${ofRun}&visibility=private`,
           `${ofRun}&visibility=shared&member_status=all`,
           `${ofRun}&visibility=shared&member_status=pending&sort=name:asc`,
+          // Hidden images are on partitions of their own: each order and filter reads them there.
           `${ofRun}&os_hidden=true`,
+          `${ofRun}&os_hidden=true&sort=name:asc`,
+          `${ofRun}&os_hidden=true&sort=created_at:asc&visibility=all`,
+          `${ofRun}&os_hidden=true&sort=size:desc`,
+          `${ofRun}&os_hidden=true&status=active`,
+          `${ofRun}&os_hidden=true&visibility=public&sort=updated_at:asc`,
+          `${ofRun}&os_hidden=true&visibility=shared&member_status=all`,
+          `${inList}&os_hidden=true`,
           `${ofRun}&tag=t1`,
           `${ofRun}&status=active`,
           // The sort twins (updated_at, size, status) and the status twin under the default order.
@@ -236,7 +244,7 @@ describe('list indexes against a full scan (property)', () => {
           ['admin', admin, { projectId: adminProject, isAdmin: true }],
         ];
         const checks = callers.flatMap(([who, token, lister]) =>
-          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
+          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&os_hidden=true`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
         );
         const results = await inBatches(checks, 4, async (c) => ({ ...c, listed: await pageThrough(c.token, c.query, limit) }));
         for (const r of results) expect(r.listed, `${r.who}: ${r.query} (limit ${limit}) after ${JSON.stringify(ops)}`).toEqual(expectedIds(scan, r.lister, r.query));

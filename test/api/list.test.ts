@@ -1,5 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { call, createImage, tokenFor, uniqueProject, type CallResult } from './client.js';
+import { call, createImage, patch, tokenFor, uniqueProject, type CallResult } from './client.js';
+import { pageThrough } from './list-paging.js';
 
 /** Each describe gets its own projects, so parallel test files never see each other's images. */
 describe('list', () => {
@@ -121,5 +122,77 @@ describe('list', () => {
   it('does not leak an invisible image through marker', async () => {
     const res = await call(`/v2/images?marker=${ids.foreignShared}`, { token });
     expect(res.status).toBe(400);
+  });
+});
+
+/**
+ * Hidden images sit on partitions of their own on every list index (docs/table-design.md,
+ * "os_hidden"): `os_hidden=true` lists exactly them, in every indexed order and with markers,
+ * a default list never them, and a PATCH of os_hidden moves an image from one list to the other.
+ */
+describe('hidden images (os_hidden=true), served by their own index partitions', () => {
+  let project: string;
+  let token: string;
+  let otherToken: string;
+  let adminToken: string;
+  const hidden: Array<{ id: string; name: string; created_at: string }> = [];
+  let shown: string;
+
+  beforeAll(async () => {
+    project = uniqueProject('hid');
+    token = await tokenFor(project);
+    otherToken = await tokenFor(uniqueProject('hidother'));
+    adminToken = await tokenFor(uniqueProject('hidadm'), ['admin']);
+    // Ties on name, and (created within a second) on created_at: the id breaks them.
+    for (const name of ['b', 'a', 'b', 'c', 'a']) {
+      const image = await createImage(token, { name: `${project}-${name}`, os_hidden: true });
+      hidden.push({ id: image.id, name: image.name, created_at: image.created_at });
+    }
+    shown = (await createImage(token, { name: `${project}-shown` })).id;
+  });
+
+  // Ascending by the keys in turn (dir 1), or descending (-1).
+  const byKeys = (keys: Array<(i: (typeof hidden)[number]) => string>, dir: 1 | -1) => (x: (typeof hidden)[number], y: (typeof hidden)[number]) => {
+    for (const key of keys) if (key(x) !== key(y)) return key(x) < key(y) ? -dir : dir;
+    return 0;
+  };
+  const ids = async (path: string, as = token) => (await pageThrough<{ id: string }>(path, as)).map((i) => i.id);
+
+  it('lists only the hidden images, in each indexed order, page by page', async () => {
+    const created = (i: (typeof hidden)[number]) => i.created_at;
+    const id = (i: (typeof hidden)[number]) => i.id;
+    const name = (i: (typeof hidden)[number]) => i.name;
+    const newestFirst = [...hidden].sort(byKeys([created, id], -1)).map(id);
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&limit=2`)).toEqual(newestFirst);
+    expect(await ids(`/v2/images?os_hidden=true&name=in:${project}-a,${project}-c&limit=1`)).toEqual([...hidden].filter((i) => !i.name.endsWith('-b')).sort(byKeys([created, id], -1)).map(id));
+    expect(await ids(`/v2/images?os_hidden=true&visibility=shared&limit=2&sort=created_at:asc`)).toEqual([...newestFirst].reverse());
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&limit=2&sort=name:asc`)).toEqual([...hidden].sort(byKeys([name, created, id], 1)).map(id));
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&limit=3&sort=size:desc`)).toEqual(newestFirst);
+    expect(await ids(`/v2/images?os_hidden=true&status=queued&owner=${project}&limit=2`)).toEqual(newestFirst);
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&limit=2`, adminToken)).toEqual(newestFirst);
+    const mine = await ids(`/v2/images?owner=${project}&limit=2`);
+    expect(mine).toEqual([shown]);
+    expect(await ids(`/v2/images?name=${project}-a&limit=1`)).toEqual([]);
+  });
+
+  it('moves an image between the lists when os_hidden is patched', async () => {
+    const first = hidden[0]!.id;
+    expect((await patch(token, first, [{ op: 'replace', path: '/os_hidden', value: false }])).status).toBe(200);
+    expect(await ids(`/v2/images?owner=${project}`)).toEqual(expect.arrayContaining([first, shown]));
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&sort=name:desc`)).not.toContain(first);
+    expect((await patch(token, shown, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    expect(await ids(`/v2/images?owner=${project}`)).toEqual([first]);
+    expect(await ids(`/v2/images?owner=${project}&os_hidden=true&sort=updated_at:desc&limit=1`)).toContain(shown);
+    expect((await patch(token, first, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    expect((await patch(token, shown, [{ op: 'replace', path: '/os_hidden', value: false }])).status).toBe(200);
+  });
+
+  it('lists another project\'s public hidden images only with os_hidden=true', async () => {
+    const name = `${project}-public-hidden`;
+    const image = await createImage(adminToken, { name, visibility: 'public', os_hidden: true });
+    expect(await ids(`/v2/images?name=${name}`, otherToken)).toEqual([]);
+    expect(await ids(`/v2/images?name=${name}&os_hidden=true`, otherToken)).toEqual([image.id]);
+    expect(await ids(`/v2/images?os_hidden=true&visibility=public&sort=name:asc&limit=1000`, otherToken)).toContain(image.id);
+    expect(await ids(`/v2/images?visibility=public&limit=1000`, otherToken)).not.toContain(image.id);
   });
 });
