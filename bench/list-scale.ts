@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { imageItem } from '../shared/adapters/dynamo-image-repository.js';
+import { imageItem, tagItems } from '../shared/adapters/dynamo-image-repository.js';
 import { dynamoDbCallStats, type DynamoDbCallSummary } from '../shared/adapters/dynamodb-call-stats.js';
 import { INDEXES } from '../shared/adapters/table-design.js';
 import type { Image } from '../shared/domain/image.js';
@@ -153,10 +153,14 @@ async function grow(doc: DynamoDBDocumentClient, table: string, from: number, to
     while (next < to) {
       const start = next;
       const end = (next = Math.min(next + 25, to));
-      let requests = Array.from({ length: end - start }, (_, k) => ({ PutRequest: { Item: imageItem(catalogueImage(start + k), [], undefined) } }));
-      while (requests.length) {
-        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-        requests = (out.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+      // Each image and its tag items (the repository writes them in one transaction).
+      const items = Array.from({ length: end - start }, (_, k) => catalogueImage(start + k)).flatMap((image) => [imageItem(image, [], undefined), ...tagItems(image)]);
+      for (let b = 0; b < items.length; b += 25) {
+        let requests = items.slice(b, b + 25).map((Item) => ({ PutRequest: { Item } }));
+        while (requests.length) {
+          const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+          requests = (out.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+        }
       }
       if (Math.floor(end / 10_000) > Math.floor(start / 10_000)) progress(`catalogue at ${end.toLocaleString('en-US')} images`);
     }

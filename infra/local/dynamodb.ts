@@ -12,6 +12,7 @@ import {
   QueryCommand,
   ResourceInUseException,
   ScanCommand,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
@@ -19,7 +20,7 @@ import {
   type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { listIndexAttributes } from '../../shared/adapters/dynamo-image-repository.js';
+import { listIndexAttributes, tagItems } from '../../shared/adapters/dynamo-image-repository.js';
 import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
 import {
@@ -245,10 +246,11 @@ export async function backfillListKeys(client: DynamoDBClient, tableName: string
     for (const raw of page.Items ?? []) {
       const item = unmarshall(raw);
       if (item.version === undefined) continue;
-      const wanted =
-        item[TABLE_KEYS.sortKey] === USAGE_SORT_KEY
-          ? usageIndexAttributes(String(item[TABLE_KEYS.partitionKey]).slice(projectPartition('').length))
-          : listIndexAttributes(imageFromItem(item));
+      const isUsage = item[TABLE_KEYS.sortKey] === USAGE_SORT_KEY;
+      const wanted = isUsage ? usageIndexAttributes(String(item[TABLE_KEYS.partitionKey]).slice(projectPartition('').length)) : listIndexAttributes(imageFromItem(item));
+      // Tag items came after most images (the tag twins): each tagged image gets those its next
+      // write would give it, on the version read, as its keys below.
+      if (!isUsage) await putTagItems(client, tableName, raw, unmarshall(raw));
       const changed = Object.entries(wanted).filter(([name, value]) => item[name] !== value);
       if (changed.length === 0) continue;
       const names: Record<string, string> = { '#version': 'version' };
@@ -275,6 +277,51 @@ export async function backfillListKeys(client: DynamoDBClient, tableName: string
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+}
+
+/**
+ * An image's tag items (tagItems), written beside a ConditionCheck on the version read, in one
+ * transaction (TAG_ITEMS_MAX keeps it within 100 actions). A concurrent write of the image wins;
+ * it wrote only the tag items that changed (its delta from items this image may not have had
+ * yet), so the image is read again and its items written for the version it now has.
+ */
+async function putTagItems(client: DynamoDBClient, tableName: string, raw: Record<string, AttributeValue>, item: Record<string, unknown>): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await tryPutTagItems(client, tableName, raw, item)) return;
+    const again = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { [TABLE_KEYS.partitionKey]: raw[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: raw[TABLE_KEYS.sortKey]! }, ConsistentRead: true }),
+    );
+    if (!again.Item) return;
+    raw = again.Item;
+    item = unmarshall(again.Item);
+  }
+}
+
+async function tryPutTagItems(client: DynamoDBClient, tableName: string, raw: Record<string, AttributeValue>, item: Record<string, unknown>): Promise<boolean> {
+  const tags = tagItems(imageFromItem(item));
+  if (tags.length === 0) return true;
+  return client
+    .send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: tableName,
+              Key: { [TABLE_KEYS.partitionKey]: raw[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: raw[TABLE_KEYS.sortKey]! },
+              ConditionExpression: '#version = :v',
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':v': raw.version! },
+            },
+          },
+          ...tags.map((tag) => ({ Put: { TableName: tableName, Item: marshall(tag) } })),
+        ],
+      }),
+    )
+    .then(() => true)
+    .catch((error: Error) => {
+      if (error.name !== 'TransactionCanceledException') throw error;
+      return false;
+    });
 }
 
 /** A deleted index is gone (in DynamoDB Local at once, in AWS after a while) before one of its name can be made. */

@@ -11,7 +11,8 @@ import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-reposit
 import { imageFromItem } from './image-item.js';
 import {
   AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
-  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, UPDATED_SORT_KEY, type IndexKey, type TwinSortKey,
+  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
+  type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
 type Item = Record<string, unknown>;
@@ -121,11 +122,22 @@ export class DynamoImageLists implements ImageLists {
     // their twins) is one stream per shard; on a name twin, sharded by name, a name lookup reads
     // its name's shard only (one stream per name), `sort=name` every shard. A twin read for a
     // filter (names, statuses) is one stream per value, over that value's key prefix only.
+    // A tag filter under Glance's default order or `created_at` (and no name or status lookup,
+    // which their twins serve) reads the tag twins: the first tag's partitions only (Glance ANDs
+    // the tags: each image read is checked for the others), and their overflow keys, where the
+    // images with more than TAG_ITEMS_MAX tags are.
+    const tag = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? query.filters.tags[0] : undefined;
     const plans: StreamPlan[] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
       if (shared) {
         plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
+        continue;
+      }
+      const tagTwin = tag === undefined ? undefined : TAG_TWIN_OF[index];
+      if (tag !== undefined && tagTwin) {
+        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined });
+        plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
         continue;
       }
       const twin = twinFor(index, order, names, statuses);
@@ -255,7 +267,7 @@ type Partition = [IndexKey, string, MemberStatus?];
  */
 type StreamPlan =
   | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
-  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey; prefix: string | undefined }
+  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY; prefix: string | undefined }
   | { kind: 'members in memory'; index: IndexKey; partition: string; shared: MemberStatus };
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */

@@ -29,7 +29,8 @@ import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-re
 import {
   AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
   isShardedIndex, listPartitionOf, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
-  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
+  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TAG_ITEMS_MAX, TAG_OVERFLOW_SORT_KEY, TAG_SORT_PREFIX,
+  TAG_TWIN_OF, tagOverflowPartition, tagPartition, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -88,6 +89,7 @@ export class DynamoImageRepository implements ImageRepository {
       },
       usageDeltas(undefined, image),
       () => new DuplicateImageError(image.id),
+      tagWrites(this.table, undefined, image, this.now()),
     );
   }
 
@@ -123,7 +125,7 @@ export class DynamoImageRepository implements ImageRepository {
       },
       usageDeltas(previous, next),
       (old) => new ConcurrentUpdateError(old ? imageFromItem(old) : undefined),
-      taskItems,
+      [...taskItems, ...tagWrites(this.table, previous, stored, this.now())],
     );
   }
 
@@ -260,6 +262,54 @@ export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' 
     item[INDEXES.byVisibilityName.partitionKey] = shardPartition(part(image.visibility), nameShard);
   }
   return item;
+}
+
+/**
+ * The tag items a stored image has (docs/table-design.md, "Tags"): none once deleted; one per
+ * tag, `IMAGE#<id>` / `TAG#<tag>`, on the tag twin of each list partition the image is in
+ * (tagPartition of its ownerPk, visPk, allPk: so hidden, pending_delete and visibility are the
+ * image's own), sorted by its `listSk`; or, past TAG_ITEMS_MAX tags, one overflow item on the
+ * overflow key of each. The bench writes them with imageItem when it builds a catalogue.
+ */
+export function tagItems(image: Image): Item[] {
+  const listed = listIndexAttributes(image);
+  const listKey = listed[LIST_SORT_KEY];
+  if (listKey === undefined || image.tags.length === 0) return [];
+  const bases: [IndexKey, string | undefined, string][] = [
+    ['byOwner', listed[INDEXES.byOwner.partitionKey] as string | undefined, listPartitionOf(image.owner ?? NO_OWNER, image.os_hidden)],
+    ['byVisibility', listed[INDEXES.byVisibility.partitionKey] as string | undefined, listPartitionOf(image.visibility, image.os_hidden)],
+    ['all', listed[INDEXES.all.partitionKey] as string | undefined, listPartitionOf(IMAGE_LIST_PARTITION, image.os_hidden)],
+  ];
+  const keyed = (sk: string, partitionOf: (partition: string, base: string) => string): Item => {
+    const item: Item = { ...imageKeyOf(image.id), [TABLE_KEYS.sortKey]: sk, id: image.id, [LIST_SORT_KEY]: listKey };
+    for (const [index, partition, base] of bases) if (partition !== undefined) item[INDEXES[TAG_TWIN_OF[index]!].partitionKey] = partitionOf(partition, base);
+    return item;
+  };
+  if (image.tags.length > TAG_ITEMS_MAX) return [keyed(TAG_OVERFLOW_SORT_KEY, (_partition, base) => tagOverflowPartition(base))];
+  return [...new Set(image.tags)].map((tag) => ({ ...keyed(`${TAG_SORT_PREFIX}${tag}`, (partition) => tagPartition(partition, tag)), tag }));
+}
+
+/**
+ * The tag item writes that take an image from `before` (as stored; none for a create) to
+ * `after`, for the image's own transaction: a Put of each new or changed item (a tag added, or
+ * its image moved: visibility, owner, os_hidden, status), and for each item it no longer has a
+ * Put of the bare key with a TTL of now: out of every index at once, removed by DynamoDB's TTL
+ * later (no function holds DeleteItem). Tag items are written only with their image, on its
+ * version, so no condition of their own is needed. A property change, a rename, an upload:
+ * nothing; a tag added or removed: that tag's item.
+ */
+export function tagWrites(table: string, before: Image | undefined, after: Image, now: Date): TaskItem[] {
+  const was = new Map((before ? tagItems(before) : []).map((item) => [String(item[TABLE_KEYS.sortKey]), JSON.stringify(item)]));
+  const writes: TaskItem[] = [];
+  const kept = new Set<string>();
+  for (const item of tagItems(after)) {
+    const sk = String(item[TABLE_KEYS.sortKey]);
+    kept.add(sk);
+    if (was.get(sk) !== JSON.stringify(item)) writes.push({ Put: { TableName: table, Item: item } });
+  }
+  const gone = Math.floor(now.getTime() / 1000);
+  for (const sk of was.keys()) if (!kept.has(sk)) writes.push({ Put: { TableName: table, Item: { ...imageKeyOf(after.id), [TABLE_KEYS.sortKey]: sk, [TTL_ATTRIBUTE]: gone } } });
+  return writes;
 }
 
 /** The old item a refused PutItem returned (ReturnValuesOnConditionCheckFailure), in the document client's form. */

@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { call, createImage, patch, tokenFor, uniqueProject, type CallResult } from './client.js';
 import { pageThrough } from './list-paging.js';
+import { TAG_ITEMS_MAX } from '../../shared/adapters/table-design.js';
 
 /** Each describe gets its own projects, so parallel test files never see each other's images. */
 describe('list', () => {
@@ -194,5 +195,88 @@ describe('hidden images (os_hidden=true), served by their own index partitions',
     expect(await ids(`/v2/images?name=${name}&os_hidden=true`, otherToken)).toEqual([image.id]);
     expect(await ids(`/v2/images?os_hidden=true&visibility=public&sort=name:asc&limit=1000`, otherToken)).toContain(image.id);
     expect(await ids(`/v2/images?visibility=public&limit=1000`, otherToken)).not.toContain(image.id);
+  });
+});
+
+/**
+ * `tag=` under the default order and `created_at` reads the tag twins (docs/table-design.md,
+ * "Tags"): the first tag's partitions, plus the overflow keys of images with more than
+ * TAG_ITEMS_MAX tags; the other tags are checked on each image read.
+ */
+describe('tag lists, served by tag items', () => {
+  let project: string;
+  let token: string;
+  let otherToken: string;
+  let adminToken: string;
+  let tag: string;
+  const tagged: string[] = []; // in Glance's created_at asc, id asc order, once all are made
+
+  beforeAll(async () => {
+    project = uniqueProject('tag');
+    token = await tokenFor(project);
+    otherToken = await tokenFor(uniqueProject('tagother'));
+    adminToken = await tokenFor(uniqueProject('tagadm'), ['admin']);
+    tag = `${project}-gold`;
+    // Untagged images between the tagged ones, an image with many tags (the overflow item), one
+    // with only the second tag, and a public tagged one of another project.
+    for (let k = 0; k < 4; k++) {
+      tagged.push((await createImage(token, { name: `t${k}`, tags: [tag, ...(k % 2 ? ['second'] : [])] })).id);
+      await createImage(token, { name: `u${k}`, tags: ['second'] });
+    }
+    tagged.push((await createImage(token, { name: 'many', tags: [...Array.from({ length: TAG_ITEMS_MAX }, (_, k) => `x${k}`), tag] })).id);
+    tagged.push((await createImage(adminToken, { name: 'public', tags: [tag], visibility: 'public' })).id);
+    // Several are made within one second: the id breaks their tie, as in Glance.
+    const made = await Promise.all(tagged.map(async (id) => (await call(`/v2/images/${id}`, { token: adminToken })).body as { id: string; created_at: string }));
+    const order = made.map((i) => `${i.created_at}#${i.id}`);
+    const sorted = [...tagged].sort((a, b) => (order[tagged.indexOf(a)]! < order[tagged.indexOf(b)]! ? -1 : 1));
+    inOrder = sorted;
+  });
+  let inOrder: string[] = [];
+  /** The ids given, in Glance's default order (newest first). */
+  const newestFirst = (some: readonly (string | undefined)[]) => inOrder.filter((id) => some.includes(id)).reverse();
+
+  const ids = async (path: string, as = token) => (await pageThrough<{ id: string }>(path, as)).map((i) => i.id);
+
+  it('lists the images with the tag, newest first or oldest first, page by page', async () => {
+    expect(await ids(`/v2/images?tag=${tag}&limit=2`)).toEqual(newestFirst(tagged));
+    expect(await ids(`/v2/images?tag=${tag}&limit=1&sort=created_at:asc`)).toEqual(newestFirst(tagged).reverse());
+    // Both tags (AND), in one page: Glance's `next` keeps only the last value of a repeated key.
+    expect(await ids(`/v2/images?tag=${tag}&tag=second&limit=3`)).toEqual(newestFirst([tagged[3], tagged[1]]));
+    expect(await ids(`/v2/images?tag=second&tag=${tag}&limit=3&sort=created_at:asc`)).toEqual(newestFirst([tagged[1], tagged[3]]).reverse());
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}&limit=2`)).toEqual(newestFirst(tagged.slice(0, 5)));
+    expect(await ids(`/v2/images?tag=${tag}&limit=2`, otherToken)).toEqual([tagged[5]]);
+    expect(await ids(`/v2/images?tag=${tag}&limit=2`, adminToken)).toEqual(newestFirst(tagged));
+    expect(await ids(`/v2/images?tag=x7&owner=${project}`)).toEqual([tagged[4]]);
+    // Another order with tag= is read and sorted in the function: still exact.
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}&sort=name:desc&limit=2`)).toEqual([tagged[3], tagged[2], tagged[1], tagged[0], tagged[4]]);
+  });
+
+  it('follows tag changes, visibility changes and deletes', async () => {
+    const [first] = tagged;
+    expect((await call(`/v2/images/${first}/tags/${tag}`, { method: 'DELETE', token })).status).toBe(204);
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}`)).not.toContain(first);
+    expect((await call(`/v2/images/${first}/tags/${tag}`, { method: 'PUT', token })).status).toBe(204);
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}`)).toContain(first);
+    // Many tags to one, and back.
+    const many = tagged[4]!;
+    expect((await patch(token, many, [{ op: 'replace', path: '/tags', value: ['x7'] }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}`)).not.toContain(many);
+    expect(await ids(`/v2/images?tag=x7`)).toEqual([many]);
+    expect((await patch(token, many, [{ op: 'replace', path: '/tags', value: [tag, ...Array.from({ length: TAG_ITEMS_MAX }, (_, k) => `x${k}`)] }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=x7`)).toEqual([many]);
+    // Community: another project sees it with visibility=community only.
+    expect((await patch(token, tagged[2]!, [{ op: 'replace', path: '/visibility', value: 'community' }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=${tag}&visibility=community`, otherToken)).toEqual([tagged[2]]);
+    expect(await ids(`/v2/images?tag=${tag}`, otherToken)).toEqual([tagged[5]]);
+    // Hidden: in the hidden list only.
+    expect((await patch(token, tagged[3]!, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=${tag}&os_hidden=true`)).toEqual([tagged[3]]);
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}`)).not.toContain(tagged[3]);
+    // Deleted: gone from every tag list, the admin's too.
+    expect((await call(`/v2/images/${tagged[1]}`, { method: 'DELETE', token })).status).toBe(204);
+    expect(await ids(`/v2/images?tag=second`, adminToken)).not.toContain(tagged[1]);
+    // (tagged[2] is community: an admin's list holds other projects' community images only with visibility=community.)
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}`, adminToken)).toEqual(newestFirst([many, first]));
+    expect(await ids(`/v2/images?tag=${tag}&owner=${project}&visibility=all`, adminToken)).toEqual(newestFirst([many, tagged[2], first]));
   });
 });

@@ -181,7 +181,7 @@ describe('a table from an older DATA_DIR', () => {
     expect(unsharded.Items).toEqual([]);
   });
 
-  it('moves hidden images written before their own partitions onto them, which no index change shows (the table record does)', async () => {
+  it('moves hidden images written before their own partitions onto them, which no index change shows (the table record does), and writes tag items', async () => {
     // A table with every index of the current design, its items written by the code before
     // hidden partitions: a hidden image keyed like any other, and no record of list keys v2.
     const name = `${TABLE}-hidden`;
@@ -192,7 +192,7 @@ describe('a table from an older DATA_DIR', () => {
     const ids = ['aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa1', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa2', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa3'];
     for (const [i, id] of ids.entries()) {
       const at = `2020-01-01T00:00:0${i}Z`;
-      const image = { ...unmarshall(olderItem(id, 'active', at)), properties: {}, visibility: i === 2 ? 'private' : 'public', owner: 'p' } as unknown as Image;
+      const image = { ...unmarshall(olderItem(id, 'active', at)), properties: {}, visibility: i === 2 ? 'private' : 'public', owner: 'p', tags: i > 0 ? ['gold'] : [] } as unknown as Image;
       // Keyed as a visible image, stored hidden (all but the last).
       const item = { ...imageItem({ ...image, os_hidden: false }, [], undefined), os_hidden: i < 2 };
       await client.send(new PutItemCommand({ TableName: name, Item: marshall(item) }));
@@ -210,6 +210,10 @@ describe('a table from an older DATA_DIR', () => {
     expect(await listed(other, { os_hidden: ['true'], sort: ['name:asc'] })).toEqual([ids[0], ids[1]]);
     expect(await listed(admin, { os_hidden: ['true'], sort: ['updated_at:desc'] })).toEqual([ids[1], ids[0]]);
     expect(await listed(other, {})).toEqual([]);
+    // Their tag items, which came after them, are written too.
+    expect(await listed(owner, { tag: ['gold'] })).toEqual([ids[2]]);
+    expect(await listed(other, { tag: ['gold'], os_hidden: ['true'] })).toEqual([ids[1]]);
+    expect(await listed(admin, { tag: ['gold'], os_hidden: ['true'], sort: ['created_at:asc'] })).toEqual([ids[1]]);
     // The audit still sees every live image, hidden ones included.
     const active: string[] = [];
     for await (const image of new DynamoImageRepository(client, { tableName: name }).findByStatus(['active'])) active.push(image.id);
