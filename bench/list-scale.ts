@@ -230,7 +230,33 @@ function writeCost(write: string, before: Record<string, unknown> | undefined, a
   return { write, tableItems: 1, indexEntries, wcu };
 }
 
-function modelledWrites(): WriteCost[] {
+/**
+ * The same for the image's tag items (tagItems): each one put, changed or retired (a key-only
+ * put with a TTL) is a table item of ~0.2 KB (1 WCU) and 1 WCU per tag twin entry it adds or
+ * removes (2 when it moves). Added to the image's own cost.
+ */
+function withTagItems(cost: WriteCost, before: Image | undefined, after: Image | undefined): WriteCost {
+  const tagKeys = (item: Record<string, unknown>) =>
+    Object.values(INDEXES).filter((index) => index.name.endsWith('Tag')).flatMap((index) => (item[index.partitionKey] === undefined ? [] : [`${index.name}|${String(item[index.partitionKey])}|${String(item[index.sortKey])}`]));
+  const was = new Map((before ? tagItems(before) : []).map((item) => [String(item.sk), item]));
+  const is = new Map((after ? tagItems(after) : []).map((item) => [String(item.sk), item]));
+  let { tableItems, indexEntries, wcu } = cost;
+  for (const sk of new Set([...was.keys(), ...is.keys()])) {
+    const a = was.get(sk);
+    const b = is.get(sk);
+    if (a && b && JSON.stringify(a) === JSON.stringify(b)) continue;
+    tableItems++;
+    wcu++;
+    const from = new Set(a ? tagKeys(a) : []);
+    const to = new Set(b ? tagKeys(b) : []);
+    const moved = [...from].filter((k) => !to.has(k)).length + [...to].filter((k) => !from.has(k)).length;
+    indexEntries += moved;
+    wcu += moved;
+  }
+  return { ...cost, tableItems, indexEntries, wcu };
+}
+
+export function modelledWrites(): WriteCost[] {
   const image = { ...catalogueImage(1), status: 'queued', size: null, virtual_size: null, checksum: null, os_hash_value: null, location: null, version: 1 } as Image;
   const item = (i: Image) => imageItem(i, [], undefined);
   const publicImage = { ...image, id: randomUUID(), visibility: 'public' } as Image;
@@ -240,18 +266,32 @@ function modelledWrites(): WriteCost[] {
   const saving = later(image, { status: 'saving', location: 'images/x', version: 2 });
   const active = later(saving, { status: 'active', size: 1 << 20, virtual_size: 1 << 20, checksum: 'c'.repeat(32), os_hash_value: 'h'.repeat(128), version: 3 });
   const renamed = later(active, { name: 'renamed', version: 4 });
-  const retagged = later(active, { tags: ['t'], version: 4 });
+  const retagged = later(active, { properties: { ...active.properties, hw_disk_bus: 'virtio' }, version: 4 });
   const publicRenamed = later(publicImage, { name: 'renamed', version: 2 });
   const deactivated = later(active, { status: 'deactivated', version: 4 });
   const pendingDelete = later(active, { status: 'pending_delete', version: 4 });
   const deleted = later(pendingDelete, { status: 'deleted', version: 5 });
   const queuedDeleted = later(image, { status: 'deleted', version: 2 });
+  // Three tags (a typical image's few): a create writes their items, a visibility change moves them.
+  const tagged = later(active, { tags: ['a', 'b', 'c'], version: 4 });
+  const taggedPublic = later(tagged, { visibility: 'public', version: 5 });
+  const taggedHidden = later(tagged, { os_hidden: true, version: 5 });
+  const taggedDeleted = later(tagged, { status: 'pending_delete', version: 5 });
+  const tagCost = (write: string, before: Image | undefined, after: Image) => withTagItems(writeCost(write, before && item(before), item(after)), before, after);
   return [
+    tagCost('create with 3 tags (private)', undefined, { ...image, tags: ['a', 'b', 'c'] } as Image),
+    tagCost('add a tag (private, 3 -> 4 tags)', tagged, later(tagged, { tags: ['a', 'b', 'c', 'd'], version: 5 })),
+    tagCost('remove a tag (private, 3 -> 2 tags)', tagged, later(tagged, { tags: ['a', 'b'], version: 5 })),
+    tagCost('rename (private, 3 tags)', tagged, later(tagged, { name: 'renamed', version: 5 })),
+    tagCost('publicize (3 tags)', tagged, taggedPublic),
+    tagCost('hide: os_hidden=true (private, 3 tags)', tagged, taggedHidden),
+    tagCost('delete: active -> pending_delete (3 tags)', tagged, taggedDeleted),
+    tagCost('scrub: pending_delete -> deleted (3 tags)', taggedDeleted, later(taggedDeleted, { status: 'deleted', version: 6 })),
     writeCost('create (private)', undefined, item(image)),
     writeCost('create (public)', undefined, item(publicImage)),
     writeCost('update name (private)', item(active), item(renamed)),
     writeCost('update name (public)', item(publicImage), item(publicRenamed)),
-    writeCost('update tags or a property (private)', item(active), item(retagged)),
+    writeCost('update a property (private)', item(active), item(retagged)),
     writeCost('update size+status: queued -> saving', item(image), item(saving)),
     writeCost('update size+status: saving -> active', item(saving), item(active)),
     writeCost('update status: active -> deactivated', item(active), item(deactivated)),
