@@ -251,6 +251,29 @@ describe('tag lists, served by tag items', () => {
     expect(await ids(`/v2/images?tag=${tag}&owner=${project}&sort=name:desc&limit=2`)).toEqual([tagged[3], tagged[2], tagged[1], tagged[0], tagged[4]]);
   });
 
+  it('replaces every tag of an image in one write, at Glance\'s 128 tags and at the tag items\' limit', async () => {
+    const some = (prefix: string, n: number) => Array.from({ length: n }, (_, k) => `${prefix}${k}`);
+    const made = await createImage(token, { name: 'retag', tags: some(`${project}-a`, 128) });
+    const replace = async (tags: string[]) => expect((await patch(token, made.id, [{ op: 'replace', path: '/tags', value: tags }])).status).toBe(200);
+    // 40 items retired and 40 put, beside the image, in one TransactWriteItems.
+    await replace(some(`${project}-b`, TAG_ITEMS_MAX));
+    await replace(some(`${project}-c`, TAG_ITEMS_MAX));
+    expect(await ids(`/v2/images?tag=${project}-c7`)).toEqual([made.id]);
+    expect(await ids(`/v2/images?tag=${project}-b7`)).toEqual([]);
+    await replace(some(`${project}-d`, 128));
+    expect(await ids(`/v2/images?tag=${project}-d100`)).toEqual([made.id]);
+    expect(await ids(`/v2/images?tag=${project}-c7`)).toEqual([]);
+    // Visibility and os_hidden move every tag item: 40 of them in one write.
+    await replace(some(`${project}-e`, TAG_ITEMS_MAX));
+    expect((await patch(token, made.id, [{ op: 'replace', path: '/visibility', value: 'community' }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=${project}-e3&visibility=community`, otherToken)).toEqual([made.id]);
+    expect((await patch(token, made.id, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    expect(await ids(`/v2/images?tag=${project}-e3&visibility=community`, otherToken)).toEqual([]);
+    expect(await ids(`/v2/images?tag=${project}-e3&os_hidden=true`)).toEqual([made.id]);
+    expect((await call(`/v2/images/${made.id}`, { method: 'DELETE', token })).status).toBe(204);
+    expect(await ids(`/v2/images?tag=${project}-e3&os_hidden=true`)).toEqual([]);
+  });
+
   it('follows tag changes, visibility changes and deletes', async () => {
     const [first] = tagged;
     expect((await call(`/v2/images/${first}/tags/${tag}`, { method: 'DELETE', token })).status).toBe(204);
