@@ -341,6 +341,11 @@ export async function measureListScale(): Promise<ListScaleResult> {
     await viaApi('update name (private)', `${images}/${made?.id}`, member, {
       method: 'PATCH', contentType: 'application/openstack-images-v2.1-json-patch', body: JSON.stringify([{ op: 'replace', path: '/name', value: 'w2' }]),
     }, 200);
+    // Tag items change in the image's own transaction: still 2 calls.
+    await viaApi('add a tag (private)', `${images}/${made?.id}/tags/t1`, member, { method: 'PUT' }, 204);
+    await viaApi('hide a tagged image (os_hidden=true)', `${images}/${made?.id}`, member, {
+      method: 'PATCH', contentType: 'application/openstack-images-v2.1-json-patch', body: JSON.stringify([{ op: 'replace', path: '/os_hidden', value: true }]),
+    }, 200);
     await viaApi('delete: queued -> deleted', `${images}/${made?.id}`, member, { method: 'DELETE' }, 204);
 
     const sizes: SizeFigures[] = [];
@@ -425,6 +430,7 @@ export function reportListScale(result: ListScaleResult): void {
     ['write', '>table items', '>index entries', '>WCU'],
     writes.filter((w) => w.calls === undefined).map((w) => [w.write, w.tableItems, w.indexEntries, w.wcu]),
   );
+  console.log('Tag items (~0.2 KB each, 1 WCU, and 1 WCU per tag twin entry added or removed) are written with their image, only when a tag is added or removed or the image moves partitions (visibility, owner, os_hidden, delete, restore).');
   console.log('A write that changes quota usage (create, upload, delete, scrub) also updates the owner\'s counter in the same transaction: +1 item, +1 `all` entry (usage#<shard>).');
   console.log('Through the API (DynamoDB calls; capacity as DynamoDB Local reports it with ReturnConsumedCapacity=TOTAL):');
   printTable(
