@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { imageItem } from '../shared/adapters/dynamo-image-repository.js';
+import { imageItem, tagItems } from '../shared/adapters/dynamo-image-repository.js';
 import { dynamoDbCallStats, type DynamoDbCallSummary } from '../shared/adapters/dynamodb-call-stats.js';
 import { INDEXES } from '../shared/adapters/table-design.js';
 import type { Image } from '../shared/domain/image.js';
@@ -39,6 +39,9 @@ const COMMON_NAME = 'cirros-0.6.2';
 /** 5 public images, whatever the size: the lookup Nova, Terraform and `openstack image show` send. */
 const PUBLIC_NAME = 'ubuntu-24.04';
 const SHARED_WITH_CALLER = 50;
+/** A tag on 3 of the caller's images, the catalogue's oldest (its first), whatever its size: `tag=` finds them. */
+const RARE_TAG = 'gold';
+const RARE_TAGGED = [4, 14, 24];
 
 interface Query {
   label: string;
@@ -69,6 +72,13 @@ const QUERIES: Query[] = [
   { label: 'visibility=public sort=updated_at:asc', query: 'visibility=public&sort=updated_at:asc' },
   { label: 'admin sort=size:desc', query: 'sort=size:desc', admin: true },
   { label: 'admin status=queued', query: 'status=queued', admin: true },
+  // Hidden images (10% of the catalogue, a quarter of the caller's, some public) sit on
+  // partitions of their own: the default list above never reads them, os_hidden=true only them.
+  { label: `os_hidden=true (10% of the catalogue)`, query: 'os_hidden=true' },
+  { label: 'os_hidden=true sort=name:asc', query: 'os_hidden=true&sort=name:asc' },
+  { label: 'admin os_hidden=true', query: 'os_hidden=true', admin: true },
+  // A rare tag: 3 of the caller's images, the oldest of the catalogue, whatever its size.
+  { label: `tag= (${RARE_TAGGED.length} images)`, query: `tag=${RARE_TAG}` },
 ];
 
 interface PageFigures {
@@ -126,10 +136,12 @@ function catalogueImage(i: number): Image {
   const queued = i % 50 === 3;
   const size = queued ? null : (((i * 37) % 11) + 1) << 20;
   const updated = new Date(BASE_TIME + Math.floor(i / 3) * 1000 + ((i * 13) % 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // 10% hidden: a quarter of the caller's images (slot 2) and a quarter of the public ones.
+  const hidden = slot === 2 || (slot === 0 && i % 40 === 0);
   return {
-    id: randomUUID(), name, status: queued ? 'queued' : 'active', visibility, protected: false, os_hidden: false, owner,
+    id: randomUUID(), name, status: queued ? 'queued' : 'active', visibility, protected: false, os_hidden: hidden, owner,
     checksum: queued ? null : 'c'.repeat(32), os_hash_algo: queued ? null : 'sha512', os_hash_value: queued ? null : 'h'.repeat(128), size, virtual_size: size,
-    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: [], created_at: at, updated_at: updated,
+    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: RARE_TAGGED.includes(i) ? [RARE_TAG] : [], created_at: at, updated_at: updated,
     properties: { os_distro: 'cirros' }, location: `images/${i}`, upload: null, failure: null, version: 3,
   } as Image;
 }
@@ -141,10 +153,14 @@ async function grow(doc: DynamoDBDocumentClient, table: string, from: number, to
     while (next < to) {
       const start = next;
       const end = (next = Math.min(next + 25, to));
-      let requests = Array.from({ length: end - start }, (_, k) => ({ PutRequest: { Item: imageItem(catalogueImage(start + k), [], undefined) } }));
-      while (requests.length) {
-        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-        requests = (out.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+      // Each image and its tag items (the repository writes them in one transaction).
+      const items = Array.from({ length: end - start }, (_, k) => catalogueImage(start + k)).flatMap((image) => [imageItem(image, [], undefined), ...tagItems(image)]);
+      for (let b = 0; b < items.length; b += 25) {
+        let requests = items.slice(b, b + 25).map((Item) => ({ PutRequest: { Item } }));
+        while (requests.length) {
+          const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+          requests = (out.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+        }
       }
       if (Math.floor(end / 10_000) > Math.floor(start / 10_000)) progress(`catalogue at ${end.toLocaleString('en-US')} images`);
     }
@@ -214,7 +230,33 @@ function writeCost(write: string, before: Record<string, unknown> | undefined, a
   return { write, tableItems: 1, indexEntries, wcu };
 }
 
-function modelledWrites(): WriteCost[] {
+/**
+ * The same for the image's tag items (tagItems): each one put, changed or retired (a key-only
+ * put with a TTL) is a table item of ~0.2 KB (1 WCU) and 1 WCU per tag twin entry it adds or
+ * removes (2 when it moves). Added to the image's own cost.
+ */
+function withTagItems(cost: WriteCost, before: Image | undefined, after: Image | undefined): WriteCost {
+  const tagKeys = (item: Record<string, unknown>) =>
+    Object.values(INDEXES).filter((index) => index.name.endsWith('Tag')).flatMap((index) => (item[index.partitionKey] === undefined ? [] : [`${index.name}|${String(item[index.partitionKey])}|${String(item[index.sortKey])}`]));
+  const was = new Map((before ? tagItems(before) : []).map((item) => [String(item.sk), item]));
+  const is = new Map((after ? tagItems(after) : []).map((item) => [String(item.sk), item]));
+  let { tableItems, indexEntries, wcu } = cost;
+  for (const sk of new Set([...was.keys(), ...is.keys()])) {
+    const a = was.get(sk);
+    const b = is.get(sk);
+    if (a && b && JSON.stringify(a) === JSON.stringify(b)) continue;
+    tableItems++;
+    wcu++;
+    const from = new Set(a ? tagKeys(a) : []);
+    const to = new Set(b ? tagKeys(b) : []);
+    const moved = [...from].filter((k) => !to.has(k)).length + [...to].filter((k) => !from.has(k)).length;
+    indexEntries += moved;
+    wcu += moved;
+  }
+  return { ...cost, tableItems, indexEntries, wcu };
+}
+
+export function modelledWrites(): WriteCost[] {
   const image = { ...catalogueImage(1), status: 'queued', size: null, virtual_size: null, checksum: null, os_hash_value: null, location: null, version: 1 } as Image;
   const item = (i: Image) => imageItem(i, [], undefined);
   const publicImage = { ...image, id: randomUUID(), visibility: 'public' } as Image;
@@ -224,18 +266,32 @@ function modelledWrites(): WriteCost[] {
   const saving = later(image, { status: 'saving', location: 'images/x', version: 2 });
   const active = later(saving, { status: 'active', size: 1 << 20, virtual_size: 1 << 20, checksum: 'c'.repeat(32), os_hash_value: 'h'.repeat(128), version: 3 });
   const renamed = later(active, { name: 'renamed', version: 4 });
-  const retagged = later(active, { tags: ['t'], version: 4 });
+  const retagged = later(active, { properties: { ...active.properties, hw_disk_bus: 'virtio' }, version: 4 });
   const publicRenamed = later(publicImage, { name: 'renamed', version: 2 });
   const deactivated = later(active, { status: 'deactivated', version: 4 });
   const pendingDelete = later(active, { status: 'pending_delete', version: 4 });
   const deleted = later(pendingDelete, { status: 'deleted', version: 5 });
   const queuedDeleted = later(image, { status: 'deleted', version: 2 });
+  // Three tags (a typical image's few): a create writes their items, a visibility change moves them.
+  const tagged = later(active, { tags: ['a', 'b', 'c'], version: 4 });
+  const taggedPublic = later(tagged, { visibility: 'public', version: 5 });
+  const taggedHidden = later(tagged, { os_hidden: true, version: 5 });
+  const taggedDeleted = later(tagged, { status: 'pending_delete', version: 5 });
+  const tagCost = (write: string, before: Image | undefined, after: Image) => withTagItems(writeCost(write, before && item(before), item(after)), before, after);
   return [
+    tagCost('create with 3 tags (private)', undefined, { ...image, tags: ['a', 'b', 'c'] } as Image),
+    tagCost('add a tag (private, 3 -> 4 tags)', tagged, later(tagged, { tags: ['a', 'b', 'c', 'd'], version: 5 })),
+    tagCost('remove a tag (private, 3 -> 2 tags)', tagged, later(tagged, { tags: ['a', 'b'], version: 5 })),
+    tagCost('rename (private, 3 tags)', tagged, later(tagged, { name: 'renamed', version: 5 })),
+    tagCost('publicize (3 tags)', tagged, taggedPublic),
+    tagCost('hide: os_hidden=true (private, 3 tags)', tagged, taggedHidden),
+    tagCost('delete: active -> pending_delete (3 tags)', tagged, taggedDeleted),
+    tagCost('scrub: pending_delete -> deleted (3 tags)', taggedDeleted, later(taggedDeleted, { status: 'deleted', version: 6 })),
     writeCost('create (private)', undefined, item(image)),
     writeCost('create (public)', undefined, item(publicImage)),
     writeCost('update name (private)', item(active), item(renamed)),
     writeCost('update name (public)', item(publicImage), item(publicRenamed)),
-    writeCost('update tags or a property (private)', item(active), item(retagged)),
+    writeCost('update a property (private)', item(active), item(retagged)),
     writeCost('update size+status: queued -> saving', item(image), item(saving)),
     writeCost('update size+status: saving -> active', item(saving), item(active)),
     writeCost('update status: active -> deactivated', item(active), item(deactivated)),
@@ -285,6 +341,11 @@ export async function measureListScale(): Promise<ListScaleResult> {
     await viaApi('update name (private)', `${images}/${made?.id}`, member, {
       method: 'PATCH', contentType: 'application/openstack-images-v2.1-json-patch', body: JSON.stringify([{ op: 'replace', path: '/name', value: 'w2' }]),
     }, 200);
+    // Tag items change in the image's own transaction: still 2 calls.
+    await viaApi('add a tag (private)', `${images}/${made?.id}/tags/t1`, member, { method: 'PUT' }, 204);
+    await viaApi('hide a tagged image (os_hidden=true)', `${images}/${made?.id}`, member, {
+      method: 'PATCH', contentType: 'application/openstack-images-v2.1-json-patch', body: JSON.stringify([{ op: 'replace', path: '/os_hidden', value: true }]),
+    }, 200);
     await viaApi('delete: queued -> deleted', `${images}/${made?.id}`, member, { method: 'DELETE' }, 204);
 
     const sizes: SizeFigures[] = [];
@@ -330,7 +391,7 @@ export function reportListScale(result: ListScaleResult): void {
   const big = sizes[sizes.length - 1]!;
   heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
   console.log(
-    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; ` +
+    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}; ` +
       `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${big.seedSeconds.toFixed(0)} s in all.` +
       (result.stoppedAt ? ` Stopped before ${result.stoppedAt.toLocaleString('en-US')} (seeding past ${SEED_BUDGET_SECONDS} s).` : ''),
   );
@@ -369,6 +430,7 @@ export function reportListScale(result: ListScaleResult): void {
     ['write', '>table items', '>index entries', '>WCU'],
     writes.filter((w) => w.calls === undefined).map((w) => [w.write, w.tableItems, w.indexEntries, w.wcu]),
   );
+  console.log('Tag items (~0.2 KB each, 1 WCU, and 1 WCU per tag twin entry added or removed) are written with their image, only when a tag is added or removed or the image moves partitions (visibility, owner, os_hidden, delete, restore).');
   console.log('A write that changes quota usage (create, upload, delete, scrub) also updates the owner\'s counter in the same transaction: +1 item, +1 `all` entry (usage#<shard>).');
   console.log('Through the API (DynamoDB calls; capacity as DynamoDB Local reports it with ReturnConsumedCapacity=TOTAL):');
   printTable(

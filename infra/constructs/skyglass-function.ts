@@ -26,7 +26,8 @@ export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
  * What each `table:*` kind grants, and on what: item actions on the table itself, Queries on
  * the named indexes only (never `index/*`). Nothing else is ever granted on the table: every
  * write of an image is one conditional PutItem, and one that changes quota usage is a
- * TransactWriteItems of that PutItem with an UpdateItem of each owner's usage counter (IAM
+ * TransactWriteItems of that PutItem with an UpdateItem of each owner's usage counter and the
+ * Puts of the tag items it changes (a removed tag item is put back bare, with a TTL) (IAM
  * authorises a transaction as the item actions inside it); a member write is one transaction
  * of conditional Puts and a ConditionCheck of its image. No function holds DeleteItem.
  */

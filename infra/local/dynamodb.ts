@@ -6,10 +6,13 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   ListTablesCommand,
+  PutItemCommand,
   QueryCommand,
   ResourceInUseException,
   ScanCommand,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
@@ -17,12 +20,12 @@ import {
   type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { listIndexAttributes } from '../../shared/adapters/dynamo-image-repository.js';
+import { listIndexAttributes, tagItems } from '../../shared/adapters/dynamo-image-repository.js';
 import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
 import {
-  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, type IndexDefinition, INDEXES, LIST_SORT_KEY, NAME_SORT_KEY, projectPartition, SORT_TWIN_PROJECTION, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
-  TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
+  IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, type IndexDefinition, INDEXES, LIST_KEYS_VERSION, LIST_SORT_KEY, listKeysRecordSortKey, NAME_SORT_KEY, projectPartition, SORT_TWIN_PROJECTION, STATUS_INDEX_STATUSES, statusSortKey, STREAM_VIEW, TABLE_KEYS,
+  TABLE_RECORD_PARTITION, TTL_ATTRIBUTE, USAGE_LIST_PARTITION, USAGE_SORT_KEY,
 } from '../../shared/adapters/table-design.js';
 import { freePort } from './ports.js';
 
@@ -140,6 +143,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await client.send(
       new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
     );
+    // A new table holds nothing to rewrite.
+    await recordListKeys(client, tableName);
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
     await addMissingIndexes(client, tableName);
@@ -172,9 +177,34 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     // The name and sort twins are sorted on attributes older items lack.
     if (index.sortKey === NAME_SORT_KEY || 'projection' in index) listKeysMissing = true;
   }
-  // The name indexes are sorted on an attribute older items lack, and items from before the
-  // sharding of `all` and byVisibility hold their unsharded keys: rewrite those once.
-  if (listKeysMissing || (await holdsUnshardedKeys(client, tableName))) await backfillListKeys(client, tableName);
+  // The name indexes are sorted on an attribute older items lack, items from before the
+  // sharding of `all` and byVisibility hold their unsharded keys, and hidden images from before
+  // their own partitions sit on everyone's (no index shows that: the table's record does): rewrite those once.
+  if (listKeysMissing || (await holdsUnshardedKeys(client, tableName)) || !(await hasListKeysRecord(client, tableName))) {
+    await backfillListKeys(client, tableName);
+  }
+  await recordListKeys(client, tableName);
+}
+
+/** Whether the table's record says its items carry the current list keys (one GetItem). */
+async function hasListKeysRecord(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  const out = await client.send(new GetItemCommand({ TableName: tableName, Key: listKeysRecordKey(), ConsistentRead: true }));
+  return out.Item !== undefined;
+}
+
+const listKeysRecordKey = (): Record<string, AttributeValue> => ({
+  [TABLE_KEYS.partitionKey]: { S: TABLE_RECORD_PARTITION },
+  [TABLE_KEYS.sortKey]: { S: listKeysRecordSortKey() },
+});
+
+/**
+ * Records that every item carries the current list keys: after a rewrite of every item, or on a
+ * new table. Idempotent; written last, so a rewrite cut short is done again by the next start.
+ */
+export async function recordListKeys(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new PutItemCommand({ TableName: tableName, Item: { ...listKeysRecordKey(), version: { N: String(LIST_KEYS_VERSION) }, recorded_at: { S: new Date().toISOString() } } }),
+  );
 }
 
 /** Whether any item still sits on an unsharded partition of `all` or byVisibility (one Query of one item each). */
@@ -216,10 +246,11 @@ export async function backfillListKeys(client: DynamoDBClient, tableName: string
     for (const raw of page.Items ?? []) {
       const item = unmarshall(raw);
       if (item.version === undefined) continue;
-      const wanted =
-        item[TABLE_KEYS.sortKey] === USAGE_SORT_KEY
-          ? usageIndexAttributes(String(item[TABLE_KEYS.partitionKey]).slice(projectPartition('').length))
-          : listIndexAttributes(imageFromItem(item));
+      const isUsage = item[TABLE_KEYS.sortKey] === USAGE_SORT_KEY;
+      const wanted = isUsage ? usageIndexAttributes(String(item[TABLE_KEYS.partitionKey]).slice(projectPartition('').length)) : listIndexAttributes(imageFromItem(item));
+      // Tag items came after most images (the tag twins): each tagged image gets those its next
+      // write would give it, on the version read, as its keys below.
+      if (!isUsage) await putTagItems(client, tableName, raw, unmarshall(raw));
       const changed = Object.entries(wanted).filter(([name, value]) => item[name] !== value);
       if (changed.length === 0) continue;
       const names: Record<string, string> = { '#version': 'version' };
@@ -246,6 +277,51 @@ export async function backfillListKeys(client: DynamoDBClient, tableName: string
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+}
+
+/**
+ * An image's tag items (tagItems), written beside a ConditionCheck on the version read, in one
+ * transaction (TAG_ITEMS_MAX keeps it within 100 actions). A concurrent write of the image wins;
+ * it wrote only the tag items that changed (its delta from items this image may not have had
+ * yet), so the image is read again and its items written for the version it now has.
+ */
+async function putTagItems(client: DynamoDBClient, tableName: string, raw: Record<string, AttributeValue>, item: Record<string, unknown>): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await tryPutTagItems(client, tableName, raw, item)) return;
+    const again = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { [TABLE_KEYS.partitionKey]: raw[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: raw[TABLE_KEYS.sortKey]! }, ConsistentRead: true }),
+    );
+    if (!again.Item) return;
+    raw = again.Item;
+    item = unmarshall(again.Item);
+  }
+}
+
+async function tryPutTagItems(client: DynamoDBClient, tableName: string, raw: Record<string, AttributeValue>, item: Record<string, unknown>): Promise<boolean> {
+  const tags = tagItems(imageFromItem(item));
+  if (tags.length === 0) return true;
+  return client
+    .send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: tableName,
+              Key: { [TABLE_KEYS.partitionKey]: raw[TABLE_KEYS.partitionKey]!, [TABLE_KEYS.sortKey]: raw[TABLE_KEYS.sortKey]! },
+              ConditionExpression: '#version = :v',
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':v': raw.version! },
+            },
+          },
+          ...tags.map((tag) => ({ Put: { TableName: tableName, Item: marshall(tag) } })),
+        ],
+      }),
+    )
+    .then(() => true)
+    .catch((error: Error) => {
+      if (error.name !== 'TransactionCanceledException') throw error;
+      return false;
+    });
 }
 
 /** A deleted index is gone (in DynamoDB Local at once, in AWS after a while) before one of its name can be made. */

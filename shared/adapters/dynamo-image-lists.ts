@@ -10,8 +10,9 @@ import type { ListPage } from '../ports/image-repository.js';
 import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
-  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
-  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, UPDATED_SORT_KEY, type IndexKey, type TwinSortKey,
+  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
+  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
+  type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
 type Item = Record<string, unknown>;
@@ -69,7 +70,16 @@ export class DynamoImageLists implements ImageLists {
     const order = indexedOrder(query);
     const streams = this.streamsFor(caller, query, order, order ? marker : undefined);
     const resolve = (ids: readonly string[]) => this.batchGet(ids);
-    if (order) return { images: await mergeInOrder(streams, query.limit, resolve, keep, order.forward) };
+    if (order) {
+      // A filter the index does not hold (a property, protected, a tag under another sort) costs
+      // what it skips, however large the catalogue: past the same time bound as an unindexed
+      // sort, stop with a 400 that says how to narrow it, before the function's timeout (a 500).
+      const startedAt = this.now().getTime();
+      const skipping = () => {
+        if (this.now().getTime() - startedAt > this.unindexedMaxMs) throw tooCostlyToFilter();
+      };
+      return { images: await mergeInOrder(streams, query.limit, resolve, keep, order.forward, skipping) };
+    }
     // Any other order has no index behind it: read every visible candidate, sort in memory,
     // within a bound on what is read and for how long.
     const all = new Map<string, Image>();
@@ -121,11 +131,22 @@ export class DynamoImageLists implements ImageLists {
     // their twins) is one stream per shard; on a name twin, sharded by name, a name lookup reads
     // its name's shard only (one stream per name), `sort=name` every shard. A twin read for a
     // filter (names, statuses) is one stream per value, over that value's key prefix only.
+    // A tag filter under Glance's default order or `created_at` (and no name or status lookup,
+    // which their twins serve) reads the tag twins: the first tag's partitions only (Glance ANDs
+    // the tags: each image read is checked for the others), and their overflow keys, where the
+    // images with more than TAG_ITEMS_MAX tags are.
+    const tag = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? query.filters.tags[0] : undefined;
     const plans: StreamPlan[] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
       if (shared) {
         plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
+        continue;
+      }
+      const tagTwin = tag === undefined ? undefined : TAG_TWIN_OF[index];
+      if (tag !== undefined && tagTwin) {
+        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined });
+        plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
         continue;
       }
       const twin = twinFor(index, order, names, statuses);
@@ -195,15 +216,19 @@ export class DynamoImageLists implements ImageLists {
    */
   private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
     const { visibility, owner } = query;
+    // Glance lists either the hidden images or the others, never both: each image index is read
+    // on the partitions of that state only (hiddenPartition). byMember's memberships are not
+    // split: their images' os_hidden is checked once fetched.
+    const part = (base: string) => listPartitionOf(base, query.filters.os_hidden);
     // `all` and byVisibility are sharded: streamsFor reads the shards each of these stands for.
-    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', v]];
+    const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', part(v)]];
     if (caller.isAdmin) {
-      if (owner) return [['byOwner', owner]];
+      if (owner) return [['byOwner', part(owner)]];
       if (visibility === 'public' || visibility === 'community') return visible(visibility);
-      return [['all', IMAGE_LIST_PARTITION]];
+      return [['all', part(IMAGE_LIST_PARTITION)]];
     }
     const me = caller.projectId;
-    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', me]] : [];
+    const own: Partition[] = me && (!owner || owner === me) ? [['byOwner', part(me)]] : [];
     // The caller's own images, public, community and shared ones included, are all in its own
     // partition, and images shared with it are another project's: owner=<caller> reads only that.
     if (me && owner === me) return own;
@@ -234,6 +259,14 @@ function tooCostlyToSort(query: ListQuery, maxItems: number): GlanceError {
   );
 }
 
+/** The 400 of an indexed list whose filters skipped images for longer than the bound: what is served by index instead. */
+function tooCostlyToFilter(): GlanceError {
+  return badRequest(
+    "This list's filters are checked on each image read, and it read too many images that do not match for too long. " +
+      'Narrow it with filters that select by index: name=, owner=, visibility=, status=, or tag= with the default sort or sort=created_at.',
+  );
+}
+
 function asksFor(query: ListQuery, status: string): boolean {
   return valuesAskedFor(query.filters.status)?.includes(status) ?? false;
 }
@@ -251,7 +284,7 @@ type Partition = [IndexKey, string, MemberStatus?];
  */
 type StreamPlan =
   | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
-  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey; prefix: string | undefined }
+  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY; prefix: string | undefined }
   | { kind: 'members in memory'; index: IndexKey; partition: string; shared: MemberStatus };
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */
@@ -492,6 +525,8 @@ async function mergeInOrder(
   resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
   keep: (image: Image, shared: MemberStatus | undefined) => boolean,
   forward: boolean,
+  /** Called whenever the merge reads images it does not keep: throws once that has gone on too long. */
+  skipping: () => void,
 ): Promise<Image[]> {
   const page: Image[] = [];
   // A sort twin's entry moves when its image changes, and each index catches up on its own: an
@@ -530,6 +565,7 @@ async function mergeInOrder(
       // An image in hand that the page would not keep takes no place in the round, so a
       // selective filter costs Queries, not one BatchGetItem per few entries.
       if (!merged.image || keep(merged.image, merged.shared)) round.push(merged);
+      else skipping();
     }
     const toFetch = round.filter((c) => !c.image);
     const fetched = await resolve(toFetch.map((c) => c.id));
@@ -542,6 +578,7 @@ async function mergeInOrder(
         page.push(image);
       }
     }
+    if (keptOfFetched < toFetch.length) skipping();
     widen = toFetch.length > 0 && keptOfFetched * 2 < toFetch.length ? Math.min(Math.max(toFetch.length, 1) * 2, 100) : 0;
   }
   // A widened round may bring more than the page holds: the rest is the next page's, found again from its marker.

@@ -29,8 +29,9 @@ import { memberOutboxOf } from './dynamo-member-repository.js';
 import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-repository.js';
 import {
   AFTER_LIST_KEYS, COPYING_STATUS_KEY, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
-  isShardedIndex, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
-  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
+  isShardedIndex, listPartitionOf, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
+  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TAG_ITEMS_MAX, TAG_OVERFLOW_SORT_KEY, TAG_SORT_PREFIX,
+  TAG_TWIN_OF, tagOverflowPartition, tagPartition, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -90,7 +91,7 @@ export class DynamoImageRepository implements ImageRepository {
       },
       usageDeltas(undefined, image),
       () => new DuplicateImageError(image.id),
-      task ? taskCreatePuts(this.table, task) : [],
+      [...(task ? taskCreatePuts(this.table, task) : []), ...tagWrites(this.table, undefined, image, this.now())],
     );
   }
 
@@ -126,7 +127,7 @@ export class DynamoImageRepository implements ImageRepository {
       },
       usageDeltas(previous, next),
       (old) => new ConcurrentUpdateError(old ? imageFromItem(old) : undefined),
-      taskItems,
+      [...taskItems, ...tagWrites(this.table, previous, stored, this.now())],
     );
   }
 
@@ -199,7 +200,8 @@ export class DynamoImageRepository implements ImageRepository {
     const values: Item = {};
     others.forEach((s, i) => (values[`:s${i}`] = s));
     if (cutoff) values[':cutoff'] = cutoff;
-    for (const partition of shardPartitions(IMAGE_LIST_PARTITION)) {
+    // Hidden images are on `all` too, in partitions of their own (hiddenPartition).
+    for (const partition of [false, true].flatMap((hidden) => shardPartitions(listPartitionOf(IMAGE_LIST_PARTITION, hidden)))) {
       yield* this.pages({
         TableName: this.table,
         IndexName: INDEXES.all.name,
@@ -252,9 +254,12 @@ export function imageItem(image: Image, events: readonly ImageEventType[], expir
  * (shard of the name). None for a deleted image; on `all` only for a pending_delete one (an
  * admin finds it to restore it). The local backfill gives older items the same.
  */
-export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'owner' | 'created_at' | 'updated_at' | 'size'>): Item {
+export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'owner' | 'created_at' | 'updated_at' | 'size' | 'os_hidden'>): Item {
   const item: Item = {};
   if (image.status === 'deleted') return item;
+  // A hidden image sits on the hidden partitions of each index (hiddenPartition): only
+  // os_hidden=true lists read them, and the default list never does.
+  const part = (base: string) => listPartitionOf(base, image.os_hidden);
   const listKey = listSortKeyOf(image);
   const idShard = listShardOf(image.id);
   const nameShard = nameShardOf(image.name);
@@ -262,15 +267,63 @@ export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' 
   item[NAME_SORT_KEY] = nameSortKey(image.name, listKey);
   // The sort twins share byOwner's, byVisibility's and `all`'s partition keys: these put the image in them.
   for (const attr of TWIN_SORT_KEYS) item[attr] = twinSortKeyOf(attr, image);
-  item[INDEXES.all.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, idShard);
-  item[INDEXES.allByName.partitionKey] = shardPartition(IMAGE_LIST_PARTITION, nameShard);
+  item[INDEXES.all.partitionKey] = shardPartition(part(IMAGE_LIST_PARTITION), idShard);
+  item[INDEXES.allByName.partitionKey] = shardPartition(part(IMAGE_LIST_PARTITION), nameShard);
   if (image.status === 'pending_delete') return item;
-  item[INDEXES.byOwner.partitionKey] = image.owner ?? NO_OWNER;
+  item[INDEXES.byOwner.partitionKey] = part(image.owner ?? NO_OWNER);
   if (image.visibility === 'public' || image.visibility === 'community') {
-    item[INDEXES.byVisibility.partitionKey] = shardPartition(image.visibility, idShard);
-    item[INDEXES.byVisibilityName.partitionKey] = shardPartition(image.visibility, nameShard);
+    item[INDEXES.byVisibility.partitionKey] = shardPartition(part(image.visibility), idShard);
+    item[INDEXES.byVisibilityName.partitionKey] = shardPartition(part(image.visibility), nameShard);
   }
   return item;
+}
+
+/**
+ * The tag items a stored image has (docs/table-design.md, "Tags"): none once deleted; one per
+ * tag, `IMAGE#<id>` / `TAG#<tag>`, on the tag twin of each list partition the image is in
+ * (tagPartition of its ownerPk, visPk, allPk: so hidden, pending_delete and visibility are the
+ * image's own), sorted by its `listSk`; or, past TAG_ITEMS_MAX tags, one overflow item on the
+ * overflow key of each. The bench writes them with imageItem when it builds a catalogue.
+ */
+export function tagItems(image: Image): Item[] {
+  const listed = listIndexAttributes(image);
+  const listKey = listed[LIST_SORT_KEY];
+  if (listKey === undefined || image.tags.length === 0) return [];
+  const bases: [IndexKey, string | undefined, string][] = [
+    ['byOwner', listed[INDEXES.byOwner.partitionKey] as string | undefined, listPartitionOf(image.owner ?? NO_OWNER, image.os_hidden)],
+    ['byVisibility', listed[INDEXES.byVisibility.partitionKey] as string | undefined, listPartitionOf(image.visibility, image.os_hidden)],
+    ['all', listed[INDEXES.all.partitionKey] as string | undefined, listPartitionOf(IMAGE_LIST_PARTITION, image.os_hidden)],
+  ];
+  const keyed = (sk: string, partitionOf: (partition: string, base: string) => string): Item => {
+    const item: Item = { ...imageKeyOf(image.id), [TABLE_KEYS.sortKey]: sk, id: image.id, [LIST_SORT_KEY]: listKey };
+    for (const [index, partition, base] of bases) if (partition !== undefined) item[INDEXES[TAG_TWIN_OF[index]!].partitionKey] = partitionOf(partition, base);
+    return item;
+  };
+  if (image.tags.length > TAG_ITEMS_MAX) return [keyed(TAG_OVERFLOW_SORT_KEY, (_partition, base) => tagOverflowPartition(base))];
+  return [...new Set(image.tags)].map((tag) => ({ ...keyed(`${TAG_SORT_PREFIX}${tag}`, (partition) => tagPartition(partition, tag)), tag }));
+}
+
+/**
+ * The tag item writes that take an image from `before` (as stored; none for a create) to
+ * `after`, for the image's own transaction: a Put of each new or changed item (a tag added, or
+ * its image moved: visibility, owner, os_hidden, status), and for each item it no longer has a
+ * Put of the bare key with a TTL of now: out of every index at once, removed by DynamoDB's TTL
+ * later (no function holds DeleteItem). Tag items are written only with their image, on its
+ * version, so no condition of their own is needed. A property change, a rename, an upload:
+ * nothing; a tag added or removed: that tag's item.
+ */
+export function tagWrites(table: string, before: Image | undefined, after: Image, now: Date): TaskItem[] {
+  const was = new Map((before ? tagItems(before) : []).map((item) => [String(item[TABLE_KEYS.sortKey]), JSON.stringify(item)]));
+  const writes: TaskItem[] = [];
+  const kept = new Set<string>();
+  for (const item of tagItems(after)) {
+    const sk = String(item[TABLE_KEYS.sortKey]);
+    kept.add(sk);
+    if (was.get(sk) !== JSON.stringify(item)) writes.push({ Put: { TableName: table, Item: item } });
+  }
+  const gone = Math.floor(now.getTime() / 1000);
+  for (const sk of was.keys()) if (!kept.has(sk)) writes.push({ Put: { TableName: table, Item: { ...imageKeyOf(after.id), [TABLE_KEYS.sortKey]: sk, [TTL_ATTRIBUTE]: gone } } });
+  return writes;
 }
 
 /** The old item a refused PutItem returned (ReturnValuesOnConditionCheckFailure), in the document client's form. */

@@ -109,6 +109,39 @@ export function shardPartitions(base: string): string[] {
   return Array.from({ length: LIST_SHARDS }, (_, shard) => shardPartition(base, shard));
 }
 
+/**
+ * The partition a hidden image (`os_hidden: true`) takes instead of `base` on every list index
+ * it is in: byOwner `<project>#hidden`, byVisibility `public#hidden#<s>`, `all`
+ * `image#hidden#<s>`, and the same on their name and sort twins, which share those attributes.
+ * Glance lists hidden images only when asked (`os_hidden=true`), and then only them: so a list
+ * reads exactly the partitions of the hidden state it asks for, and hidden images cost a
+ * default list nothing (docs/table-design.md, "os_hidden"). A PATCH of os_hidden moves the
+ * entries (a key change in the same one item write). A project id ending `#hidden` would share
+ * a partition with another's hidden images: every list re-checks owner and os_hidden on the
+ * images it reads, so that costs reads, never a wrong answer.
+ */
+export function hiddenPartition(base: string): string {
+  return `${base}#hidden`;
+}
+
+/** The partition `base` stands for in the lists of images whose os_hidden is `hidden`. */
+export function listPartitionOf(base: string, hidden: boolean): string {
+  return hidden ? hiddenPartition(base) : base;
+}
+
+/**
+ * The table's record that every item carries the list index keys of LIST_KEYS_VERSION: the item
+ * `TABLE` / `LIST_KEYS#<version>`, written once the items of an older table have been rewritten
+ * (infra/local/dynamodb.ts backfillListKeys, `npm run rewrite-list-keys`), and at once on a new
+ * table. It tells a start whether a rewrite is due when no index change shows it: moving hidden
+ * images to their partitions (version 2) changed keys, not indexes (version 3: tag items). No function reads it.
+ */
+export const TABLE_RECORD_PARTITION = 'TABLE';
+export const LIST_KEYS_VERSION = 3;
+export function listKeysRecordSortKey(version: number = LIST_KEYS_VERSION): string {
+  return `LIST_KEYS#${version}`;
+}
+
 /** The list sort key the list indexes share: `<created_at>#<id>`, so a descending Query is Glance's default order. */
 export const LIST_SORT_KEY = 'listSk';
 
@@ -170,6 +203,17 @@ export const INDEXES = {
   byOwnerStatus: { name: 'byOwnerStatus', partitionKey: 'ownerPk', sortKey: 'statusListSk', projection: 'sortTwin' },
   byVisibilityStatus: { name: 'byVisibilityStatus', partitionKey: 'visPk', sortKey: 'statusListSk', projection: 'sortTwin' },
   allByStatus: { name: 'allByStatus', partitionKey: 'allPk', sortKey: 'statusListSk', projection: 'sortTwin' },
+  /**
+   * The tag twins of byOwner, byVisibility and `all` (the GSI budget's last three): a GSI cannot
+   * index a list's elements, so each tag of a live image is an item of its own in the image's
+   * partition (`IMAGE#<id>` / `TAG#<tag>`, tagItems), keyed on these by the image's list
+   * partition and the tag (tagPartition) and sorted by the image's `listSk`: `tag=` under
+   * Glance's default order or `created_at` is a Query per partition the caller may see. Written
+   * in the image's own transaction. Projection: the image id and `listSk`, as the sort twins.
+   */
+  byOwnerTag: { name: 'byOwnerTag', partitionKey: 'tagOwnerPk', sortKey: LIST_SORT_KEY, projection: 'sortTwin' },
+  byVisibilityTag: { name: 'byVisibilityTag', partitionKey: 'tagVisPk', sortKey: LIST_SORT_KEY, projection: 'sortTwin' },
+  allByTag: { name: 'allByTag', partitionKey: 'tagAllPk', sortKey: LIST_SORT_KEY, projection: 'sortTwin' },
 } as const;
 
 export type IndexDefinition = { name: string; partitionKey: string; sortKey: string; projection?: 'sortTwin' };
@@ -198,10 +242,54 @@ export const SORT_TWIN_OF: Record<TwinSortKey, Partial<Record<IndexKey, IndexKey
   statusListSk: { byOwner: 'byOwnerStatus', byVisibility: 'byVisibilityStatus', all: 'allByStatus' },
 };
 
+/** Each list index's tag twin (byMember has none: a membership holds no copy of its image's tags). */
+export const TAG_TWIN_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerTag', byVisibility: 'byVisibilityTag', all: 'allByTag' };
+
+/** Sort keys of an image's tag items in its partition: `TAG#<tag>`. */
+export const TAG_SORT_PREFIX = 'TAG#';
+
+/**
+ * The sort key of the one tag item of an image with more than TAG_ITEMS_MAX tags: such an image
+ * has no item per tag but this one, on its partitions' overflow key (tagOverflowPartition),
+ * which every `tag=` list reads too and filters. Distinct from every `TAG#<tag>`.
+ */
+export const TAG_OVERFLOW_SORT_KEY = 'TAGS#MANY';
+
+/**
+ * The most tags an image keeps one tag item each for. A write's tag items change in the image's
+ * own TransactWriteItems (≤ 100 actions): replacing every tag of such an image deletes up to this
+ * many and puts as many, beside the image, 2 usage counters and 2 task items: 2 × 40 + 1 + 6 ≤ 100.
+ * Glance allows 128 tags (image_tag_quota); images with more than 40 are few, and are read by
+ * every tag list of their partitions through the overflow key instead.
+ */
+export const TAG_ITEMS_MAX = 40;
+
+/**
+ * A tag twin's partition: the image's partition on the list index it twins (`<project>`,
+ * `public#<s>`, `image#hidden#<s>`, ...), then the tag: `<partition>#tag=<tag>`. A tag of more
+ * than 512 bytes is keyed by its SHA-256 (`#sha=<hex>`), so the key stays within DynamoDB's
+ * 2,048 bytes whatever the project id; lists re-check each image's tags, so a collision of keys
+ * (a project id holding `#tag=`) costs reads, never a wrong answer.
+ */
+export function tagPartition(listPartition: string, tag: string): string {
+  const key = Buffer.byteLength(tag, 'utf8') > 512 ? `#sha=${createHash('sha256').update(tag).digest('hex')}` : tag;
+  return `${listPartition}#tag=${key}`;
+}
+
+/**
+ * Where the overflow items of images with more than TAG_ITEMS_MAX tags sit: one partition per
+ * list partition base, unsharded (`<project>#tags*`, `public#tags*`, `image#hidden#tags*`): such
+ * images are few, and a sharded one would add 16 Queries to every tag list.
+ */
+export function tagOverflowPartition(listPartitionBase: string): string {
+  return `${listPartitionBase}#tags*`;
+}
+
 /** The list indexes spread over LIST_SHARDS partitions each: `all` and byVisibility (and their sort twins) by image id, their name twins by name. */
 const SHARDED_INDEXES: readonly IndexKey[] = [
   'all', 'byVisibility', 'allByName', 'byVisibilityName',
   'allByUpdated', 'byVisibilityUpdated', 'allBySize', 'byVisibilitySize', 'allByStatus', 'byVisibilityStatus',
+  'allByTag', 'byVisibilityTag',
 ];
 
 export function isShardedIndex(index: IndexKey): boolean {
@@ -287,6 +375,7 @@ export const LIST_INDEXES = [
   INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
   INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
   ...Object.values(SORT_TWIN_OF).flatMap((twins) => Object.values(twins).map((twin) => INDEXES[twin].name)),
+  ...Object.values(TAG_TWIN_OF).map((twin) => INDEXES[twin].name),
 ];
 /** The sweepers read their candidates from byStatus, and the audit pages through every live image on `all`. */
 export const SWEEP_INDEXES = [INDEXES.byStatus.name, INDEXES.all.name] as const;

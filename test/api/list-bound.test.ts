@@ -78,3 +78,18 @@ describe('a list sorted in the function', () => {
     expect(await list({ status: ['active'], sort: ['size:asc,name:desc'] })).toEqual([]);
   });
 });
+
+describe('a list in an indexed order with a filter its index does not hold', () => {
+  it('stops with a 400 before the function\'s time limit, rather than a gateway timeout', async () => {
+    // A clock that moves a second each time it is read: the bound (5 s) is passed within the 12 images.
+    let t = 0;
+    const slow = new DynamoImageLists(dynamo.client, { tableName: TABLE, unindexedListMaxMs: 5_000, now: () => new Date((t += 1_000)) });
+    const refused = await slow.list(owner, parseListQuery({ protected: ['true'] }), undefined).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(GlanceError);
+    expect((refused as GlanceError).status).toBe(400);
+    expect((refused as GlanceError).message).toMatch(/^This list's filters are checked on each image read.* Narrow it with filters that select by index/);
+    // A filter the index serves, or one the page fills quickly, answers.
+    t = 0;
+    expect((await slow.list(owner, parseListQuery({ name: ['few'] }), undefined)).images).toHaveLength(3);
+  });
+});

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
+import { TAG_ITEMS_MAX } from '../../shared/adapters/table-design.js';
 import type { Image } from '../../shared/domain/image.js';
 import { compareImages, matchesListFilters, parseListQuery, parseQueryString } from '../../shared/domain/list-query.js';
 import { inGlanceList, type Lister } from '../../shared/domain/list-visibility.js';
@@ -13,7 +14,7 @@ import { settled } from './data-helpers.js';
 /**
  * Every list index stays consistent with the images it holds through every write path
  * (docs/table-design.md): after a random sequence of creates, renames, visibility changes,
- * tags, uploads (verification), hides, deactivations, deletes (the scrubber), restores and
+ * tags (one at a time, or all replaced, past the tag items' limit and back), uploads (verification), hides, deactivations, deletes (the scrubber), restores and
  * membership changes, each indexed query (default order, name=, name=in:, sort=name both ways,
  * sort=updated_at / size / status, status=, admin, shared with the caller, community, ...) paged with markers through the API lists
  * exactly what a full scan of the table, filtered and sorted in memory by Glance's rules
@@ -36,6 +37,7 @@ type Op =
   | { kind: 'rename'; target: number; name: number | null }
   | { kind: 'visibility'; target: number; visibility: Visibility }
   | { kind: 'tag'; target: number; tag: (typeof TAGS)[number]; add: boolean }
+  | { kind: 'retag'; target: number; many: boolean }
   | { kind: 'hide'; target: number; hidden: boolean }
   | { kind: 'upload'; target: number }
   | { kind: 'deactivate' | 'reactivate' | 'delete' | 'restore' | 'scrub' | 'unshare'; target: number }
@@ -47,8 +49,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('create' as const), by: fc.constantFrom(0 as const, 1 as const), name: nameIndex, visibility: fc.constantFrom(...VISIBILITIES), tagged: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('rename' as const), target, name: nameIndex }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('visibility' as const), target, visibility: fc.constantFrom(...VISIBILITIES) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tag' as const), target, tag: fc.constantFrom(...TAGS), add: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('hide' as const), target, hidden: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tag' as const), target, tag: fc.constantFrom(...TAGS), add: fc.boolean() }) },
+  // Every tag replaced at once: past TAG_ITEMS_MAX (the overflow item) or back to one tag.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('retag' as const), target, many: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('hide' as const), target, hidden: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('upload' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('deactivate' as const, 'reactivate' as const, 'delete' as const, 'restore' as const, 'scrub' as const, 'unshare' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('share' as const), target, status: fc.constantFrom(...MEMBER_STATUSES) }) },
@@ -161,6 +165,11 @@ describe('list indexes against a full scan (property)', () => {
             case 'tag':
               noServerError(o.kind, await call(`${path}/tags/${o.tag}`, { method: o.add ? 'PUT' : 'DELETE', token: ownerToken(image) }));
               break;
+            case 'retag': {
+              const tags = o.many ? ['t1', ...Array.from({ length: TAG_ITEMS_MAX }, (_, k) => `many-${k}`)] : ['t2'];
+              noServerError(o.kind, await patch(ownerToken(image), image.id, [{ op: 'replace', path: '/tags', value: tags }]));
+              break;
+            }
             case 'hide':
               noServerError(o.kind, await patch(ownerToken(image), image.id, [{ op: 'replace', path: '/os_hidden', value: o.hidden }]));
               break;
@@ -207,8 +216,24 @@ describe('list indexes against a full scan (property)', () => {
           `${ofRun}&visibility=private`,
           `${ofRun}&visibility=shared&member_status=all`,
           `${ofRun}&visibility=shared&member_status=pending&sort=name:asc`,
+          // Hidden images are on partitions of their own: each order and filter reads them there.
           `${ofRun}&os_hidden=true`,
+          `${ofRun}&os_hidden=true&sort=name:asc`,
+          `${ofRun}&os_hidden=true&sort=created_at:asc&visibility=all`,
+          `${ofRun}&os_hidden=true&sort=size:desc`,
+          `${ofRun}&os_hidden=true&status=active`,
+          `${ofRun}&os_hidden=true&visibility=public&sort=updated_at:asc`,
+          `${ofRun}&os_hidden=true&visibility=shared&member_status=all`,
+          `${inList}&os_hidden=true`,
+          // The tag twins: the first tag's partitions (and the overflow keys), the others checked.
           `${ofRun}&tag=t1`,
+          `${ofRun}&tag=t2&sort=created_at:asc`,
+          `${ofRun}&tag=t1&visibility=public`,
+          `${ofRun}&tag=t1&visibility=community`,
+          `${ofRun}&tag=t2&visibility=shared&member_status=all`,
+          `${ofRun}&tag=t1&os_hidden=true`,
+          `${ofRun}&tag=many-3`,
+          `${ofRun}&tag=t1&sort=name:asc`,
           `${ofRun}&status=active`,
           // The sort twins (updated_at, size, status) and the status twin under the default order.
           `${ofRun}&sort=updated_at:asc`,
@@ -236,7 +261,7 @@ describe('list indexes against a full scan (property)', () => {
           ['admin', admin, { projectId: adminProject, isAdmin: true }],
         ];
         const checks = callers.flatMap(([who, token, lister]) =>
-          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
+          [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&os_hidden=true`, `${ofRun}&owner=${projects[0]}&tag=t1`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
         );
         const results = await inBatches(checks, 4, async (c) => ({ ...c, listed: await pageThrough(c.token, c.query, limit) }));
         for (const r of results) expect(r.listed, `${r.who}: ${r.query} (limit ${limit}) after ${JSON.stringify(ops)}`).toEqual(expectedIds(scan, r.lister, r.query));

@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTableCommand, DescribeTableCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteItemCommand, DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoImageLists } from '../../shared/adapters/dynamo-image-lists.js';
-import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
+import { DynamoImageRepository, imageItem } from '../../shared/adapters/dynamo-image-repository.js';
 import { DynamoUsageRepository } from '../../shared/adapters/dynamo-usage-repository.js';
-import { INDEXES, nameSortKey } from '../../shared/adapters/table-design.js';
+import { INDEXES, listKeysRecordSortKey, nameSortKey, TABLE_RECORD_PARTITION } from '../../shared/adapters/table-design.js';
+import type { Image } from '../../shared/domain/image.js';
 import { parseListQuery } from '../../shared/domain/list-query.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
 
@@ -178,6 +179,46 @@ describe('a table from an older DATA_DIR', () => {
       new QueryCommand({ TableName: name, IndexName: 'all', KeyConditionExpression: 'allPk = :p', ExpressionAttributeValues: { ':p': { S: 'image' } } }),
     );
     expect(unsharded.Items).toEqual([]);
+  });
+
+  it('moves hidden images written before their own partitions onto them, which no index change shows (the table record does), and writes tag items', async () => {
+    // A table with every index of the current design, its items written by the code before
+    // hidden partitions: a hidden image keyed like any other, and no record of list keys v2.
+    const name = `${TABLE}-hidden`;
+    await ensureTable(client, name);
+    const record = { pk: { S: TABLE_RECORD_PARTITION }, sk: { S: listKeysRecordSortKey() } };
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record }))).Item).toBeDefined();
+    await client.send(new DeleteItemCommand({ TableName: name, Key: record }));
+    const ids = ['aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa1', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa2', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa3'];
+    for (const [i, id] of ids.entries()) {
+      const at = `2020-01-01T00:00:0${i}Z`;
+      const image = { ...unmarshall(olderItem(id, 'active', at)), properties: {}, visibility: i === 2 ? 'private' : 'public', owner: 'p', tags: i > 0 ? ['gold'] : [] } as unknown as Image;
+      // Keyed as a visible image, stored hidden (all but the last).
+      const item = { ...imageItem({ ...image, os_hidden: false }, [], undefined), os_hidden: i < 2 };
+      await client.send(new PutItemCommand({ TableName: name, Item: marshall(item) }));
+    }
+    const lists = new DynamoImageLists(client, { tableName: name });
+    const listed = async (who: { projectId: string; isAdmin: boolean }, params: Record<string, string[]>) => (await lists.list(who, parseListQuery(params), undefined)).images.map((i) => i.id);
+    const owner = { projectId: 'p', isAdmin: false };
+    expect(await listed(owner, { os_hidden: ['true'] })).toEqual([]);
+
+    await ensureTable(client, name);
+    const other = { projectId: 'q', isAdmin: false };
+    const admin = { projectId: 'adm', isAdmin: true };
+    expect(await listed(owner, {})).toEqual([ids[2]]);
+    expect(await listed(owner, { os_hidden: ['true'] })).toEqual([ids[1], ids[0]]);
+    expect(await listed(other, { os_hidden: ['true'], sort: ['name:asc'] })).toEqual([ids[0], ids[1]]);
+    expect(await listed(admin, { os_hidden: ['true'], sort: ['updated_at:desc'] })).toEqual([ids[1], ids[0]]);
+    expect(await listed(other, {})).toEqual([]);
+    // Their tag items, which came after them, are written too.
+    expect(await listed(owner, { tag: ['gold'] })).toEqual([ids[2]]);
+    expect(await listed(other, { tag: ['gold'], os_hidden: ['true'] })).toEqual([ids[1]]);
+    expect(await listed(admin, { tag: ['gold'], os_hidden: ['true'], sort: ['created_at:asc'] })).toEqual([ids[1]]);
+    // The audit still sees every live image, hidden ones included.
+    const active: string[] = [];
+    for await (const image of new DynamoImageRepository(client, { tableName: name }).findByStatus(['active'])) active.push(image.id);
+    expect(active.sort()).toEqual(ids);
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record }))).Item).toBeDefined();
   });
 
   it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {

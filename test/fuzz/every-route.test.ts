@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
-import { INDEXES } from '../../shared/adapters/table-design.js';
+import { hiddenPartition, INDEXES } from '../../shared/adapters/table-design.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../../shared/http/response.js';
 import { ROUTES, type Route } from '../../shared/routes.js';
 import { storeClient } from '../api/behind-the-api.js';
@@ -174,7 +174,8 @@ async function snapshot(ids: string[]): Promise<Snapshot> {
   const versions: Record<string, number | undefined> = {};
   for (const id of ids) versions[id] = (await table.get(id))?.version;
   const projects: string[] = [];
-  for (const owner of [world.owner, world.other]) {
+  // Hidden images are in their owner's hidden partition of byOwner.
+  for (const owner of [world.owner, world.other].flatMap((project) => [project, hiddenPartition(project)])) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await doc.send(

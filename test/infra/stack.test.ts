@@ -765,7 +765,7 @@ describe('IAM least privilege', () => {
         on: () =>
           [
             'byOwner', 'byVisibility', 'all', 'byMember', 'byOwnerName', 'byVisibilityName', 'allByName',
-            ...['Updated', 'Size', 'Status'].flatMap((key) => [`byOwner${key}`, `byVisibility${key}`, `allBy${key}`]),
+            ...['Updated', 'Size', 'Status', 'Tag'].flatMap((key) => [`byOwner${key}`, `byVisibility${key}`, `allBy${key}`]),
           ].map(indexArn),
       },
     ],
