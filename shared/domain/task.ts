@@ -150,16 +150,21 @@ export function importRequestOf(body: unknown): Record<string, unknown> {
 
 /** The `api_image_import` task a glance-direct import records, processing from the start (the verification is started next). */
 export function importTask(id: string, image: Image, importRequest: Record<string, unknown>, origin: TaskOrigin, now: Date): Task {
+  return runningTask(id, 'api_image_import', image.id, { image_id: image.id, import_req: importRequest }, origin, now);
+}
+
+/** A task of `imageId` that starts processing now: unfinished, so it has no result and no expiry yet. */
+function runningTask(id: string, type: TaskType, imageId: string, input: Record<string, unknown>, origin: TaskOrigin, now: Date): Task {
   const at = taskTimestamp(now);
   return {
     id,
-    type: 'api_image_import',
+    type,
     status: 'processing',
     owner: origin.projectId,
     user_id: origin.userId,
     request_id: origin.requestId,
-    image_id: image.id,
-    input: { image_id: image.id, import_req: importRequest },
+    image_id: imageId,
+    input,
     result: null,
     message: '',
     created_at: at,
@@ -267,23 +272,7 @@ export function legacyImportProblem(input: Record<string, unknown>): string | un
  * verifier's settling write finishes it with `result: {image_id}`, as Glance's flow does.
  */
 export function legacyImportTask(id: string, request: TaskRequest, imageId: string, origin: TaskOrigin, now: Date): Task {
-  const at = taskTimestamp(now);
-  return {
-    id,
-    type: 'import',
-    status: 'processing',
-    owner: origin.projectId,
-    user_id: origin.userId,
-    request_id: origin.requestId,
-    image_id: imageId,
-    input: request.input,
-    result: null,
-    message: '',
-    created_at: at,
-    updated_at: at,
-    expires_at: null,
-    version: 1,
-  };
+  return runningTask(id, 'import', imageId, request.input, origin, now);
 }
 
 /**

@@ -27,101 +27,76 @@ const LAMBDA_TRANSIENT = [
   'Lambda.Unknown',
 ];
 
+/** Where the input leads: a copy-image's `copy`, a web-download's `uri`, else the bytes already in place. */
+const SOURCE_CHOICE = {
+  Type: 'Choice',
+  Choices: [
+    { Variable: '$.copy', IsPresent: true, Next: 'Copy' },
+    { Variable: '$.uri', IsPresent: true, Next: 'Fetch' },
+  ],
+  Default: 'Verify',
+};
+
+/**
+ * A step that invokes `functionArn` with the state as its payload, its answer at `resultPath`:
+ * transient Lambda faults retried with backoff, anything else `otherAttempts` times, then
+ * `giveUp` with the error at `$.error`.
+ */
+function invokeStep(functionArn: string, resultPath: string, otherAttempts: number, giveUp: string, then: { Next: string } | { End: true }) {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: { FunctionName: functionArn, 'Payload.$': '$' },
+    ResultSelector: { 'outcome.$': '$.Payload' },
+    ResultPath: resultPath,
+    Retry: [
+      { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
+      { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: otherAttempts, BackoffRate: 2 },
+    ],
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: giveUp }],
+    ...then,
+  };
+}
+
+/**
+ * The give-up step after `invokeStep` failed: the same function called with `give_up` and the
+ * error, plus the input fields it needs (`extra`: the uri or the copy), retried harder since
+ * it is what leaves no import running for ever.
+ */
+function giveUpStep(functionArn: string, resultPath: string, extra: Record<string, string> = {}) {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: {
+      FunctionName: functionArn,
+      Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', ...extra, give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+    },
+    ResultSelector: { 'outcome.$': '$.Payload' },
+    ResultPath: resultPath,
+    Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
+    End: true,
+  };
+}
+
 export function verifierDefinition() {
   return {
     Comment: "Skyglass verifier: fetch a web-download's URI if given, read the image's bytes once, then make it active or refuse it",
     QueryLanguage: 'JSONPath',
     StartAt: 'Source',
     States: {
-      Source: {
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.copy', IsPresent: true, Next: 'Copy' },
-          { Variable: '$.uri', IsPresent: true, Next: 'Fetch' },
-        ],
-        Default: 'Verify',
-      },
-      Copy: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: { FunctionName: VERIFY_FUNCTION_ARN, 'Payload.$': '$' },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.copied',
-        Retry: [
-          { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
-          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CopyGiveUp' }],
-        End: true,
-      },
-      CopyGiveUp: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: VERIFY_FUNCTION_ARN,
-          Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', 'copy.$': '$.copy', give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
-        },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.copied',
-        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
-        End: true,
-      },
-      Fetch: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: { FunctionName: FETCH_FUNCTION_ARN, 'Payload.$': '$' },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.fetch',
-        Retry: [
-          { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
-          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2 },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FetchGiveUp' }],
-        Next: 'Fetched',
-      },
+      Source: SOURCE_CHOICE,
+      Copy: invokeStep(VERIFY_FUNCTION_ARN, '$.copied', 3, 'CopyGiveUp', { End: true }),
+      CopyGiveUp: giveUpStep(VERIFY_FUNCTION_ARN, '$.copied', { 'copy.$': '$.copy' }),
+      Fetch: invokeStep(FETCH_FUNCTION_ARN, '$.fetch', 2, 'FetchGiveUp', { Next: 'Fetched' }),
       Fetched: {
         Type: 'Choice',
         Choices: [{ Variable: '$.fetch.outcome.result', StringEquals: 'fetched', Next: 'Verify' }],
         Default: 'NotFetched',
       },
       NotFetched: { Type: 'Succeed' },
-      FetchGiveUp: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: FETCH_FUNCTION_ARN,
-          Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', 'uri.$': '$.uri', give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
-        },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.fetch',
-        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
-        End: true,
-      },
-      Verify: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: { FunctionName: VERIFY_FUNCTION_ARN, 'Payload.$': '$' },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.verification',
-        Retry: [
-          { ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
-          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'GiveUp' }],
-        End: true,
-      },
-      GiveUp: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: VERIFY_FUNCTION_ARN,
-          Payload: { 'image_id.$': '$.image_id', 'key.$': '$.key', give_up: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
-        },
-        ResultSelector: { 'outcome.$': '$.Payload' },
-        ResultPath: '$.verification',
-        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
-        End: true,
-      },
+      FetchGiveUp: giveUpStep(FETCH_FUNCTION_ARN, '$.fetch', { 'uri.$': '$.uri' }),
+      Verify: invokeStep(VERIFY_FUNCTION_ARN, '$.verification', 3, 'GiveUp', { End: true }),
+      GiveUp: giveUpStep(VERIFY_FUNCTION_ARN, '$.verification'),
     },
   };
 }
