@@ -40,6 +40,7 @@ import { ImageWorkflows } from './constructs/image-workflows.js';
 import { SkyglassFunction } from './constructs/skyglass-function.js';
 import { SweepSchedules } from './constructs/sweep-schedules.js';
 import { UserDirectory } from './constructs/user-directory.js';
+import { INDEXES } from '../shared/adapters/table-design.js';
 
 export interface SkyglassStackProps extends StackProps {
   /** Stage name (`dev`, `prod`, ...); `prod`/`production` retain data and turn on deletion protection. */
@@ -402,6 +403,11 @@ export class SkyglassStack extends Stack {
       if (props.propertyProtections !== undefined) decider.addEnvironment('PROPERTY_PROTECTIONS', props.propertyProtections);
       // Functions that touch no bytes answer about the stores too (GET /v2/info/stores, create's header).
       if (stores.environment !== undefined) decider.addEnvironment('STORES', stores.environment);
+    }
+    // A table brought up one index per deploy (skyglass:tableIndexes) has only the first N: the
+    // lists read only those, serving what a missing twin would the bounded unindexed way.
+    if (props.tableIndexes !== undefined && props.tableIndexes < Object.keys(INDEXES).length) {
+      for (const fn of this.node.findAll().filter((c): c is SkyglassFunction => c instanceof SkyglassFunction)) fn.addEnvironment('TABLE_INDEXES', String(props.tableIndexes));
     }
     // Only the functions that write members count them against the quota.
     if (props.imageMemberQuota !== undefined) {

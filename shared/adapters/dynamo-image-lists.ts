@@ -10,7 +10,7 @@ import type { ListPage } from '../ports/image-repository.js';
 import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
-  AFTER_LIST_KEYS, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
+  AFTER_LIST_KEYS, deployedIndexes, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
   nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
@@ -28,6 +28,8 @@ export interface DynamoImageListsOptions {
    */
   unindexedListMaxItems?: number;
   unindexedListMaxMs?: number;
+  /** The indexes the table has (deployedIndexes); default all of INDEXES. */
+  indexes?: ReadonlySet<IndexKey>;
 }
 
 /** ~20 MB of items, about 20 Query pages of 1 MB: a second or two from DynamoDB, sorted in well under the 10 s a list function has. */
@@ -50,6 +52,7 @@ export class DynamoImageLists implements ImageLists {
   private readonly now: () => Date;
   private readonly unindexedMaxItems: number;
   private readonly unindexedMaxMs: number;
+  private readonly indexes: ReadonlySet<IndexKey>;
 
   constructor(client: DynamoDBClient, options: DynamoImageListsOptions) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -57,6 +60,7 @@ export class DynamoImageLists implements ImageLists {
     this.now = options.now ?? (() => new Date());
     this.unindexedMaxItems = options.unindexedListMaxItems ?? UNINDEXED_LIST_MAX_ITEMS;
     this.unindexedMaxMs = options.unindexedListMaxMs ?? UNINDEXED_LIST_MAX_MS;
+    this.indexes = options.indexes ?? deployedIndexes();
   }
 
   async list(caller: Lister, query: ListQuery, marker: Image | undefined): Promise<ListPage> {
@@ -67,7 +71,7 @@ export class DynamoImageLists implements ImageLists {
     const keep = (image: Image, shared: MemberStatus | undefined) =>
       (LIVE(image) ? inGlanceList(caller, image, shared, query) : pendingDelete && image.status === 'pending_delete') &&
       matchesListFilters(image, query, { pendingDelete });
-    const order = indexedOrder(query);
+    const order = indexedOrder(query, this.indexes);
     const streams = this.streamsFor(caller, query, order, order ? marker : undefined);
     const resolve = (ids: readonly string[]) => this.batchGet(ids);
     if (order) {
@@ -143,13 +147,13 @@ export class DynamoImageLists implements ImageLists {
         plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
         continue;
       }
-      const tagTwin = tag === undefined ? undefined : TAG_TWIN_OF[index];
+      const tagTwin = tag === undefined ? undefined : present(TAG_TWIN_OF[index], this.indexes);
       if (tag !== undefined && tagTwin) {
         for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined });
         plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
         continue;
       }
-      const twin = twinFor(index, order, names, statuses);
+      const twin = twinFor(index, order, names, statuses, this.indexes);
       if (!twin) {
         for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared: undefined });
         continue;
@@ -314,18 +318,19 @@ function twinFor(
   order: IndexedOrder | undefined,
   names: readonly string[] | undefined,
   statuses: readonly string[] | undefined,
+  indexes: ReadonlySet<IndexKey>,
 ): { index: IndexKey; sortAttr: typeof NAME_SORT_KEY | TwinSortKey; prefixes: string[] | undefined } | undefined {
   if (names !== undefined || order?.key === NAME_SORT_KEY) {
-    const twin = NAME_INDEX_OF[index];
+    const twin = present(NAME_INDEX_OF[index], indexes);
     return twin && { index: twin, sortAttr: NAME_SORT_KEY, prefixes: names?.map(nameKeyPrefix) };
   }
   if (order && order.key !== LIST_SORT_KEY) {
-    const twin = SORT_TWIN_OF[order.key][index];
+    const twin = present(SORT_TWIN_OF[order.key][index], indexes);
     const prefixes = order.key === STATUS_LIST_SORT_KEY ? statuses?.map(statusKeyPrefix) : undefined;
     return twin && { index: twin, sortAttr: order.key, prefixes };
   }
   if (statuses === undefined) return undefined;
-  const twin = SORT_TWIN_OF[STATUS_LIST_SORT_KEY][index];
+  const twin = present(SORT_TWIN_OF[STATUS_LIST_SORT_KEY][index], indexes);
   return twin && { index: twin, sortAttr: STATUS_LIST_SORT_KEY, prefixes: statuses.map(statusKeyPrefix) };
 }
 
@@ -336,17 +341,26 @@ function twinFor(
  * in the same direction (`sort=size:asc`, `sort_key=status`, ...: that key's twin, either way).
  * Undefined for any other.
  */
-function indexedOrder(query: ListQuery): IndexedOrder | undefined {
+/** A twin the table has, or undefined (not deployed yet: the index itself is read instead). */
+function present(twin: IndexKey | undefined, indexes: ReadonlySet<IndexKey>): IndexKey | undefined {
+  return twin !== undefined && indexes.has(twin) ? twin : undefined;
+}
+
+/** Whether every twin of an order's family (own, public, admin) is deployed, so the order can be read from them. */
+const hasAll = (twins: Partial<Record<IndexKey, IndexKey>>, indexes: ReadonlySet<IndexKey>) => Object.values(twins).every((t) => indexes.has(t));
+
+function indexedOrder(query: ListQuery, indexes: ReadonlySet<IndexKey>): IndexedOrder | undefined {
   if (query.isDefaultSort) return { key: LIST_SORT_KEY, forward: false };
   const [first, second, third] = query.sort;
   if (query.sort.length === 2 && first?.key === 'created_at' && second?.key === 'id' && first.dir === 'asc' && second.dir === 'asc') {
     return { key: LIST_SORT_KEY, forward: true };
   }
   if (query.sort.length !== 3 || second?.key !== 'created_at' || third?.key !== 'id' || first?.dir !== second.dir || second.dir !== third.dir) return undefined;
-  if (first.key === 'name') return { key: NAME_SORT_KEY, forward: first.dir === 'asc' };
+  // Until its twins are all deployed, an order is sorted in the function (bounded), as unindexed ones are.
+  if (first.key === 'name') return hasAll(NAME_INDEX_OF, indexes) ? { key: NAME_SORT_KEY, forward: first.dir === 'asc' } : undefined;
   const twin = TWIN_SORT_KEY_OF[first.key];
   // A name lookup sorted otherwise reads its names' images whole (few) and sorts them here.
-  if (twin && namesAskedFor(query) === undefined) return { key: twin, forward: first.dir === 'asc' };
+  if (twin && namesAskedFor(query) === undefined && hasAll(SORT_TWIN_OF[twin], indexes)) return { key: twin, forward: first.dir === 'asc' };
   return undefined;
 }
 

@@ -242,6 +242,17 @@ export const SORT_TWIN_OF: Record<TwinSortKey, Partial<Record<IndexKey, IndexKey
   statusListSk: { byOwner: 'byOwnerStatus', byVisibility: 'byVisibilityStatus', all: 'allByStatus' },
 };
 
+/**
+ * The indexes a table has when a stack declares only the first `count` of INDEXES
+ * (`skyglass:tableIndexes`, while an older stack is brought up one index per deploy); all of them
+ * without a count. Lists read only these, so an order or filter whose twin is not there yet is
+ * served the bounded unindexed way rather than by a Query naming a missing index (a 500).
+ */
+export function deployedIndexes(count?: number): ReadonlySet<IndexKey> {
+  const all = Object.keys(INDEXES) as IndexKey[];
+  return new Set(count === undefined ? all : all.slice(0, count));
+}
+
 /** Each list index's tag twin (byMember has none: a membership holds no copy of its image's tags). */
 export const TAG_TWIN_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerTag', byVisibility: 'byVisibilityTag', all: 'allByTag' };
 

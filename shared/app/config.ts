@@ -19,6 +19,8 @@ export interface Config {
   scrubDelaySeconds: number;
   /** Per-project quotas (QUOTAS, JSON, validated at synth or start-up); none: unlimited, as Glance without keystone limits. */
   quotas: QuotaConfig | undefined;
+  /** TABLE_INDEXES: the table has only the first N of its indexes (an older stack being brought up); none: all. */
+  tableIndexes: number | undefined;
 }
 
 export interface DataConfig {
@@ -64,6 +66,7 @@ export function config(): Config {
     delayedDelete: process.env.DELAYED_DELETE !== 'false',
     scrubDelaySeconds: seconds('SCRUB_DELAY_SECONDS', 3600, true),
     quotas: quotasFromEnvironment(),
+    tableIndexes: process.env.TABLE_INDEXES ? seconds('TABLE_INDEXES', 0) : undefined,
   });
 }
 

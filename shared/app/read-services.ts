@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { attachAwsCallLog } from '../adapters/aws-call-log.js';
+import { deployedIndexes } from '../adapters/table-design.js';
 import { attachDynamoDbCallStats } from '../adapters/dynamodb-call-stats.js';
 import { DynamoImageLists } from '../adapters/dynamo-image-lists.js';
 import { DynamoImageRepository } from '../adapters/dynamo-image-repository.js';
@@ -62,7 +63,7 @@ export function authorizedImages(): AuthorizedImages {
 
 /** Show and list. */
 export function imageQueries(): ImageQueries {
-  return (queries ??= new ImageQueries(new DynamoImageLists(dynamoDbClient(), { tableName: config().tableName }), authorizedImages(), propertyProtections()));
+  return (queries ??= new ImageQueries(new DynamoImageLists(dynamoDbClient(), { tableName: config().tableName, indexes: deployedIndexes(config().tableIndexes) }), authorizedImages(), propertyProtections()));
 }
 
 /** The per-project usage counters (written by the image repository's transactions). */

@@ -634,6 +634,14 @@ describe('table', () => {
     expect(readConfig(() => undefined, {}).tableIndexes).toBe(all);
   });
 
+  it('tells the functions how many indexes a table being brought up has (TABLE_INDEXES), so lists read only those; nothing with all of them', () => {
+    const upgrading = synthesize({ 'aws:cdk:bundling-stacks': [], 'skyglass:tableIndexes': '8' });
+    const upgradingResources = Template.fromStack(upgrading.stack).toJSON().Resources as Record<string, Json>;
+    const listId = upgrading.stack.getLogicalId(upgrading.stack.functions.listImages!.node.defaultChild as CfnElement);
+    expect(upgradingResources[listId]!.Properties.Environment.Variables.TABLE_INDEXES).toBe('8');
+    expect(resources[functionId('listImages')]!.Properties.Environment.Variables.TABLE_INDEXES).toBeUndefined();
+  });
+
   it('is destroyed with a non-prod stack and has no deletion protection', () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
     expect(table.DeletionPolicy).toBe('Delete');
