@@ -11,7 +11,7 @@ import { settled } from './data-helpers.js';
  * with no image lost or repeated while other images come and go. The caller's own images
  * (`owner=`), so no other file's images move through these lists while they are read; the
  * sharded twins (public, community, an admin's) are checked against a full scan in
- * list-consistency.test.ts.
+ * list-consistency/property.ts.
  */
 interface Listed {
   id: string;
