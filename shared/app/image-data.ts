@@ -4,6 +4,7 @@ import { enforceOnImage } from '../domain/image-access.js';
 import { badRequest, conflict, forbidden, imageNotFound, notFound, serviceUnavailable } from '../domain/errors.js';
 import { glanceTimestamp, queuedWithoutData, type Image, type UploadSession } from '../domain/image.js';
 import { transitionRefusedMessage, type ImageStatus } from '../domain/status.js';
+import type { StoreCatalog } from '../domain/stores.js';
 import { LISTED_PARTS, missingParts, plannedPart, planUpload, type UploadPlan, type UploadSessionView } from '../domain/upload-plan.js';
 import { PartsRefusedError, UploadGoneError, type BlobStore, type StoreBlobs } from '../ports/blob-store.js';
 import { ConcurrentUpdateError, type ImageRepository } from '../ports/image-repository.js';
@@ -322,6 +323,23 @@ export async function startVerification(workflows: Workflows, request: Verificat
 
 export function objectKey(imageId: string, uniqueId: string): string {
   return `images/${imageId}/${uniqueId}`;
+}
+
+/**
+ * The image a web-download fetch starts from: importing, a fresh object key for the fetcher to
+ * write, the URI, and the default store it lands in. Both ways in (POST /import web-download and
+ * the legacy `import` task) build it here, and start its workflow with startWebDownload, so they
+ * cannot drift apart.
+ */
+export function webDownloadImporting(image: Image, uri: string, stores: StoreCatalog, newId: () => string): Image {
+  const location = objectKey(image.id, newId());
+  return { ...image, status: 'importing', location, import_source: uri, stores: stores.recorded(stores.defaultStore), failure: null };
+}
+
+/** Starts the workflow that fetches a webDownloadImporting image's URI into its key, then verifies it. */
+export function startWebDownload(workflows: Workflows, image: Image): Promise<void> {
+  if (!image.location || !image.import_source) throw new Error(`image ${image.id} is not a web-download in progress`);
+  return startVerification(workflows, { image_id: image.id, key: image.location, uri: image.import_source }, 'import');
 }
 
 /** Glance's rules before data may arrive: queued, and both formats set. */

@@ -11,7 +11,7 @@ import type { StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { AuthorizedImages } from './authorized-images.js';
-import { isObject, objectKey, startVerification } from './image-data.js';
+import { isObject, startVerification, startWebDownload, webDownloadImporting } from './image-data.js';
 import { nextVersion, saveOrConflict } from './writes.js';
 
 /**
@@ -63,12 +63,10 @@ export class ImageImports {
    */
   private async startWebDownload(image: Image, uri: string, targets: ImportTargets | null, task: () => ReturnType<typeof importTask>): Promise<void> {
     if (image.status !== 'queued') throw conflict(`Image needs to be in 'queued' state to use 'web-download' method (it is ${image.status})`);
-    const store = this.stores.catalog.defaultStore;
-    const key = objectKey(image.id, this.newId());
     const recorded = task();
-    const importing = importingTo({ ...image, status: 'importing', location: key, import_source: uri, stores: this.stores.catalog.recorded(store), failure: null, task_id: recorded.id }, targets);
+    const importing = importingTo({ ...webDownloadImporting(image, uri, this.stores.catalog, this.newId), task_id: recorded.id }, targets);
     await saveOrConflict(this.repo, this.bump(importing), image, [], recorded);
-    await startVerification(this.workflows, { image_id: image.id, key, uri }, 'import');
+    await startWebDownload(this.workflows, importing);
   }
 
   /**

@@ -12,7 +12,7 @@ import type { ImageRepository } from '../ports/image-repository.js';
 import type { TaskRepository } from '../ports/task-repository.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { AuthorizedImages } from './authorized-images.js';
-import { objectKey, startVerification } from './image-data.js';
+import { startWebDownload, webDownloadImporting } from './image-data.js';
 import { enforceTaskRule } from './tasks.js';
 
 /**
@@ -63,10 +63,9 @@ export class TaskCreation {
       throw error;
     }
     const task = legacyImportTask(this.newId(), request, image.id, origin, this.clock());
-    const key = objectKey(image.id, this.newId());
-    const store = this.stores.defaultStore;
-    await this.repo.create({ ...image, status: 'importing', location: key, import_source: uri, stores: this.stores.recorded(store) }, ['image.create'], task);
-    await startVerification(this.workflows, { image_id: image.id, key, uri }, 'import');
+    const importing = webDownloadImporting(image, uri, this.stores, this.newId);
+    await this.repo.create(importing, ['image.create'], task);
+    await startWebDownload(this.workflows, importing);
     return taskView(task);
   }
 
