@@ -42,6 +42,9 @@ const SHARED_WITH_CALLER = 50;
 /** A tag on 3 of the caller's images, the catalogue's oldest (its first), whatever its size: `tag=` finds them. */
 const RARE_TAG = 'gold';
 const RARE_TAGGED = [4, 14, 24];
+/** A tag on a tenth of the catalogue (every image of slot 1, the caller's) and on the rare ones: `tag=linux&tag=gold` asks for the rare ones with a common tag first. */
+const COMMON_TAG = 'linux';
+const commonlyTagged = (i: number) => i % 10 === 1 || RARE_TAGGED.includes(i);
 
 interface Query {
   label: string;
@@ -79,6 +82,8 @@ const QUERIES: Query[] = [
   { label: 'admin os_hidden=true', query: 'os_hidden=true', admin: true },
   // A rare tag: 3 of the caller's images, the oldest of the catalogue, whatever its size.
   { label: `tag= (${RARE_TAGGED.length} images)`, query: `tag=${RARE_TAG}` },
+  // Glance ANDs repeated tags: the rare one is read (whichever comes first), the other checked on each image.
+  { label: `tag= common & rare (${RARE_TAGGED.length} images)`, query: `tag=${COMMON_TAG}&tag=${RARE_TAG}` },
 ];
 
 interface PageFigures {
@@ -141,7 +146,7 @@ function catalogueImage(i: number): Image {
   return {
     id: randomUUID(), name, status: queued ? 'queued' : 'active', visibility, protected: false, os_hidden: hidden, owner,
     checksum: queued ? null : 'c'.repeat(32), os_hash_algo: queued ? null : 'sha512', os_hash_value: queued ? null : 'h'.repeat(128), size, virtual_size: size,
-    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: RARE_TAGGED.includes(i) ? [RARE_TAG] : [], created_at: at, updated_at: updated,
+    min_disk: 0, min_ram: 0, disk_format: 'qcow2', container_format: 'bare', tags: [...(commonlyTagged(i) ? [COMMON_TAG] : []), ...(RARE_TAGGED.includes(i) ? [RARE_TAG] : [])], created_at: at, updated_at: updated,
     properties: { os_distro: 'cirros' }, location: `images/${i}`, upload: null, failure: null, version: 3,
   } as Image;
 }
@@ -391,7 +396,7 @@ export function reportListScale(result: ListScaleResult): void {
   const big = sizes[sizes.length - 1]!;
   heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
   console.log(
-    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}; ` +
+    `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}, 10% (the caller's) and those ${COMMON_TAG}; ` +
       `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${big.seedSeconds.toFixed(0)} s in all.` +
       (result.stoppedAt ? ` Stopped before ${result.stoppedAt.toLocaleString('en-US')} (seeding past ${SEED_BUDGET_SECONDS} s).` : ''),
   );

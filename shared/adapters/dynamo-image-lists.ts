@@ -136,10 +136,11 @@ export class DynamoImageLists implements ImageLists {
     // its name's shard only (one stream per name), `sort=name` every shard. A twin read for a
     // filter (names, statuses) is one stream per value, over that value's key prefix only.
     // A tag filter under Glance's default order or `created_at` (and no name or status lookup,
-    // which their twins serve) reads the tag twins: the first tag's partitions only (Glance ANDs
-    // the tags: each image read is checked for the others), and their overflow keys, where the
-    // images with more than TAG_ITEMS_MAX tags are.
-    const tag = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? query.filters.tags[0] : undefined;
+    // which their twins serve) reads the tag twins, and their overflow keys, where the images
+    // with more than TAG_ITEMS_MAX tags are. Glance ANDs the tags, and each image read is checked
+    // for all of them, so one tag's partition is enough: of several tags, each partition reads
+    // the one with the fewest entries there (FewestOfStream).
+    const tags = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? [...new Set(query.filters.tags)] : [];
     const plans: StreamPlan[] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
@@ -147,9 +148,12 @@ export class DynamoImageLists implements ImageLists {
         plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
         continue;
       }
-      const tagTwin = tag === undefined ? undefined : present(TAG_TWIN_OF[index], this.indexes);
-      if (tag !== undefined && tagTwin) {
-        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined });
+      const tagTwin = tags.length === 0 ? undefined : present(TAG_TWIN_OF[index], this.indexes);
+      if (tagTwin) {
+        for (const partition of sharded ? shardPartitions(value) : [value]) {
+          const perTag = tags.map((tag): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined }));
+          plans.push(perTag.length === 1 ? perTag[0]! : { kind: 'fewest of', plans: perTag });
+        }
         plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
         continue;
       }
@@ -173,22 +177,7 @@ export class DynamoImageLists implements ImageLists {
     const forward = order?.forward ?? false;
     const markerListKey = marker ? listSortKeyOf(marker) : undefined;
     const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
-    const streams: Stream[] = [];
-    for (const plan of plans) {
-      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: plan.kind === 'keyed' ? undefined : plan.shared };
-      if (plan.kind === 'members in memory') {
-        // Member items hold no copy of the name or any other sort value (docs/table-design.md):
-        // the caller's memberships in this status are read whole and their images ordered here.
-        const all = new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
-        const key = order!.key;
-        streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, (image) => orderKeyOf(key, image), markerKey, forward));
-        continue;
-      }
-      if (plan.kind === 'list') {
-        const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
-        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
-        continue;
-      }
+    const keyedStream = (plan: KeyedPlan): CandidateStream | undefined => {
       const { prefix, sortAttr } = plan;
       let lo = prefix;
       let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
@@ -203,11 +192,36 @@ export class DynamoImageLists implements ImageLists {
         if (forward) lo = lo === undefined || markerKey > lo ? markerKey : lo;
         else hi = hi === undefined || markerKey < hi ? markerKey : hi;
       }
-      if (lo !== undefined && hi !== undefined && lo > hi) continue; // the marker is past this prefix
+      if (lo !== undefined && hi !== undefined && lo > hi) return undefined; // the marker is past this prefix
       const keysOnly = 'projection' in INDEXES[plan.index];
-      streams.push(
-        new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY, keysOnly }),
-      );
+      return new CandidateStream({
+        doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: undefined,
+        index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY, keysOnly,
+      });
+    };
+    const streams: Stream[] = [];
+    for (const plan of plans) {
+      if (plan.kind === 'keyed') {
+        const stream = keyedStream(plan);
+        if (stream) streams.push(stream);
+        continue;
+      }
+      if (plan.kind === 'fewest of') {
+        const alternatives = plan.plans.map(keyedStream).filter((stream): stream is CandidateStream => stream !== undefined);
+        if (alternatives.length > 0) streams.push(new FewestOfStream(alternatives, forward));
+        continue;
+      }
+      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: plan.shared };
+      if (plan.kind === 'members in memory') {
+        // Member items hold no copy of the name or any other sort value (docs/table-design.md):
+        // the caller's memberships in this status are read whole and their images ordered here.
+        const all = new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
+        const key = order!.key;
+        streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, (image) => orderKeyOf(key, image), markerKey, forward));
+        continue;
+      }
+      const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
+      streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
     }
     return streams;
   }
@@ -288,8 +302,11 @@ type Partition = [IndexKey, string, MemberStatus?];
  */
 type StreamPlan =
   | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
-  | { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY; prefix: string | undefined }
+  | KeyedPlan
+  | { kind: 'fewest of'; plans: KeyedPlan[] }
   | { kind: 'members in memory'; index: IndexKey; partition: string; shared: MemberStatus };
+
+type KeyedPlan = { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY; prefix: string | undefined };
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */
 interface IndexedOrder {
@@ -449,6 +466,20 @@ class CandidateStream implements Stream {
     return head;
   }
 
+  /** Every entry of the range has been read (and those not yet taken are buffered). */
+  readWhole(): boolean {
+    return this.done;
+  }
+
+  buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** The key of the last entry read and not yet taken: how far along the order the reads have come. */
+  reach(): string | undefined {
+    return this.buffer[this.buffer.length - 1]?.key;
+  }
+
   private fetches = 0;
   private lastLimit = 0;
 
@@ -479,6 +510,46 @@ class CandidateStream implements Stream {
     }
     this.startKey = out.LastEvaluatedKey;
     this.done = !out.LastEvaluatedKey;
+  }
+}
+
+/**
+ * One partition of a list with several tags (Glance ANDs them): any one tag's stream finds every
+ * image that has them all, since each image read is checked for the others. The first read asks
+ * every tag's stream for its first chunk (the same number of entries each), side by side, and
+ * the rarest tag there is read from then on: one read whole already (the fewest entries of
+ * those), or else the one whose chunk reaches furthest along the order, as the sparsest tag's
+ * entries are the furthest apart. So `tag=common&tag=rare` costs about the rare tag's entries
+ * plus one chunk of each other tag per partition, not every image with the common one.
+ */
+class FewestOfStream implements Stream {
+  private chosen: CandidateStream | undefined;
+
+  constructor(
+    private readonly alternatives: readonly CandidateStream[],
+    private readonly forward: boolean,
+  ) {}
+
+  async peek(needs?: number): Promise<Candidate | undefined> {
+    if (!this.chosen) {
+      await Promise.all(this.alternatives.map((s) => s.peek(needs)));
+      const whole = this.alternatives.filter((s) => s.readWhole());
+      if (whole.length > 0) this.chosen = whole.reduce((a, b) => (b.buffered() < a.buffered() ? b : a));
+      else {
+        const further = (a: string, b: string) => (this.forward ? a > b : a < b);
+        this.chosen = this.alternatives.reduce((a, b) => {
+          const [ra, rb] = [a.reach(), b.reach()];
+          return rb !== undefined && (ra === undefined || further(rb, ra)) ? b : a;
+        });
+      }
+    }
+    return this.chosen.peek(needs);
+  }
+
+  async next(): Promise<Candidate | undefined> {
+    const head = await this.peek();
+    await this.chosen!.next();
+    return head;
   }
 }
 

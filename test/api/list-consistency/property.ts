@@ -238,6 +238,9 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             `${ofRun}&tag=t2&visibility=shared&member_status=all`,
             `${ofRun}&tag=t1&os_hidden=true`,
             `${ofRun}&tag=many-3`,
+            // Several tags (ANDed): each partition reads the tag it has fewest entries of.
+            `${ofRun}&tag=t2&tag=t1`,
+            `${ofRun}&tag=t1&tag=many-3&sort=created_at:asc&visibility=all`,
             `${ofRun}&tag=t1&sort=name:asc`,
             `${ofRun}&status=active`,
             // The sort twins (updated_at, size, status) and the status twin under the default order.
