@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { STREAMED_OPERATIONS, streamedDataRequest } from '../../shared/http/data-front.js';
 import { MAX_GATEWAY_BODY_BYTES } from '../../shared/http/gateway-responses.js';
+import { takeLongUploads } from '../../shared/http/upload-server.js';
 import {
   answerParserError,
   authorizeEvent,
@@ -77,11 +78,11 @@ export async function startDataFront(options: DataFrontOptions = {}): Promise<Da
       else res.end();
     });
   });
-  // A 2 GiB body takes minutes: no whole-request deadline (Node's default is 300 s); the load
-  // balancer's idle timeout bounds a stalled client instead. Keep-alive outlives the ALB's idle
-  // timeout, so the ALB never reuses a connection the front is closing (a 502).
+  // A 2 GiB body takes minutes: no whole-request deadline (takeLongUploads); the load balancer's
+  // idle timeout bounds a stalled client instead. Keep-alive outlives the ALB's idle timeout, so
+  // the ALB never reuses a connection the front is closing (a 502).
   const keepAliveMs = (options.keepAliveSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000;
-  server.requestTimeout = 0;
+  takeLongUploads(server);
   server.keepAliveTimeout = keepAliveMs;
   server.headersTimeout = keepAliveMs + 1000;
   server.on('clientError', answerParserError);

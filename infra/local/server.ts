@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { takeLongUploads } from '../../shared/http/upload-server.js';
 import type { Duplex } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -291,6 +292,8 @@ async function listenApi(options: { port?: number; host?: string }, dataFront: b
       else res.end();
     });
   });
+  // It serves the data front's uploads too: no 408 for an image still arriving after 300 s.
+  takeLongUploads(server);
   server.on('clientError', answerParserError);
   // Node hands CONNECT to this event and closes the connection unanswered when nobody listens.
   server.on('connect', (req: IncomingMessage, socket: Duplex) =>
