@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,17 +14,17 @@ import { mintToken } from '../infra/local/dev-key.js';
 import { check, heading, median, printTable, progress } from './report.js';
 
 /**
- * Section 6, list-scale (issue #11): what each list query reads as the catalogue grows. The
- * local runtime's table is filled straight through BatchWriteItem with the items the repository
- * writes (imageItem), grown 1,000 -> 10,000 -> 100,000 images in one run, and at each size every
- * query type is asked through the API for its first page and for a page 20 markers deep: DynamoDB
- * calls and items read (the handler's client, shared/adapters/dynamodb-call-stats.ts) and the
- * median latency, as a ratio to the smallest catalogue's. Then the write cost of an image change,
- * from the items before and after (which index entries each write adds, moves or removes).
+ * Section 6, list-scale (issue #11): what each list query reads as the catalogue grows. One child
+ * process per catalogue size runs its own local runtime, whose table is filled straight through
+ * BatchWriteItem with the items the repository writes (imageItem): 1,000, 10,000 and 100,000
+ * images, all there at once. Each child asks every query type through the API for its first page
+ * and for a page 20 markers deep and counts DynamoDB calls and items read (the handler's client,
+ * shared/adapters/dynamodb-call-stats.ts); then the parent times each page on every catalogue side
+ * by side (measureListScale) and reports latency at the largest as a ratio to the smallest.
+ * Then the write cost of an image change, from the items before and after (which index entries
+ * each write adds, moves or removes).
  */
 const SIZES = (process.env.LIST_SCALE_SIZES ?? '1000,10000,100000').split(',').map(Number);
-/** Growing stops (and the larger sizes are left out) once seeding alone has taken this long. */
-const SEED_BUDGET_SECONDS = 240;
 const PAGE = 25;
 const DEPTH = 20;
 const REPEATS = 7;
@@ -110,7 +111,6 @@ interface WriteCost {
 export interface ListScaleResult {
   sizes: SizeFigures[];
   writes: WriteCost[];
-  stoppedAt: number | undefined;
 }
 
 async function http(url: string, token: string, init: { method?: string; json?: unknown; body?: string; contentType?: string } = {}) {
@@ -182,14 +182,6 @@ async function once(url: string, token: string): Promise<PageFigures & { next: s
   const ms = performance.now() - start;
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${JSON.stringify(res.body)}`);
   return { stats: stats.summary(), returned: res.body?.images.length ?? 0, ms, next: res.body?.next };
-}
-
-/** The counts of one request, and the median latency of REPEATS more of the same. */
-async function measured(url: string, token: string): Promise<PageFigures & { next: string | undefined }> {
-  const first = await once(url, token);
-  const times: number[] = [];
-  for (let r = 0; r < REPEATS; r++) times.push((await once(url, token)).ms);
-  return { ...first, ms: median(times) };
 }
 
 /**
@@ -306,11 +298,79 @@ export function modelledWrites(): WriteCost[] {
   ];
 }
 
+/** Set in a child's environment: the catalogue size it holds (one local runtime per process). */
+const CHILD_FLAG = 'SKYGLASS_BENCH_LIST_SCALE_SIZE';
+
+/** What a child says once its catalogue is in place, and answers to the parent's timing requests. */
+type ChildMessage =
+  | { ready: { size: number; seedSeconds: number; pages: [string, { first: PageFigures; deep: PageFigures | undefined }][]; writes: WriteCost[] } }
+  | { timed: number }
+  | { error: string };
+type ParentMessage = { time: { label: string; which: 'first' | 'deep' } } | { done: true };
+
+/**
+ * One child per catalogue size, each its own local runtime (DynamoDB Local in memory) seeded to
+ * that size, so every size is there at once and latency is measured side by side: for each
+ * query, REPEATS rounds, each round one request to each catalogue in turn (the order rotating),
+ * so a change in the machine's load falls on every size alike rather than on whichever size was
+ * being measured when it came. Counts (calls, items read) come from each child's own first request.
+ */
 export async function measureListScale(): Promise<ListScaleResult> {
-  process.env.SKYGLASS_DYNAMODB_STATS = '1';
+  progress(`list-scale: ${SIZES.length} local runtimes, catalogues of ${SIZES.map((n) => n.toLocaleString('en-US')).join(' / ')} images, seeded side by side`);
+  const children = SIZES.map((size) => {
+    const child = fork(import.meta.filename, [], { env: { ...process.env, [CHILD_FLAG]: String(size), SKYGLASS_DYNAMODB_STATS: '1' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const replies: ChildMessage[] = [];
+    const waiting: ((m: ChildMessage) => void)[] = [];
+    child.on('message', (m) => {
+      const next = waiting.shift();
+      if (next) next(m as ChildMessage);
+      else replies.push(m as ChildMessage);
+    });
+    const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+    const reply = async (): Promise<ChildMessage> => {
+      const m = replies.shift() ?? (await Promise.race([new Promise<ChildMessage>((resolve) => waiting.push(resolve)), exited.then((how): ChildMessage => ({ error: `the child for ${size} images ended (${how})` }))]));
+      if ('error' in m) throw new Error(`list-scale child (${size} images): ${m.error}`);
+      return m;
+    };
+    return { size, child, reply, exited };
+  });
+  try {
+    const ready = await Promise.all(children.map(async (c) => {
+      const m = await c.reply();
+      if (!('ready' in m)) throw new Error('list-scale: a child answered out of turn');
+      return m.ready;
+    }));
+    const sizes: SizeFigures[] = ready.map((r) => ({ size: r.size, seedSeconds: r.seedSeconds, pages: new Map(r.pages) }));
+    progress('list-scale: timing every query on every catalogue, side by side');
+    for (const q of QUERIES) {
+      for (const which of ['first', 'deep'] as const) {
+        const holding = children.map((c, i) => ({ c, figures: sizes[i]!.pages.get(q.label)?.[which] })).filter((h) => h.figures);
+        const times = holding.map(() => [] as number[]);
+        for (let round = 0; round < REPEATS; round++) {
+          for (let k = 0; k < holding.length; k++) {
+            const at = (k + round) % holding.length;
+            const { c } = holding[at]!;
+            c.child.send({ time: { label: q.label, which } } satisfies ParentMessage);
+            const m = await c.reply();
+            if (!('timed' in m)) throw new Error('list-scale: a child answered out of turn');
+            times[at]!.push(m.timed);
+          }
+        }
+        holding.forEach((h, i) => (h.figures!.ms = median(times[i]!)));
+      }
+    }
+    return { sizes, writes: [...modelledWrites(), ...ready[0]!.writes] };
+  } finally {
+    for (const c of children) if (c.child.connected) c.child.send({ done: true } satisfies ParentMessage);
+    await Promise.all(children.map((c) => Promise.race([c.exited, new Promise((r) => setTimeout(r, 30_000))])));
+    for (const c of children) c.child.kill('SIGKILL');
+  }
+}
+
+/** A child: one catalogue of `size` images behind its own local runtime, counted, then timed on request. */
+async function serveCatalogue(size: number, send: (m: ChildMessage) => Promise<void>): Promise<void> {
   const { startLocalRuntime } = await import('../infra/local/server.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'skyglass-bench-scale-'));
-  progress('list-scale: starting the local runtime (DynamoDB Local in memory)');
   const runtime = await startLocalRuntime({ port: 0, dataDir, inMemory: true });
   const client = new DynamoDBClient({ endpoint: runtime.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -353,40 +413,51 @@ export async function measureListScale(): Promise<ListScaleResult> {
     }, 200);
     await viaApi('delete: queued -> deleted', `${images}/${made?.id}`, member, { method: 'DELETE' }, 204);
 
-    const sizes: SizeFigures[] = [];
-    let seeded = 0;
-    let seedSeconds = 0;
-    let stoppedAt: number | undefined;
-    for (const size of SIZES) {
-      if (seedSeconds > SEED_BUDGET_SECONDS) {
-        stoppedAt = size;
-        break;
-      }
-      progress(`list-scale: growing the catalogue to ${size.toLocaleString('en-US')} images (BatchWriteItem)`);
-      const start = performance.now();
-      await grow(doc, runtime.tableName, seeded, size);
-      seedSeconds += (performance.now() - start) / 1000;
-      seeded = size;
-      const pages = new Map<string, { first: PageFigures; deep: PageFigures | undefined }>();
-      // At the first size every query runs once unrecorded first: module loading and the JIT's
-      // warm-up would otherwise count against the small catalogue.
-      for (const q of size === SIZES[0] ? [...QUERIES, ...QUERIES] : QUERIES) {
-        const token = q.admin ? admin : member;
-        const url = `${images}?${q.query}${q.query ? '&' : ''}limit=${PAGE}`;
-        const first = await measured(url, token);
-        // 20 markers deep: follow `next` 20 times (not measured), then measure that page.
-        let next = first.next;
-        for (let d = 1; d < DEPTH && next; d++) next = (await http(`${runtime.url}${next}`, token)).body?.next;
-        const deep = next ? await measured(`${runtime.url}${next}`, token) : undefined;
-        pages.set(q.label, { first, deep });
-      }
-      sizes.push({ size, seedSeconds, pages });
+    const start = performance.now();
+    await grow(doc, runtime.tableName, 0, size);
+    const seedSeconds = (performance.now() - start) / 1000;
+    // Each query once unrecorded first (module loading, the JIT), then counted; the URL of the
+    // page 20 markers deep is kept for the timing.
+    const pages: [string, { first: PageFigures; deep: PageFigures | undefined }][] = [];
+    const urls = new Map<string, { token: string; first: string; deep: string | undefined }>();
+    for (const q of QUERIES) {
+      const token = q.admin ? admin : member;
+      const url = `${images}?${q.query}${q.query ? '&' : ''}limit=${PAGE}`;
+      await once(url, token);
+      const first = await once(url, token);
+      // 20 markers deep: follow `next` 20 times (not counted), then count that page.
+      let next = first.next;
+      for (let d = 1; d < DEPTH && next; d++) next = (await http(`${runtime.url}${next}`, token)).body?.next;
+      const deepUrl = next ? `${runtime.url}${next}` : undefined;
+      const deep = deepUrl ? await once(deepUrl, token) : undefined;
+      pages.push([q.label, { first: { stats: first.stats, returned: first.returned, ms: 0 }, deep: deep && { stats: deep.stats, returned: deep.returned, ms: 0 } }]);
+      urls.set(q.label, { token, first: url, deep: deepUrl });
     }
-    return { sizes, writes: [...modelledWrites(), ...measuredWrites], stoppedAt };
+    await send({ ready: { size, seedSeconds, pages, writes: measuredWrites } });
+    await new Promise<void>((resolve, reject) => {
+      process.on('message', (m: ParentMessage) => {
+        if ('done' in m) return resolve();
+        const u = urls.get(m.time.label);
+        const url = m.time.which === 'first' ? u?.first : u?.deep;
+        if (!u || !url) return reject(new Error(`no ${m.time.which} page for ${m.time.label}`));
+        once(url, u.token).then((r) => send({ timed: r.ms }), reject);
+      });
+    });
   } finally {
     client.destroy();
     await runtime.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (process.env[CHILD_FLAG] && process.send) {
+  const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send?.(m, undefined, undefined, () => resolve()));
+  try {
+    await serveCatalogue(Number(process.env[CHILD_FLAG]), send);
+    process.exit(0);
+  } catch (error) {
+    await send({ error: (error as Error).stack ?? String(error) });
+    process.exit(1);
   }
 }
 
@@ -397,8 +468,7 @@ export function reportListScale(result: ListScaleResult): void {
   heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
   console.log(
     `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}, 10% (the caller's) and those ${COMMON_TAG}; ` +
-      `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${big.seedSeconds.toFixed(0)} s in all.` +
-      (result.stoppedAt ? ` Stopped before ${result.stoppedAt.toLocaleString('en-US')} (seeding past ${SEED_BUDGET_SECONDS} s).` : ''),
+      `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${sizes.map((x) => `${x.seedSeconds.toFixed(0)} s`).join(' / ')} (side by side).`,
   );
   console.log(`Budgets: items read per page <= ${MAX_ITEMS} (2 x ${PAGE} + 40); latency at ${big.size.toLocaleString('en-US')} <= ${MAX_LATENCY_RATIO}x at ${small.size.toLocaleString('en-US')}; name lookups < ${MAX_NAME_LOOKUP_MS} ms at ${big.size.toLocaleString('en-US')}.`);
   const rows: (string | number)[][] = [];
@@ -429,7 +499,7 @@ export function reportListScale(result: ListScaleResult): void {
     ['query', 'page', ...sizes.map((s) => `>calls/read/returned @${s.size / 1000}k`), ...sizes.map((s) => `>ms @${s.size / 1000}k`), `>ms ${big.size / 1000}k/${small.size / 1000}k`, 'result'],
     rows,
   );
-  console.log('(calls: DynamoDB calls of the list function; read: GetItem 1 if found, Query ScannedCount, BatchGetItem items; median of 7 requests, after one counted.)');
+  console.log(`(calls: DynamoDB calls of the list function; read: GetItem 1 if found, Query ScannedCount, BatchGetItem items; ms: median of ${REPEATS} requests per size, the sizes timed side by side in rounds, one request to each catalogue per round.)`);
   console.log('\nWrite cost of an image change (modelled from the items before and after: 1 table item, each index entry added, rewritten (projection ALL) or moved (2), 1 WCU per KB (DynamoDB\'s item size) each; a sort twin entry is ~0.2 KB, 1 WCU, and written only when it moves):');
   printTable(
     ['write', '>table items', '>index entries', '>WCU'],
