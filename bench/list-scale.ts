@@ -87,6 +87,10 @@ const QUERIES: Query[] = [
   { label: `tag= common & rare (${RARE_TAGGED.length} images)`, query: `tag=${COMMON_TAG}&tag=${RARE_TAG}` },
 ];
 
+/** LIST_SCALE_QUERIES=<text>[,<text>...]: only the queries whose label contains one of them (to look into a few). */
+const ONLY_QUERIES = process.env.LIST_SCALE_QUERIES?.split(',').filter(Boolean);
+if (ONLY_QUERIES) QUERIES.splice(0, QUERIES.length, ...QUERIES.filter((q) => ONLY_QUERIES.some((text) => q.label.includes(text))));
+
 interface PageFigures {
   stats: DynamoDbCallSummary;
   returned: number;
