@@ -70,8 +70,7 @@ export class WebFetcher {
   async fetch(request: VerificationRequest): Promise<FetchOutcome> {
     const image = await this.fetchingImage(request);
     if (!image || !request.uri) return { result: 'skipped', why: `image ${request.image_id} is not fetching ${request.uri ?? 'a URI'} into ${request.key}` };
-    const store = this.stores.catalog.storesOf(image)[0] ?? this.stores.catalog.defaultStore;
-    const blobs = this.stores.in(store);
+    const blobs = this.blobsOf(image);
     const now = Date.now();
     // Items written before the fetch's start was recorded count from this run.
     const started = Date.parse(image.import_fetch?.started_at ?? '') || now;

@@ -202,7 +202,9 @@ export interface FetchLimits {
   readonly maxBytes: number;
   /**
    * The whole fetch, from the import's start (ImportFetch.started_at) over every fetcher run,
-   * redirects and retries included (default 24 h).
+   * redirects and retries included (default 24 h: the bucket's lifecycle rule aborts an
+   * incomplete multipart upload a day or more after it started, infra/constructs/image-bucket.ts,
+   * so a longer fetch could lose its upload).
    */
   readonly timeoutSeconds: number;
   /**
