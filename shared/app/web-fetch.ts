@@ -148,9 +148,9 @@ export class WebFetcher {
       // Without a validator a later run could not tell whether the source changed: one run only.
       if (!source.validator) return this.fetchParts(image, blobs, source, { upload_id: uploadId, size: declared, validator: '', runs: 0 }, [], run, undefined);
       const upload: FetchUpload = { upload_id: uploadId, size: declared, validator: source.validator, runs: (image.import_fetch?.upload?.runs ?? 0) + 1 };
-      const current = await this.record(image, upload);
-      if (!current) return { result: 'skipped', why: 'the image changed before its upload was recorded' };
       try {
+        const current = await this.record(image, upload);
+        if (!current) return { result: 'skipped', why: 'the image stopped fetching before its upload was recorded' };
         return await this.fetchParts(current, blobs, source, upload, [], run, true);
       } catch (error) {
         throw new RecordedFetchError(error);
@@ -243,7 +243,8 @@ export class WebFetcher {
       await blobs.completeMultipartUpload(key, upload.upload_id, parts);
       return { result: 'fetched', size: source.size };
     }
-    if (Date.now() >= run.whole) return this.fail(image, blobs, this.wholeTimeout(), upload.upload_id);
+    // This run had what was left of the whole fetch's time: no run comes after it.
+    if (run.deadline >= run.whole || Date.now() >= run.whole) return this.fail(image, blobs, this.wholeTimeout(), upload.upload_id);
     if (upload.runs >= MAX_FETCH_RUNS) return this.fail(image, blobs, `the fetch needed more than ${MAX_FETCH_RUNS} runs of the fetcher`, upload.upload_id);
     // One write per run: it keeps the image's updated_at fresh (the stuck-image sweep leaves a
     // fetch that is still moving alone) and counts the run.
@@ -256,7 +257,8 @@ export class WebFetcher {
    * The fetch's record on the image, in one conditional write (on its version; still importing
    * this URI into this key). A client's own change meanwhile (a PATCH) is read and written over
    * again; if the image stopped fetching, or another run recorded another upload, this run's
-   * upload is nobody's: it is aborted, and undefined returned.
+   * upload is nobody's: it is aborted, and undefined returned. The image as written, or as
+   * another run on this same upload wrote it.
    */
   private async record(image: Image, upload: FetchUpload): Promise<Image | undefined> {
     const blobs = this.blobsOf(image);
@@ -275,8 +277,8 @@ export class WebFetcher {
       }
       // Another run on this same upload (a duplicate execution) wrote the same record first.
       if (ours === upload.upload_id && fresh.import_fetch?.upload?.runs === upload.runs) return fresh;
-      // Out of tries with the upload still recorded: the next run (or re-drive) resumes it.
-      if (tries >= RECORD_TRIES) return undefined;
+      // Out of tries: thrown, so the workflow's retry runs again (resuming what is recorded).
+      if (tries >= RECORD_TRIES) throw new Error(`the fetch's record of image ${image.id} lost to other writes ${RECORD_TRIES} times`);
       current = fresh;
     }
   }
@@ -348,7 +350,7 @@ interface FetchProgress {
 const MIB = 1024 * 1024;
 
 /**
- * A store or table error after a ranged fetch recorded its upload (the fetch's own failures
+ * A store or table error once a ranged fetch is recording its upload (the source's failures
  * fail the import inside fetchParts): thrown out of the run, so the workflow's retry (or a
  * re-drive) resumes the recorded upload rather than this run failing the import on a stale image.
  */

@@ -164,6 +164,18 @@ describe('WebFetcher, a ranged source', () => {
     expect(uploads.aborted).toEqual([id]);
   });
 
+  it('fails the import, instead of going on, when the run had what was left of the whole fetch\'s time', async () => {
+    const long = randomBytes(36 * MiB + 5);
+    slow.serve('late', long);
+    const uploads = new Uploads();
+    const id = await uploads.blobs().createMultipartUpload('k');
+    // One second of the 24 h left: the run's four ranges (1.1 s each) end past it.
+    const started_at = new Date(Date.now() - (86_400 - 1) * 1000).toISOString();
+    const image = new OneImage(importing({ import_source: `${slow.base}/slow-ranges/late`, import_fetch: { started_at, upload: { upload_id: id, size: long.length, validator: await etagOf(slow, 'late'), runs: 7 } } }));
+    expect(await fetcherFor(image, uploads).fetch(requestOf(image.stored))).toEqual({ result: 'failed', reason: expect.stringMatching(/took longer than 86400 s/) });
+    expect(uploads.aborted).toEqual([id]);
+  });
+
   it('stops a run near its budget with one write and answers continue; fails the import rather than run past MAX_FETCH_RUNS', async () => {
     // Five ranges, each answered after 1.1 s: a run of 1 s starts four, then stops.
     const long = randomBytes(36 * MiB + 5);
