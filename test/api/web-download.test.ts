@@ -226,7 +226,10 @@ describe('web-download longer than one fetcher run', () => {
     const redirect = await runtime.call(`/v2/images/${image.id}/file`, { token });
     expect(redirect.status).toBe(302);
     expect(Buffer.from(await (await fetch(redirect.headers.get('location')!)).arrayBuffer()).equals(data)).toBe(true);
-    expect(await runtime.storedBytes(image.id)).toEqual({ objects: [(await runtime.stored(image.id))!.location], uploads: [] });
+    const stored = (await runtime.stored(image.id))!;
+    expect(await runtime.storedBytes(image.id)).toEqual({ objects: [stored.location], uploads: [] });
+    // Active, the fetch's record is gone with its upload.
+    expect(stored.import_fetch).toBeUndefined();
   });
 
   it('a source that changes between runs fails the import (If-Range answered 200), its upload aborted', async () => {
