@@ -31,10 +31,11 @@ export interface SourceServer {
 
 const MIB_BYTES = 1024 * 1024;
 
-export async function startSourceServer(options: { ranges?: boolean; rangeDelayMs?: number } = {}): Promise<SourceServer> {
+export async function startSourceServer(options: { ranges?: boolean; rangeDelayMs?: number; noValidator?: boolean } = {}): Promise<SourceServer> {
   const files = new Map<string, Buffer>();
   const changes = new Map<string, { after: number; next: Buffer; answered: number }>();
-  const etagOf = (data: Buffer) => `"${createHash('md5').update(data).digest('hex').slice(0, 16)}"`;
+  // noValidator: neither ETag nor Last-Modified, so a fetcher cannot resume it safely.
+  const etagOf = (data: Buffer) => (options.noValidator ? undefined : `"${createHash('md5').update(data).digest('hex').slice(0, 16)}"`);
   const gates = new Map<string, { opened: Promise<void>; open: () => void }>();
   const requests = new Map<string, number>();
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -72,7 +73,7 @@ export async function startSourceServer(options: { ranges?: boolean; rangeDelayM
       requests.set(key, tries);
       const slice = data.subarray(start, end + 1);
       const answer = () => {
-        res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': slice.length, 'Content-Range': `bytes ${start}-${end}/${data.length}`, 'Accept-Ranges': 'bytes', ETag: etag });
+        res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': slice.length, 'Content-Range': `bytes ${start}-${end}/${data.length}`, 'Accept-Ranges': 'bytes', ...(etag && { ETag: etag }) });
         // flaky-ranges: every range but the first breaks off halfway on its first request.
         if (kind === 'flaky-ranges' && start > 0 && tries === 1) res.write(slice.subarray(0, slice.length >> 1), () => res.destroy());
         else res.end(slice);
@@ -81,7 +82,7 @@ export async function startSourceServer(options: { ranges?: boolean; rangeDelayM
       else answer();
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes', ETag: etag }) });
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length, ...(options.ranges && { 'Accept-Ranges': 'bytes', ...(etag && { ETag: etag }) }) });
     if (kind === 'gated') {
       // All but the last MiB, then the rest once the test opens the gate.
       res.write(data.subarray(0, data.length - MIB_BYTES));

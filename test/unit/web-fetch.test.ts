@@ -164,6 +164,23 @@ describe('WebFetcher, a ranged source', () => {
     expect(uploads.aborted).toEqual([id]);
   });
 
+  it('fetches a ranged source without a validator in one run only: past its budget the import fails, saying why', async () => {
+    const bare = await startSourceServer({ ranges: true, rangeDelayMs: 1100, noValidator: true });
+    try {
+      bare.serve('bare', randomBytes(36 * MiB + 5));
+      const image = new OneImage(importing({ import_source: `${bare.base}/slow-ranges/bare` }));
+      const uploads = new Uploads();
+      const outcome = await fetcherFor(image, uploads, { runSeconds: 1 }).fetch(requestOf(image.stored));
+      expect(outcome).toEqual({ result: 'failed', reason: expect.stringMatching(/longer than 1 s, the most one run of the fetcher may take, and the source gives no strong ETag or Last-Modified to resume by, so it could not be fetched in parts over several runs/) });
+      // No record (nothing to resume by): the failure is the one write, then the upload aborted.
+      expect(image.writes).toBe(1);
+      expect(uploads.aborted).toHaveLength(1);
+      expect(uploads.open.size).toBe(0);
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('fails the import, instead of going on, when the run had what was left of the whole fetch\'s time', async () => {
     const long = randomBytes(36 * MiB + 5);
     slow.serve('late', long);
