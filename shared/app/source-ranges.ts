@@ -79,9 +79,10 @@ export async function fetchRange(
       if (Date.now() > run.deadline) throw new RunOverError(`the range ${range.offset}-${last} was not fetched within the run`);
       const response = await getPinned(checkUri(source.url.href, settings.filter), settings.filter, {
         maxRedirects: limits.maxRedirects,
-        // A range started within the run may finish after its deadline (the Lambda's timeout
-        // stands above it); a silent source is still dropped after idleSeconds.
-        idleMs: Math.min(limits.idleSeconds * 1000, Math.max(1, run.whole - Date.now())),
+        // A resumable range (there is a validator) started within the run may finish after its
+        // deadline (the Lambda's timeout stands above it); a one-run fetch has the run's end. A
+        // silent source is dropped after idleSeconds either way.
+        idleMs: Math.min(limits.idleSeconds * 1000, Math.max(1, (source.validator ? run.whole : run.deadline) - Date.now())),
         headers: { Range: `bytes=${range.offset}-${last}`, ...(source.validator && { 'If-Range': source.validator }) },
       });
       if (response.status !== 206) {
