@@ -256,8 +256,9 @@ export const WORKERS: readonly Worker[] = [
     name: 'fetchImage',
     handler: fn('workers', 'fetch-image'),
     // Streams into a multipart upload (create, parts, complete; abort on failure) and writes
-    // the import's failure; it reads no object and lists nothing.
-    access: ['table:write', 'bucket:multipart', 'bucket:abort'],
+    // the import's record or failure; a later run of a ranged fetch lists the upload's parts
+    // (ListParts) to resume it. It reads no object and lists no bucket.
+    access: ['table:write', 'bucket:multipart', 'bucket:parts', 'bucket:abort'],
     summary: "web-download: streams an import's URI into the default store (checked addresses and redirects), or fails the import",
   },
   {

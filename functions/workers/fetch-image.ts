@@ -8,9 +8,11 @@ interface FetchTaskInput extends VerificationRequest {
 }
 
 /**
- * The verifier state machine's web-download step (shared/workflows/verifier.ts): streams the
+ * The verifier state machine's web-download step (shared/workflows/verifier.ts): fetches the
  * image's URI into its key, then the workflow verifies it; a fetch that fails has already
- * queued the image again with the reason. Errors are thrown so the state machine retries them.
+ * queued the image again with the reason. A ranged fetch that needs more than this run answers
+ * `continue` and the workflow runs this step again, which resumes it. Errors are thrown so the
+ * state machine retries them (a retry resumes a recorded upload too).
  */
 export const handler = async (input: FetchTaskInput) => {
   if (typeof input?.image_id !== 'string' || typeof input?.key !== 'string' || typeof input?.uri !== 'string') {

@@ -6,7 +6,7 @@ type Item = Record<string, unknown>;
 const IMAGE_FIELDS = [
   'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'checksum', 'os_hash_algo', 'os_hash_value',
   'size', 'virtual_size', 'min_disk', 'min_ram', 'disk_format', 'container_format', 'tags', 'created_at', 'updated_at',
-  'properties', 'location', 'stores', 'import_targets', 'import_source', 'upload', 'failure', 'scrub', 'task_id', 'version',
+  'properties', 'location', 'stores', 'import_targets', 'import_source', 'import_fetch', 'upload', 'failure', 'scrub', 'task_id', 'version',
 ] as const;
 
 export function imageFromItem(item: Item): Image {
@@ -23,5 +23,6 @@ export function imageFromItem(item: Item): Image {
   else delete image.stores;
   if (!item.import_targets) delete image.import_targets;
   if (!item.import_source) delete image.import_source;
+  if (!item.import_fetch) delete image.import_fetch;
   return image as unknown as Image;
 }

@@ -331,9 +331,10 @@ export function objectKey(imageId: string, uniqueId: string): string {
  * the legacy `import` task) build it here, and start its workflow with startWebDownload, so they
  * cannot drift apart.
  */
-export function webDownloadImporting(image: Image, uri: string, stores: StoreCatalog, newId: () => string): Image {
+export function webDownloadImporting(image: Image, uri: string, stores: StoreCatalog, newId: () => string, now: Date): Image {
   const location = objectKey(image.id, newId());
-  return { ...image, status: 'importing', location, import_source: uri, stores: stores.recorded(stores.defaultStore), failure: null };
+  // The whole-fetch limit counts from now, over every fetcher run (shared/app/web-fetch.ts).
+  return { ...image, status: 'importing', location, import_source: uri, import_fetch: { started_at: now.toISOString() }, stores: stores.recorded(stores.defaultStore), failure: null };
 }
 
 /** Starts the workflow that fetches a webDownloadImporting image's URI into its key, then verifies it. */

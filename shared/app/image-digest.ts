@@ -132,8 +132,10 @@ export function refusalReason(image: Image, digest: ImageDigest): string | null 
 
 /** The image as its verified data makes it: active, with the digest's size, hashes and virtual size. */
 export function activatedBy(image: Image, digest: ImageDigest): Image {
+  // A web-download's fetch record goes: its upload is the object now (nothing for the scrubber to abort).
+  const { import_fetch: _fetch, ...rest } = image;
   return {
-    ...image,
+    ...rest,
     status: 'active',
     size: digest.size,
     virtual_size: digest.inspection.virtualSize,

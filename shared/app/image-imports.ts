@@ -64,7 +64,7 @@ export class ImageImports {
   private async startWebDownload(image: Image, uri: string, targets: ImportTargets | null, task: () => ReturnType<typeof importTask>): Promise<void> {
     if (image.status !== 'queued') throw conflict(`Image needs to be in 'queued' state to use 'web-download' method (it is ${image.status})`);
     const recorded = task();
-    const importing = importingTo({ ...webDownloadImporting(image, uri, this.stores.catalog, this.newId), task_id: recorded.id }, targets);
+    const importing = importingTo({ ...webDownloadImporting(image, uri, this.stores.catalog, this.newId, this.clock()), task_id: recorded.id }, targets);
     await saveOrConflict(this.repo, this.bump(importing), image, [], recorded);
     await startWebDownload(this.workflows, importing);
   }

@@ -61,6 +61,13 @@ export class Scrubber {
       deleted.push(`upload ${upload.upload_id}`);
     }
     const { location } = image;
+    // A web-download deleted while it fetched: the upload its runs were filling (a run still
+    // going finds it gone and stops).
+    const fetchUpload = image.import_fetch?.upload;
+    if (location && fetchUpload) {
+      await Promise.all(blobs.map((b) => b.abortMultipartUpload(location, fetchUpload.upload_id)));
+      deleted.push(`fetch upload ${fetchUpload.upload_id}`);
+    }
     if (location) {
       await Promise.all(blobs.map((b) => b.deleteObject(location)));
       deleted.push(location);

@@ -96,7 +96,12 @@ export class Sweepers {
       const queued = this.requeue(image, now, `${image.status} did not finish within ${this.settings.stuckSeconds} s`);
       if (await this.settle(queued, image)) {
         const { location } = image;
-        if (location) for (const store of this.stores.catalog.storesOf(image)) await this.stores.in(store).deleteObject(location);
+        const fetchUpload = fetchUploadOf(image);
+        for (const store of location ? this.stores.catalog.storesOf(image) : []) {
+          // A web-download's recorded upload goes with it (a fetch still moving writes its record each run, so is never stuck).
+          if (fetchUpload) await this.stores.in(store).abortMultipartUpload(location!, fetchUpload);
+          await this.stores.in(store).deleteObject(location!);
+        }
         swept.push(image.id);
       }
     }
@@ -135,7 +140,7 @@ export class Sweepers {
       for (const prefix of prefixes) {
         for await (const upload of blobs.listUploads(prefix)) {
           const image = await this.imageOf(upload.key);
-          if (listed(image) && image!.upload?.store_upload_id === upload.uploadId) continue;
+          if (listed(image) && (image!.upload?.store_upload_id === upload.uploadId || fetchUploadOf(image!) === upload.uploadId)) continue;
           const old = pastGrace(upload.initiated);
           if (old) await blobs.abortMultipartUpload(upload.key, upload.uploadId);
           orphanUploads.push({ key: upload.key, upload_id: upload.uploadId, aborted: old, ...(this.stores.catalog.multiStore && { store: store.id }) });
@@ -238,6 +243,14 @@ export class Sweepers {
 
 async function* concat<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
   for (const source of sources) yield* source;
+}
+
+/**
+ * The multipart upload a web-download's ranged fetch fills across runs (ImportFetch.upload), on
+ * the image's location, while it imports: the orphan audit leaves it alone however old it is.
+ */
+function fetchUploadOf(image: Image): string | undefined {
+  return image.status === 'importing' && image.location ? image.import_fetch?.upload?.upload_id : undefined;
 }
 
 /** The verification (or copy-image import) an image is waiting for, if any (the workers' own tests: awaitsVerification, isCopying). */

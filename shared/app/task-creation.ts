@@ -63,7 +63,7 @@ export class TaskCreation {
       throw error;
     }
     const task = legacyImportTask(this.newId(), request, image.id, origin, this.clock());
-    const importing = webDownloadImporting(image, uri, this.stores, this.newId);
+    const importing = webDownloadImporting(image, uri, this.stores, this.newId, this.clock());
     await this.repo.create(importing, ['image.create'], task);
     await startWebDownload(this.workflows, importing);
     return taskView(task);

@@ -1,37 +1,60 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { awaitsVerification, queuedWithoutData, type Image } from '../domain/image.js';
+import { awaitsVerification, queuedWithoutData, type FetchUpload, type Image } from '../domain/image.js';
 import { FAILED_IMPORT, IMPORTING_TO_STORES, storesProperty } from '../domain/stores.js';
-import { checkUri, TransientFetchError, type FetchLimits, type ImportFilter } from '../domain/web-download.js';
-import type { BlobStore, StoreBlobs } from '../ports/blob-store.js';
+import { checkUri, MAX_FETCH_RUNS, TransientFetchError, type FetchLimits, type ImportFilter } from '../domain/web-download.js';
+import { UploadGoneError, type BlobStore, type StoreBlobs } from '../ports/blob-store.js';
 import type { ImageRepository } from '../ports/image-repository.js';
 import type { TaskRepository } from '../ports/task-repository.js';
 import type { VerificationRequest } from '../ports/workflows.js';
 import { getPinned, type SourceResponse } from '../adapters/pinned-http.js';
-import { DEFAULT_PART_SIZE, MAX_PARTS, streamedPartSize } from '../domain/upload-plan.js';
+import { DEFAULT_PART_SIZE, MAX_PARTS } from '../domain/upload-plan.js';
 import { MultipartWriter } from './multipart-writer.js';
+import { asFetchError, CLOSE_WAIT_MS, contentLength, entityValidator, fetchRange, planRanges, RunOverError, type PlannedRange, type RunBudget } from './source-ranges.js';
 import { nextVersion, saveUnlessMoved } from './writes.js';
 
-export type FetchOutcome = { result: 'fetched'; size: number } | { result: 'failed'; reason: string } | { result: 'skipped'; why: string };
+export type FetchOutcome =
+  | { result: 'fetched'; size: number }
+  /** The run's budget is spent and parts remain: the workflow runs the fetcher again, which resumes. */
+  | { result: 'continue'; parts_done: number; parts: number; runs: number }
+  | { result: 'failed'; reason: string }
+  | { result: 'skipped'; why: string };
 
 /** Parts uploading at once while a source streams in: memory stays near (4 + 1) parts (8 MiB each at first). */
 const PARTS_IN_FLIGHT = 4;
-/** How long a source that sent its body may take to close the connection it was asked to close. */
-const CLOSE_WAIT_MS = 1000;
 /** Ranges fetched at once from a source that takes them; memory is about this many parts. */
 const RANGES_IN_FLIGHT = 4;
 /** Sources up to two parts are one stream: ranges would gain nothing. */
 const RANGED_FROM_BYTES = 2 * DEFAULT_PART_SIZE;
+/** Writes of the fetch's record tried again after a client's own change to the image (a PATCH) moved its version. */
+const RECORD_TRIES = 3;
+
+/** A source fetched range by range: where, how big, and what If-Range compares. */
+interface RangedSource {
+  url: URL;
+  size: number;
+  validator: string | undefined;
+}
 
 /**
- * The web-download workflow's first step: streams the image's source URI into its `location`
- * in the default store as one multipart upload (bounded memory, MultipartWriter), following
- * only allowed redirects to checked addresses (adapters/pinned-http.ts). Transient failures
- * are tried again with backoff; a failure that stays ends the import as Glance reports it:
- * the image queued again with `os_glance_failed_import` naming its stores and the reason in
- * `os_skyglass_failure`, its task `failure`, in one conditional write.
+ * The web-download workflow's first step: fetches the image's source URI into its `location`
+ * in the default store as one multipart upload (bounded memory), following only allowed
+ * redirects to checked addresses (adapters/pinned-http.ts). Transient failures are tried again
+ * with backoff; a failure that stays ends the import as Glance reports it: the image queued
+ * again with `os_glance_failed_import` naming its stores and the reason in
+ * `os_skyglass_failure`, its task `failure`, in one conditional write (then the upload aborted).
+ *
+ * One run has `runSeconds` (below the Lambda's 15 minutes). A source that takes ranges, with a
+ * Content-Length and a validator, may take as many runs as it needs: its upload is recorded on
+ * the image (ImportFetch.upload) when it is opened, a run that nears its budget stops starting
+ * ranges, lets those in flight finish and answers `continue`, and the next run (the workflow's
+ * loop, or a new execution the sweeper's re-drive starts after a crash) lists the parts already
+ * stored and fetches the rest with If-Range. The item, not the execution, holds this state:
+ * a re-drive starts a new execution, which knows only the image. Any other source must be
+ * fetched within one run. The whole fetch, over all runs, ends at `timeoutSeconds` from the
+ * import's start.
  *
  * Idempotent: it acts only on an image importing from this URI into this key, and a re-run
- * (a retry, the sweeper's re-drive) fetches into the same key again.
+ * (a retry, the sweeper's re-drive) resumes the recorded upload, or fetches into the same key again.
  */
 export class WebFetcher {
   constructor(
@@ -47,17 +70,25 @@ export class WebFetcher {
   async fetch(request: VerificationRequest): Promise<FetchOutcome> {
     const image = await this.fetchingImage(request);
     if (!image || !request.uri) return { result: 'skipped', why: `image ${request.image_id} is not fetching ${request.uri ?? 'a URI'} into ${request.key}` };
-    const store = this.stores.catalog.storesOf(image)[0] ?? this.stores.catalog.defaultStore;
-    const blobs = this.stores.in(store);
-    const deadline = Date.now() + this.limits.timeoutSeconds * 1000;
+    const blobs = this.blobsOf(image);
+    const now = Date.now();
+    // Items written before the fetch's start was recorded count from this run.
+    const started = Date.parse(image.import_fetch?.started_at ?? '') || now;
+    const run: RunBudget = { deadline: Math.min(now + this.limits.runSeconds * 1000, started + this.limits.timeoutSeconds * 1000), whole: started + this.limits.timeoutSeconds * 1000 };
+    if (now >= run.whole) return this.fail(image, blobs, this.wholeTimeout());
+    const recorded = image.import_fetch?.upload;
+    if (recorded) {
+      const resumed = await this.resume(image, blobs, request.uri, recorded, run);
+      if (resumed) return resumed;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        const size = await this.download(request.uri, blobs, request.key, deadline, this.progressOf(image));
-        return { result: 'fetched', size };
+        return await this.download(image, request.uri, blobs, run);
       } catch (error) {
+        if (error instanceof RecordedFetchError) throw error.cause;
         const reason = error instanceof Error ? error.message : String(error);
-        const retry = error instanceof TransientFetchError && attempt < this.limits.attempts && Date.now() + this.backoffMs(attempt) < deadline;
-        if (!retry) return this.fail(image, reason);
+        const retry = error instanceof TransientFetchError && attempt < this.limits.attempts && Date.now() + this.backoffMs(attempt) < run.deadline;
+        if (!retry) return this.fail(image, blobs, reason);
         await sleep(this.backoffMs(attempt));
       }
     }
@@ -67,17 +98,41 @@ export class WebFetcher {
   async giveUp(request: VerificationRequest, error: string): Promise<FetchOutcome> {
     const image = await this.fetchingImage(request);
     if (!image) return { result: 'skipped', why: `image ${request.image_id} is not fetching into ${request.key}` };
-    return this.fail(image, `the fetch did not finish (${error})`);
+    return this.fail(image, this.blobsOf(image), `the fetch did not finish (${error})`);
   }
 
   private async fetchingImage(request: VerificationRequest): Promise<Image | undefined> {
     const image = await this.repo.get(request.image_id);
-    return image && image.status === 'importing' && awaitsVerification(image) && image.location === request.key && image.import_source === request.uri ? image : undefined;
+    return image && isFetching(image, request) ? image : undefined;
   }
 
-  /** One attempt: the source's bytes into `key`; the upload is aborted on any failure. */
-  private async download(uri: string, blobs: BlobStore, key: string, deadline: number, progress: FetchProgress): Promise<number> {
-    const response = await this.open(uri, deadline);
+  private blobsOf(image: Image): BlobStore {
+    return this.stores.in(this.stores.catalog.storesOf(image)[0] ?? this.stores.catalog.defaultStore);
+  }
+
+  /**
+   * A later run of a recorded ranged fetch: the parts the store holds (ListParts) are done,
+   * part n being range n of the size recorded; the rest is fetched. Undefined when the upload
+   * is gone (aborted by hand, expired by the bucket's lifecycle): the fetch starts over.
+   */
+  private async resume(image: Image, blobs: BlobStore, uri: string, upload: FetchUpload, run: RunBudget): Promise<FetchOutcome | undefined> {
+    const key = image.location!;
+    let stored;
+    try {
+      stored = await blobs.listParts(key, upload.upload_id);
+    } catch (error) {
+      if (error instanceof UploadGoneError) return undefined;
+      throw error;
+    }
+    const ranges = planRanges(upload.size);
+    const done = stored.filter((p) => ranges[p.partNumber - 1]?.length === p.size);
+    return this.fetchParts(image, blobs, { url: new URL(uri), size: upload.size, validator: upload.validator }, upload, done, run, false);
+  }
+
+  /** One attempt from the start: the source's first answer decides between ranges and one stream. */
+  private async download(image: Image, uri: string, blobs: BlobStore, run: RunBudget): Promise<FetchOutcome> {
+    const key = image.location!;
+    const response = await this.open(uri, run.deadline);
     const declared = contentLength(response);
     if (declared !== null && declared > this.limits.maxBytes) {
       response.body.destroy();
@@ -87,14 +142,32 @@ export class WebFetcher {
     // several at once, each range one part (retried on its own); otherwise as one stream.
     if (declared !== null && response.headers['accept-ranges'] === 'bytes' && declared > RANGED_FROM_BYTES) {
       response.body.destroy();
-      return this.downloadRanges(response.url, declared, entityValidator(response), blobs, key, deadline, progress.of(declared));
+      const source = { url: response.url, size: declared, validator: entityValidator(response) };
+      if (planRanges(declared).length > MAX_PARTS) throw new Error(`the source's ${declared} bytes need more than ${MAX_PARTS} parts`);
+      const uploadId = await blobs.createMultipartUpload(key);
+      // Without a validator a later run could not tell whether the source changed: one run only.
+      if (!source.validator) return this.fetchParts(image, blobs, source, { upload_id: uploadId, size: declared, validator: '', runs: 0 }, [], run, undefined);
+      const upload: FetchUpload = { upload_id: uploadId, size: declared, validator: source.validator, runs: (image.import_fetch?.upload?.runs ?? 0) + 1 };
+      try {
+        const current = await this.record(image, upload);
+        if (!current) return { result: 'skipped', why: 'the image stopped fetching before its upload was recorded' };
+        return await this.fetchParts(current, blobs, source, upload, [], run, true);
+      } catch (error) {
+        throw new RecordedFetchError(error);
+      }
     }
+    const size = await this.stream(response, declared, blobs, key, run, this.progressOf(image), notResumable(response, declared));
+    return { result: 'fetched', size };
+  }
+
+  /** One stream into `key`, within this run; the upload is aborted on any failure. */
+  private async stream(response: SourceResponse, declared: number | null, blobs: BlobStore, key: string, run: RunBudget, progress: FetchProgress, why: string): Promise<number> {
     const uploadId = await blobs.createMultipartUpload(key);
     const writer = new MultipartWriter(blobs, key, uploadId, { partsInFlight: PARTS_IN_FLIGHT });
     const recorder = progress.of(declared);
     let received = 0;
     try {
-      const timer = setTimeout(() => response.body.destroy(new TransientFetchError(`the fetch took longer than ${this.limits.timeoutSeconds} s`)), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(() => response.body.destroy(new TransientFetchError(this.runTimeout(run, why))), Math.max(0, run.deadline - Date.now()));
       try {
         for await (const chunk of response.body) {
           received += (chunk as Buffer).byteLength;
@@ -124,86 +197,100 @@ export class WebFetcher {
   }
 
   /**
-   * The source as `planRanges` cuts it, RANGES_IN_FLIGHT ranges at once: each range read whole
-   * into memory and written as its part, so memory is about RANGES_IN_FLIGHT parts. A range
-   * that breaks off is fetched again with backoff; If-Range makes a source that changed
-   * meanwhile answer 200, which fails the fetch rather than mixing two versions.
+   * The ranges not yet `done`, RANGES_IN_FLIGHT at once, each read whole into memory and
+   * written as its part (memory is about RANGES_IN_FLIGHT parts). `wrote`: whether this run
+   * already wrote the fetch's record (undefined: the fetch is not resumable, one run only).
+   * A resumable fetch stops starting ranges once the longest range of this run would not fit
+   * in what is left of its budget, and a range whose retry would start past it is left to the
+   * next run; the run then records itself (one write) and answers `continue`. Otherwise the
+   * upload is completed, or on a failure the import fails and the upload is aborted.
    */
-  private async downloadRanges(url: URL, size: number, validator: string | undefined, blobs: BlobStore, key: string, deadline: number, recorder: (bytes: number) => Promise<void>): Promise<number> {
-    const ranges = planRanges(size);
-    if (ranges.length > MAX_PARTS) throw new Error(`the source's ${size} bytes need more than ${MAX_PARTS} parts`);
-    const uploadId = await blobs.createMultipartUpload(key);
-    const parts: Array<{ partNumber: number; etag: string }> = [];
+  private async fetchParts(image: Image, blobs: BlobStore, source: RangedSource, upload: FetchUpload, done: ReadonlyArray<{ partNumber: number; etag: string }>, run: RunBudget, wrote: boolean | undefined): Promise<FetchOutcome> {
+    const key = image.location!;
+    const resumable = wrote !== undefined;
+    const ranges = planRanges(source.size);
+    const have = new Set(done.map((p) => p.partNumber));
+    const missing = ranges.filter((r) => !have.has(r.partNumber));
+    const parts = done.map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
+    const recorder = this.progressOf(image).of(source.size);
+    let fetched = ranges.filter((r) => have.has(r.partNumber)).reduce((sum, r) => sum + r.length, 0);
+    const settings = { filter: this.filter, limits: this.limits, backoffMs: this.backoffMs };
     let next = 0;
-    let done = 0;
+    let longest = 0;
     let failure: unknown;
     const worker = async () => {
-      while (failure === undefined && next < ranges.length) {
-        const range = ranges[next++]!;
+      while (failure === undefined && next < missing.length) {
+        if (resumable && Date.now() + longest >= run.deadline) return;
+        const range: PlannedRange = missing[next++]!;
+        const began = Date.now();
         try {
-          const body = await this.fetchRange(url, range, size, validator, deadline);
+          const body = await fetchRange(source, range, run, settings);
           if (failure !== undefined) return;
-          parts.push({ partNumber: range.partNumber, etag: await blobs.uploadPart(key, uploadId, range.partNumber, body) });
-          await recorder((done += range.length));
+          parts.push({ partNumber: range.partNumber, etag: await blobs.uploadPart(key, upload.upload_id, range.partNumber, body) });
+          longest = Math.max(longest, Date.now() - began);
+          await recorder((fetched += range.length));
         } catch (error) {
-          failure ??= error;
+          // Out of this run's time: the next run fetches it (a one-run fetch fails instead).
+          if (error instanceof RunOverError && resumable) continue;
+          failure ??= error instanceof RunOverError ? new Error(this.runTimeout(run, 'the source gives no strong ETag or Last-Modified to resume by')) : error;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) }, worker));
-    if (failure !== undefined) {
-      await blobs.abortMultipartUpload(key, uploadId).catch(() => undefined);
-      throw failure;
+    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, missing.length) }, worker));
+    if (failure !== undefined) return this.fail(image, blobs, failure instanceof Error ? failure.message : String(failure), upload.upload_id);
+    if (parts.length === ranges.length) {
+      parts.sort((a, b) => a.partNumber - b.partNumber);
+      await blobs.completeMultipartUpload(key, upload.upload_id, parts);
+      return { result: 'fetched', size: source.size };
     }
-    parts.sort((a, b) => a.partNumber - b.partNumber);
-    await blobs.completeMultipartUpload(key, uploadId, parts);
-    return size;
+    // This run had what was left of the whole fetch's time: no run comes after it.
+    if (run.deadline >= run.whole || Date.now() >= run.whole) return this.fail(image, blobs, this.wholeTimeout(), upload.upload_id);
+    if (upload.runs >= MAX_FETCH_RUNS) return this.fail(image, blobs, `the fetch needed more than ${MAX_FETCH_RUNS} runs of the fetcher`, upload.upload_id);
+    // One write per run: it keeps the image's updated_at fresh (the stuck-image sweep leaves a
+    // fetch that is still moving alone) and counts the run.
+    const runs = wrote ? upload.runs : upload.runs + 1;
+    if (!wrote && !(await this.record(image, { ...upload, runs }))) return { result: 'skipped', why: 'the image changed while it was fetched' };
+    return { result: 'continue', parts_done: parts.length, parts: ranges.length, runs };
   }
 
-  /** One range, whole, with its own retries. */
-  private async fetchRange(url: URL, range: PlannedRange, size: number, validator: string | undefined, deadline: number): Promise<Buffer> {
-    const last = range.offset + range.length - 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (Date.now() > deadline) throw new Error(`the fetch took longer than ${this.limits.timeoutSeconds} s`);
-        const response = await getPinned(checkUri(url.href, this.filter), this.filter, {
-          maxRedirects: this.limits.maxRedirects,
-          idleMs: Math.min(this.limits.idleSeconds * 1000, Math.max(1, deadline - Date.now())),
-          headers: { Range: `bytes=${range.offset}-${last}`, ...(validator && { 'If-Range': validator }) },
-        });
-        if (response.status !== 206) {
-          response.body.resume();
-          const why = `the source answered HTTP ${response.status} to the range ${range.offset}-${last}${response.status === 200 ? ' (it changed while fetched, or stopped taking ranges)' : ''}`;
-          throw response.status >= 500 || response.status === 429 ? new TransientFetchError(why) : new Error(why);
-        }
-        const expected = `bytes ${range.offset}-${last}/${size}`;
-        if (response.headers['content-range'] !== expected) {
-          response.body.resume();
-          throw new Error(`the source answered the range ${range.offset}-${last} with Content-Range ${response.headers['content-range'] ?? '(none)'}`);
-        }
-        const body = Buffer.allocUnsafe(range.length);
-        let received = 0;
-        try {
-          for await (const chunk of response.body) {
-            const bytes = chunk as Buffer;
-            if (received + bytes.byteLength > range.length) throw new Error(`the source sent more bytes than the range ${range.offset}-${last} holds`);
-            bytes.copy(body, received);
-            received += bytes.byteLength;
-          }
-        } catch (error) {
-          response.body.destroy();
-          throw asFetchError(error);
-        }
-        if (received < range.length) throw new TransientFetchError(`the range ${range.offset}-${last} ended after ${received} of ${range.length} bytes`);
-        await Promise.race([response.closed, sleep(CLOSE_WAIT_MS)]);
-        response.body.socket?.destroy();
-        await response.closed;
-        return body;
-      } catch (error) {
-        if (!(error instanceof TransientFetchError) || attempt >= this.limits.attempts) throw error;
-        await sleep(this.backoffMs(attempt));
+  /**
+   * The fetch's record on the image, in one conditional write (on its version; still importing
+   * this URI into this key). A client's own change meanwhile (a PATCH) is read and written over
+   * again; if the image stopped fetching, or another run recorded another upload, this run's
+   * upload is nobody's: it is aborted, and undefined returned. The image as written, or as
+   * another run on this same upload wrote it.
+   */
+  private async record(image: Image, upload: FetchUpload): Promise<Image | undefined> {
+    const blobs = this.blobsOf(image);
+    const request = { image_id: image.id, key: image.location!, uri: image.import_source ?? '' };
+    const before = image.import_fetch?.upload?.upload_id;
+    let current = image;
+    for (let tries = 1; ; tries++) {
+      const started_at = current.import_fetch?.started_at ?? this.clock().toISOString();
+      const next = nextVersion({ ...current, import_fetch: { started_at, upload } }, this.clock());
+      if (await saveUnlessMoved(this.repo, next, current)) return next;
+      const fresh = await this.repo.get(image.id);
+      const ours = fresh?.import_fetch?.upload?.upload_id;
+      if (!fresh || !isFetching(fresh, request) || (ours !== before && ours !== upload.upload_id)) {
+        await blobs.abortMultipartUpload(request.key, upload.upload_id).catch(() => undefined);
+        return undefined;
       }
+      // Another run on this same upload (a duplicate execution) wrote the same record first.
+      if (ours === upload.upload_id && fresh.import_fetch?.upload?.runs === upload.runs) return fresh;
+      // Out of tries: thrown, so the workflow's retry runs again (resuming what is recorded).
+      if (tries >= RECORD_TRIES) throw new Error(`the fetch's record of image ${image.id} lost to other writes ${RECORD_TRIES} times`);
+      current = fresh;
     }
+  }
+
+  private wholeTimeout(): string {
+    return `the fetch took longer than ${this.limits.timeoutSeconds} s (SKYGLASS_IMPORT_TIMEOUT_SECONDS, the whole fetch over every run)`;
+  }
+
+  /** A one-run fetch that ran out of time: the whole fetch's limit, or the run's and why the source could not go on in another. */
+  private runTimeout(run: RunBudget, why: string): string {
+    if (run.deadline >= run.whole) return this.wholeTimeout();
+    return `the fetch took longer than ${this.limits.runSeconds} s, the most one run of the fetcher may take, and ${why}, so it could not be fetched in parts over several runs`;
   }
 
   /**
@@ -238,12 +325,19 @@ export class WebFetcher {
     throw response.status >= 500 || response.status === 429 ? new TransientFetchError(why) : new Error(why);
   }
 
-  /** Queued again, as Glance leaves a failed import: its stores in os_glance_failed_import, the reason shown. */
-  private async fail(image: Image, reason: string): Promise<FetchOutcome> {
+  /**
+   * Queued again, as Glance leaves a failed import: its stores in os_glance_failed_import, the
+   * reason shown; then the upload it was filling (and the one recorded on the image) aborted.
+   * The write first: stopped between the two, the upload is one no image records, which the
+   * audit sweep aborts; the other way round, a re-drive would find the image still fetching.
+   */
+  private async fail(image: Image, blobs: BlobStore, reason: string, openUpload?: string): Promise<FetchOutcome> {
     const stores = image.import_targets?.stores ?? [this.stores.catalog.defaultStore.id];
     const queued = queuedWithoutData(image, `web-download of ${image.import_source ?? 'its URI'} failed: ${reason}`);
     const next = nextVersion({ ...queued, import_targets: null, properties: { ...image.properties, [IMPORTING_TO_STORES]: '', [FAILED_IMPORT]: storesProperty(stores) } }, this.clock());
     if (!(await saveUnlessMoved(this.repo, next, image))) return { result: 'skipped', why: 'another writer changed the image first' };
+    const uploads = new Set([openUpload, image.import_fetch?.upload?.upload_id].filter((id): id is string => !!id));
+    if (image.location) for (const id of uploads) await blobs.abortMultipartUpload(image.location, id).catch(() => undefined);
     return { result: 'failed', reason };
   }
 }
@@ -255,41 +349,25 @@ interface FetchProgress {
 
 const MIB = 1024 * 1024;
 
-export interface PlannedRange {
-  partNumber: number;
-  offset: number;
-  length: number;
-}
-
-/** The source cut as a streamed upload's parts are (streamedPartSize): range n is part n. */
-export function planRanges(size: number): PlannedRange[] {
-  const ranges: PlannedRange[] = [];
-  for (let offset = 0, partNumber = 1; offset < size; partNumber++) {
-    const length = Math.min(streamedPartSize(partNumber), size - offset);
-    ranges.push({ partNumber, offset, length });
-    offset += length;
+/**
+ * A store or table error once a ranged fetch is recording its upload (the source's failures
+ * fail the import inside fetchParts): thrown out of the run, so the workflow's retry (or a
+ * re-drive) resumes the recorded upload rather than this run failing the import on a stale image.
+ */
+class RecordedFetchError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'RecordedFetchError';
   }
-  return ranges;
 }
 
-/** A strong ETag, else Last-Modified: what If-Range compares (a weak ETag may not be used there). */
-function entityValidator(response: SourceResponse): string | undefined {
-  const etag = response.headers.etag;
-  if (etag && !etag.startsWith('W/')) return etag;
-  return response.headers['last-modified'];
+/** Whether the image still fetches this request's URI into its key. */
+function isFetching(image: Image, request: VerificationRequest): boolean {
+  return image.status === 'importing' && awaitsVerification(image) && image.location === request.key && image.import_source === request.uri;
 }
 
-function contentLength(response: SourceResponse): number | null {
-  const value = response.headers['content-length'];
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : null;
-}
-
-/** A body that broke off (reset, aborted) is transient; what the checks threw stays as it is. */
-function asFetchError(error: unknown): Error {
-  if (error instanceof TransientFetchError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'ECONNRESET' || code === 'ECONNABORTED' || code === 'EPIPE' || code === 'ETIMEDOUT' || (error as Error).message === 'aborted') {
-    return new TransientFetchError(`the connection broke off (${code ?? (error as Error).message})`);
-  }
-  return error instanceof Error ? error : new Error(String(error));
+/** Why a source is fetched in one run: what it lacks to be resumed in another. */
+function notResumable(response: SourceResponse, declared: number | null): string {
+  if (declared === null || response.headers['accept-ranges'] !== 'bytes') return 'the source does not take ranges (Accept-Ranges: bytes with a Content-Length)';
+  return `the source is no more than ${RANGED_FROM_BYTES} bytes, which are fetched as one stream`;
 }

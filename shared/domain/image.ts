@@ -69,6 +69,8 @@ export interface Image {
   import_targets?: ImportTargets | null;
   /** While a web-download import fetches: the URI it fetches into `location` (the fetcher's input); never shown. */
   import_source?: string | null;
+  /** While a web-download import fetches: when it started, and the multipart upload a ranged fetch resumes (ImportFetch); never shown. */
+  import_fetch?: ImportFetch | null;
   /** The open upload session, at most one per image. */
   upload: UploadSession | null;
   /** Why the last upload or import was refused; shown as FAILURE_KEY. */
@@ -85,6 +87,29 @@ export interface Image {
 export interface ImportTargets {
   stores: string[];
   all_stores_must_succeed: boolean;
+}
+
+/**
+ * A web-download import's fetch, kept on the image so that it outlives any one fetcher run and
+ * any one execution (a crash, the sweeper's re-drive): `started_at` is what the whole-fetch
+ * limit counts from; `upload` is written once a source that takes ranges has its multipart
+ * upload opened, so the next run lists the parts already there (part n is planRanges' range n)
+ * and fetches only the rest, each with If-Range = `validator`.
+ */
+export interface ImportFetch {
+  started_at: string;
+  upload?: FetchUpload;
+}
+
+export interface FetchUpload {
+  /** The multipart upload's id at the object store, on the image's `location`. */
+  upload_id: string;
+  /** The source's Content-Length when the fetch began: the ranges are planned from it. */
+  size: number;
+  /** The source's strong ETag or Last-Modified then: a source that no longer matches it answers a range with 200 and fails the import. */
+  validator: string;
+  /** Fetcher runs so far, each ending with one write of this record (MAX_FETCH_RUNS bounds them). */
+  runs: number;
 }
 
 /** A pending_delete image's scrub: written by DELETE, claimed by the scrubber before it removes any byte. */
@@ -127,7 +152,7 @@ export function imageLinks(id: string) {
 }
 
 export function toView(image: Image): ImageView {
-  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, import_source: _source, task_id: _task, ...base } = image;
+  const { properties, version: _version, location: _location, upload: _upload, scrub: _scrub, failure, stores, import_targets: _targets, import_source: _source, import_fetch: _fetch, task_id: _task, ...base } = image;
   // Glance shows `stores` once data exists (never for staged data, which is in its staging store).
   const hasData = image.status === 'active' || image.status === 'deactivated';
   return {
@@ -176,7 +201,7 @@ export function isBaseAttribute(key: string): boolean {
  */
 export function queuedWithoutData(image: Image, reason: string): Image {
   // No data and nothing being fetched (a web-download's source goes with its import).
-  const { import_source: _source, ...rest } = image;
+  const { import_source: _source, import_fetch: _fetch, ...rest } = image;
   return {
     ...rest,
     status: 'queued',

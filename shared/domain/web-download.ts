@@ -200,8 +200,19 @@ export function importFilterFrom(env: Readonly<Record<string, string | undefined
 export interface FetchLimits {
   /** Glance's image_size_cap: a source declaring or sending more fails (default 1 TiB, as Glance). */
   readonly maxBytes: number;
-  /** The whole fetch, redirects and retries included, must end within this (below Lambda's 15 minutes). */
+  /**
+   * The whole fetch, from the import's start (ImportFetch.started_at) over every fetcher run,
+   * redirects and retries included (default 24 h: the bucket's lifecycle rule aborts an
+   * incomplete multipart upload a day or more after it started, infra/constructs/image-bucket.ts,
+   * so a longer fetch could lose its upload).
+   */
   readonly timeoutSeconds: number;
+  /**
+   * One fetcher invocation's budget (default 840 s, below the fetcher's 15-minute Lambda
+   * timeout): a resumable source stops starting ranges before it ends and the next run goes
+   * on; any other source must be fetched whole within it.
+   */
+  readonly runSeconds: number;
   /** A connection that sends nothing for this long is dropped (and retried). */
   readonly idleSeconds: number;
   /** Redirects followed, each re-checked against the filter. */
@@ -212,24 +223,50 @@ export interface FetchLimits {
   readonly progressEveryBytes: number;
 }
 
-export const DEFAULT_FETCH_LIMITS: FetchLimits = { maxBytes: 1024 ** 4, timeoutSeconds: 840, idleSeconds: 60, maxRedirects: 5, attempts: 3, progressEveryBytes: 256 * 1024 ** 2 };
+export const DEFAULT_FETCH_LIMITS: FetchLimits = {
+  maxBytes: 1024 ** 4,
+  timeoutSeconds: 24 * 3600,
+  runSeconds: 840,
+  idleSeconds: 60,
+  maxRedirects: 5,
+  attempts: 3,
+  progressEveryBytes: 256 * 1024 ** 2,
+};
 
-/** SKYGLASS_IMPORT_MAX_BYTES, SKYGLASS_IMPORT_TIMEOUT_SECONDS and SKYGLASS_IMPORT_PROGRESS_BYTES; unset, the defaults. */
+/**
+ * Fetcher runs one import may take: each run is about seven events of its execution's history
+ * (the Fetch task's four, its Choice's two, and the state's exit), and Step Functions ends an
+ * execution at 25,000 events, so 3,000 runs (21,000 events) leave room for retries. With the
+ * defaults (24 h, 840 s) an import needs at most 103 runs; only settings far from them get here.
+ */
+export const MAX_FETCH_RUNS = 3000;
+
+/**
+ * SKYGLASS_IMPORT_MAX_BYTES, SKYGLASS_IMPORT_TIMEOUT_SECONDS, SKYGLASS_FETCH_RUN_SECONDS and
+ * SKYGLASS_IMPORT_PROGRESS_BYTES; unset, the defaults. A run budget of 900 s or more is refused:
+ * the fetcher's Lambda would be ended before it stopped.
+ */
 export function fetchLimitsFrom(env: Readonly<Record<string, string | undefined>>): FetchLimits {
   const positive = (name: string, fallback: number) => {
-    const value = env[`SKYGLASS_IMPORT_${name}`];
+    const value = env[name];
     if (value === undefined || value === '') return fallback;
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`SKYGLASS_IMPORT_${name}: ${value} is not a positive integer`);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: ${value} is not a positive integer`);
     return n;
   };
+  const runSeconds = positive('SKYGLASS_FETCH_RUN_SECONDS', DEFAULT_FETCH_LIMITS.runSeconds);
+  if (runSeconds >= LAMBDA_MAX_SECONDS) throw new Error(`SKYGLASS_FETCH_RUN_SECONDS: ${runSeconds} is not below the fetcher's ${LAMBDA_MAX_SECONDS} s Lambda timeout`);
   return {
     ...DEFAULT_FETCH_LIMITS,
-    maxBytes: positive('MAX_BYTES', DEFAULT_FETCH_LIMITS.maxBytes),
-    timeoutSeconds: positive('TIMEOUT_SECONDS', DEFAULT_FETCH_LIMITS.timeoutSeconds),
-    progressEveryBytes: positive('PROGRESS_BYTES', DEFAULT_FETCH_LIMITS.progressEveryBytes),
+    maxBytes: positive('SKYGLASS_IMPORT_MAX_BYTES', DEFAULT_FETCH_LIMITS.maxBytes),
+    timeoutSeconds: positive('SKYGLASS_IMPORT_TIMEOUT_SECONDS', DEFAULT_FETCH_LIMITS.timeoutSeconds),
+    runSeconds,
+    progressEveryBytes: positive('SKYGLASS_IMPORT_PROGRESS_BYTES', DEFAULT_FETCH_LIMITS.progressEveryBytes),
   };
 }
+
+/** Lambda's longest timeout, the fetcher's (infra/constructs/image-workflows.ts). */
+const LAMBDA_MAX_SECONDS = 900;
 
 /** A fetch failure worth another attempt (connection lost, timeout, the server's 5xx or 429). */
 export class TransientFetchError extends Error {

@@ -8,7 +8,11 @@
  *
  * A web-download import's input carries its `uri`: Fetch streams it into `key` first and
  * Verify runs only if it was fetched (a failed fetch has queued the image again itself); if
- * the fetcher keeps failing, FetchGiveUp fails the import with the error.
+ * the fetcher keeps failing, FetchGiveUp fails the import with the error. A fetch longer than
+ * one run (a ranged source) answers `continue` and Fetched sends it back to Fetch: each loop is
+ * about seven history events, and the fetcher ends an import after MAX_FETCH_RUNS (3,000) runs,
+ * within Step Functions' 25,000 events (a 1 TiB image at 10 MiB/s takes 125 runs of 840 s; the
+ * default 24 h limit allows 103 runs, so it fails on time first).
  *
  * A copy-image import's input carries `copy` (its task id): Copy copies the active image's bytes
  * to the stores the import names, server-side, recording each store as it ends; no
@@ -90,7 +94,11 @@ export function verifierDefinition() {
       Fetch: invokeStep(FETCH_FUNCTION_ARN, '$.fetch', 2, 'FetchGiveUp', { Next: 'Fetched' }),
       Fetched: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.fetch.outcome.result', StringEquals: 'fetched', Next: 'Verify' }],
+        Choices: [
+          { Variable: '$.fetch.outcome.result', StringEquals: 'fetched', Next: 'Verify' },
+          // A ranged source's run spent its budget with parts left: the next run resumes it.
+          { Variable: '$.fetch.outcome.result', StringEquals: 'continue', Next: 'Fetch' },
+        ],
         Default: 'NotFetched',
       },
       NotFetched: { Type: 'Succeed' },

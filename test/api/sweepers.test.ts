@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, inject, it } from 'vitest';
 import { imageTable, storeClient } from './behind-the-api.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
@@ -92,6 +92,50 @@ describe('sweepers', () => {
     await s3().send(new DeleteObjectCommand({ Bucket: inject('bucket'), Key: location }));
     const audit = await sweep({ jobs: ['audit'], image_ids: [image.id] });
     expect(audit.missingObjects).toEqual([expect.objectContaining({ image_id: image.id, key: location })]);
+  });
+});
+
+/**
+ * A web-download whose ranged fetch spans fetcher runs records its multipart upload on the
+ * image (import_fetch.upload); between runs nothing else names it. Set up here as a lost fetch
+ * leaves it: importing, the upload open and recorded, no execution running.
+ */
+describe('a ranged fetch\'s recorded upload', () => {
+  async function fetchingImage(token: string) {
+    const image = await createImage(token, { disk_format: 'raw', container_format: 'bare' });
+    const key = `images/${image.id}/${randomUUID()}`;
+    const { UploadId } = await s3().send(new CreateMultipartUploadCommand({ Bucket: inject('bucket'), Key: key }));
+    const r = repo();
+    const queued = (await r.get(image.id))!;
+    const upload = { upload_id: UploadId!, size: 40 * MiB, validator: '"v1"', runs: 1 };
+    await r.save({ ...queued, status: 'importing', location: key, import_source: 'http://127.0.0.1:9/disk', import_fetch: { started_at: new Date().toISOString(), upload }, version: queued.version + 1 }, queued);
+    return { id: image.id as string, key, uploadId: UploadId! };
+  }
+  const openUploads = async (id: string) =>
+    ((await s3().send(new ListMultipartUploadsCommand({ Bucket: inject('bucket'), Prefix: `images/${id}/` }))).Uploads ?? []).map((u) => u.UploadId);
+
+  it('is left alone by the orphan audit however old it is', async () => {
+    const { id, uploadId } = await fetchingImage(await tokenFor(uniqueProject()));
+    const audit = await sweep({ jobs: ['audit'], as_of: later(25 * HOUR), image_ids: [id] });
+    expect(audit.orphanUploads).toEqual([]);
+    expect(await openUploads(id)).toEqual([uploadId]);
+  });
+
+  it('is aborted when the stuck sweep queues its image again', async () => {
+    const token = await tokenFor(uniqueProject());
+    const { id } = await fetchingImage(token);
+    expect((await sweep({ jobs: ['stuck'], as_of: later(3 * HOUR), image_ids: [id] })).stuckImages).toEqual([id]);
+    expect((await call(`/v2/images/${id}`, { token })).body.status).toBe('queued');
+    expect(await openUploads(id)).toEqual([]);
+  });
+
+  it('is aborted by the scrubber when the importing image is deleted', async () => {
+    const token = await tokenFor(uniqueProject());
+    const admin = await tokenFor(uniqueProject(), ['admin']);
+    const { id } = await fetchingImage(token);
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    await until('the scrub', async () => ((await pendingDelete(admin, id)) ? undefined : true));
+    expect(await openUploads(id)).toEqual([]);
   });
 });
 

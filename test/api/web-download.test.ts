@@ -1,5 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeProcess } from '../crash/runtime-process.js';
 import { call, createImage, tokenFor, uniqueProject } from './client.js';
 import { download, MiB, settled, until } from './data-helpers.js';
 import { startSourceServer, type SourceServer } from './source-server.js';
@@ -160,5 +164,95 @@ describe('web-download import (a local HTTP server as the source)', () => {
     const image = await imported(token, `${plain.base}/file/img`);
     const again = await importFrom(token, image.id, `${plain.base}/file/img`);
     expect(again.status).toBe(409);
+  });
+});
+
+/**
+ * Fetches longer than one fetcher run: a runtime of its own (a child process, as `npm start`)
+ * whose fetcher runs have a 1 s budget (SKYGLASS_FETCH_RUN_SECONDS), and a source that answers
+ * each range after 700 ms. A run starts four ranges; once they are in, the next would not fit
+ * in what is left of the second, so the run answers `continue` and the workflow runs the
+ * fetcher again, which lists the parts stored and fetches the rest.
+ */
+describe('web-download longer than one fetcher run', () => {
+  let runtime: RuntimeProcess;
+  let dataDir: string;
+  let slow: SourceServer;
+  let plain: SourceServer;
+  let token: string;
+  /** Six ranges (8 MiB each, then the rest): two runs of four. */
+  const SIZE = 44 * MiB + 4321;
+
+  beforeAll(async () => {
+    slow = await startSourceServer({ ranges: true, rangeDelayMs: 700 });
+    plain = await startSourceServer();
+    dataDir = mkdtempSync(join(tmpdir(), 'skyglass-longfetch-'));
+    runtime = new RuntimeProcess(dataDir, { SKYGLASS_FETCH_RUN_SECONDS: '1', SKYGLASS_IMPORT_ALLOWED_PORTS: `${slow.port},${plain.port}`, SKYGLASS_LOCAL_RETRY_MS: '50' });
+    await runtime.start();
+    token = await runtime.token(uniqueProject('longfetch'));
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await slow?.close();
+    await plain?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Imports `uri` into a new image on this runtime; the image once the import ended. */
+  async function importedHere(uri: string): Promise<Record<string, any>> {
+    const created = await runtime.call('/v2/images', { method: 'POST', token, json: RAW });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const res = await runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'web-download', uri } } });
+    expect(res.status, res.text).toBe(202);
+    return until(`the import of ${id}`, async () => {
+      const image = (await runtime.call(`/v2/images/${id}`, { token })).body;
+      return ['saving', 'importing'].includes(image.status) ? undefined : image;
+    }, 60_000);
+  }
+
+  /** The fetcher's runs for an image, as its log lines say (`result` of each). */
+  const runsOf = (id: string) => runtime.output.split('\n').filter((line) => line.includes('"web-download fetch"') && line.includes(id)).map((line) => JSON.parse(line).result as string);
+
+  it('a ranged source takes several runs: each range fetched once, the image active with the right checksum and size', async () => {
+    const data = randomBytes(SIZE);
+    slow.serve('long', data);
+    const image = await importedHere(`${slow.base}/slow-ranges/long`);
+    expect(image).toMatchObject({ status: 'active', size: SIZE, checksum: md5(data), os_hash_value: sha512(data) });
+    expect(runsOf(image.id)).toEqual(['continue', 'fetched']);
+    // Resumed, not started over: no range was asked for twice.
+    const starts = Array.from({ length: 6 }, (_, i) => i * 8 * MiB);
+    expect(starts.map((start) => slow.requests.get(`/slow-ranges/long ${start}`))).toEqual([1, 1, 1, 1, 1, 1]);
+    const redirect = await runtime.call(`/v2/images/${image.id}/file`, { token });
+    expect(redirect.status).toBe(302);
+    expect(Buffer.from(await (await fetch(redirect.headers.get('location')!)).arrayBuffer()).equals(data)).toBe(true);
+    const stored = (await runtime.stored(image.id))!;
+    expect(await runtime.storedBytes(image.id)).toEqual({ objects: [stored.location], uploads: [] });
+    // Active, the fetch's record is gone with its upload.
+    expect(stored.import_fetch).toBeUndefined();
+  });
+
+  it('a source that changes between runs fails the import (If-Range answered 200), its upload aborted', async () => {
+    slow.serve('changing', randomBytes(SIZE));
+    slow.changeAfterRanges('changing', 4, randomBytes(SIZE));
+    const image = await importedHere(`${slow.base}/slow-ranges/changing`);
+    expect(image).toMatchObject({ status: 'queued', size: null, checksum: null });
+    expect(image.os_skyglass_failure).toMatch(/answered HTTP 200 to the range .*it changed while fetched/);
+    // The failure is written first, then the upload aborted and the run's answer logged.
+    await until('the failed run', async () => (runsOf(image.id).length === 2 ? true : undefined));
+    expect(runsOf(image.id)).toEqual(['continue', 'failed']);
+    expect(await runtime.storedBytes(image.id)).toEqual({ objects: [], uploads: [] });
+    const tasks = (await runtime.call(`/v2/images/${image.id}/tasks`, { token })).body.tasks;
+    expect(tasks.map((t: { status: string }) => t.status)).toEqual(['failure']);
+  });
+
+  it('a source without ranges slower than one run fails, saying it could not be fetched over several runs', async () => {
+    plain.serve('stuck', randomBytes(3 * MiB));
+    plain.gate('stuck'); // never opened: the last MiB never comes
+    const image = await importedHere(`${plain.base}/gated/stuck`);
+    expect(image).toMatchObject({ status: 'queued', size: null });
+    expect(image.os_skyglass_failure).toMatch(/took longer than 1 s, the most one run of the fetcher may take, and the source does not take ranges .*so it could not be fetched in parts over several runs/);
+    await until('the failed run', async () => (runsOf(image.id).length === 1 ? true : undefined));
+    expect(await runtime.storedBytes(image.id)).toEqual({ objects: [], uploads: [] });
   });
 });

@@ -41,11 +41,18 @@ interface Scenario {
   owner?: 'admin';
   /** For a copy-image import: the stores the image ends in, each holding its object (and no open upload). */
   stores?: string[];
+  /** Awaited, once every request is held, before the kill: what else must have happened by then. */
+  ready?: (id: string) => Promise<void>;
+  /** Checked once the image has ended, beyond the invariants. */
+  check?: (id: string) => void;
 }
 
 let runtime: RuntimeProcess;
-/** web-download's source, in this process: it outlives the runtime's kill. */
+/** web-download's sources, in this process: they outlive the runtime's kill. */
 let source: SourceServer;
+let rangedSource: SourceServer;
+/** Three ranges of a ranged fetch (8 MiB, 8 MiB, the rest). */
+const RANGED = 20 * 1024 * 1024 + 777;
 let dataDir: string;
 let token: string;
 let admin: string;
@@ -208,6 +215,32 @@ const SCENARIOS: Scenario[] = [
     tasks: ['success'],
   },
   {
+    name: 'web-download of a ranged source, killed while its run fills the upload it recorded (after import answered 202): the re-driven execution resumes the upload, fetching only the range not stored',
+    async prepare() {
+      const id = await newImage();
+      const data = randomBytes(RANGED);
+      rangedSource.serve(id, data);
+      const request = () => runtime.call(`/v2/images/${id}/import`, { method: 'POST', token, json: { method: { name: 'web-download', uri: `${rangedSource.base}/file/${id}` } } });
+      // The first part's upload is held; the other two ranges are fetched and stored.
+      return { id, data, rule: { command: 'UploadPart', key: `images/${id}/` }, request };
+    },
+    told: 202,
+    async ready(id) {
+      const deadline = Date.now() + 30_000;
+      while ((await runtime.storedParts(id))[0] !== 2) {
+        if (Date.now() > deadline) throw new Error(`the other two parts of ${id} were not stored`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    ends: ['active'],
+    tasks: ['success'],
+    check(id) {
+      // Three ranges before the kill, then only the one whose part was not stored.
+      const asked = [0, 8, 16].map((mib) => rangedSource.requests.get(`/file/${id} ${mib * 1024 * 1024}`) ?? 0);
+      expect(asked.reduce((a, b) => a + b, 0)).toBe(4);
+    },
+  },
+  {
     name: 'a legacy import task (POST /v2/tasks), after the write that makes the image and its task and before the workflow starts: the sweep re-drives the fetch, the task ends success',
     async prepare() {
       // Glance lets image_properties name the image's id: the crash point is keyed on it.
@@ -365,9 +398,10 @@ const outcomes = new Map<string, { id: string; data?: Buffer; told: number; retr
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'skyglass-crash-'));
   source = await startSourceServer();
+  rangedSource = await startSourceServer({ ranges: true });
   // A short restore window, so re-driven scrubs finish within the suite; web-download from the
   // source server's port on 127.0.0.1 (loopback is the local runtime's default).
-  runtime = new RuntimeProcess(dataDir, { SCRUB_DELAY_SECONDS: '2', SKYGLASS_LOCAL_RETRY_MS: '50', SKYGLASS_IMPORT_ALLOWED_PORTS: String(source.port) });
+  runtime = new RuntimeProcess(dataDir, { SCRUB_DELAY_SECONDS: '2', SKYGLASS_LOCAL_RETRY_MS: '50', SKYGLASS_IMPORT_ALLOWED_PORTS: `${source.port},${rangedSource.port}` });
   await runtime.start();
   token = await runtime.token(`crash-${randomBytes(4).toString('hex')}`);
   admin = await runtime.token('crash-ops', ['admin']);
@@ -384,6 +418,7 @@ beforeAll(async () => {
   await runtime.allHeld();
   // Requests answered before their background work reached its crash point have their answer by now.
   await Promise.race([Promise.all(answers.filter((_, i) => prepared[i]!.scenario.told !== 0)), new Promise((r) => setTimeout(r, 5000))]);
+  await Promise.all(prepared.map((p) => p.scenario.ready?.(p.id)));
   await runtime.kill();
   const told = await Promise.all(answers);
   await runtime.start();
@@ -402,6 +437,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
   await source?.close();
+  await rangedSource?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -457,6 +493,7 @@ describe('a crash between a write and its side effect', () => {
         expect(image.properties).toMatchObject({ os_glance_importing_to_stores: '', os_glance_failed_import: '' });
         if (scenario.stores.includes('eu')) expect(await runtime.storedBytes(outcome.id, EU_BUCKET)).toEqual({ objects: [image.location], uploads: [] });
       }
+      scenario.check?.(outcome.id);
       // What a client sees agrees: a deleted image is gone, any other is there.
       expect((await runtime.call(`/v2/images/${outcome.id}`, { token: owner })).status).toBe(status === 'deleted' ? 404 : 200);
     });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoImageRepository } from '../../shared/adapters/dynamo-image-repository.js';
 import { S3_CLIENT_DEFAULTS } from '../../shared/adapters/s3-blob-store.js';
 import { mintToken } from '../../infra/local/dev-key.js';
@@ -160,6 +160,18 @@ export class RuntimeProcess {
         objects: (objects.Contents ?? []).map((o) => o.Key!),
         uploads: (uploads.Uploads ?? []).map((u) => u.UploadId!),
       };
+    } finally {
+      s3.destroy();
+    }
+  }
+
+  /** How many parts each open multipart upload of the image holds in the default store. */
+  async storedParts(id: string): Promise<number[]> {
+    const s3 = new S3Client({ endpoint: this.environment.S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS, ...S3_CLIENT_DEFAULTS });
+    const Bucket = this.environment.BUCKET_NAME!;
+    try {
+      const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: `images/${id}/` }))).Uploads ?? [];
+      return await Promise.all(uploads.map(async (u) => ((await s3.send(new ListPartsCommand({ Bucket, Key: u.Key!, UploadId: u.UploadId! }))).Parts ?? []).length));
     } finally {
       s3.destroy();
     }

@@ -964,6 +964,8 @@ describe('IAM least privilege', () => {
     // Abort only.
     expect(s3Actions('abortImageUpload')).toEqual(['s3:AbortMultipartUpload']);
     expect(s3Actions('completeImageUpload')).toEqual(['s3:ListBucket', 's3:ListMultipartUploadParts', 's3:PutObject']);
+    // The web-download fetcher: its upload, the parts a later run lists to resume it, the abort of a failed one; no read, no listing.
+    expect([...new Set(actionsOf(roleStatements(workerId('fetchImage'))).filter((a) => a.startsWith('s3:')))].sort()).toEqual(['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject']);
   });
 
   it('grants every route and worker exactly the actions and resources its declared access maps to', () => {
@@ -1323,6 +1325,16 @@ describe('state machines', () => {
       const functionNames = taskStates(deployedDefinition(machine).States as Json).map(([, state]) => state.Parameters?.FunctionName as string);
       expect(new Set(functionNames), name).toEqual(new Set(workers.map((w) => fakeLambdaArn(workerId(w)))));
     }
+  });
+
+  it('send a web-download\'s fetch that answers continue back to Fetch (a fetch over several runs), fetched to Verify', () => {
+    const states = deployedDefinition(stack.verifier).States as Json;
+    expect(states.Fetch.Next).toBe('Fetched');
+    expect(states.Fetched.Choices).toEqual([
+      { Variable: '$.fetch.outcome.result', StringEquals: 'fetched', Next: 'Verify' },
+      { Variable: '$.fetch.outcome.result', StringEquals: 'continue', Next: 'Fetch' },
+    ]);
+    expect(states.Fetched.Default).toBe('NotFetched');
   });
 
   it('validate with asl-validator, in JSONPath mode', () => {

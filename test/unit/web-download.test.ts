@@ -7,6 +7,7 @@ import {
   DEFAULT_IMPORT_FILTER,
   fetchLimitsFrom,
   importFilterFrom,
+  MAX_FETCH_RUNS,
   pickAddress,
   UriRefusedError,
   webDownloadUri,
@@ -130,10 +131,19 @@ describe('loopback only (SKYGLASS_IMPORT_ALLOW_LOOPBACK, the local runtime\'s se
 });
 
 describe('fetch limits from settings', () => {
-  it("defaults to Glance's image_size_cap (1 TiB) and a fetch below Lambda's 15 minutes; refuses nonsense", () => {
+  it("defaults to Glance's image_size_cap (1 TiB), runs below Lambda's 15 minutes and a whole fetch of 24 h; refuses nonsense", () => {
     expect(fetchLimitsFrom({})).toEqual(DEFAULT_FETCH_LIMITS);
-    expect(DEFAULT_FETCH_LIMITS.maxBytes).toBe(1099511627776);
-    expect(fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '1000', SKYGLASS_IMPORT_TIMEOUT_SECONDS: '60' })).toMatchObject({ maxBytes: 1000, timeoutSeconds: 60 });
-    expect(() => fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '-1' })).toThrow(/not a positive integer/);
+    expect(DEFAULT_FETCH_LIMITS).toMatchObject({ maxBytes: 1099511627776, runSeconds: 840, timeoutSeconds: 86400 });
+    expect(fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '1000', SKYGLASS_IMPORT_TIMEOUT_SECONDS: '60', SKYGLASS_FETCH_RUN_SECONDS: '30' })).toMatchObject({ maxBytes: 1000, timeoutSeconds: 60, runSeconds: 30 });
+    expect(() => fetchLimitsFrom({ SKYGLASS_IMPORT_MAX_BYTES: '-1' })).toThrow(/SKYGLASS_IMPORT_MAX_BYTES: -1 is not a positive integer/);
+    expect(() => fetchLimitsFrom({ SKYGLASS_FETCH_RUN_SECONDS: '1.5' })).toThrow(/SKYGLASS_FETCH_RUN_SECONDS: 1.5 is not a positive integer/);
+    // A run must end (and record itself) before the Lambda's 900 s timeout ends it.
+    expect(() => fetchLimitsFrom({ SKYGLASS_FETCH_RUN_SECONDS: '900' })).toThrow(/not below the fetcher's 900 s Lambda timeout/);
+  });
+
+  it('bounds the fetcher runs of one import within Step Functions\' 25,000 history events (about seven a run)', () => {
+    expect(MAX_FETCH_RUNS * 7).toBeLessThan(25_000);
+    // With the defaults the whole-fetch limit ends an import long before that: 103 runs.
+    expect(Math.ceil(DEFAULT_FETCH_LIMITS.timeoutSeconds / DEFAULT_FETCH_LIMITS.runSeconds)).toBe(103);
   });
 });
