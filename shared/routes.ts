@@ -20,6 +20,8 @@ export type Access =
   | 'table:list-members'
   /** TransactWriteItems of a membership: ConditionCheck on the image, Puts of the member and the member count. */
   | 'table:write-member'
+  /** Query one image's partition on the table itself for its memberships, and UpdateItem their copies of the image's list keys (syncShareCopies). */
+  | 'table:share-copies'
   /** Query one image's partition on the table itself for the image and its tasks (`begins_with(sk, 'IMAGE')`: no member item). */
   | 'table:image-tasks'
   /** Query the task partitions of the `all` index (GET /v2/tasks). */
@@ -277,6 +279,14 @@ export const WORKERS: readonly Worker[] = [
     handler: fn('workers', 'publish-events'),
     access: ['table:stream', 'events:publish'],
     summary: "The outbox relay: publishes the events each write recorded on its item, from the table's stream",
+  },
+  {
+    name: 'syncShareCopies',
+    handler: fn('workers', 'sync-share-copies'),
+    // Its own function, not a step of the outbox relay: a failed copy is retried without
+    // publishing any event again, and neither holds the other's access.
+    access: ['table:stream', 'table:share-copies'],
+    summary: "Brings the memberships' copies of an image's list keys up to each write of the image, from the table's stream",
   },
 ];
 

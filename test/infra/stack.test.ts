@@ -784,6 +784,8 @@ describe('IAM least privilege', () => {
     // An image's tasks are in its partition (one Query on the table); the task list is on `all`.
     'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
+    // An image's memberships (one Query of its partition on the table) and each one's copies of its list keys.
+    'table:share-copies': [{ actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
@@ -984,7 +986,7 @@ describe('IAM least privilege', () => {
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:list-members', 'table:read-members', 'table:stream', 'table:sweep', 'table:write-member', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:list-members', 'table:read-members', 'table:share-copies', 'table:stream', 'table:sweep', 'table:write-member', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
