@@ -60,7 +60,7 @@ export class DynamoShareCopies implements ShareCopies {
       values[`:a${i}`] = value;
       sets.push(`#a${i} = :a${i}`);
     });
-    // An image no longer listed (private, deleted) takes its memberships out of the shares
+    // A deleted image (pending_delete, deleted) takes its memberships out of the shares
     // partitions; the outbox goes too: it belongs to the member write that recorded it, and this
     // write's stream record must not carry its event again.
     const removed = ['#outbox', ...SHARE_COPY_ATTRIBUTES.filter((attr) => !(attr in copies)).map((attr, i) => ((names[`#r${i}`] = attr), `#r${i}`))];

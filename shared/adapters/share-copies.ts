@@ -15,15 +15,18 @@ export const IMAGE_VERSION_ATTRIBUTE = 'imageVersion';
  * images"): byOwner's partition `<member>#shared#<status>` (hidden: its hidden partition), the
  * image's `listSk`, `nameSk`, `updatedSk`, `sizeSk`, `statusListSk`, and `id` = the image id (the
  * sort twins project `id` and `listSk`, so a shares stream names its images the way an own one
- * does). Present while the image is live and shared: a member's list can hold it only then.
+ * does). Present while the image is live, whatever its visibility: Glance keeps memberships when
+ * an image stops being shared and they count again when it is shared again, so the copies stay
+ * (lists re-check `visibility` on each image they fetch; an unshared image's memberships cost
+ * their members' lists a read each), and sharing again needs no copy to follow first.
  */
 export const SHARE_COPY_ATTRIBUTES = [INDEXES.byOwner.partitionKey, NAME_SORT_KEY, UPDATED_SORT_KEY, SIZE_SORT_KEY, STATUS_LIST_SORT_KEY] as const;
 
-type CopiedImage = Pick<Image, 'id' | 'name' | 'status' | 'visibility' | 'created_at' | 'updated_at' | 'size' | 'os_hidden'>;
+type CopiedImage = Pick<Image, 'id' | 'name' | 'status' | 'created_at' | 'updated_at' | 'size' | 'os_hidden'>;
 
-/** Whether a membership of this image is listed at all (lists re-check it on the image itself). */
-export function sharesListed(image: Pick<Image, 'status' | 'visibility'>): boolean {
-  return image.visibility === 'shared' && image.status !== 'deleted' && image.status !== 'pending_delete';
+/** Whether a membership of this image is on its shares partition: while the image is live (lists re-check the rest on the image itself). */
+export function sharesListed(image: Pick<Image, 'status'>): boolean {
+  return image.status !== 'deleted' && image.status !== 'pending_delete';
 }
 
 /**

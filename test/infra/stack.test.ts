@@ -231,8 +231,8 @@ describe('functions', () => {
       // The sweeper pages through the table's indexes and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
-      // The event relay publishes a stream batch of up to 100 records: a minute.
-      const relayTimeout = id === workerId('publishEvents') ? 60 : undefined;
+      // The event relay publishes a stream batch of up to 100 records, the share copies follow one: a minute.
+      const relayTimeout = id === workerId('publishEvents') || id === workerId('syncShareCopies') ? 60 : undefined;
       expect(p.Timeout, id).toBe(routeTimeout ?? relayTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId || id === fetcherId ? 900 : 10));
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Handler).toBe('index.handler');
@@ -832,6 +832,9 @@ describe('IAM least privilege', () => {
   const INVOCATION_GRANTS: Record<string, { actions: string[]; on: () => (Json | string)[] }[]> = {
     publishEvents: [
       { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
+    ],
+    syncShareCopies: [
+      { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.shareCopyStream.deadLetterQueue), 'Arn'] }] },
     ],
   };
 
@@ -1447,8 +1450,9 @@ describe('event relay (the outbox)', () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
     expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(1);
-    const [, mapping] = mappings[0]!;
+    // The relay's, and the share copies' (below).
+    expect(mappings).toHaveLength(2);
+    const [, mapping] = mappings.find(([, m]) => m.Properties.FunctionName.Ref === workerId('publishEvents'))!;
     expect(mapping.Properties).toMatchObject({
       FunctionName: { Ref: workerId('publishEvents') },
       EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
@@ -1466,6 +1470,26 @@ describe('event relay (the outbox)', () => {
     const statements = policy.Properties.PolicyDocument.Statement as Statement[];
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
+  });
+
+  it("streams the table's new images to the syncShareCopies worker too, through a mapping of its own with its own dead-letter queue, and grants it only its memberships' copies", () => {
+    const [, mapping] = ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === workerId('syncShareCopies'))!;
+    expect(mapping.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRecordAgeInSeconds: 86_400,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.shareCopyStream.deadLetterQueue), 'Arn'] } } },
+    });
+    expect(mapping.Properties.ParallelizationFactor ?? 1).toBe(1);
+    expect(stack.shareCopyStream.deadLetterQueue).not.toBe(stack.eventRelay.deadLetterQueue);
+    const worker = declared().find((d) => d.name === 'syncShareCopies')!;
+    expect([...worker.access].sort()).toEqual(['table:share-copies', 'table:stream']);
+    // It writes memberships with UpdateItem alone: no PutItem, no delete, no event.
+    const actions = actionsOf(roleStatements(worker.id));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem']));
+    for (const never of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'events:PutEvents']) expect(actions).not.toContain(never);
   });
 
   it('leaves publishing to the relay: no API function may put events, and only the relay and the scrubber (scrub_failed) can', () => {
