@@ -12,7 +12,7 @@ export type Access =
   | 'table:write'
   /** PutItem of a new image, conditional on its id being unused (create reads nothing). */
   | 'table:insert'
-  /** Query the list indexes (byOwner, byVisibility, all, byMember) and BatchGetItem the images shared with the caller. */
+  /** Query the list indexes (byOwner, byVisibility, all and their twins) and BatchGetItem the images their keys-only entries and the caller's shares name. */
   | 'table:list'
   /** BatchGetItem of one image's partition: the image, named memberships, the member count (the members API's one read). */
   | 'table:read-members'

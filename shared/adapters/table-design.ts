@@ -186,8 +186,9 @@ export const INDEXES = {
   byStatus: { name: 'byStatus', partitionKey: 'statusPk', sortKey: 'statusSk' },
   /**
    * Sparse: live memberships (member items, not images), `memberPk = <project>#<status>`,
-   * sorted by their image's list sort key: the images shared with one project, in the order
-   * the other list indexes use, so the stream merges with them.
+   * sorted by their image's list sort key. No list reads it any more (the shares are read from
+   * the memberships' copies on byOwner, sharedPartition); kept written so that a stack is never
+   * without it while it is deployed, and removable in a later update (one GSI freed).
    */
   byMember: { name: 'byMember', partitionKey: 'memberPk', sortKey: LIST_SORT_KEY },
   /**
@@ -396,9 +397,13 @@ export function statusKeyPrefix(status: string): string {
   return `${status}#`;
 }
 
-/** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
+/**
+ * Index attributes by purpose, for the functions' grants: which indexes each kind of read queries.
+ * Not byMember: the lists read the caller's shares from its memberships' copies on byOwner and
+ * its twins (sharedPartition); byMember is still written, and read by nothing.
+ */
 export const LIST_INDEXES = [
-  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
+  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name,
   INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
   ...Object.values(SORT_TWIN_OF).flatMap((twins) => Object.values(twins).map((twin) => INDEXES[twin].name)),
   ...Object.values(TAG_TWIN_OF).map((twin) => INDEXES[twin].name),

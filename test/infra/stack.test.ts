@@ -765,14 +765,14 @@ describe('IAM least privilege', () => {
     'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
     'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     'table:insert': [{ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
-    // The list indexes, and BatchGetItem of the images shared with the caller (found on byMember).
+    // The list indexes, and BatchGetItem of the images found on the sort twins and shares partitions (not byMember: no list reads it).
     'table:list': [
       { actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] },
       {
         actions: ['dynamodb:Query'],
         on: () =>
           [
-            'byOwner', 'byVisibility', 'all', 'byMember', 'byOwnerName', 'byVisibilityName', 'allByName',
+            'byOwner', 'byVisibility', 'all', 'byOwnerName', 'byVisibilityName', 'allByName',
             ...['Updated', 'Size', 'Status', 'Tag'].flatMap((key) => [`byOwner${key}`, `byVisibility${key}`, `allBy${key}`]),
           ].map(indexArn),
       },
