@@ -281,13 +281,14 @@ export class SkyglassStack extends Stack {
     if (!relay) throw new Error('The stack relays the outbox with the publishEvents worker, but WORKERS has none');
     this.eventRelay = new EventRelay(this, 'EventRelay', { table: this.table, relay });
     // The memberships' copies of their images' list keys follow each image write from the same
-    // stream, through a mapping of their own: a failing copy never holds back or repeats events.
+    // stream, through a mapping of their own (a failing copy never holds back or repeats events),
+    // sharing the relay's dead-letter queue (and its alarm): the stack is near CloudFormation's 500 resources.
     const shareCopies = this.workers.syncShareCopies;
     if (!shareCopies) throw new Error('The stack follows image writes into their memberships with the syncShareCopies worker, but WORKERS has none');
     this.shareCopyStream = new EventRelay(this, 'ShareCopyStream', {
       table: this.table,
       relay: shareCopies,
-      deadLetters: "the on-failure destination of the share copies' stream mapping",
+      deadLetterQueue: this.eventRelay.deadLetterQueue,
     });
 
     const sweeper = this.workers.sweep;
@@ -303,6 +304,7 @@ export class SkyglassStack extends Stack {
       sweepDeadLetters: this.sweepSchedules.deadLetterQueue,
       relay,
       relayDeadLetters: this.eventRelay.deadLetterQueue,
+      shareCopies,
       topic: alarmSettings.topic,
       ...(alarmSettings.email !== undefined && { email: alarmSettings.email }),
       production: this.production,

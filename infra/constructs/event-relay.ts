@@ -11,8 +11,11 @@ export interface EventRelayProps {
   readonly table: dynamodb.ITable;
   /** The worker the stream invokes (publishEvents, syncShareCopies), which `table:stream` already lets read the stream. */
   readonly relay: lambda.IFunction;
-  /** What the dead-letter queue receives, for its description (default: the event relay's). */
-  readonly deadLetters?: string;
+  /**
+   * The dead-letter queue of another such mapping to share (the stack holds 500 resources, and
+   * is near them: one queue says, per record given up on, which stream and sequence numbers).
+   */
+  readonly deadLetterQueue?: sqs.Queue;
 }
 
 /**
@@ -29,7 +32,7 @@ export class EventRelay extends Construct {
   constructor(scope: Construct, id: string, props: EventRelayProps) {
     super(scope, id);
     if (!props.table.tableStreamArn) throw new Error('EventRelay needs a table with a stream');
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', props.deadLetters ?? "the on-failure destination of the event relay's stream mapping");
+    this.deadLetterQueue = props.deadLetterQueue ?? deadLetterQueue(this, 'DeadLetters', "the on-failure destination of the table stream's mappings (event relay, share copies)");
     // A lower-level mapping than DynamoEventSource, which would grant stream reads itself:
     // the relay's IAM comes from its access kinds (table:stream) alone.
     this.mapping = new lambda.EventSourceMapping(this, 'TableStream', {

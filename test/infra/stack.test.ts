@@ -834,7 +834,7 @@ describe('IAM least privilege', () => {
       { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
     ],
     syncShareCopies: [
-      { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.shareCopyStream.deadLetterQueue), 'Arn'] }] },
+      { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
     ],
   };
 
@@ -1472,7 +1472,7 @@ describe('event relay (the outbox)', () => {
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
   });
 
-  it("streams the table's new images to the syncShareCopies worker too, through a mapping of its own with its own dead-letter queue, and grants it only its memberships' copies", () => {
+  it("streams the table's new images to the syncShareCopies worker too, through a mapping of its own (the relay's dead-letter queue), and grants it only its memberships' copies", () => {
     const [, mapping] = ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === workerId('syncShareCopies'))!;
     expect(mapping.Properties).toMatchObject({
       EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
@@ -1480,10 +1480,9 @@ describe('event relay (the outbox)', () => {
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumRecordAgeInSeconds: 86_400,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.shareCopyStream.deadLetterQueue), 'Arn'] } } },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] } } },
     });
     expect(mapping.Properties.ParallelizationFactor ?? 1).toBe(1);
-    expect(stack.shareCopyStream.deadLetterQueue).not.toBe(stack.eventRelay.deadLetterQueue);
     const worker = declared().find((d) => d.name === 'syncShareCopies')!;
     expect([...worker.access].sort()).toEqual(['table:share-copies', 'table:stream']);
     // It writes memberships with UpdateItem alone: no PutItem, no delete, no event.
@@ -1512,10 +1511,13 @@ describe('alarms', () => {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         EvaluationPeriods: 1,
-        Period: 300,
         TreatMissingData: 'notBreaching',
         AlarmActions: [{ Ref: logicalId(stack.alarmTopic!) }],
       });
+      // 5 minutes: the alarm's own period, or each metric's of a math expression (RelayErrors: both stream consumers).
+      const periods = p.Metrics ? (p.Metrics as { MetricStat?: { Period: number } }[]).flatMap((m) => (m.MetricStat ? [m.MetricStat.Period] : [])) : [p.Period];
+      expect(periods.length, name).toBeGreaterThan(0);
+      for (const period of periods) expect(period, name).toBe(300);
       expect((p.AlarmDescription as string).length, name).toBeGreaterThan(40);
     }
   });
@@ -1562,6 +1564,19 @@ describe('alarms', () => {
       Statistic: 'Maximum',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.sweepSchedules.deadLetterQueue), 'QueueName'] } }],
     });
+  });
+
+  it("watch both consumers of the table's stream in one alarm (the relay's and the share copies' errors), and their shared dead letters", () => {
+    const metrics = (alarm('RelayErrors').Metrics as Json[]).map((m) => m as { Id: string; Expression?: string; MetricStat?: { Metric: Json } });
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('relay + copies');
+    const watched = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!.Metric);
+    expect(watched).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: workerId('publishEvents') } }] }),
+        expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: workerId('syncShareCopies') } }] }),
+      ]),
+    );
+    expect(stack.shareCopyStream.deadLetterQueue).toBe(stack.eventRelay.deadLetterQueue);
   });
 
   it('notify a topic encrypted with a rotating key that CloudWatch may use, TLS-only, with no subscription unless an email is given', () => {
