@@ -45,6 +45,23 @@ describe("images shared with the caller, from the memberships' copies", () => {
     expect(page.body.images.map((i: { id: string }) => i.id)).toEqual([id]);
   });
 
+  it('a project whose id ends #shared#accepted shares a byOwner partition with another\'s shares, and neither sees the other\'s images', async () => {
+    const x = uniqueProject('cx');
+    const lookalike = `${x}#shared#accepted`;
+    const xToken = await tokenFor(x);
+    const lookalikeToken = await tokenFor(lookalike);
+    const owner = await tokenFor(uniqueProject('co'));
+    const shared = await createImage(owner, { name: `${x}-s`, visibility: 'shared' });
+    expect((await call(`/v2/images/${shared.id}/members`, { method: 'POST', token: owner, json: { member: x } })).status).toBe(200);
+    expect((await call(`/v2/images/${shared.id}/members/${x}`, { method: 'PUT', token: xToken, json: { status: 'accepted' } })).status).toBe(200);
+    const own = await createImage(lookalikeToken, { name: `${x}-s`, visibility: 'private' });
+    await shareCopiesFollowed([shared.id]);
+    for (const query of ['', 'sort=name:asc', `name=${x}-s`, 'sort=size:desc', 'os_hidden=false&sort=status:asc']) {
+      expect(await ids(xToken, query), `${x}: ${query}`).toEqual([shared.id]);
+      expect(await ids(lookalikeToken, query), `${lookalike}: ${query}`).toEqual([own.id]);
+    }
+  });
+
   it('a failed copy after an image write is finished by the stream retrying the record', async () => {
     const run = uniqueProject('rt');
     const { owner, member, id } = await sharedAndAccepted(`${run}-before`);
