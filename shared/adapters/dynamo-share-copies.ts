@@ -8,7 +8,7 @@ import { imagePartition, MEMBER_SORT_PREFIX, OUTBOX_ATTRIBUTE, TABLE_KEYS } from
 
 type Item = Record<string, unknown>;
 
-/** The memberships a partition Query returns at once (an image has at most image_member_quota, 128 by default). */
+/** UpdateItems in flight at once: an image has at most image_member_quota memberships (128 by default), so 4 rounds at most. */
 const UPDATES_IN_FLIGHT = 32;
 
 /**
