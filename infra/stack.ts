@@ -197,8 +197,6 @@ export class SkyglassStack extends Stack {
   public readonly eventBus: events.EventBus;
   /** The outbox relay's subscription to the table's stream, and its dead-letter queue. */
   public readonly eventRelay: EventRelay;
-  /** The syncShareCopies worker's stream mapping (docs/table-design.md, "Shared-with-me images"). */
-  public readonly shareCopyStream: EventRelay;
   /** The sweep worker's EventBridge schedules (uploads, stuck, audit) and their dead-letter queue. */
   public readonly sweepSchedules: SweepSchedules;
   /** Operational alarms by name (see SkyglassAlarms). */
@@ -280,16 +278,6 @@ export class SkyglassStack extends Stack {
     const relay = this.workers.publishEvents;
     if (!relay) throw new Error('The stack relays the outbox with the publishEvents worker, but WORKERS has none');
     this.eventRelay = new EventRelay(this, 'EventRelay', { table: this.table, relay });
-    // The memberships' copies of their images' list keys follow each image write from the same
-    // stream, through a mapping of their own (a failing copy never holds back or repeats events),
-    // sharing the relay's dead-letter queue (and its alarm): the stack is near CloudFormation's 500 resources.
-    const shareCopies = this.workers.syncShareCopies;
-    if (!shareCopies) throw new Error('The stack follows image writes into their memberships with the syncShareCopies worker, but WORKERS has none');
-    this.shareCopyStream = new EventRelay(this, 'ShareCopyStream', {
-      table: this.table,
-      relay: shareCopies,
-      deadLetterQueue: this.eventRelay.deadLetterQueue,
-    });
 
     const sweeper = this.workers.sweep;
     if (!sweeper) throw new Error('The stack schedules the sweep worker, but WORKERS has none');
@@ -304,7 +292,6 @@ export class SkyglassStack extends Stack {
       sweepDeadLetters: this.sweepSchedules.deadLetterQueue,
       relay,
       relayDeadLetters: this.eventRelay.deadLetterQueue,
-      shareCopies,
       topic: alarmSettings.topic,
       ...(alarmSettings.email !== undefined && { email: alarmSettings.email }),
       production: this.production,

@@ -28,8 +28,6 @@ export interface SkyglassAlarmsProps {
   readonly relay: lambda.IFunction;
   /** Where the relay's stream mapping describes records it gave up on. */
   readonly relayDeadLetters: sqs.IQueue;
-  /** The memberships' share copies (syncShareCopies worker), whose mapping shares the relay's dead-letter queue; watched with the relay. */
-  readonly shareCopies?: lambda.IFunction;
   /**
    * Create an SNS topic that every alarm notifies.
    * @default true
@@ -96,23 +94,13 @@ export class SkyglassAlarms extends Construct {
         metric: props.sweeper.metricErrors(FAILURES),
         description: 'A sweep failed (see the sweep worker\'s log); the next scheduled run retries its work.',
       },
-      // The stream's two consumers in one alarm (the stack is near CloudFormation's 500 resources).
       RelayErrors: {
-        metric: props.shareCopies
-          ? new cloudwatch.MathExpression({
-              expression: 'relay + copies',
-              usingMetrics: { relay: props.relay.metricErrors(FAILURES), copies: props.shareCopies.metricErrors(FAILURES) },
-              period: PERIOD,
-            })
-          : props.relay.metricErrors(FAILURES),
-        description: props.shareCopies
-          ? "A consumer of the table's stream failed on a batch (see the publishEvents or syncShareCopies worker's log); the stream retries it, so image events, or members' lists of images shared with them, are late."
-          : "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events are late.",
+        metric: props.relay.metricErrors(FAILURES),
+        description: "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events (or members' lists of the images shared with them) are late.",
       },
       EventsUndelivered: {
         metric: props.relayDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD }),
-        description:
-          "A consumer of the table's stream gave up on records after a day of failures: their image events were never published, or (syncShareCopies) those images' memberships keep older list keys until the image's next write. The dead-letter queue says which shard and sequence numbers.",
+        description: "The event relay gave up on stream records after a day of failures: their image events were never published. The dead-letter queue says which shard and sequence numbers.",
       },
       SweepUndelivered: {
         metric: props.sweepDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD }),

@@ -9,17 +9,12 @@ import { deadLetterQueue } from './dead-letter-queue.js';
 export interface EventRelayProps {
   /** The image table; it must have a stream (ImageTable gives it one). */
   readonly table: dynamodb.ITable;
-  /** The worker the stream invokes (publishEvents, syncShareCopies), which `table:stream` already lets read the stream. */
+  /** The publishEvents worker, which `table:stream` already lets read the stream. */
   readonly relay: lambda.IFunction;
-  /**
-   * The dead-letter queue of another such mapping to share (the stack holds 500 resources, and
-   * is near them: one queue says, per record given up on, which stream and sequence numbers).
-   */
-  readonly deadLetterQueue?: sqs.Queue;
 }
 
 /**
- * A worker fed by the table's stream (the outbox's delivery; the memberships' share copies): the table's stream invokes the relay with batches of new item images,
+ * The outbox's delivery: the table's stream invokes the relay with batches of new item images,
  * in order per image. A record the relay cannot publish is retried from that record on
  * (ReportBatchItemFailures, batches halved on error); after a day of failures its position goes
  * to a dead-letter queue, which an alarm watches, and the stream moves on.
@@ -32,7 +27,7 @@ export class EventRelay extends Construct {
   constructor(scope: Construct, id: string, props: EventRelayProps) {
     super(scope, id);
     if (!props.table.tableStreamArn) throw new Error('EventRelay needs a table with a stream');
-    this.deadLetterQueue = props.deadLetterQueue ?? deadLetterQueue(this, 'DeadLetters', "the on-failure destination of the table stream's mappings (event relay, share copies)");
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', "the on-failure destination of the event relay's stream mapping");
     // A lower-level mapping than DynamoEventSource, which would grant stream reads itself:
     // the relay's IAM comes from its access kinds (table:stream) alone.
     this.mapping = new lambda.EventSourceMapping(this, 'TableStream', {

@@ -76,9 +76,6 @@ const WORKER_SIZING: Readonly<Record<string, Pick<SkyglassFunctionProps, 'timeou
   sweep: { timeout: Duration.minutes(15) },
   // A stream batch of up to 100 records, one PutEvents call each, with the SDK's own retries.
   publishEvents: { timeout: Duration.minutes(1) },
-  // A stream batch of up to 100 image records: a Query of each one's memberships and up to 32
-  // UpdateItems at a time (an image has at most image_member_quota, 128 by default).
-  syncShareCopies: { timeout: Duration.minutes(1) },
 };
 
 /** Settings that only one worker reads, by worker name (shared/app/config.ts reads them). */

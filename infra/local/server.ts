@@ -236,23 +236,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     Object.assign(process.env, environment);
     // `npm run sweep` (and other one-off tools) reach the running emulators through this.
     writeFileSync(join(options.dataDir, 'runtime.json'), JSON.stringify({ pid: process.pid, environment }, null, 2));
-    // The table's stream consumers (the outbox relay, the memberships' share copies), each fed
-    // by a reader of its own as the stack's event source mappings feed them.
-    for (const name of ['publishEvents', 'syncShareCopies']) {
-      const consumer = WORKERS.find((w) => w.name === name);
-      if (!consumer) throw new Error(`no ${name} worker in the route table`);
-      const tableStream = await startLocalTableStream({
-        client: dynamo.client,
-        endpoint: dynamo.endpoint,
-        region: REGION,
-        credentials: CREDENTIALS,
-        tableName: TABLE,
-        deliver: async (event) => invoke(consumer.name, await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(consumer.handler), event),
-        consumer: consumer.name,
-        retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
-      });
-      stops.push(() => tableStream.stop());
-    }
+    // The outbox relay, fed by the table's stream as the stack's event source mapping feeds it.
+    const relay = WORKERS.find((w) => w.name === 'publishEvents');
+    if (!relay) throw new Error('no publishEvents worker in the route table');
+    const tableStream = await startLocalTableStream({
+      client: dynamo.client,
+      endpoint: dynamo.endpoint,
+      region: REGION,
+      credentials: CREDENTIALS,
+      tableName: TABLE,
+      deliver: async (event) => invoke(relay.name, await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(relay.handler), event),
+      consumer: relay.name,
+      retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
+    });
+    stops.push(() => tableStream.stop());
     // The metadefs catalogue's seed, on the first start of a DATA_DIR (a later start finds the
     // seed marker and writes nothing; an operator's edits are never overwritten). It runs as the
     // function that seeds a deployment on its first list, whose grants it needs.

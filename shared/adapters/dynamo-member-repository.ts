@@ -185,7 +185,7 @@ export class DynamoMemberRepository implements MemberRepository {
       // Only live members are in byMember, sorted as the image is in every list index; and they
       // carry copies of the image's list keys (on byOwner's `<member>#shared#<status>` and its
       // twins), taken from the image this write ConditionChecks, with its version: the stream's
-      // copies of later image writes replace them, older ones are refused (syncShareCopies).
+      // copies of later image writes replace them, older ones are refused (shared/adapters/dynamo-share-copies.ts).
       item[INDEXES.byMember.partitionKey] = memberIndexPartition(member.member_id, member.status);
       Object.assign(item, shareCopyAttributes(image, member.member_id, member.status));
     }

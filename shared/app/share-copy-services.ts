@@ -5,7 +5,7 @@ import { ShareCopyRelay } from './share-copy-relay.js';
 
 let relay: ShareCopyRelay | undefined;
 
-/** The syncShareCopies worker's relay, built on first use and kept for the life of the process. */
+/** The share copies' relay of the table stream's consumer (publishEvents), built on first use and kept for the life of the process. */
 export function shareCopyRelay(): ShareCopyRelay {
   return (relay ??= new ShareCopyRelay(new DynamoShareCopies(dynamoDbClient(), config().tableName)));
 }

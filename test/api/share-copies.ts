@@ -4,8 +4,8 @@ import { inject } from 'vitest';
 
 /**
  * Waits until the memberships' copies of their images' list keys have followed every write of
- * these images (docs/table-design.md, "Shared-with-me images"): the stream's syncShareCopies
- * worker gives each live membership `imageVersion` = its image's version. Read from the table
+ * these images (docs/table-design.md, "Shared-with-me images"): the stream's consumer (the publishEvents
+ * worker) gives each live membership `imageVersion` = its image's version. Read from the table
  * (one strongly consistent Query per image partition), so a test waits for that state, never
  * for a guessed time.
  */

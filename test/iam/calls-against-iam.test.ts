@@ -72,7 +72,7 @@ describe('AWS calls made during the suites, against the IAM the stack grants', (
     const recorded = new Set(calls.map((c) => c.fn));
     // If recording broke, the check below would pass on nothing.
     for (const name of ['createImage', 'showImage', 'listImages', 'updateImage', 'deleteImage', 'uploadImageFile', 'stageImageData', 'importImage',
-      'createImageUpload', 'getImageUpload', 'completeImageUpload', 'abortImageUpload', 'downloadImage', 'verifyImage', 'fetchImage', 'scrubImage', 'sweep', 'publishEvents', 'syncShareCopies',
+      'createImageUpload', 'getImageUpload', 'completeImageUpload', 'abortImageUpload', 'downloadImage', 'verifyImage', 'fetchImage', 'scrubImage', 'sweep', 'publishEvents',
       'createImageMember', 'listImageMembers', 'showImageMember', 'updateImageMember', 'deleteImageMember', DATA_FRONT.name,
       // The metadefs room (a nested stack): its functions' calls are checked like the parent's.
       'listMetadefNamespaces', 'createMetadefNamespace', 'showMetadefNamespace', 'deleteMetadefNamespace', 'createMetadefObject', 'createMetadefProperty', 'createMetadefTags']) {

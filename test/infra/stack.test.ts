@@ -231,8 +231,8 @@ describe('functions', () => {
       // The sweeper pages through the table's indexes and lists the bucket: Lambda's 15 minutes too.
       // Routes that declare a timeout get it (completing a large multipart upload takes S3 a while).
       const routeTimeout = ROUTES.find((r) => r.timeoutSeconds && logicalId(stack.functions[r.operationId]!) === id)?.timeoutSeconds;
-      // The event relay publishes a stream batch of up to 100 records, the share copies follow one: a minute.
-      const relayTimeout = id === workerId('publishEvents') || id === workerId('syncShareCopies') ? 60 : undefined;
+      // The event relay publishes a stream batch of up to 100 records: a minute.
+      const relayTimeout = id === workerId('publishEvents') ? 60 : undefined;
       expect(p.Timeout, id).toBe(routeTimeout ?? relayTimeout ?? (id === logicalId(stack.authorizerFunction) ? 5 : id === verifierId || id === sweepId || id === fetcherId ? 900 : 10));
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Handler).toBe('index.handler');
@@ -831,9 +831,6 @@ describe('IAM least privilege', () => {
   /** Grants that come with how a function is invoked, not with what it does: the relay reports records it gave up on to its dead-letter queue. */
   const INVOCATION_GRANTS: Record<string, { actions: string[]; on: () => (Json | string)[] }[]> = {
     publishEvents: [
-      { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
-    ],
-    syncShareCopies: [
       { actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], on: () => [{ 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] }] },
     ],
   };
@@ -1450,9 +1447,8 @@ describe('event relay (the outbox)', () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
     expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    // The relay's, and the share copies' (below).
-    expect(mappings).toHaveLength(2);
-    const [, mapping] = mappings.find(([, m]) => m.Properties.FunctionName.Ref === workerId('publishEvents'))!;
+    expect(mappings).toHaveLength(1);
+    const [, mapping] = mappings[0]!;
     expect(mapping.Properties).toMatchObject({
       FunctionName: { Ref: workerId('publishEvents') },
       EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
@@ -1472,23 +1468,14 @@ describe('event relay (the outbox)', () => {
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
   });
 
-  it("streams the table's new images to the syncShareCopies worker too, through a mapping of its own (the relay's dead-letter queue), and grants it only its memberships' copies", () => {
-    const [, mapping] = ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === workerId('syncShareCopies'))!;
-    expect(mapping.Properties).toMatchObject({
-      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.table), 'StreamArn'] },
-      StartingPosition: 'TRIM_HORIZON',
-      BisectBatchOnFunctionError: true,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      MaximumRecordAgeInSeconds: 86_400,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.eventRelay.deadLetterQueue), 'Arn'] } } },
-    });
-    expect(mapping.Properties.ParallelizationFactor ?? 1).toBe(1);
-    const worker = declared().find((d) => d.name === 'syncShareCopies')!;
-    expect([...worker.access].sort()).toEqual(['table:share-copies', 'table:stream']);
-    // It writes memberships with UpdateItem alone: no PutItem, no delete, no event.
-    const actions = actionsOf(roleStatements(worker.id));
+  it("follows image writes into their memberships' copies in the same consumer, granted only a Query of the table and UpdateItem for it", () => {
+    const relay = declared().find((d) => d.name === 'publishEvents')!;
+    expect([...relay.access].sort()).toEqual(['events:publish', 'table:share-copies', 'table:stream']);
+    const actions = actionsOf(roleStatements(relay.id));
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem']));
-    for (const never of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'events:PutEvents']) expect(actions).not.toContain(never);
+    for (const never of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:BatchGetItem']) expect(actions).not.toContain(never);
+    // Only the relay holds table:share-copies.
+    expect(declared().filter((d) => d.access.includes('table:share-copies')).map((d) => d.name)).toEqual(['publishEvents']);
   });
 
   it('leaves publishing to the relay: no API function may put events, and only the relay and the scrubber (scrub_failed) can', () => {
@@ -1511,13 +1498,10 @@ describe('alarms', () => {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         EvaluationPeriods: 1,
+        Period: 300,
         TreatMissingData: 'notBreaching',
         AlarmActions: [{ Ref: logicalId(stack.alarmTopic!) }],
       });
-      // 5 minutes: the alarm's own period, or each metric's of a math expression (RelayErrors: both stream consumers).
-      const periods = p.Metrics ? (p.Metrics as { MetricStat?: { Period: number } }[]).flatMap((m) => (m.MetricStat ? [m.MetricStat.Period] : [])) : [p.Period];
-      expect(periods.length, name).toBeGreaterThan(0);
-      for (const period of periods) expect(period, name).toBe(300);
       expect((p.AlarmDescription as string).length, name).toBeGreaterThan(40);
     }
   });
@@ -1564,19 +1548,6 @@ describe('alarms', () => {
       Statistic: 'Maximum',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.sweepSchedules.deadLetterQueue), 'QueueName'] } }],
     });
-  });
-
-  it("watch both consumers of the table's stream in one alarm (the relay's and the share copies' errors), and their shared dead letters", () => {
-    const metrics = (alarm('RelayErrors').Metrics as Json[]).map((m) => m as { Id: string; Expression?: string; MetricStat?: { Metric: Json } });
-    expect(metrics.find((m) => m.Expression)?.Expression).toBe('relay + copies');
-    const watched = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!.Metric);
-    expect(watched).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: workerId('publishEvents') } }] }),
-        expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: workerId('syncShareCopies') } }] }),
-      ]),
-    );
-    expect(stack.shareCopyStream.deadLetterQueue).toBe(stack.eventRelay.deadLetterQueue);
   });
 
   it('notify a topic encrypted with a rotating key that CloudWatch may use, TLS-only, with no subscription unless an email is given', () => {
