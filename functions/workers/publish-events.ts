@@ -5,6 +5,7 @@ import { imageFromItem } from '../../shared/adapters/image-item.js';
 import { IMAGE_SORT_KEY, TABLE_KEYS } from '../../shared/adapters/table-design.js';
 import { imageEvents } from '../../shared/app/event-services.js';
 import { OutboxRelay } from '../../shared/app/outbox-relay.js';
+import { followThenRelay } from '../../shared/app/share-copy-relay.js';
 import { shareCopyRelay } from '../../shared/app/share-copy-services.js';
 
 let relay: OutboxRelay | undefined;
@@ -27,8 +28,6 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       image: written?.[TABLE_KEYS.sortKey]?.S === IMAGE_SORT_KEY ? imageFromItem(unmarshall(written as Parameters<typeof unmarshall>[0])) : undefined,
     };
   });
-  const copiesFailedAt = await shareCopyRelay().relay(records);
-  const copied = copiesFailedAt === undefined ? records : records.slice(0, records.findIndex((r) => r.sequenceNumber === copiesFailedAt));
-  const failedAt = (await relay.relay(copied)) ?? copiesFailedAt;
+  const failedAt = await followThenRelay(records, shareCopyRelay(), relay);
   return { batchItemFailures: failedAt === undefined ? [] : [{ itemIdentifier: failedAt }] };
 };

@@ -1,5 +1,6 @@
 import type { Image } from '../domain/image.js';
 import type { ShareCopies } from '../ports/share-copies.js';
+import type { OutboxRecord, OutboxRelay } from './outbox-relay.js';
 
 /** One change from the table's stream: its position, and the image it wrote (none for other items). */
 export interface ImageChangeRecord {
@@ -38,4 +39,20 @@ export class ShareCopyRelay {
     }
     return undefined;
   }
+}
+
+/**
+ * One batch of the table's stream, as its consumer handles it: the memberships' copies first, then
+ * the events of the records before the first record whose copies failed (so the stream's retry
+ * from that record publishes nothing twice on the copies' account). The sequence number to retry
+ * from, or undefined when the whole batch is done.
+ */
+export async function followThenRelay(
+  records: readonly (ImageChangeRecord & OutboxRecord)[],
+  copies: Pick<ShareCopyRelay, 'relay'>,
+  outbox: Pick<OutboxRelay, 'relay'>,
+): Promise<string | undefined> {
+  const copiesFailedAt = await copies.relay(records);
+  const done = copiesFailedAt === undefined ? records : records.slice(0, records.findIndex((r) => r.sequenceNumber === copiesFailedAt));
+  return (await outbox.relay(done)) ?? copiesFailedAt;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { listIndexAttributes } from '../../shared/adapters/dynamo-image-repository.js';
 import { IMAGE_VERSION_ATTRIBUTE, shareCopyAttributes } from '../../shared/adapters/share-copies.js';
-import { ShareCopyRelay } from '../../shared/app/share-copy-relay.js';
+import { followThenRelay, ShareCopyRelay } from '../../shared/app/share-copy-relay.js';
 import type { Image } from '../../shared/domain/image.js';
 import { sampleImage } from '../support/sample-image.js';
 
@@ -57,5 +57,31 @@ describe('ShareCopyRelay: copies after each image write, in stream order', () =>
     expect(followed).toEqual(['a']);
     expect(await relay.relay([records[0]!, records[1]!, records[3]!])).toBeUndefined();
     expect(followed).toEqual(['a', 'a', 'b']);
+  });
+});
+
+describe("followThenRelay: a batch of the table's stream", () => {
+  const image = (name: string) => sampleImage({ name });
+  const records = ['1', '2', '3'].map((n) => ({ sequenceNumber: n, image: image(n), events: [{ type: 'image.update' as const, image: image(n) }] }));
+  const outbox = (published: string[], failAt?: string) => ({
+    relay: async (batch: readonly { sequenceNumber: string }[]) => {
+      for (const r of batch) {
+        if (r.sequenceNumber === failAt) return r.sequenceNumber;
+        published.push(r.sequenceNumber);
+      }
+      return undefined;
+    },
+  });
+
+  it('publishes the events of the records before a failed copy only, and retries from the copy', async () => {
+    const published: string[] = [];
+    expect(await followThenRelay(records, { relay: async () => '2' }, outbox(published))).toBe('2');
+    expect(published).toEqual(['1']);
+  });
+
+  it('retries from the earlier of a failed copy and a failed publication, and is done when both are', async () => {
+    const published: string[] = [];
+    expect(await followThenRelay(records, { relay: async () => '3' }, outbox(published, '2'))).toBe('2');
+    expect(await followThenRelay(records, { relay: async () => undefined }, outbox([]))).toBeUndefined();
   });
 });
