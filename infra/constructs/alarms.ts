@@ -96,7 +96,7 @@ export class SkyglassAlarms extends Construct {
       },
       RelayErrors: {
         metric: props.relay.metricErrors(FAILURES),
-        description: "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events are late.",
+        description: "The event relay failed on a batch of the table's stream (see the publishEvents worker's log); the stream retries it, so image events (or members' lists of the images shared with them) are late.",
       },
       EventsUndelivered: {
         metric: props.relayDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD }),

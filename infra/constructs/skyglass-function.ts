@@ -40,6 +40,8 @@ export const TABLE_GRANTS = {
   // A Query on the table itself (its ARN), not on any index: one image's partition.
   'table:list-members': { item: ['dynamodb:Query'], query: [] },
   'table:write-member': { item: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], query: [] },
+  // A Query on the table itself (one image's memberships) and the UpdateItem of each one's copies.
+  'table:share-copies': { item: ['dynamodb:Query', 'dynamodb:UpdateItem'], query: [] },
   // A Query on the table itself: one image's partition, the image and its tasks.
   'table:image-tasks': { item: ['dynamodb:Query'], query: [] },
   'table:list-tasks': { item: [], query: [INDEXES.all.name] },
@@ -310,6 +312,7 @@ export function grantAccessTo(grantee: AccessGrantee, access: readonly Access[],
       case 'table:list-members':
       case 'table:write-member':
       case 'table:image-tasks':
+      case 'table:share-copies':
       case 'table:list-tasks':
       case 'table:sweep':
         tableAccess = true;

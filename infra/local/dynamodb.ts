@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { listIndexAttributes, tagItems } from '../../shared/adapters/dynamo-image-repository.js';
+import { DynamoShareCopies } from '../../shared/adapters/dynamo-share-copies.js';
 import { usageIndexAttributes } from '../../shared/adapters/dynamo-usage-repository.js';
 import { imageFromItem } from '../../shared/adapters/image-item.js';
 import {
@@ -227,11 +228,13 @@ async function holdsUnshardedKeys(client: DynamoDBClient, tableName: string): Pr
 /**
  * Images and usage counters written before the name indexes or the sharding of `all` and
  * byVisibility lack `nameSk` (no name lookup would find them) or sit on the old unsharded
- * keys (no list reads those any more); give each the list index attributes its next write
+ * keys (no list reads those any more), and memberships written before their copies of their
+ * image's keys are on no shares partition; give each the list index attributes its next write
  * would give it. A local one-off, like backfillStatusIndex; a deployed stack needs the same
  * rewrite once with operator credentials (docs/table-design.md).
  */
 export async function backfillListKeys(client: DynamoDBClient, tableName: string): Promise<void> {
+  const shareCopies = new DynamoShareCopies(client, tableName);
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(
@@ -251,6 +254,9 @@ export async function backfillListKeys(client: DynamoDBClient, tableName: string
       // Tag items came after most images (the tag twins): each tagged image gets those its next
       // write would give it, on the version read, as its keys below.
       if (!isUsage) await putTagItems(client, tableName, raw, unmarshall(raw));
+      // Memberships written before their copies of the image's list keys (LIST_KEYS_VERSION 4)
+      // get them from this version of the image, as the stream's worker gives them after a write.
+      if (!isUsage) await shareCopies.follow(imageFromItem(item));
       const changed = Object.entries(wanted).filter(([name, value]) => item[name] !== value);
       if (changed.length === 0) continue;
       const names: Record<string, string> = { '#version': 'version' };

@@ -10,8 +10,9 @@ import type { ListPage } from '../ports/image-repository.js';
 import { imageKeyOf, listSortKeyOf, twinSortKeyOf } from './dynamo-image-repository.js';
 import { imageFromItem } from './image-item.js';
 import {
-  AFTER_LIST_KEYS, deployedIndexes, IMAGE_LIST_PARTITION, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, memberIndexPartition, NAME_INDEX_OF, NAME_SORT_KEY, nameKeyPrefix,
-  nameSortKey, shardPartition, shardPartitions, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
+  AFTER_LIST_KEYS, deployedIndexes, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, MEMBER_SORT_PREFIX, NAME_INDEX_OF, NAME_SORT_KEY,
+  nameKeyPrefix, nameSortKey, shardPartition, shardPartitions, sharedPartition, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TABLE_KEYS, TAG_OVERFLOW_SORT_KEY,
+  TAG_SORT_PREFIX, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -144,11 +145,9 @@ export class DynamoImageLists implements ImageLists {
     const plans: StreamPlan[] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
-      if (shared) {
-        plans.push(order && order.key !== LIST_SORT_KEY ? { kind: 'members in memory', index, partition: value, shared } : { kind: 'list', index, partition: value, shared });
-        continue;
-      }
-      const tagTwin = tags.length === 0 ? undefined : present(TAG_TWIN_OF[index], this.indexes);
+      // A membership holds no copy of its image's tags: under tag= the shares are read by
+      // `listSk` (as the default list reads them) and each image's tags checked once fetched.
+      const tagTwin = tags.length === 0 || shared ? undefined : present(TAG_TWIN_OF[index], this.indexes);
       if (tagTwin) {
         for (const partition of sharded ? shardPartitions(value) : [value]) {
           const perTag = tags.map((tag): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined }));
@@ -157,16 +156,16 @@ export class DynamoImageLists implements ImageLists {
         plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
         continue;
       }
-      const twin = twinFor(index, order, names, statuses, this.indexes);
+      const twin = tags.length > 0 ? undefined : twinFor(index, order, names, statuses, this.indexes);
       if (!twin) {
-        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared: undefined });
+        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared });
         continue;
       }
       for (const prefix of twin.prefixes ?? [undefined]) {
         // The name twins are sharded by name: one name's images are in its shard.
         const byNameShard = sharded && twin.sortAttr === NAME_SORT_KEY && prefix !== undefined;
         const partitions = !sharded ? [value] : byNameShard ? [shardPartition(value, listShardOf(prefix))] : shardPartitions(value);
-        for (const partition of partitions) plans.push({ kind: 'keyed', index: twin.index, partition, sortAttr: twin.sortAttr, prefix });
+        for (const partition of partitions) plans.push({ kind: 'keyed', index: twin.index, partition, sortAttr: twin.sortAttr, prefix, shared });
       }
     }
     // Merging k streams, each is read in chunks of about limit/k: a page that comes mostly from
@@ -177,6 +176,9 @@ export class DynamoImageLists implements ImageLists {
     const forward = order?.forward ?? false;
     const markerListKey = marker ? listSortKeyOf(marker) : undefined;
     const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
+    // A shares partition holds the caller's memberships (their copies of the images' keys):
+    // its entries name images to fetch, and only the caller's member items are taken from it.
+    const sharedWith = (status: MemberStatus | undefined) => (status && caller.projectId ? { project: caller.projectId, status } : undefined);
     const keyedStream = (plan: KeyedPlan): CandidateStream | undefined => {
       const { prefix, sortAttr } = plan;
       let lo = prefix;
@@ -195,7 +197,7 @@ export class DynamoImageLists implements ImageLists {
       if (lo !== undefined && hi !== undefined && lo > hi) return undefined; // the marker is past this prefix
       const keysOnly = 'projection' in INDEXES[plan.index];
       return new CandidateStream({
-        doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: undefined,
+        doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared),
         index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY, keysOnly,
       });
     };
@@ -211,15 +213,7 @@ export class DynamoImageLists implements ImageLists {
         if (alternatives.length > 0) streams.push(new FewestOfStream(alternatives, forward));
         continue;
       }
-      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: plan.shared };
-      if (plan.kind === 'members in memory') {
-        // Member items hold no copy of the name or any other sort value (docs/table-design.md):
-        // the caller's memberships in this status are read whole and their images ordered here.
-        const all = new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward: false, pageSize: 1000 });
-        const key = order!.key;
-        streams.push(new SortedInMemoryStream(all, (ids) => this.batchGet(ids), names, (image) => orderKeyOf(key, image), markerKey, forward));
-        continue;
-      }
+      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared) };
       const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
       streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
     }
@@ -229,14 +223,13 @@ export class DynamoImageLists implements ImageLists {
   /**
    * Which index partitions can hold images this caller may list, narrowed by the query (Glance's
    * union: own, public, community, shared with the caller in `member_status`; admin: all).
-   * A byMember partition holds memberships, not images: its images are fetched once they are
+   * A shares partition holds memberships, not images: its images are fetched once they are
    * known to be on the page.
    */
   private partitionsFor(caller: Lister, query: ListQuery): Partition[] {
     const { visibility, owner } = query;
     // Glance lists either the hidden images or the others, never both: each image index is read
-    // on the partitions of that state only (hiddenPartition). byMember's memberships are not
-    // split: their images' os_hidden is checked once fetched.
+    // on the partitions of that state only (hiddenPartition), the caller's shares too.
     const part = (base: string) => listPartitionOf(base, query.filters.os_hidden);
     // `all` and byVisibility are sharded: streamsFor reads the shards each of these stands for.
     const visible = (v: 'public' | 'community'): Partition[] => [['byVisibility', part(v)]];
@@ -251,7 +244,9 @@ export class DynamoImageLists implements ImageLists {
     // partition, and images shared with it are another project's: owner=<caller> reads only that.
     if (me && owner === me) return own;
     const statuses = query.filters.member_status === 'all' ? MEMBER_STATUS_VALUES : [query.filters.member_status];
-    const shared: Partition[] = me ? statuses.map((status): Partition => ['byMember', memberIndexPartition(me, status), status]) : [];
+    // The images shared with the caller: its memberships' copies of their keys, on byOwner (and
+    // its twins) under `<me>#shared#<status>`, on the hidden partition of it for os_hidden=true.
+    const shared: Partition[] = me ? statuses.map((status): Partition => ['byOwner', part(sharedPartition(me, status)), status]) : [];
     switch (visibility) {
       case 'public':
       case 'community':
@@ -291,22 +286,27 @@ function asksFor(query: ListQuery, status: string): boolean {
 
 /**
  * One index partition a list reads: the index, its key (unsharded: `public`, `image`), and for
- * byMember the membership status it holds.
+ * a shares partition (`<project>#shared#<status>`) the membership status it holds.
  */
 type Partition = [IndexKey, string, MemberStatus?];
 
 /**
  * One stream of a list: a partition (a shard's, for the sharded indexes) read by `listSk`, or a
- * name twin's read by `nameSk` (one name's keys, or all), or the caller's memberships in one
- * status read whole and ordered by name.
+ * twin's read by its key (one name's or status's keys, or all); `shared` for a shares partition.
  */
 type StreamPlan =
   | { kind: 'list'; index: IndexKey; partition: string; shared: MemberStatus | undefined }
   | KeyedPlan
-  | { kind: 'fewest of'; plans: KeyedPlan[] }
-  | { kind: 'members in memory'; index: IndexKey; partition: string; shared: MemberStatus };
+  | { kind: 'fewest of'; plans: KeyedPlan[] };
 
-type KeyedPlan = { kind: 'keyed'; index: IndexKey; partition: string; sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY; prefix: string | undefined };
+type KeyedPlan = {
+  kind: 'keyed';
+  index: IndexKey;
+  partition: string;
+  sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY;
+  prefix: string | undefined;
+  shared?: MemberStatus | undefined;
+};
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */
 interface IndexedOrder {
@@ -399,14 +399,14 @@ function valuesAskedFor(filter: MatchFilter | null): string[] | undefined {
 
 /**
  * One entry of a list index, in the stream's order: an image (image indexes) or a membership
- * of the caller (byMember), which names its image and sorts where the image does but holds no image.
+ * of the caller (a shares partition), which names its image and sorts where the image does but holds no image.
  */
 interface Candidate {
   /** What the merge orders on: `<created_at>#<id>` or the name key. */
   key: string;
   id: string;
   image?: Image;
-  /** The caller's membership status of the image, for entries from byMember. */
+  /** The caller's membership status of the image, for entries from a shares partition. */
   shared?: MemberStatus;
 }
 
@@ -433,8 +433,8 @@ interface CandidateStreamOptions {
   hi?: string | undefined;
   exclude?: string | undefined;
   pageSize: number;
-  /** Set for byMember partitions: their items are memberships in this status. */
-  shared: MemberStatus | undefined;
+  /** Set for a shares partition: its entries are this project's memberships in this status. */
+  shared: { project: string; status: MemberStatus } | undefined;
   /** The item attribute candidates merge on (the sort key unless told). */
   mergeKeyAttr?: string;
   /** The index projects only the id and keys (a sort twin): its images are fetched by id. */
@@ -511,7 +511,14 @@ class CandidateStream implements Stream {
     for (const item of out.Items ?? []) {
       if (this.o.exclude !== undefined && item[this.o.sortAttr] === this.o.exclude) continue;
       const key = String(item[mergeKey]);
-      if (this.o.shared) this.buffer.push({ key, id: String(item.image_id), shared: this.o.shared });
+      // byOwner's partitions hold images and, under `<project>#shared#<status>`, memberships: a
+      // project id ending so shares a key with another's shares. Each stream takes only what it
+      // reads for (table keys are in every projection), so such a collision costs reads only.
+      const sk = String(item[TABLE_KEYS.sortKey]);
+      if (this.o.shared) {
+        // The partition names the status (the sort twins project no `status`): `<project>#shared#<status>` holds no other.
+        if (sk === `${MEMBER_SORT_PREFIX}${this.o.shared.project}`) this.buffer.push({ key, id: String(item.id), shared: this.o.shared.status });
+      } else if (sk !== IMAGE_SORT_KEY && !sk.startsWith(TAG_SORT_PREFIX) && sk !== TAG_OVERFLOW_SORT_KEY) continue;
       else if (this.o.keysOnly) this.buffer.push({ key, id: String(item.id) });
       else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
     }
@@ -556,49 +563,6 @@ class FewestOfStream implements Stream {
   async next(): Promise<Candidate | undefined> {
     const head = await this.peek();
     await this.chosen!.next();
-    return head;
-  }
-}
-
-/**
- * A byMember partition in another order than its own (name, updated_at, size, status): every
- * membership read, its images fetched, keyed by the order's key and ordered here. Costs the
- * images shared with the caller in that status (not the catalogue), since member items hold no
- * copy of their image's name or other sort values.
- */
-class SortedInMemoryStream implements Stream {
-  private sorted: Candidate[] | undefined;
-
-  constructor(
-    private readonly memberships: CandidateStream,
-    private readonly resolve: (ids: readonly string[]) => Promise<Map<string, Image>>,
-    private readonly names: readonly string[] | undefined,
-    private readonly keyOf: (image: Image) => string,
-    private readonly marker: string | undefined,
-    private readonly forward: boolean,
-  ) {}
-
-  async peek(): Promise<Candidate | undefined> {
-    if (!this.sorted) {
-      const entries: Candidate[] = [];
-      for (let c = await this.memberships.next(); c; c = await this.memberships.next()) entries.push(c);
-      const images = await this.resolve(entries.map((c) => c.id));
-      const beyond = (key: string) => this.marker === undefined || (this.forward ? key > this.marker : key < this.marker);
-      this.sorted = entries
-        .flatMap((c) => {
-          const image = images.get(c.id);
-          if (!image || (this.names && (image.name === null || !this.names.includes(image.name)))) return [];
-          return [{ ...c, image, key: this.keyOf(image) }];
-        })
-        .filter((c) => beyond(c.key))
-        .sort((a, b) => (a.key === b.key ? 0 : (a.key < b.key) === this.forward ? -1 : 1));
-    }
-    return this.sorted[0];
-  }
-
-  async next(): Promise<Candidate | undefined> {
-    const head = await this.peek();
-    this.sorted?.shift();
     return head;
   }
 }

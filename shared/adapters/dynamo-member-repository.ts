@@ -12,7 +12,8 @@ import { isUuid, type Image } from '../domain/image.js';
 import { MEMBER_EVENT_TYPES, type ImageEvent, type MemberEventType } from '../ports/events.js';
 import { MemberWriteRefused, type ImagePartitionRead, type StoredMember, type MemberRepository, type MemberWriteRefusal } from '../ports/member-repository.js';
 import { imageFromItem } from './image-item.js';
-import { IMAGE_SORT_KEY, imagePartition, INDEXES, LIST_SORT_KEY, MEMBER_COUNT_SORT_KEY, MEMBER_SORT_PREFIX, memberIndexPartition, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
+import { shareCopyAttributes } from './share-copies.js';
+import { IMAGE_SORT_KEY, imagePartition, INDEXES, MEMBER_COUNT_SORT_KEY, MEMBER_SORT_PREFIX, memberIndexPartition, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
 
@@ -181,9 +182,12 @@ export class DynamoMemberRepository implements MemberRepository {
     };
     if (deleted) item[TTL_ATTRIBUTE] = Math.floor(this.now().getTime() / 1000) + this.tombstoneTtl;
     else {
-      // Only live members are in byMember, sorted as the image is in every list index.
+      // Only live members are in byMember, sorted as the image is in every list index; and they
+      // carry copies of the image's list keys (on byOwner's `<member>#shared#<status>` and its
+      // twins), taken from the image this write ConditionChecks, with its version: the stream's
+      // copies of later image writes replace them, older ones are refused (shared/adapters/dynamo-share-copies.ts).
       item[INDEXES.byMember.partitionKey] = memberIndexPartition(member.member_id, member.status);
-      item[LIST_SORT_KEY] = `${image.created_at}#${image.id}`;
+      Object.assign(item, shareCopyAttributes(image, member.member_id, member.status));
     }
     return item;
   }

@@ -26,6 +26,20 @@ export function memberIndexPartition(project: string, status: string): string {
 }
 
 /**
+ * The byOwner partition (and its name and sort twins', which share `ownerPk`) of one project's
+ * memberships in one status: `<project>#shared#<status>`. A live membership carries copies of its
+ * image's list sort keys there (shareCopyAttributes), so the images shared with a project are
+ * read in every indexed order, with markers, exactly as its own partition is, and merged with it
+ * (docs/table-design.md, "Shared-with-me images"). A hidden image's memberships take
+ * hiddenPartition of it, as the image's own entries do. A project id that itself ends in
+ * `#shared#<status>` shares that partition: lists take only member items of the caller from a
+ * shares stream and only image items from every other, so that costs reads, never a wrong answer.
+ */
+export function sharedPartition(project: string, status: string): string {
+  return `${project}#shared#${status}`;
+}
+
+/**
  * One project's quota usage (shared/domain/quota.ts): the item `PROJECT#<project>` / `USAGE`,
  * updated in the same transaction as every image write that changes it. Usage items also sit
  * on the `all` index, in a partition of their own (USAGE_LIST_PARTITION, sorted by project),
@@ -134,10 +148,11 @@ export function listPartitionOf(base: string, hidden: boolean): string {
  * `TABLE` / `LIST_KEYS#<version>`, written once the items of an older table have been rewritten
  * (infra/local/dynamodb.ts backfillListKeys, `npm run rewrite-list-keys`), and at once on a new
  * table. It tells a start whether a rewrite is due when no index change shows it: moving hidden
- * images to their partitions (version 2) changed keys, not indexes (version 3: tag items). No function reads it.
+ * images to their partitions (version 2) changed keys, not indexes (version 3: tag items; version 4: memberships' copies of their
+ * image's list keys, sharedPartition). No function reads it.
  */
 export const TABLE_RECORD_PARTITION = 'TABLE';
-export const LIST_KEYS_VERSION = 3;
+export const LIST_KEYS_VERSION = 4;
 export function listKeysRecordSortKey(version: number = LIST_KEYS_VERSION): string {
   return `LIST_KEYS#${version}`;
 }
@@ -171,8 +186,9 @@ export const INDEXES = {
   byStatus: { name: 'byStatus', partitionKey: 'statusPk', sortKey: 'statusSk' },
   /**
    * Sparse: live memberships (member items, not images), `memberPk = <project>#<status>`,
-   * sorted by their image's list sort key: the images shared with one project, in the order
-   * the other list indexes use, so the stream merges with them.
+   * sorted by their image's list sort key. No list reads it any more (the shares are read from
+   * the memberships' copies on byOwner, sharedPartition); kept written so that a stack is never
+   * without it while it is deployed, and removable in a later update (one GSI freed).
    */
   byMember: { name: 'byMember', partitionKey: 'memberPk', sortKey: LIST_SORT_KEY },
   /**
@@ -381,9 +397,13 @@ export function statusKeyPrefix(status: string): string {
   return `${status}#`;
 }
 
-/** Index attributes by purpose, for the functions' grants: which indexes each kind of read queries. */
+/**
+ * Index attributes by purpose, for the functions' grants: which indexes each kind of read queries.
+ * Not byMember: the lists read the caller's shares from its memberships' copies on byOwner and
+ * its twins (sharedPartition); byMember is still written, and read by nothing.
+ */
 export const LIST_INDEXES = [
-  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name, INDEXES.byMember.name,
+  INDEXES.byOwner.name, INDEXES.byVisibility.name, INDEXES.all.name,
   INDEXES.byOwnerName.name, INDEXES.byVisibilityName.name, INDEXES.allByName.name,
   ...Object.values(SORT_TWIN_OF).flatMap((twins) => Object.values(twins).map((twin) => INDEXES[twin].name)),
   ...Object.values(TAG_TWIN_OF).map((twin) => INDEXES[twin].name),

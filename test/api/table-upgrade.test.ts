@@ -8,6 +8,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoImageLists } from '../../shared/adapters/dynamo-image-lists.js';
 import { DynamoImageRepository, imageItem } from '../../shared/adapters/dynamo-image-repository.js';
+import { DynamoMemberRepository } from '../../shared/adapters/dynamo-member-repository.js';
 import { DynamoUsageRepository } from '../../shared/adapters/dynamo-usage-repository.js';
 import { deployedIndexes, INDEXES, listKeysRecordSortKey, nameSortKey, TABLE_RECORD_PARTITION } from '../../shared/adapters/table-design.js';
 import type { Image } from '../../shared/domain/image.js';
@@ -221,6 +222,34 @@ describe('a table from an older DATA_DIR', () => {
     expect((await client.send(new GetItemCommand({ TableName: name, Key: record }))).Item).toBeDefined();
   });
 
+  it("gives memberships written before their copies of their image's list keys the copies (list keys version 4), which the table record shows", async () => {
+    const name = `${TABLE}-shares`;
+    await ensureTable(client, name);
+    // A table of list keys version 3: its record, and a membership as that code wrote it (byMember only).
+    const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
+    await client.send(new DeleteItemCommand({ TableName: name, Key: record(4) }));
+    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(3), version: { N: '3' } } }));
+    const id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb1';
+    const at = '2020-01-01T00:00:05Z';
+    const image = { ...unmarshall(olderItem(id, 'active', at)), name: 'shared-one', properties: {}, owner: 'p' } as unknown as Image;
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall(imageItem(image, [], undefined)) }));
+    const membership = { pk: `IMAGE#${id}`, sk: 'MEMBER#m', image_id: id, member_id: 'm', status: 'accepted', created_at: at, updated_at: at, version: 1, deleted: false, memberPk: 'm#accepted', listSk: `${at}#${id}` };
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall(membership) }));
+    const lists = new DynamoImageLists(client, { tableName: name });
+    const member = { projectId: 'm', isAdmin: false };
+    const listed = async (params: Record<string, string[]>) => (await lists.list(member, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed({})).toEqual([]);
+
+    await ensureTable(client, name);
+    expect(await listed({})).toEqual([id]);
+    expect(await listed({ name: ['shared-one'] })).toEqual([id]);
+    expect(await listed({ sort: ['name:asc'], visibility: ['shared'] })).toEqual([id]);
+    expect(await listed({ sort: ['size:desc'] })).toEqual([id]);
+    const copied = unmarshall((await client.send(new GetItemCommand({ TableName: name, Key: marshall({ pk: `IMAGE#${id}`, sk: 'MEMBER#m' }) }))).Item!);
+    expect(copied).toMatchObject({ ownerPk: 'm#shared#accepted', id, imageVersion: 3, memberPk: 'm#accepted', version: 1 });
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record(4) }))).Item).toBeDefined();
+  });
+
   it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {
     // A table that already has every index of the current design (as a stack after its update)
     // but items written by the code before it: unsharded keys, no name keys.
@@ -239,6 +268,17 @@ describe('a table from an older DATA_DIR', () => {
     });
     expect(run.stdout).toContain(`rewrote the list index attributes of ${name}`);
     expect(await publicList()).toEqual([...ids].reverse());
+    // A membership written before its copies (a shared image of p's, accepted by m) is listed by them now.
+    const shared = '99999999-9999-4999-8999-999999999993';
+    const at = '2020-01-01T00:00:09Z';
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall({ ...unmarshall(olderItem(shared, 'active', at)), name: 'to-m' }) }));
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall({ pk: `IMAGE#${shared}`, sk: 'MEMBER#m', image_id: shared, member_id: 'm', status: 'accepted', created_at: at, updated_at: at, version: 1, deleted: false, memberPk: 'm#accepted', listSk: `${at}#${shared}` }) }));
+    const member = { projectId: 'm', isAdmin: false };
+    expect((await lists.list(member, parseListQuery({ name: ['to-m'] }), undefined)).images).toEqual([]);
+    await execFileAsync(join(process.cwd(), 'node_modules/.bin/tsx'), ['infra/local/rewrite-list-keys-cli.ts', '--table', name, '--endpoint', dynamo.endpoint], {
+      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    });
+    expect((await lists.list(member, parseListQuery({ name: ['to-m'] }), undefined)).images.map((i) => i.id)).toEqual([shared]);
     expect((await lists.list({ projectId: 'q', isAdmin: false }, parseListQuery({ name: [ids[0]!] }), undefined)).images.map((i) => i.id)).toEqual([ids[0]]);
   });
 
@@ -290,6 +330,15 @@ describe('a table from an older DATA_DIR', () => {
     expect(await listed(owner, { status: ['active'] })).toEqual([c, a]);
     expect(await listed(owner, { tag: ['gold'] })).toEqual([b, a]);
     expect(await listed(admin, { tag: ['gold'], sort: ['created_at:asc'] })).toEqual([a, b]);
+    // Images shared with the caller: its memberships' copies on byOwner (the first index), read
+    // by `listSk` and sorted in the function where the twins are missing.
+    const sharedImage = image(4, { owner: 'p2', visibility: 'shared', size: 5 });
+    await repo.create(sharedImage);
+    const now = '2026-02-01T00:00:10Z';
+    await new DynamoMemberRepository(client, { tableName: name }).add(sharedImage, { image_id: sharedImage.id, member_id: 'p', status: 'accepted', created_at: now, updated_at: now, version: 0 }, 0);
+    expect(await listed(owner, { sort: ['size:asc'] })).toEqual([sharedImage.id, b, c, a]);
+    expect(await listed(owner, { name: ['n4'] })).toEqual([sharedImage.id]);
+    expect(await listed(owner, { sort: ['name:desc'], visibility: ['shared'] })).toEqual([sharedImage.id]);
     // Naming every index (what the lists did before they knew), the Query names one the table lacks.
     const naive = new DynamoImageLists(client, { tableName: name });
     await expect(naive.list(owner, parseListQuery({ sort: ['updated_at:asc'] }), undefined)).rejects.toThrow();

@@ -765,14 +765,14 @@ describe('IAM least privilege', () => {
     'table:read': [{ actions: ['dynamodb:GetItem'], on: () => [tableArn()] }],
     'table:write': [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     'table:insert': [{ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
-    // The list indexes, and BatchGetItem of the images shared with the caller (found on byMember).
+    // The list indexes, and BatchGetItem of the images found on the sort twins and shares partitions (not byMember: no list reads it).
     'table:list': [
       { actions: ['dynamodb:BatchGetItem'], on: () => [tableArn()] },
       {
         actions: ['dynamodb:Query'],
         on: () =>
           [
-            'byOwner', 'byVisibility', 'all', 'byMember', 'byOwnerName', 'byVisibilityName', 'allByName',
+            'byOwner', 'byVisibility', 'all', 'byOwnerName', 'byVisibilityName', 'allByName',
             ...['Updated', 'Size', 'Status', 'Tag'].flatMap((key) => [`byOwner${key}`, `byVisibility${key}`, `allBy${key}`]),
           ].map(indexArn),
       },
@@ -784,6 +784,8 @@ describe('IAM least privilege', () => {
     // An image's tasks are in its partition (one Query on the table); the task list is on `all`.
     'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
+    // An image's memberships (one Query of its partition on the table) and each one's copies of its list keys.
+    'table:share-copies': [{ actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
@@ -986,7 +988,7 @@ describe('IAM least privilege', () => {
     }
     // The tables above cover every kind some route or worker uses (and the types cover all kinds).
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:list-members', 'table:read-members', 'table:stream', 'table:sweep', 'table:write-member', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
+      expect.arrayContaining(['bucket:abort', 'bucket:list', 'bucket:list-uploads', 'bucket:multipart', 'bucket:parts', 'bucket:read', 'events:publish', 'table:insert', 'table:list', 'table:list-members', 'table:read-members', 'table:share-copies', 'table:stream', 'table:sweep', 'table:write-member', 'workflow:redrive-scrub', 'workflow:redrive-verify', 'workflow:scrub', 'workflow:stop-scrub', 'workflow:verify']),
     );
     for (const fn of [stack.authorizerFunction, stack.fallbackFunction]) {
       expect(grantedPairs(logicalId(fn)).filter((p) => !/^(logs|xray):/.test(p)), fn.node.id).toEqual([]);
@@ -1476,6 +1478,16 @@ describe('event relay (the outbox)', () => {
     const statements = policy.Properties.PolicyDocument.Statement as Statement[];
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
+  });
+
+  it("follows image writes into their memberships' copies in the same consumer, granted only a Query of the table and UpdateItem for it", () => {
+    const relay = declared().find((d) => d.name === 'publishEvents')!;
+    expect([...relay.access].sort()).toEqual(['events:publish', 'table:share-copies', 'table:stream']);
+    const actions = actionsOf(roleStatements(relay.id));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem']));
+    for (const never of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:BatchGetItem']) expect(actions).not.toContain(never);
+    // Only the relay holds table:share-copies.
+    expect(declared().filter((d) => d.access.includes('table:share-copies')).map((d) => d.name)).toEqual(['publishEvents']);
   });
 
   it('leaves publishing to the relay: no API function may put events, and only the relay and the scrubber (scrub_failed) can', () => {

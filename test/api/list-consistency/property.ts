@@ -10,6 +10,7 @@ import { inGlanceList, type Lister } from '../../../shared/domain/list-visibilit
 import type { MemberStatus } from '../../../shared/domain/member.js';
 import { call, createImage, patch, tokenFor, uniqueProject, type CallResult } from '../client.js';
 import { settled } from '../data-helpers.js';
+import { shareCopiesFollowed } from '../share-copies.js';
 
 /**
  * Every list index stays consistent with the images it holds through every write path
@@ -41,7 +42,9 @@ type Op =
   | { kind: 'hide'; target: number; hidden: boolean }
   | { kind: 'upload'; target: number }
   | { kind: 'deactivate' | 'reactivate' | 'delete' | 'restore' | 'scrub' | 'unshare'; target: number }
-  | { kind: 'share'; target: number; status: (typeof MEMBER_STATUSES)[number] };
+  | { kind: 'share'; target: number; status: (typeof MEMBER_STATUSES)[number] }
+  // A write of an image shared before (its memberships' copies follow it from the stream).
+  | { kind: 'shared write'; target: number; write: 'rename' | 'hide' | 'unhide' | 'upload'; name: number | null };
 
 const target = fc.nat({ max: 1000 });
 const nameIndex = fc.option(fc.nat({ max: 3 }), { nil: null, freq: 6 });
@@ -56,6 +59,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('upload' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('deactivate' as const, 'reactivate' as const, 'delete' as const, 'restore' as const, 'scrub' as const, 'unshare' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('share' as const), target, status: fc.constantFrom(...MEMBER_STATUSES) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('shared write' as const), target, write: fc.constantFrom('rename' as const, 'hide' as const, 'unhide' as const, 'upload' as const), name: nameIndex }) },
 );
 
 const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -142,6 +146,7 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
           // Names of this run only, with ties, a space, a comma (for in:) and a non-ASCII one.
           const names = [`${run} a`, `${run}-b`, `${run},c`, `${run}-é`];
           const images: { id: string; by: 0 | 1 }[] = [];
+          const sharedSoFar: { id: string; by: 0 | 1 }[] = [];
           const ownerToken = (i: { by: 0 | 1 }) => tokens[i.by];
           const noServerError = (label: string, res: { status: number; text: string }) => expect(res.status, `${label}: ${res.text}`).toBeLessThan(500);
 
@@ -157,7 +162,8 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
               continue;
             }
             if (images.length === 0) continue;
-            const image = images[o.target % images.length]!;
+            if (o.kind === 'shared write' && sharedSoFar.length === 0) continue;
+            const image = o.kind === 'shared write' ? sharedSoFar[o.target % sharedSoFar.length]! : images[o.target % images.length]!;
             const path = `/v2/images/${image.id}`;
             const other = projects[1 - image.by]!;
             switch (o.kind) {
@@ -195,7 +201,19 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
               case 'delete':
                 noServerError(o.kind, await call(path, { method: 'DELETE', token: ownerToken(image) }));
                 break;
+              case 'shared write': {
+                const patchOps =
+                  o.write === 'rename' ? [{ op: 'replace', path: '/name', value: o.name === null ? null : names[o.name] }] : o.write === 'upload' ? undefined : [{ op: 'replace', path: '/os_hidden', value: o.write === 'hide' }];
+                if (patchOps) noServerError(o.kind, await patch(ownerToken(image), image.id, patchOps));
+                else {
+                  const put = await call(`${path}/file`, { method: 'PUT', token: ownerToken(image), body: Buffer.alloc(61 * (o.target % 3), `${run} ${image.id} `), headers: { 'Content-Type': 'application/octet-stream' } });
+                  noServerError(o.kind, put);
+                  if (put.status === 204) await settled(ownerToken(image), image.id);
+                }
+                break;
+              }
               case 'share': {
+                sharedSoFar.push(image);
                 noServerError(o.kind, await call(`${path}/members`, { method: 'POST', token: ownerToken(image), json: { member: other } }));
                 noServerError(o.kind, await call(`${path}/members/${other}`, { method: 'PUT', token: tokens[1 - image.by]!, json: { status: o.status } }));
                 break;
@@ -206,6 +224,9 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             }
           }
 
+          // The memberships' copies of their images' keys follow image writes from the table's
+          // stream: compare once they have (the table says so), as a client's next list would.
+          await shareCopiesFollowed(images.map((i) => i.id));
           const scan = await scanRun(run, projects);
           const ofRun = `${RUN_PROPERTY}=${encodeURIComponent(run)}`;
           const inList = `name=in:${[names[0], `"${names[2]}"`, names[3]].map((n) => encodeURIComponent(n!)).join(',')}`;
@@ -254,6 +275,13 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             `${ofRun}&status=queued&sort=created_at:asc`,
             `${ofRun}&status=in:deactivated,active&sort=status:asc`,
             `${ofRun}&visibility=shared&member_status=all&sort=updated_at:desc`,
+            // The caller's shares in every indexed order, from its memberships' copies.
+            `${ofRun}&visibility=shared&sort=name:desc`,
+            `${ofRun}&visibility=shared&sort=size:asc`,
+            `${ofRun}&visibility=shared&member_status=all&sort_key=status&sort_dir=asc`,
+            `${ofRun}&visibility=shared&sort=updated_at:asc&os_hidden=true`,
+            `${ofRun}&visibility=shared&member_status=rejected&sort=created_at:asc`,
+            `${inList}&visibility=shared&member_status=all`,
             `${ofRun}&visibility=community&sort=size:asc`,
             `${ofRun}&owner=${projects[0]}&sort=updated_at:asc`,
             `${ofRun}&owner=${projects[1]}&visibility=all`,

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { call, createImage, patch, tokenFor, uniqueProject } from './client.js';
+import { faultReached, injectFault } from './faults.js';
+import { shareCopiesFollowed } from './share-copies.js';
+
+/**
+ * The images shared with a project are listed from its memberships' copies of their keys
+ * (docs/table-design.md, "Shared-with-me images"): written with each member write, and after
+ * each image write by the stream's consumer (the publishEvents worker).
+ */
+const ids = async (token: string, query: string) => {
+  const res = await call(`/v2/images?limit=100&${query}`, { token });
+  expect(res.status, res.text).toBe(200);
+  return (res.body.images as { id: string }[]).map((i) => i.id);
+};
+
+async function sharedAndAccepted(name: string) {
+  const owner = await tokenFor(uniqueProject('so'));
+  const memberProject = uniqueProject('sm');
+  const member = await tokenFor(memberProject);
+  const image = await createImage(owner, { name, visibility: 'shared', disk_format: 'raw', container_format: 'bare' });
+  expect((await call(`/v2/images/${image.id}/members`, { method: 'POST', token: owner, json: { member: memberProject } })).status).toBe(200);
+  expect((await call(`/v2/images/${image.id}/members/${memberProject}`, { method: 'PUT', token: member, json: { status: 'accepted' } })).status).toBe(200);
+  return { owner, member, id: image.id as string };
+}
+
+describe("images shared with the caller, from the memberships' copies", () => {
+  it("a rename of a shared image shows in the member's sort=name and name= lists once the copy follows", async () => {
+    const run = uniqueProject('rn');
+    const { owner, member, id } = await sharedAndAccepted(`${run}-old`);
+    const other = await sharedAndAccepted(`${run}-m`);
+    await shareCopiesFollowed([id, other.id]);
+    expect(await ids(member, `name=${run}-old`)).toEqual([id]);
+
+    expect((await patch(owner, id, [{ op: 'replace', path: '/name', value: `${run}-z` }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `name=${run}-z`)).toEqual([id]);
+    expect(await ids(member, `name=${run}-old`)).toEqual([]);
+    // In the member's name order, among its other shares: after `-m` now, with a marker too.
+    const byName = await ids(`${member}`, 'sort=name:asc');
+    expect(byName).toContain(id);
+    const mine = await ids(other.member, `name=in:${run}-m,${run}-z&sort=name:asc`);
+    expect(mine).toEqual([other.id]);
+    const page = await call(`/v2/images?limit=1&visibility=shared&sort=name:desc`, { token: member });
+    expect(page.body.images.map((i: { id: string }) => i.id)).toEqual([id]);
+  });
+
+  it('a project whose id ends #shared#accepted shares a byOwner partition with another\'s shares, and neither sees the other\'s images', async () => {
+    const x = uniqueProject('cx');
+    const lookalike = `${x}#shared#accepted`;
+    const xToken = await tokenFor(x);
+    const lookalikeToken = await tokenFor(lookalike);
+    const owner = await tokenFor(uniqueProject('co'));
+    const shared = await createImage(owner, { name: `${x}-s`, visibility: 'shared' });
+    expect((await call(`/v2/images/${shared.id}/members`, { method: 'POST', token: owner, json: { member: x } })).status).toBe(200);
+    expect((await call(`/v2/images/${shared.id}/members/${x}`, { method: 'PUT', token: xToken, json: { status: 'accepted' } })).status).toBe(200);
+    const own = await createImage(lookalikeToken, { name: `${x}-s`, visibility: 'private' });
+    await shareCopiesFollowed([shared.id]);
+    // Public images of other tests share the runtime: the queries are narrowed to what these two projects can hold.
+    for (const query of [`name=${x}-s`, `name=${x}-s&sort=name:asc`, `name=${x}-s&sort=created_at:asc`]) {
+      expect(await ids(xToken, query), `${x}: ${query}`).toEqual([shared.id]);
+      expect(await ids(lookalikeToken, query), `${lookalike}: ${query}`).toEqual([own.id]);
+    }
+    for (const query of ['visibility=shared', 'visibility=shared&sort=size:desc', 'visibility=shared&sort=status:asc&os_hidden=false', 'visibility=shared&member_status=all&sort=updated_at:asc']) {
+      expect(await ids(xToken, query), `${x}: ${query}`).toEqual([shared.id]);
+      expect(await ids(lookalikeToken, query), `${lookalike}: ${query}`).toEqual([]);
+    }
+    expect(await ids(lookalikeToken, 'visibility=private&sort=size:desc')).toEqual([own.id]);
+    expect(await ids(xToken, 'visibility=private')).toEqual([]);
+  });
+
+  it('a failed copy after an image write is finished by the stream retrying the record', async () => {
+    const run = uniqueProject('rt');
+    const { owner, member, id } = await sharedAndAccepted(`${run}-before`);
+    await shareCopiesFollowed([id]);
+    // The worker's UpdateItem of the membership fails twice (the process dies or DynamoDB
+    // throttles between the image write and its copies): the mapping retries the record.
+    const rule = { command: 'UpdateItem', key: id };
+    injectFault({ ...rule, times: 2, error: 'ProvisionedThroughputExceededException' });
+    expect((await patch(owner, id, [{ op: 'replace', path: '/name', value: `${run}-after` }])).status).toBe(200);
+    await faultReached(rule);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `name=${run}-after`)).toEqual([id]);
+    expect(await ids(member, `name=${run}-before`)).toEqual([]);
+  });
+
+  it('hiding, uploading and unsharing a shared image move it in the member lists', async () => {
+    const run = uniqueProject('hd');
+    const { owner, member, id } = await sharedAndAccepted(`${run}-h`);
+    expect((await patch(owner, id, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `name=${run}-h`)).toEqual([]);
+    expect(await ids(member, `name=${run}-h&os_hidden=true`)).toEqual([id]);
+    expect(await ids(member, `os_hidden=true&sort=size:asc&visibility=shared`)).toEqual([id]);
+    expect((await patch(owner, id, [{ op: 'replace', path: '/visibility', value: 'private' }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `name=${run}-h&os_hidden=true`)).toEqual([]);
+    // Shared again: the membership is back in the lists (Glance keeps members across visibility changes).
+    expect((await patch(owner, id, [{ op: 'replace', path: '/visibility', value: 'shared' }, { op: 'replace', path: '/os_hidden', value: false }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `name=${run}-h&sort=updated_at:desc`)).toEqual([id]);
+  });
+});
