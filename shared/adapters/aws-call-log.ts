@@ -58,6 +58,11 @@ export function runAsFunction<T>(name: string, invoke: () => T): T {
   return state().invocation.run(name, invoke);
 }
 
+/** The function whose invocation the caller is in (runAsFunction), if any. */
+export function currentFunction(): string | undefined {
+  return state().invocation.getStore();
+}
+
 /** Fields that identify what a request acts on, across the services the product calls. */
 const IDENTIFYING_FIELDS = ['TableName', 'IndexName', 'StreamArn', 'Bucket', 'Key', 'Prefix', 'CopySource', 'stateMachineArn', 'executionArn'] as const;
 

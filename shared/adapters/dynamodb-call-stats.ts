@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { currentFunction } from './aws-call-log.js';
 
 /**
  * Observability: counts the DynamoDB calls a client makes, per command, with the items each
@@ -17,6 +18,8 @@ export interface DynamoDbCallRecord {
   capacityUnits: number | undefined;
   /** Error name, when the call failed. */
   error: string | undefined;
+  /** The function whose invocation made the call (runAsFunction), if any. */
+  fn?: string | undefined;
 }
 
 export interface DynamoDbCallSummary {
@@ -43,16 +46,21 @@ export class DynamoDbCallStats {
     return this.records;
   }
 
-  summary(): DynamoDbCallSummary {
+  /**
+   * Totals of the calls recorded since the last reset; with `fn`, only that function's (a local
+   * runtime's stream consumer and sweepers share the process and its clients).
+   */
+  summary(fn?: string): DynamoDbCallSummary {
     const byCommand: Record<string, number> = {};
     let itemsRead = 0;
     let capacityUnits: number | undefined;
-    for (const r of this.records) {
+    const records = fn === undefined ? this.records : this.records.filter((r) => r.fn === fn);
+    for (const r of records) {
       byCommand[r.command] = (byCommand[r.command] ?? 0) + 1;
       itemsRead += r.itemsRead;
       if (r.capacityUnits !== undefined) capacityUnits = (capacityUnits ?? 0) + r.capacityUnits;
     }
-    return { calls: this.records.length, itemsRead, capacityUnits, byCommand };
+    return { calls: records.length, itemsRead, capacityUnits, byCommand };
   }
 }
 
@@ -90,11 +98,11 @@ export function attachDynamoDbCallStats(client: DynamoDBClient, stats: DynamoDbC
       try {
         const result = await next(request as typeof args);
         const output = result.output as unknown as Record<string, unknown>;
-        stats.record({ command, itemsRead: itemsReadBy(command, output), capacityUnits: capacityOf(output.ConsumedCapacity), error: undefined });
+        stats.record({ command, itemsRead: itemsReadBy(command, output), capacityUnits: capacityOf(output.ConsumedCapacity), error: undefined, fn: currentFunction() });
         return result;
       } catch (error) {
         const consumed = (error as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-        stats.record({ command, itemsRead: 0, capacityUnits: capacityOf(consumed), error: (error as Error).name ?? 'Error' });
+        stats.record({ command, itemsRead: 0, capacityUnits: capacityOf(consumed), error: (error as Error).name ?? 'Error', fn: currentFunction() });
         throw error;
       }
     },
