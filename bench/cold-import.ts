@@ -6,7 +6,13 @@ import { pathToFileURL } from 'node:url';
 import { clientSetKey, ROOT, type Bundle } from './bundles.js';
 import { check, heading, median, printTable, progress } from './report.js';
 
-export const COLD_IMPORT_BUDGET = 1.3;
+/**
+ * A function's cold import against a bundle holding bare instances of exactly its own SDK clients
+ * (what Skyglass's code adds to the SDK it needs); a function with no SDK client, against bare
+ * node. It replaced "<= 1.3x bare node": a bundle holding only a bare DynamoDBClient is ~2x bare
+ * node, so no function that calls AWS could meet that.
+ */
+export const COLD_IMPORT_BUDGET = 1.1;
 // Odd, for a true median; 11 keeps the no-SDK functions, which sit near the budget, from flickering.
 const RUNS = 11;
 
@@ -120,14 +126,14 @@ export function measureColdImports(bundles: Bundle[], references: ColdImportRefe
 }
 
 export function reportColdImports(report: ColdImportReport): void {
-  heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x bare node)`);
+  heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x a bundle of the function's own SDK clients, bare; none: bare node)`);
   const { bareMs, emptyEsmMs, sdkMs, floorMs } = report;
   console.log(`references, same run: bare \`node -e 0\` = 1.00x (median ${bareMs.toFixed(1)} ms);`);
   console.log(`  empty ESM eval \`node --input-type=module -e "await 0"\` = ${(emptyEsmMs / bareMs).toFixed(2)}x bare`);
   console.log(`  a bundle holding only a bare DynamoDBClient (bench/sdk-reference.ts) = ${(sdkMs / bareMs).toFixed(2)}x bare (median ${sdkMs.toFixed(1)} ms)`);
   console.log(
     `  floor: a bundle holding only node:https + node:crypto and a hand-signed request, no SDK (bench/floor-reference.ts) = ` +
-      `${(floorMs / bareMs).toFixed(2)}x bare (median ${floorMs.toFixed(1)} ms)${floorMs / bareMs > COLD_IMPORT_BUDGET ? ' -- above the budget: no function that calls AWS can meet it' : ''}`,
+      `${(floorMs / bareMs).toFixed(2)}x bare (median ${floorMs.toFixed(1)} ms)`,
   );
   const rows = report.results.map(({ bundle, medianMs, ownClientsMs, error }) => {
     const name = bundle.handler.replace(/^functions\//, '');
@@ -141,9 +147,9 @@ export function reportColdImports(report: ColdImportReport): void {
       `${ratio.toFixed(2)}x`,
       `+${added.toFixed(2)}x`,
       `${(medianMs / sdkMs).toFixed(2)}x`,
-      own === undefined ? '(none)' : `${own.toFixed(2)}x ${own <= COLD_IMPORT_BUDGET ? 'ok' : 'over'}`,
+      own === undefined ? '(none)' : `${own.toFixed(2)}x`,
       medianMs.toFixed(1),
-      check('cold import', bundle.handler, ratio <= COLD_IMPORT_BUDGET),
+      check('cold import', bundle.handler, (own ?? ratio) <= COLD_IMPORT_BUDGET),
       bundle.sdkClients.map((c) => c.replace('@aws-sdk/client-', '')).join('+'),
     ];
   });
@@ -151,7 +157,7 @@ export function reportColdImports(report: ColdImportReport): void {
   console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs;');
   console.log(' `vs bare SDK client`: against the bare DynamoDBClient reference above;');
   console.log(' `vs its own clients`: against a bundle holding bare instances of exactly the SDK clients this one bundles,');
-  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs; ok/over against ${COLD_IMPORT_BUDGET}x of that, a proposed re-basing of the budget.)`);
+  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs: the budget, ${COLD_IMPORT_BUDGET}x of that; a function with no SDK client, ${COLD_IMPORT_BUDGET}x bare node.)`);
 }
 
 /**
