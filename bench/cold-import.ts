@@ -8,8 +8,8 @@ import { check, heading, median, printTable, progress } from './report.js';
 
 /**
  * A function's cold import against a bundle holding bare instances of exactly its own SDK clients
- * (what Skyglass's code adds to the SDK it needs); a function with no SDK client, against bare
- * node. It replaced "<= 1.3x bare node": a bundle holding only a bare DynamoDBClient is ~2x bare
+ * (what Skyglass's code adds to the SDK it needs); a function with no SDK client, against the
+ * empty ESM eval (a bundle holding nothing is loaded on that path). It replaced "<= 1.3x bare node": a bundle holding only a bare DynamoDBClient is ~2x bare
  * node, so no function that calls AWS could meet that.
  */
 export const COLD_IMPORT_BUDGET = 1.1;
@@ -126,7 +126,7 @@ export function measureColdImports(bundles: Bundle[], references: ColdImportRefe
 }
 
 export function reportColdImports(report: ColdImportReport): void {
-  heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x a bundle of the function's own SDK clients, bare; none: bare node)`);
+  heading(`2. Cold import time, fresh node process, median of ${RUNS} (budget <= ${COLD_IMPORT_BUDGET}x a bundle of the function's own SDK clients, bare; none: the empty ESM eval)`);
   const { bareMs, emptyEsmMs, sdkMs, floorMs } = report;
   console.log(`references, same run: bare \`node -e 0\` = 1.00x (median ${bareMs.toFixed(1)} ms);`);
   console.log(`  empty ESM eval \`node --input-type=module -e "await 0"\` = ${(emptyEsmMs / bareMs).toFixed(2)}x bare`);
@@ -147,9 +147,9 @@ export function reportColdImports(report: ColdImportReport): void {
       `${ratio.toFixed(2)}x`,
       `+${added.toFixed(2)}x`,
       `${(medianMs / sdkMs).toFixed(2)}x`,
-      own === undefined ? '(none)' : `${own.toFixed(2)}x`,
+      own === undefined ? `(none) ${(medianMs / emptyEsmMs).toFixed(2)}x` : `${own.toFixed(2)}x`,
       medianMs.toFixed(1),
-      check('cold import', bundle.handler, (own ?? ratio) <= COLD_IMPORT_BUDGET),
+      check('cold import', bundle.handler, (own ?? medianMs / emptyEsmMs) <= COLD_IMPORT_BUDGET),
       bundle.sdkClients.map((c) => c.replace('@aws-sdk/client-', '')).join('+'),
     ];
   });
@@ -157,7 +157,7 @@ export function reportColdImports(report: ColdImportReport): void {
   console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs;');
   console.log(' `vs bare SDK client`: against the bare DynamoDBClient reference above;');
   console.log(' `vs its own clients`: against a bundle holding bare instances of exactly the SDK clients this one bundles,');
-  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs: the budget, ${COLD_IMPORT_BUDGET}x of that; a function with no SDK client, ${COLD_IMPORT_BUDGET}x bare node.)`);
+  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs: the budget, ${COLD_IMPORT_BUDGET}x of that; a function with no SDK client, ${COLD_IMPORT_BUDGET}x the empty ESM eval.)`);
 }
 
 /**
