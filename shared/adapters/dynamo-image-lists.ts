@@ -142,44 +142,54 @@ export class DynamoImageLists implements ImageLists {
     // for all of them, so one tag's partition is enough: of several tags, each partition reads
     // the one with the fewest entries there (FewestOfStream).
     const tags = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? [...new Set(query.filters.tags)] : [];
-    const plans: StreamPlan[] = [];
+    // Each partition the caller may see is a group of streams: its shards (or one stream).
+    const groups: StreamPlan[][] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
       // A membership holds no copy of its image's tags: under tag= the shares are read by
       // `listSk` (as the default list reads them) and each image's tags checked once fetched.
       const tagTwin = tags.length === 0 || shared ? undefined : present(TAG_TWIN_OF[index], this.indexes);
       if (tagTwin) {
-        for (const partition of sharded ? shardPartitions(value) : [value]) {
-          const perTag = tags.map((tag): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined }));
-          plans.push(perTag.length === 1 ? perTag[0]! : { kind: 'fewest of', plans: perTag });
-        }
-        plans.push({ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined });
+        groups.push(
+          (sharded ? shardPartitions(value) : [value]).map((partition): StreamPlan => {
+            const perTag = tags.map((tag): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined }));
+            return perTag.length === 1 ? perTag[0]! : { kind: 'fewest of', plans: perTag };
+          }),
+        );
+        groups.push([{ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined }]);
         continue;
       }
       const twin = tags.length > 0 ? undefined : twinFor(index, order, names, statuses, this.indexes);
       if (!twin) {
-        for (const partition of sharded ? shardPartitions(value) : [value]) plans.push({ kind: 'list', index, partition, shared });
+        groups.push((sharded ? shardPartitions(value) : [value]).map((partition): StreamPlan => ({ kind: 'list', index, partition, shared })));
         continue;
       }
       for (const prefix of twin.prefixes ?? [undefined]) {
         // The name twins are sharded by name: one name's images are in its shard.
         const byNameShard = sharded && twin.sortAttr === NAME_SORT_KEY && prefix !== undefined;
         const partitions = !sharded ? [value] : byNameShard ? [shardPartition(value, listShardOf(prefix))] : shardPartitions(value);
-        for (const partition of partitions) plans.push({ kind: 'keyed', index: twin.index, partition, sortAttr: twin.sortAttr, prefix, shared });
+        groups.push(partitions.map((partition): StreamPlan => ({ kind: 'keyed', index: twin.index, partition, sortAttr: twin.sortAttr, prefix, shared })));
       }
     }
-    // Merging k streams, each is read in chunks of about limit/k: a page that comes mostly from
-    // one stream costs an extra Query there, not a full page read from every other. Without an
-    // indexed order everything is read anyway, in the largest chunks.
+    const plans = groups.flat();
+    // Merging k streams, each stream's first Query reads its even share of the page plus one (to
+    // see past it): about limit/k, so a page that comes mostly from one stream costs an extra
+    // Query there, not a full page read from every other. A sharded partition's s shards share
+    // one partition's part, limit/(g*s) of g partitions, as they hold one partition's images
+    // spread evenly by hash: beside an own partition, 16 public shards read 2 entries each, not
+    // 3 (the refill of a shard that runs dry is sized by what it supplied). Without an indexed
+    // order everything is read anyway, in the largest chunks.
     const streamCount = Math.max(plans.length, 1);
-    const pageSize = order ? Math.min(Math.ceil(Math.max(query.limit, 1) / streamCount) + 1, 1000) : 1000;
+    const firstLimit = (group: readonly StreamPlan[]) =>
+      order ? Math.min(Math.ceil(Math.max(query.limit, 1) / Math.max(streamCount, groups.length * group.length)) + 1, 1000) : 1000;
+    const pageSizeOf = new Map<StreamPlan, number>(groups.flatMap((group) => group.map((plan): [StreamPlan, number] => [plan, firstLimit(group)])));
     const forward = order?.forward ?? false;
     const markerListKey = marker ? listSortKeyOf(marker) : undefined;
     const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
     // A shares partition holds the caller's memberships (their copies of the images' keys):
     // its entries name images to fetch, and only the caller's member items are taken from it.
     const sharedWith = (status: MemberStatus | undefined) => (status && caller.projectId ? { project: caller.projectId, status } : undefined);
-    const keyedStream = (plan: KeyedPlan): CandidateStream | undefined => {
+    const keyedStream = (plan: KeyedPlan, pageSize: number): CandidateStream | undefined => {
       const { prefix, sortAttr } = plan;
       let lo = prefix;
       let hi = prefix === undefined ? undefined : prefix + AFTER_LIST_KEYS;
@@ -196,26 +206,30 @@ export class DynamoImageLists implements ImageLists {
       }
       if (lo !== undefined && hi !== undefined && lo > hi) return undefined; // the marker is past this prefix
       const keysOnly = 'projection' in INDEXES[plan.index];
+      const mergeKeyAttr = order?.key ?? LIST_SORT_KEY;
       return new CandidateStream({
         doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared),
-        index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr: order?.key ?? LIST_SORT_KEY, keysOnly,
+        index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr, keysOnly,
+        // A twin read by `listSk` within one name or status: its keys are that prefix + `listSk`.
+        sortKeyPrefix: mergeKeyAttr === sortAttr ? '' : mergeKeyAttr === LIST_SORT_KEY ? prefix : undefined,
       });
     };
     const streams: Stream[] = [];
     for (const plan of plans) {
+      const pageSize = pageSizeOf.get(plan)!;
       if (plan.kind === 'keyed') {
-        const stream = keyedStream(plan);
+        const stream = keyedStream(plan, pageSize);
         if (stream) streams.push(stream);
         continue;
       }
       if (plan.kind === 'fewest of') {
-        const alternatives = plan.plans.map(keyedStream).filter((stream): stream is CandidateStream => stream !== undefined);
+        const alternatives = plan.plans.map((p) => keyedStream(p, pageSize)).filter((stream): stream is CandidateStream => stream !== undefined);
         if (alternatives.length > 0) streams.push(new FewestOfStream(alternatives, forward));
         continue;
       }
       const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared) };
       const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
-      streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey }));
+      streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey, sortKeyPrefix: '' }));
     }
     return streams;
   }
@@ -410,13 +424,27 @@ interface Candidate {
   shared?: MemberStatus;
 }
 
+/**
+ * What a stream can say of its next entry without reading: the entry (`head`); that it has none
+ * up to and including the merge key `after` (a read bounded there found no more); that it has
+ * not been read yet (`unread`); or that it is read whole and every entry taken (`done`).
+ */
+type StreamHead = { head: Candidate } | { after: string } | 'unread' | 'done';
+
 interface Stream {
+  state(): StreamHead;
+  /** The merge keys of the entries read and not yet taken, in order. */
+  bufferedKeys(): readonly string[];
   /**
-   * The next entry, without taking it. `needs`: how many entries the page still wants from
-   * this stream; `thinning`: the page has been skipping entries it read (a filter the index
-   * does not hold), so a stream read again should read ahead more.
+   * Reads on. `needs`: how many entries the page still wants from this stream; `thinning`: the
+   * page has been skipping entries it read (a filter the index does not hold), so read ahead
+   * more; `bound`: a merge key past which nothing read could land on the page (the merge knows
+   * enough entries before it), so the read stops there.
    */
-  peek(needs?: number, thinning?: boolean): Promise<Candidate | undefined>;
+  fill(needs: number, thinning: boolean, bound: string | undefined): Promise<void>;
+  /** Drops the head entry. */
+  take(): void;
+  /** The next entry, reading on as needed: for reading the stream whole. */
   next(): Promise<Candidate | undefined>;
 }
 
@@ -437,6 +465,12 @@ interface CandidateStreamOptions {
   shared: { project: string; status: MemberStatus } | undefined;
   /** The item attribute candidates merge on (the sort key unless told). */
   mergeKeyAttr?: string;
+  /**
+   * How a merge key becomes this index's sort key: the index sort key is the merge key after
+   * this prefix (`''` when they are the same attribute; a name's or status's key prefix on a
+   * twin read by `listSk`). Undefined: no merge key can bound a read of it.
+   */
+  sortKeyPrefix?: string | undefined;
   /** The index projects only the id and keys (a sort twin): its images are fetched by id. */
   keysOnly?: boolean;
 }
@@ -446,31 +480,45 @@ class CandidateStream implements Stream {
   private buffer: Candidate[] = [];
   private startKey: Item | undefined;
   private done = false;
+  /** Every entry up to and including this merge key has been read (a bounded read ran out there). */
+  private after: string | undefined;
 
   constructor(private readonly o: CandidateStreamOptions) {}
 
+  state(): StreamHead {
+    if (this.buffer.length > 0) return { head: this.buffer[0]! };
+    if (this.done) return 'done';
+    // Read on past what was read: its next entry comes after the last one (or the bound it ran out at).
+    if (this.after !== undefined) return { after: this.after };
+    return this.lastRead !== undefined ? { after: this.lastRead } : 'unread';
+  }
+
+  bufferedKeys(): readonly string[] {
+    return this.buffer.map((c) => c.key);
+  }
+
   /**
-   * The next entry. The first Query reads `pageSize` entries; the second only as many as the
-   * page still `needs` from this stream (the merge estimates its share from what it supplied
-   * so far), so a page drawn mostly from one partition does not read whole chunks it will not
-   * use, nor do even shards read the whole rest of the page each; a partition read again after that is one a filter is
-   * thinning, and each further Query reads twice as many, so a selective filter costs a few
-   * large Queries rather than many small ones.
+   * The first Query reads `pageSize` entries; the second only as many as the page still `needs`
+   * from this stream (the merge estimates its share from what it supplied so far), so a page
+   * drawn mostly from one partition does not read whole chunks it will not use, nor do even
+   * shards read the whole rest of the page each; a partition read again after that is one a
+   * filter is thinning, and each further Query reads twice as many, so a selective filter costs
+   * a few large Queries rather than many small ones.
    */
-  async peek(needs = this.o.pageSize, thinning = false): Promise<Candidate | undefined> {
-    while (this.buffer.length === 0 && !this.done) {
-      // Doubling is for a stream a filter is thinning: a partition that merely supplies most of
-      // the page reads what the page still needs (a deep page read 17, then 34 entries for 5).
-      const limit = this.fetches === 0 ? this.o.pageSize : this.fetches === 1 || !thinning ? needs : Math.max(needs, this.lastLimit * 2);
-      await this.fetch(Math.min(Math.max(limit, 1), 1000));
-    }
-    return this.buffer[0];
+  async fill(needs: number, thinning: boolean, bound: string | undefined): Promise<void> {
+    // Doubling is for a stream a filter is thinning: a partition that merely supplies most of
+    // the page reads what the page still needs (a deep page read 17, then 34 entries for 5).
+    const limit = this.fetches === 0 ? this.o.pageSize : this.fetches === 1 || !thinning ? needs : Math.max(needs, this.lastLimit * 2);
+    await this.fetch(Math.min(Math.max(limit, 1), 1000), bound);
+  }
+
+  take(): void {
+    this.buffer.shift();
   }
 
   async next(): Promise<Candidate | undefined> {
-    const head = await this.peek();
-    this.buffer.shift();
-    return head;
+    while (this.buffer.length === 0 && !this.done) await this.fetch(1000, undefined);
+    return this.buffer.shift();
   }
 
   /** Every entry of the range has been read (and those not yet taken are buffered). */
@@ -489,11 +537,33 @@ class CandidateStream implements Stream {
 
   private fetches = 0;
   private lastLimit = 0;
+  /** The merge key of the last entry read. */
+  private lastRead: string | undefined;
 
-  private async fetch(limit: number): Promise<void> {
+  private async fetch(limit: number, bound: string | undefined): Promise<void> {
+    const { forward, sortKeyPrefix } = this.o;
+    let { lo, hi } = this.o;
+    // A read that ran out at a bound goes on from there (the bound's key itself was read: an
+    // entry with it is the same image as the one in the stream that set it, taken once).
+    const resumeAt = this.startKey === undefined && this.after !== undefined && sortKeyPrefix !== undefined ? sortKeyPrefix + this.after : undefined;
+    if (resumeAt !== undefined) {
+      if (forward) lo = lo === undefined || resumeAt > lo ? resumeAt : lo;
+      else hi = hi === undefined || resumeAt < hi ? resumeAt : hi;
+    }
+    const boundKey = bound !== undefined && sortKeyPrefix !== undefined ? sortKeyPrefix + bound : undefined;
+    const bounded = boundKey !== undefined && (forward ? hi === undefined || boundKey < hi : lo === undefined || boundKey > lo);
+    if (bounded) {
+      if (forward) hi = boundKey;
+      else lo = boundKey;
+    }
+    if (lo !== undefined && hi !== undefined && lo > hi) {
+      // Nothing of the range lies before the bound: known without a read.
+      if (bounded) this.after = bound;
+      else this.done = true;
+      return;
+    }
     this.fetches++;
     this.lastLimit = limit;
-    const { lo, hi } = this.o;
     const range = lo !== undefined && hi !== undefined ? ' AND #s BETWEEN :lo AND :hi' : lo !== undefined ? ' AND #s >= :lo' : hi !== undefined ? ' AND #s <= :hi' : '';
     const out = await this.o.doc.send(
       new QueryCommand({
@@ -502,15 +572,17 @@ class CandidateStream implements Stream {
         KeyConditionExpression: `#p = :p${range}`,
         ExpressionAttributeNames: { '#p': this.o.index.partitionKey, ...(range ? { '#s': this.o.sortAttr } : {}) },
         ExpressionAttributeValues: { ':p': this.o.partitionValue, ...(lo !== undefined ? { ':lo': lo } : {}), ...(hi !== undefined ? { ':hi': hi } : {}) },
-        ScanIndexForward: this.o.forward,
+        ScanIndexForward: forward,
         Limit: limit,
         ExclusiveStartKey: this.startKey,
       }),
     );
     const mergeKey = this.o.mergeKeyAttr ?? this.o.sortAttr;
     for (const item of out.Items ?? []) {
-      if (this.o.exclude !== undefined && item[this.o.sortAttr] === this.o.exclude) continue;
       const key = String(item[mergeKey]);
+      this.lastRead = key;
+      if (this.o.exclude !== undefined && item[this.o.sortAttr] === this.o.exclude) continue;
+      if (key === this.after) continue; // read already, before the bound it ran out at
       // byOwner's partitions hold images and, under `<project>#shared#<status>`, memberships: a
       // project id ending so shares a key with another's shares. Each stream takes only what it
       // reads for (table keys are in every projection), so such a collision costs reads only.
@@ -523,7 +595,9 @@ class CandidateStream implements Stream {
       else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
     }
     this.startKey = out.LastEvaluatedKey;
-    this.done = !out.LastEvaluatedKey;
+    if (out.LastEvaluatedKey) this.after = undefined;
+    else if (bounded) this.after = bound;
+    else this.done = true;
   }
 }
 
@@ -544,27 +618,62 @@ class FewestOfStream implements Stream {
     private readonly forward: boolean,
   ) {}
 
-  async peek(needs?: number, thinning?: boolean): Promise<Candidate | undefined> {
-    if (!this.chosen) {
-      await Promise.all(this.alternatives.map((s) => s.peek(needs, thinning)));
-      const whole = this.alternatives.filter((s) => s.readWhole());
-      if (whole.length > 0) this.chosen = whole.reduce((a, b) => (b.buffered() < a.buffered() ? b : a));
-      else {
-        const further = (a: string, b: string) => (this.forward ? a > b : a < b);
-        this.chosen = this.alternatives.reduce((a, b) => {
-          const [ra, rb] = [a.reach(), b.reach()];
-          return rb !== undefined && (ra === undefined || further(rb, ra)) ? b : a;
-        });
-      }
+  state(): StreamHead {
+    return this.chosen ? this.chosen.state() : 'unread';
+  }
+
+  bufferedKeys(): readonly string[] {
+    return this.chosen ? this.chosen.bufferedKeys() : [];
+  }
+
+  async fill(needs: number, thinning: boolean, bound: string | undefined): Promise<void> {
+    if (this.chosen) return this.chosen.fill(needs, thinning, bound);
+    await Promise.all(this.alternatives.map((s) => s.fill(needs, thinning, undefined)));
+    const whole = this.alternatives.filter((s) => s.readWhole());
+    if (whole.length > 0) this.chosen = whole.reduce((a, b) => (b.buffered() < a.buffered() ? b : a));
+    else {
+      const further = (a: string, b: string) => (this.forward ? a > b : a < b);
+      this.chosen = this.alternatives.reduce((a, b) => {
+        const [ra, rb] = [a.reach(), b.reach()];
+        return rb !== undefined && (ra === undefined || further(rb, ra)) ? b : a;
+      });
     }
-    return this.chosen.peek(needs, thinning);
+  }
+
+  take(): void {
+    this.chosen?.take();
   }
 
   async next(): Promise<Candidate | undefined> {
-    const head = await this.peek();
-    await this.chosen!.next();
-    return head;
+    if (!this.chosen) await this.fill(1000, false, undefined);
+    return this.chosen!.next();
   }
+}
+
+/**
+ * What a stream that ran dry is read again for: its share of what the page still `needs`, from
+ * what it supplied so far (`from` of the `taken` entries), plus one to see past it; but no more
+ * than it has supplied or half of what is left, whichever is more. A stream that supplied the
+ * first few entries of a page and then stops (a run of one name in one name shard, at the head of
+ * `sort=name:desc`) over-reads at most half the rest; one that supplies the whole page is read
+ * again once or twice.
+ */
+function shareOf(needs: number, from: number, taken: number): number {
+  return Math.min(needs, Math.ceil((needs * from) / taken), Math.max(from, Math.ceil(needs / 2))) + 1;
+}
+
+/**
+ * The key of the `needs`-th entry the streams hold read and not yet taken, in the merge's order
+ * (an entry in two streams counted once), if they hold that many: a stream read on need not read
+ * past it, since that many entries before it are in hand. Such a bounded read that runs out says
+ * so (the stream has nothing more up to the bound), so it needs no entry beyond its share to
+ * show where it stops: k streams read about the page, not the page plus one entry each.
+ */
+function needsThKey(streams: readonly Stream[], needs: number, before: (a: string, b: string) => boolean): string | undefined {
+  const keys = [...new Set(streams.flatMap((s) => s.bufferedKeys()))];
+  if (keys.length < needs) return undefined;
+  keys.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  return keys[needs - 1];
 }
 
 /**
@@ -585,6 +694,7 @@ async function mergeInOrder(
   skipping: () => void,
 ): Promise<Image[]> {
   const page: Image[] = [];
+  const before = (a: string, b: string) => (forward ? a < b : a > b);
   // A sort twin's entry moves when its image changes, and each index catches up on its own: an
   // image may, for a moment, sit at two places in two streams. It is shown once.
   const onPage = new Set<string>();
@@ -607,16 +717,28 @@ async function mergeInOrder(
     const want = Math.max(limit - page.length, widen);
     while (round.length < want) {
       const needs = want - round.length;
-      const heads = await Promise.all(streams.map((s, i) => s.peek(taken === 0 ? needs : Math.min(needs, Math.ceil((needs * takenFrom[i]!) / taken) + 1), thinned)));
+      const states = streams.map((s) => s.state());
+      const heads = states.map((state) => (typeof state === 'object' && 'head' in state ? state.head : undefined));
       let first: Candidate | undefined;
-      for (const head of heads) if (head && (!first || (forward ? head.key < first.key : head.key > first.key))) first = head;
+      for (const head of heads) if (head && (!first || before(head.key, first.key))) first = head;
+      // A stream not read yet, or read up to a key before the first entry in hand, may hold
+      // entries before it: read those on (side by side) before taking anything.
+      const blocked = streams.filter((_, i) => {
+        const state = states[i]!;
+        return state === 'unread' || (typeof state === 'object' && 'after' in state && (!first || before(state.after, first.key)));
+      });
+      if (blocked.length > 0) {
+        const bound = thinned ? undefined : needsThKey(streams, needs, before);
+        await Promise.all(blocked.map((s) => s.fill(taken === 0 ? needs : shareOf(needs, takenFrom[streams.indexOf(s)]!, taken), thinned, bound)));
+        continue;
+      }
       if (!first) {
         exhausted = true;
         break;
       }
       const key = first.key;
       const same = heads.filter((h): h is Candidate => h !== undefined && h.key === key);
-      await Promise.all(streams.map(async (s, i) => heads[i] && heads[i].key === key && s.next()));
+      streams.forEach((s, i) => heads[i]?.key === key && s.take());
       taken++;
       heads.forEach((h, i) => h && h.key === key && takenFrom[i]!++);
       const merged: Candidate = { key, id: first.id, image: same.find((c) => c.image)?.image, shared: same.find((c) => c.shared)?.shared };
