@@ -121,12 +121,14 @@ const indexDefinition = (index: IndexDefinition): GlobalSecondaryIndex => ({
  * from an older DATA_DIR up to it: indexes added since are created, and the items they must
  * hold are given their index attributes.
  */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/** Makes the table, or brings an older one up to date; true if this call made it. */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
   const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
   for (const index of Object.values(INDEXES)) {
     attributes.add(index.partitionKey);
     attributes.add(index.sortKey);
   }
+  let made = true;
   try {
     await client.send(
       new CreateTableCommand({
@@ -148,9 +150,11 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await recordListKeys(client, tableName);
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    made = false;
     await addMissingIndexes(client, tableName);
   }
   await client.send(new DescribeTableCommand({ TableName: tableName }));
+  return made;
 }
 
 async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {

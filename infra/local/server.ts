@@ -170,7 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     dynamo = await startDynamoDbLocal(options.inMemory ? null : join(options.dataDir, 'dynamodb'), options.dataDir);
     stops.push(() => dynamo.stop());
-    await ensureTable(dynamo.client, TABLE);
+    const newTable = await ensureTable(dynamo.client, TABLE);
     if (options.s3Endpoint) s3 = { endpoint: options.s3Endpoint };
     else {
       const started = await startLocalS3({ ...LOCAL_S3, buckets: [...new Set([...LOCAL_S3.buckets, ...stores.map((s) => s.bucket)])], dataDir: options.inMemory ? null : join(options.dataDir, 's3') });
@@ -248,6 +248,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       tableName: TABLE,
       deliver: async (event) => invoke(relay.name, await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(relay.handler), event),
       consumer: relay.name,
+      positionFile: options.inMemory ? undefined : join(options.dataDir, 'stream-position.json'),
+      newTable,
       retryMs: Number(process.env.SKYGLASS_LOCAL_RETRY_MS) > 0 ? Number(process.env.SKYGLASS_LOCAL_RETRY_MS) : 1000,
     });
     stops.push(() => tableStream.stop());

@@ -1,9 +1,11 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { DescribeTableCommand, UpdateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  TrimmedDataAccessException,
   type _Record as StreamRecord,
   type ShardIteratorType,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -15,7 +17,10 @@ import { STREAM_VIEW } from '../../shared/adapters/table-design.js';
  * The local stand-in for Lambda's DynamoDB stream event source mapping: it reads the table's
  * stream in DynamoDB Local and hands the records, shaped as Lambda's DynamoDBStreamEvent, to
  * the same handler the stack subscribes (the outbox relay). As the stack's mapping does, it
- * retries from the first failed record (ReportBatchItemFailures) and keeps each shard in order.
+ * retries from the first failed record (ReportBatchItemFailures), keeps each shard in order, and
+ * keeps where it has delivered each shard to (`positionFile`, in the DATA_DIR), so a runtime
+ * killed between a write and the delivery of its record delivers it when it starts again, as
+ * the mapping's checkpoint does for a function that died.
  */
 export interface LocalTableStream {
   stop(): Promise<void>;
@@ -37,6 +42,25 @@ export interface LocalTableStreamOptions {
    * role, so its stream reads are recorded as that function's calls (test/iam checks them).
    */
   consumer?: string;
+  /**
+   * Where the delivered position of each shard is kept across restarts. Without it (an
+   * in-memory table) the stream is read from the latest record at start.
+   */
+  positionFile?: string;
+  /** The table was made by this start: its stream holds nothing delivered before, so no history to skip. */
+  newTable?: boolean;
+}
+
+/**
+ * How far each shard has been delivered: after a sequence number; from its first record
+ * (`start`: a shard that appeared while the runtime ran, or a new table's); from the latest
+ * record at the first start of an older DATA_DIR, before anything was delivered there (`latest`);
+ * or read to its end (`finished`).
+ */
+type ShardPosition = { after: string } | 'start' | 'latest' | 'finished';
+interface StreamPositions {
+  streamArn: string;
+  shards: Record<string, ShardPosition>;
 }
 
 const BATCH = 100;
@@ -64,9 +88,27 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
   const finished = new Set<string>();
   let running = true;
   let lastDescribe = 0;
+  const saved = readPositions(options.positionFile, streamArn);
+  const positions: StreamPositions = saved ?? { streamArn, shards: {} };
+  const remember = (shardId: string, position: ShardPosition) => {
+    positions.shards[shardId] = position;
+    if (options.positionFile) writePositions(options.positionFile, positions);
+  };
 
   const iterator = async (shardId: string, type: ShardIteratorType, sequenceNumber?: string) =>
     (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: type, SequenceNumber: sequenceNumber }))).ShardIterator;
+
+  /** An iterator at a kept position; past the stream's 24 hours, its oldest record. */
+  const iteratorAt = async (shardId: string, position: Exclude<ShardPosition, 'finished'>) => {
+    if (position === 'start') return iterator(shardId, 'TRIM_HORIZON');
+    if (position === 'latest') return iterator(shardId, 'LATEST');
+    try {
+      return await iterator(shardId, 'AFTER_SEQUENCE_NUMBER', position.after);
+    } catch (error) {
+      if (error instanceof TrimmedDataAccessException) return iterator(shardId, 'TRIM_HORIZON');
+      throw error;
+    }
+  };
 
   const discover = async (initial: boolean) => {
     lastDescribe = Date.now();
@@ -74,16 +116,29 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
     for (const shard of shards) {
       const id = shard.ShardId;
       if (!id || iterators.has(id) || finished.has(id)) continue;
-      const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
-      // At start, what was written before is history (it was delivered then, or the runtime was
-      // down and nothing wrote); shards that appear later are read from their first record.
-      if (initial && closed) {
+      let position = positions.shards[id];
+      if (position === undefined) {
+        const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
+        // The first start of an older DATA_DIR (no positions kept yet, on a table made before):
+        // what was written before is history, delivered by the runtime that wrote it. Otherwise
+        // a shard not seen before appeared since (while the runtime ran or was down): read it all.
+        const history = initial && !saved && !options.newTable;
+        position = history ? (closed ? 'finished' : 'latest') : 'start';
+        remember(id, position);
+      }
+      if (position === 'finished') {
         finished.add(id);
         continue;
       }
-      const it = await iterator(id, initial ? 'LATEST' : 'TRIM_HORIZON');
+      const it = await iteratorAt(id, position);
       if (it) iterators.set(id, it);
     }
+  };
+
+  const finish = (shardId: string) => {
+    iterators.delete(shardId);
+    finished.add(shardId);
+    remember(shardId, 'finished');
   };
 
   /** Reads one batch of a shard and delivers it; true if there was anything. */
@@ -92,10 +147,7 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
     const records = out.Records ?? [];
     if (records.length === 0) {
       if (out.NextShardIterator) iterators.set(shardId, out.NextShardIterator);
-      else {
-        iterators.delete(shardId);
-        finished.add(shardId);
-      }
+      else finish(shardId);
       return false;
     }
     let retryFrom: string | undefined;
@@ -106,16 +158,17 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
       console.error('local stream: the relay failed on a batch; retrying it', error);
       retryFrom = records[0]?.dynamodb?.SequenceNumber;
     }
+    // Delivered: the records before the first failed one (all of them when none failed).
+    const failedAt = retryFrom === undefined ? records.length : records.findIndex((r) => r.dynamodb?.SequenceNumber === retryFrom);
+    const delivered = records[failedAt - 1]?.dynamodb?.SequenceNumber;
+    if (delivered !== undefined) remember(shardId, { after: delivered });
     if (retryFrom !== undefined) {
       await sleep(options.retryMs);
       const again = await iterator(shardId, 'AT_SEQUENCE_NUMBER', retryFrom);
       if (again) iterators.set(shardId, again);
     } else if (out.NextShardIterator) {
       iterators.set(shardId, out.NextShardIterator);
-    } else {
-      iterators.delete(shardId);
-      finished.add(shardId);
-    }
+    } else finish(shardId);
     return true;
   };
 
@@ -142,6 +195,23 @@ export async function startLocalTableStream(options: LocalTableStreamOptions): P
       streams.destroy();
     },
   };
+}
+
+/** The positions kept for this stream (a table whose stream was turned off and on has a new one). */
+function readPositions(file: string | undefined, streamArn: string): StreamPositions | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  try {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as StreamPositions;
+    return kept.streamArn === streamArn ? kept : undefined;
+  } catch {
+    return undefined; // unreadable: as if none were kept
+  }
+}
+
+/** Written whole and renamed into place, so a kill mid-write leaves the previous positions. */
+function writePositions(file: string, positions: StreamPositions): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(positions));
+  renameSync(`${file}.tmp`, file);
 }
 
 /** A GetRecords record as Lambda delivers it: wire-format attribute values, epoch-second times. */

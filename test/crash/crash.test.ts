@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -498,6 +498,22 @@ describe('a crash between a write and its side effect', () => {
       expect((await runtime.call(`/v2/images/${outcome.id}`, { token: owner })).status).toBe(status === 'deleted' ? 404 : 200);
     });
   }
+
+  it("the events relay, killed while it publishes an image's event: started again, the stream is read from where it was delivered to and the event is published", async () => {
+    const id = randomUUID();
+    runtime.holdAt([{ command: 'PutEvents', key: id }]);
+    const created = await runtime.call('/v2/images', { method: 'POST', token, json: { id, name: 'relayed', ...RAW } });
+    expect(created.status).toBe(201);
+    await runtime.allHeld();
+    await runtime.kill();
+    runtime.clearFaults();
+    await runtime.start();
+    const events = join(dataDir, 'events.jsonl');
+    const published = () => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { 'detail-type': string; detail: { id?: string } }) : []);
+    const deadline = Date.now() + 30_000;
+    while (!published().some((e) => e.detail.id === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(published().filter((e) => e.detail.id === id).map((e) => e['detail-type'])).toEqual(['image.create']);
+  });
 
   it('the expired-session sweep, killed between the store abort and the queued write: the next sweep finishes it', async () => {
     const id = await newImage();
