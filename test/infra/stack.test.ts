@@ -785,7 +785,7 @@ describe('IAM least privilege', () => {
     'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
     // An image's memberships (one Query of its partition on the table) and each one's copies of its list keys.
-    'table:share-copies': [{ actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    'table:share-copies': [{ actions: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
