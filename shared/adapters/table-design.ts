@@ -269,7 +269,7 @@ export function deployedIndexes(count?: number): ReadonlySet<IndexKey> {
   return new Set(count === undefined ? all : all.slice(0, count));
 }
 
-/** Each list index's tag twin (byMember has none: a membership holds no copy of its image's tags). */
+/** Each list index's tag twin (byOwner's also holds the shares partitions' share-tag items; byMember has none). */
 export const TAG_TWIN_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerTag', byVisibility: 'byVisibilityTag', all: 'allByTag' };
 
 /** Sort keys of an image's tag items in its partition: `TAG#<tag>`. */
