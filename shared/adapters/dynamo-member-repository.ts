@@ -141,7 +141,7 @@ export class DynamoMemberRepository implements MemberRepository {
   /**
    * The membership's share-tag items, in its write's transaction: those of the image on its new
    * status's shares partition (none once removed), the ones it recorded and no longer has retired.
-   * At most 41 Puts and 41 retirements beside the write's 3 actions: within 100.
+   * At most 40 Puts and 40 retirements (or 1 overflow item each) beside the write's 2 or 3 actions: within 100.
    */
   private shareTagWrites(image: Image, member: StoredMember, status: StoredMember['status'] | undefined) {
     return memberShareTagWrites(this.table, image, member.member_id, status, member.shareTags ?? [], this.now());

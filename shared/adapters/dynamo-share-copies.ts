@@ -58,7 +58,7 @@ export class DynamoShareCopies implements ShareCopies {
    * One membership's copies of `image`, and its share-tag items (shared/adapters/share-copies.ts):
    * a conditional UpdateItem of the member item, or, when its share-tag items change (the image's
    * tags, hidden state or liveness), one TransactWriteItems of that same Update and their Puts
-   * (retired ones put back bare with a TTL): at most 1 + 41 + 41 actions.
+   * (retired ones put back bare with a TTL): at most 1 + 40 + 40 actions.
    */
   private async copyTo(member: Item, image: Image): Promise<void> {
     const copies = shareCopyAttributes(image, String(member.member_id), member.status as MemberStatus);
