@@ -223,13 +223,19 @@ describe('a table from an older DATA_DIR', () => {
     expect((await client.send(new GetItemCommand({ TableName: name, Key: record }))).Item).toBeDefined();
   });
 
+  /** The table record of list keys `version` (`TABLE` / `LIST_KEYS#<version>`). */
+  const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
+  /** A table whose record says its items carry list keys `version`, older than the current. */
+  async function tableOfListKeys(name: string, version: number): Promise<void> {
+    await ensureTable(client, name);
+    await client.send(new DeleteItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }));
+    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(version), version: { N: String(version) } } }));
+  }
+
   it("gives memberships written before their copies of their image's list keys the copies (list keys version 4), which the table record shows", async () => {
     const name = `${TABLE}-shares`;
-    await ensureTable(client, name);
     // A table of list keys version 3: its record, and a membership as that code wrote it (byMember only).
-    const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
-    await client.send(new DeleteItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }));
-    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(3), version: { N: '3' } } }));
+    await tableOfListKeys(name, 3);
     const id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb1';
     const at = '2020-01-01T00:00:05Z';
     const image = { ...unmarshall(olderItem(id, 'active', at)), name: 'shared-one', properties: {}, owner: 'p' } as unknown as Image;
@@ -253,10 +259,7 @@ describe('a table from an older DATA_DIR', () => {
 
   it("gives memberships written before share-tag items (list keys version 4) their items, so tag= finds their images", async () => {
     const name = `${TABLE}-sharetags`;
-    await ensureTable(client, name);
-    const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
-    await client.send(new DeleteItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }));
-    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(4), version: { N: '4' } } }));
+    await tableOfListKeys(name, 4);
     const id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb2';
     const at = '2020-01-01T00:00:06Z';
     const image = { ...unmarshall(olderItem(id, 'active', at)), name: 'tagged-share', properties: {}, owner: 'p', visibility: 'shared', tags: ['gold'] } as unknown as Image;
