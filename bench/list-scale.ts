@@ -46,6 +46,9 @@ const RARE_TAGGED = [4, 14, 24];
 /** A tag on a tenth of the catalogue (every image of slot 1, the caller's) and on the rare ones: `tag=linux&tag=gold` asks for the rare ones with a common tag first. */
 const COMMON_TAG = 'linux';
 const commonlyTagged = (i: number) => i % 10 === 1 || RARE_TAGGED.includes(i);
+/** A tag on 3 of the images shared with the caller (and on no other): `tag=` finds them from the memberships' share-tag items. */
+const SHARED_TAG = 'silver';
+const SHARED_TAGGED = [0, 20, 40];
 
 interface Query {
   label: string;
@@ -85,6 +88,8 @@ const QUERIES: Query[] = [
   { label: `tag= (${RARE_TAGGED.length} images)`, query: `tag=${RARE_TAG}` },
   // Glance ANDs repeated tags: the rare one is read (whichever comes first), the other checked on each image.
   { label: `tag= common & rare (${RARE_TAGGED.length} images)`, query: `tag=${COMMON_TAG}&tag=${RARE_TAG}` },
+  // A tag on 3 of the caller's 50 shares only: read from the shares partition's tag twin.
+  { label: `tag= on shares (${SHARED_TAGGED.length} images)`, query: `tag=${SHARED_TAG}` },
 ];
 
 /** LIST_SCALE_QUERIES=<text>[,<text>...]: only the queries whose label contains one of them (to look into a few). */
@@ -392,7 +397,8 @@ async function serveCatalogue(size: number, send: (m: ChildMessage) => Promise<v
       if (res.status !== 201) throw new Error(`create ${PUBLIC_NAME}: ${res.status}`);
     }
     for (let k = 0; k < SHARED_WITH_CALLER; k++) {
-      const id = (await http(images, beta, { method: 'POST', json: { name: `shared-${k}`, visibility: 'shared' } })).body?.id as string;
+      const tags = SHARED_TAGGED.includes(k) ? [SHARED_TAG] : [];
+      const id = (await http(images, beta, { method: 'POST', json: { name: `shared-${k}`, visibility: 'shared', tags } })).body?.id as string;
       if ((await http(`${images}/${id}/members`, beta, { method: 'POST', json: { member: CALLER } })).status !== 200) throw new Error('share');
       if ((await http(`${images}/${id}/members/${CALLER}`, member, { method: 'PUT', json: { status: 'accepted' } })).status !== 200) throw new Error('accept');
     }
@@ -474,7 +480,7 @@ export function reportListScale(result: ListScaleResult): void {
   heading(`6. List queries as the catalogue grows (${sizes.map((s) => s.size.toLocaleString('en-US')).join(' / ')} images, DynamoDB Local, page of ${PAGE})`);
   console.log(
     `Catalogue built with BatchWriteItem (repository items): 10% public, 40% the caller's, 30% beta's, 20% gamma's; 10% hidden (a quarter of the caller's and of the public); ${RARE_TAGGED.length} tagged ${RARE_TAG}, 10% (the caller's) and those ${COMMON_TAG}; ` +
-      `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller. Seeding took ${sizes.map((x) => `${x.seedSeconds.toFixed(0)} s`).join(' / ')} (side by side).`,
+      `+5 public "${PUBLIC_NAME}", ${SHARED_WITH_CALLER} shared with the caller (${SHARED_TAGGED.length} of them tagged ${SHARED_TAG}). Seeding took ${sizes.map((x) => `${x.seedSeconds.toFixed(0)} s`).join(' / ')} (side by side).`,
   );
   console.log(`Budgets: items read per page <= ${MAX_ITEMS} (2 x ${PAGE} + 40); latency at ${big.size.toLocaleString('en-US')} <= ${MAX_LATENCY_RATIO}x at ${small.size.toLocaleString('en-US')}; name lookups < ${MAX_NAME_LOOKUP_MS} ms at ${big.size.toLocaleString('en-US')}.`);
   const rows: (string | number)[][] = [];

@@ -40,8 +40,9 @@ export const TABLE_GRANTS = {
   // A Query on the table itself (its ARN), not on any index: one image's partition.
   'table:list-members': { item: ['dynamodb:Query'], query: [] },
   'table:write-member': { item: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], query: [] },
-  // A Query on the table itself (one image's memberships) and the UpdateItem of each one's copies.
-  'table:share-copies': { item: ['dynamodb:Query', 'dynamodb:UpdateItem'], query: [] },
+  // A Query on the table itself (one image's memberships) and the UpdateItem of each one's copies,
+  // in a transaction with the Puts of its share-tag items when they change.
+  'table:share-copies': { item: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], query: [] },
   // A Query on the table itself: one image's partition, the image and its tasks.
   'table:image-tasks': { item: ['dynamodb:Query'], query: [] },
   'table:list-tasks': { item: [], query: [INDEXES.all.name] },

@@ -12,7 +12,7 @@ import { imageFromItem } from './image-item.js';
 import {
   AFTER_LIST_KEYS, deployedIndexes, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, MEMBER_SORT_PREFIX, NAME_INDEX_OF, NAME_SORT_KEY,
   nameKeyPrefix, nameSortKey, shardPartition, shardPartitions, sharedPartition, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TABLE_KEYS, TAG_OVERFLOW_SORT_KEY,
-  TAG_SORT_PREFIX, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
+  shareTagOverflowSortKey, shareTagSortKey, TAG_SORT_PREFIX, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -146,17 +146,20 @@ export class DynamoImageLists implements ImageLists {
     const groups: StreamPlan[][] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
-      // A membership holds no copy of its image's tags: under tag= the shares are read by
-      // `listSk` (as the default list reads them) and each image's tags checked once fetched.
-      const tagTwin = tags.length === 0 || shared ? undefined : present(TAG_TWIN_OF[index], this.indexes);
+      // A shares partition's tag twin holds the caller's memberships' share-tag items, each
+      // keyed by (member, tag): a stream of it takes only the caller's (its sort key for that tag).
+      const tagTwin = tags.length === 0 ? undefined : present(TAG_TWIN_OF[index], this.indexes);
       if (tagTwin) {
+        const me = caller.projectId ?? '';
         groups.push(
           (sharded ? shardPartitions(value) : [value]).map((partition): StreamPlan => {
-            const perTag = tags.map((tag): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined }));
+            const perTag = tags.map((tag): KeyedPlan => ({
+              kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: shared && shareTagSortKey(me, tag),
+            }));
             return perTag.length === 1 ? perTag[0]! : { kind: 'fewest of', plans: perTag };
           }),
         );
-        groups.push([{ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined }]);
+        groups.push([{ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: shared && shareTagOverflowSortKey(me) }]);
         continue;
       }
       const twin = tags.length > 0 ? undefined : twinFor(index, order, names, statuses, this.indexes);
@@ -188,7 +191,10 @@ export class DynamoImageLists implements ImageLists {
     const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
     // A shares partition holds the caller's memberships (their copies of the images' keys):
     // its entries name images to fetch, and only the caller's member items are taken from it.
-    const sharedWith = (status: MemberStatus | undefined) => (status && caller.projectId ? { project: caller.projectId, status } : undefined);
+    // Its entries carry the membership's sort key (`MEMBER#<caller>`), or on the tag twin the
+    // caller's share-tag item's (sharedKey).
+    const sharedWith = (status: MemberStatus | undefined, sharedKey?: string) =>
+      status && caller.projectId ? { sortKey: sharedKey ?? `${MEMBER_SORT_PREFIX}${caller.projectId}`, status } : undefined;
     const keyedStream = (plan: KeyedPlan, pageSize: number): CandidateStream | undefined => {
       const { prefix, sortAttr } = plan;
       let lo = prefix;
@@ -208,7 +214,7 @@ export class DynamoImageLists implements ImageLists {
       const keysOnly = 'projection' in INDEXES[plan.index];
       const mergeKeyAttr = order?.key ?? LIST_SORT_KEY;
       return new CandidateStream({
-        doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared),
+        doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared, plan.sharedKey),
         index: INDEXES[plan.index], sortAttr, forward, lo, hi, exclude, mergeKeyAttr, keysOnly,
         // A twin read by `listSk` within one name or status: its keys are that prefix + `listSk`.
         sortKeyPrefix: mergeKeyAttr === sortAttr ? '' : mergeKeyAttr === LIST_SORT_KEY ? prefix : undefined,
@@ -320,6 +326,8 @@ type KeyedPlan = {
   sortAttr: typeof NAME_SORT_KEY | TwinSortKey | typeof LIST_SORT_KEY;
   prefix: string | undefined;
   shared?: MemberStatus | undefined;
+  /** On a shares partition's tag twin: the table sort key of the caller's entries there. */
+  sharedKey?: string | undefined;
 };
 
 /** An order a list can read from indexes: the key its streams merge on, and the direction. */
@@ -461,8 +469,8 @@ interface CandidateStreamOptions {
   hi?: string | undefined;
   exclude?: string | undefined;
   pageSize: number;
-  /** Set for a shares partition: its entries are this project's memberships in this status. */
-  shared: { project: string; status: MemberStatus } | undefined;
+  /** Set for a shares partition: its entries are the caller's memberships in this status, the items of table sort key `sortKey`. */
+  shared: { sortKey: string; status: MemberStatus } | undefined;
   /** The item attribute candidates merge on (the sort key unless told). */
   mergeKeyAttr?: string;
   /**
@@ -589,7 +597,7 @@ class CandidateStream implements Stream {
       const sk = String(item[TABLE_KEYS.sortKey]);
       if (this.o.shared) {
         // The partition names the status (the sort twins project no `status`): `<project>#shared#<status>` holds no other.
-        if (sk === `${MEMBER_SORT_PREFIX}${this.o.shared.project}`) this.buffer.push({ key, id: String(item.id), shared: this.o.shared.status });
+        if (sk === this.o.shared.sortKey) this.buffer.push({ key, id: String(item.id), shared: this.o.shared.status });
       } else if (sk !== IMAGE_SORT_KEY && !sk.startsWith(TAG_SORT_PREFIX) && sk !== TAG_OVERFLOW_SORT_KEY) continue;
       else if (this.o.keysOnly) this.buffer.push({ key, id: String(item.id) });
       else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });

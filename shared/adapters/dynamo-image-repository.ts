@@ -22,6 +22,7 @@ import { sourcesOf, type ImageStatus } from '../domain/status.js';
 import { IMAGE_EVENT_TYPES, type ImageEvent, type ImageEventType } from '../ports/events.js';
 import { ConcurrentUpdateError, DuplicateImageError, type ImageRepository, type ListPage, type StatusQuery } from '../ports/image-repository.js';
 import { imageFromItem } from './image-item.js';
+import { itemWrites } from './item-writes.js';
 import { taskCreatePuts, taskSettlementUpdates, type TransactItem } from './dynamo-task-repository.js';
 import { importTaskSettlement, type Task } from '../domain/task.js';
 import { isCopying } from '../domain/stores.js';
@@ -313,17 +314,7 @@ export function tagItems(image: Image): Item[] {
  * nothing; a tag added or removed: that tag's item.
  */
 export function tagWrites(table: string, before: Image | undefined, after: Image, now: Date): TaskItem[] {
-  const was = new Map((before ? tagItems(before) : []).map((item) => [String(item[TABLE_KEYS.sortKey]), JSON.stringify(item)]));
-  const writes: TaskItem[] = [];
-  const kept = new Set<string>();
-  for (const item of tagItems(after)) {
-    const sk = String(item[TABLE_KEYS.sortKey]);
-    kept.add(sk);
-    if (was.get(sk) !== JSON.stringify(item)) writes.push({ Put: { TableName: table, Item: item } });
-  }
-  const gone = Math.floor(now.getTime() / 1000);
-  for (const sk of was.keys()) if (!kept.has(sk)) writes.push({ Put: { TableName: table, Item: { ...imageKeyOf(after.id), [TABLE_KEYS.sortKey]: sk, [TTL_ATTRIBUTE]: gone } } });
-  return writes;
+  return itemWrites(table, imageKeyOf(after.id), before ? tagItems(before) : [], tagItems(after), now);
 }
 
 /** The old item a refused PutItem returned (ReturnValuesOnConditionCheckFailure), in the document client's form. */

@@ -12,7 +12,7 @@ import { isUuid, type Image } from '../domain/image.js';
 import { MEMBER_EVENT_TYPES, type ImageEvent, type MemberEventType } from '../ports/events.js';
 import { MemberWriteRefused, type ImagePartitionRead, type StoredMember, type MemberRepository, type MemberWriteRefusal } from '../ports/member-repository.js';
 import { imageFromItem } from './image-item.js';
-import { shareCopyAttributes } from './share-copies.js';
+import { memberShareTagWrites, SHARE_TAGS_ATTRIBUTE, shareCopyAttributes } from './share-copies.js';
 import { IMAGE_SORT_KEY, imagePartition, INDEXES, MEMBER_COUNT_SORT_KEY, MEMBER_SORT_PREFIX, memberIndexPartition, OUTBOX_ATTRIBUTE, TABLE_KEYS, TTL_ATTRIBUTE } from './table-design.js';
 
 type Item = Record<string, unknown>;
@@ -77,9 +77,11 @@ export class DynamoMemberRepository implements MemberRepository {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
-          ExpressionAttributeValues: { ':pk': imagePartition(imageId) },
+          // From the image to the member count: the image, its tasks and its memberships, not
+          // the tag and share-tag items after them (up to 40 per membership).
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :image AND :count',
+          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey, '#sk': TABLE_KEYS.sortKey },
+          ExpressionAttributeValues: { ':pk': imagePartition(imageId), ':image': IMAGE_SORT_KEY, ':count': MEMBER_COUNT_SORT_KEY },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
@@ -105,6 +107,8 @@ export class DynamoMemberRepository implements MemberRepository {
             ExpressionAttributeValues: { ':true': true },
           },
         },
+        // A tombstone's share-tag items were retired with it: only the image's are put.
+        ...this.shareTagWrites(image, member, member.status),
       ],
       ['image-changed', 'count-moved', 'duplicate'],
     );
@@ -112,7 +116,11 @@ export class DynamoMemberRepository implements MemberRepository {
 
   async update(image: Image, next: StoredMember, previous: StoredMember): Promise<void> {
     await this.transact(
-      [this.imageCheck(image), { Put: { TableName: this.table, Item: this.memberItem(image, next, false, 'image.member.update'), ...this.memberUnchanged(previous) } }],
+      [
+        this.imageCheck(image),
+        { Put: { TableName: this.table, Item: this.memberItem(image, next, false, 'image.member.update'), ...this.memberUnchanged(previous) } },
+        ...this.shareTagWrites(image, previous, next.status),
+      ],
       ['image-changed', 'member-changed'],
     );
   }
@@ -124,9 +132,19 @@ export class DynamoMemberRepository implements MemberRepository {
         this.imageCheck(image),
         this.countWrite(image.id, memberCount, Math.max(memberCount - 1, 0)),
         { Put: { TableName: this.table, Item: this.memberItem(image, tombstone, true, 'image.member.delete'), ...this.memberUnchanged(member) } },
+        ...this.shareTagWrites(image, member, undefined),
       ],
       ['image-changed', 'count-moved', 'member-changed'],
     );
+  }
+
+  /**
+   * The membership's share-tag items, in its write's transaction: those of the image on its new
+   * status's shares partition (none once removed), the ones it recorded and no longer has retired.
+   * At most 40 Puts and 40 retirements (or 1 overflow item each) beside the write's 2 or 3 actions: within 100.
+   */
+  private shareTagWrites(image: Image, member: StoredMember, status: StoredMember['status'] | undefined) {
+    return memberShareTagWrites(this.table, image, member.member_id, status, member.shareTags ?? [], this.now());
   }
 
   /** The image is still the version read: live, shared, same owner (the version pins all of it). */
@@ -218,6 +236,7 @@ export function memberFromItem(item: Record<string, unknown>): StoredMember {
     created_at: String(item.created_at),
     updated_at: String(item.updated_at),
     version: typeof item.version === 'number' ? item.version : 0,
+    ...(Array.isArray(item[SHARE_TAGS_ATTRIBUTE]) ? { shareTags: (item[SHARE_TAGS_ATTRIBUTE] as unknown[]).map(String) } : {}),
   };
 }
 

@@ -75,12 +75,14 @@ export function attachFaultInjection(client: object, file: string): void {
 
 /**
  * A write that changes quota usage puts the image inside a TransactWriteItems: rules about
- * the image's PutItem apply to it as they would to the PutItem alone.
+ * the image's PutItem apply to it as they would to the PutItem alone. Likewise a membership's
+ * copies whose share-tag items change are its UpdateItem in a transaction with their Puts.
  */
 function imageWriteOf(command: string, input: Record<string, unknown>): { command: string; input: Record<string, unknown> } {
   if (command !== 'TransactWriteItems' || !Array.isArray(input.TransactItems)) return { command, input };
-  const put = (input.TransactItems as Array<{ Put?: Record<string, unknown> }>)[0]?.Put;
-  return put ? { command: 'PutItem', input: put } : { command, input };
+  const first = (input.TransactItems as Array<{ Put?: Record<string, unknown>; Update?: Record<string, unknown> }>)[0];
+  if (first?.Put) return { command: 'PutItem', input: first.Put };
+  return first?.Update ? { command: 'UpdateItem', input: first.Update } : { command, input };
 }
 
 function readRules(file: string): FaultRule[] {

@@ -149,10 +149,10 @@ export function listPartitionOf(base: string, hidden: boolean): string {
  * (infra/local/dynamodb.ts backfillListKeys, `npm run rewrite-list-keys`), and at once on a new
  * table. It tells a start whether a rewrite is due when no index change shows it: moving hidden
  * images to their partitions (version 2) changed keys, not indexes (version 3: tag items; version 4: memberships' copies of their
- * image's list keys, sharedPartition). No function reads it.
+ * image's list keys, sharedPartition; version 5: memberships' share-tag items). No function reads it.
  */
 export const TABLE_RECORD_PARTITION = 'TABLE';
-export const LIST_KEYS_VERSION = 4;
+export const LIST_KEYS_VERSION = 5;
 export function listKeysRecordSortKey(version: number = LIST_KEYS_VERSION): string {
   return `LIST_KEYS#${version}`;
 }
@@ -269,7 +269,7 @@ export function deployedIndexes(count?: number): ReadonlySet<IndexKey> {
   return new Set(count === undefined ? all : all.slice(0, count));
 }
 
-/** Each list index's tag twin (byMember has none: a membership holds no copy of its image's tags). */
+/** Each list index's tag twin (byOwner's also holds the shares partitions' share-tag items; byMember has none). */
 export const TAG_TWIN_OF: Partial<Record<IndexKey, IndexKey>> = { byOwner: 'byOwnerTag', byVisibility: 'byVisibilityTag', all: 'allByTag' };
 
 /** Sort keys of an image's tag items in its partition: `TAG#<tag>`. */
@@ -281,6 +281,23 @@ export const TAG_SORT_PREFIX = 'TAG#';
  * which every `tag=` list reads too and filters. Distinct from every `TAG#<tag>`.
  */
 export const TAG_OVERFLOW_SORT_KEY = 'TAGS#MANY';
+
+/**
+ * The sort key of a membership's share-tag item for one tag (docs/table-design.md, "Shared-with-me
+ * images"): `SHARETAG#<SHA-256 of member and tag>`, in the image's partition, on byOwnerTag under
+ * tagPartition(the membership's shares partition, tag). Hashed so that any member id and tag
+ * (`#` in either, 255 characters each) give one short key no other pair gives; a list computes the
+ * caller's key to take only its own entries from a shares partition.
+ */
+export const SHARE_TAG_SORT_PREFIX = 'SHARETAG#';
+export function shareTagSortKey(member: string, tag: string): string {
+  return `${SHARE_TAG_SORT_PREFIX}${createHash('sha256').update(JSON.stringify([member, tag])).digest('hex')}`;
+}
+
+/** The one share-tag item of a membership of an image with more than TAG_ITEMS_MAX tags: `SHARETAGS#<SHA-256 of member>`, on the shares partition's overflow key. */
+export function shareTagOverflowSortKey(member: string): string {
+  return `SHARETAGS#${createHash('sha256').update(member).digest('hex')}`;
+}
 
 /**
  * The most tags an image keeps one tag item each for. A write's tag items change in the image's

@@ -1,8 +1,12 @@
 import type { Image } from '../domain/image.js';
 import type { ImageMember } from '../domain/member.js';
 
-/** A membership as stored: with the optimistic version every write of it is conditional on. */
-export type StoredMember = ImageMember & { version: number };
+/**
+ * A membership as stored: with the optimistic version every write of it is conditional on, and
+ * the store's record of the image tags it keeps list entries for (so that a write can retire
+ * those the image no longer has; none or absent: no such entries).
+ */
+export type StoredMember = ImageMember & { version: number; shareTags?: readonly string[] };
 
 /** What one read of an image's partition found: the image item, members, and the member count. */
 export interface ImagePartitionRead {

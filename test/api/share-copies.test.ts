@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { until } from './data-helpers.js';
 import { call, createImage, patch, tokenFor, uniqueProject } from './client.js';
 import { faultReached, injectFault } from './faults.js';
 import { shareCopiesFollowed } from './share-copies.js';
@@ -99,5 +101,98 @@ describe("images shared with the caller, from the memberships' copies", () => {
     expect((await patch(owner, id, [{ op: 'replace', path: '/visibility', value: 'shared' }, { op: 'replace', path: '/os_hidden', value: false }])).status).toBe(200);
     await shareCopiesFollowed([id]);
     expect(await ids(member, `name=${run}-h&sort=updated_at:desc`)).toEqual([id]);
+  });
+});
+
+describe("tag= on the images shared with the caller, from the memberships' share-tag items", () => {
+  const tagPut = async (token: string, id: string, tag: string, method: 'PUT' | 'DELETE') => expect((await call(`/v2/images/${id}/tags/${encodeURIComponent(tag)}`, { method, token })).status).toBe(204);
+
+  it('follows member add, accept, reject and remove, under every member_status', async () => {
+    const run = uniqueProject('tm');
+    const owner = await tokenFor(uniqueProject('to'));
+    const memberProject = uniqueProject('tmm');
+    const member = await tokenFor(memberProject);
+    const image = await createImage(owner, { name: `${run}`, visibility: 'shared', tags: [`${run}-a`, `${run}-b`] });
+    const id = image.id as string;
+    expect((await call(`/v2/images/${id}/members`, { method: 'POST', token: owner, json: { member: memberProject } })).status).toBe(200);
+    expect(await ids(member, `tag=${run}-a&member_status=pending`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-a&tag=${run}-b&member_status=all`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-a`)).toEqual([]);
+    expect((await call(`/v2/images/${id}/members/${memberProject}`, { method: 'PUT', token: member, json: { status: 'accepted' } })).status).toBe(200);
+    expect(await ids(member, `tag=${run}-a`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-b&sort=created_at:asc`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-a&member_status=pending`)).toEqual([]);
+    expect((await call(`/v2/images/${id}/members/${memberProject}`, { method: 'PUT', token: member, json: { status: 'rejected' } })).status).toBe(200);
+    expect(await ids(member, `tag=${run}-a`)).toEqual([]);
+    expect(await ids(member, `tag=${run}-a&member_status=rejected`)).toEqual([id]);
+    expect((await call(`/v2/images/${id}/members/${memberProject}`, { method: 'DELETE', token: owner })).status).toBe(204);
+    expect(await ids(member, `tag=${run}-a&member_status=all`)).toEqual([]);
+    // Added again (the tombstone reused), accepted: back under the tag.
+    expect((await call(`/v2/images/${id}/members`, { method: 'POST', token: owner, json: { member: memberProject } })).status).toBe(200);
+    expect((await call(`/v2/images/${id}/members/${memberProject}`, { method: 'PUT', token: member, json: { status: 'accepted' } })).status).toBe(200);
+    expect(await ids(member, `tag=${run}-b`)).toEqual([id]);
+    // The owner's own tag list is not disturbed by its members' entries.
+    expect(await ids(owner, `tag=${run}-a`)).toEqual([id]);
+  });
+
+  it("follows the image's tags added, removed and replaced past 40 and back, once the copies follow", async () => {
+    const run = uniqueProject('tt');
+    const { owner, member, id } = await sharedAndAccepted(`${run}`);
+    await tagPut(owner, id, `${run}-x`, 'PUT');
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-x`)).toEqual([id]);
+    await tagPut(owner, id, `${run}-y`, 'PUT');
+    await tagPut(owner, id, `${run}-x`, 'DELETE');
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-x`)).toEqual([]);
+    expect(await ids(member, `tag=${run}-y`)).toEqual([id]);
+    const many = Array.from({ length: 45 }, (_, k) => `${run}-m${k}`);
+    expect((await patch(owner, id, [{ op: 'replace', path: '/tags', value: many }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-m44`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-m0&tag=${run}-m7`)).toEqual([id]);
+    expect(await ids(member, `tag=${run}-y`)).toEqual([]);
+    expect((await patch(owner, id, [{ op: 'replace', path: '/tags', value: [`${run}-z`] }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-m44`)).toEqual([]);
+    expect(await ids(member, `tag=${run}-z`)).toEqual([id]);
+  });
+
+  it('follows hide and unhide, delete and restore', async () => {
+    const run = uniqueProject('th');
+    const { owner, member, id } = await sharedAndAccepted(`${run}`);
+    const admin = await tokenFor(uniqueProject('ta'), ['admin']);
+    // With data, so that a delete keeps it restorable (pending_delete).
+    const put = await call(`/v2/images/${id}/file`, { method: 'PUT', token: owner, body: randomBytes(1024), headers: { 'Content-Type': 'application/octet-stream' } });
+    expect(put.status).toBe(204);
+    await until('the upload to settle', async () => ((await call(`/v2/images/${id}`, { token: owner })).body.status === 'active' ? true : undefined));
+    await tagPut(owner, id, `${run}-t`, 'PUT');
+    expect((await patch(owner, id, [{ op: 'replace', path: '/os_hidden', value: true }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-t`)).toEqual([]);
+    expect(await ids(member, `tag=${run}-t&os_hidden=true`)).toEqual([id]);
+    expect((await patch(owner, id, [{ op: 'replace', path: '/os_hidden', value: false }])).status).toBe(200);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-t&os_hidden=true`)).toEqual([]);
+    expect(await ids(member, `tag=${run}-t`)).toEqual([id]);
+    expect((await call(`/v2/images/${id}`, { method: 'DELETE', token: owner })).status).toBe(204);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-t`)).toEqual([]);
+    expect((await call(`/v2/images/${id}/actions/restore`, { method: 'POST', token: admin })).status).toBe(204);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-t`)).toEqual([id]);
+  });
+
+  it("a failed write of the share-tag items is finished by the stream retrying the record", async () => {
+    const run = uniqueProject('tr');
+    const { owner, member, id } = await sharedAndAccepted(`${run}`);
+    await shareCopiesFollowed([id]);
+    // The membership's update and its share-tag items are one transaction: it fails twice.
+    const rule = { command: 'UpdateItem', key: id };
+    injectFault({ ...rule, times: 2, error: 'ProvisionedThroughputExceededException' });
+    await tagPut(owner, id, `${run}-late`, 'PUT');
+    await faultReached(rule);
+    await shareCopiesFollowed([id]);
+    expect(await ids(member, `tag=${run}-late`)).toEqual([id]);
   });
 });

@@ -10,7 +10,8 @@ import { DynamoImageLists } from '../../shared/adapters/dynamo-image-lists.js';
 import { DynamoImageRepository, imageItem } from '../../shared/adapters/dynamo-image-repository.js';
 import { DynamoMemberRepository } from '../../shared/adapters/dynamo-member-repository.js';
 import { DynamoUsageRepository } from '../../shared/adapters/dynamo-usage-repository.js';
-import { deployedIndexes, INDEXES, listKeysRecordSortKey, nameSortKey, TABLE_RECORD_PARTITION } from '../../shared/adapters/table-design.js';
+import { SHARE_TAGS_ATTRIBUTE, shareCopyAttributes } from '../../shared/adapters/share-copies.js';
+import { deployedIndexes, INDEXES, LIST_KEYS_VERSION, listKeysRecordSortKey, nameSortKey, TABLE_RECORD_PARTITION } from '../../shared/adapters/table-design.js';
 import type { Image } from '../../shared/domain/image.js';
 import { parseListQuery } from '../../shared/domain/list-query.js';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
@@ -222,13 +223,19 @@ describe('a table from an older DATA_DIR', () => {
     expect((await client.send(new GetItemCommand({ TableName: name, Key: record }))).Item).toBeDefined();
   });
 
+  /** The table record of list keys `version` (`TABLE` / `LIST_KEYS#<version>`). */
+  const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
+  /** A table whose record says its items carry list keys `version`, older than the current. */
+  async function tableOfListKeys(name: string, version: number): Promise<void> {
+    await ensureTable(client, name);
+    await client.send(new DeleteItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }));
+    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(version), version: { N: String(version) } } }));
+  }
+
   it("gives memberships written before their copies of their image's list keys the copies (list keys version 4), which the table record shows", async () => {
     const name = `${TABLE}-shares`;
-    await ensureTable(client, name);
     // A table of list keys version 3: its record, and a membership as that code wrote it (byMember only).
-    const record = (version: number) => ({ pk: { S: TABLE_RECORD_PARTITION }, sk: { S: `LIST_KEYS#${version}` } });
-    await client.send(new DeleteItemCommand({ TableName: name, Key: record(4) }));
-    await client.send(new PutItemCommand({ TableName: name, Item: { ...record(3), version: { N: '3' } } }));
+    await tableOfListKeys(name, 3);
     const id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb1';
     const at = '2020-01-01T00:00:05Z';
     const image = { ...unmarshall(olderItem(id, 'active', at)), name: 'shared-one', properties: {}, owner: 'p' } as unknown as Image;
@@ -247,7 +254,32 @@ describe('a table from an older DATA_DIR', () => {
     expect(await listed({ sort: ['size:desc'] })).toEqual([id]);
     const copied = unmarshall((await client.send(new GetItemCommand({ TableName: name, Key: marshall({ pk: `IMAGE#${id}`, sk: 'MEMBER#m' }) }))).Item!);
     expect(copied).toMatchObject({ ownerPk: 'm#shared#accepted', id, imageVersion: 3, memberPk: 'm#accepted', version: 1 });
-    expect((await client.send(new GetItemCommand({ TableName: name, Key: record(4) }))).Item).toBeDefined();
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }))).Item).toBeDefined();
+  });
+
+  it("gives memberships written before share-tag items (list keys version 4) their items, so tag= finds their images", async () => {
+    const name = `${TABLE}-sharetags`;
+    await tableOfListKeys(name, 4);
+    const id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb2';
+    const at = '2020-01-01T00:00:06Z';
+    const image = { ...unmarshall(olderItem(id, 'active', at)), name: 'tagged-share', properties: {}, owner: 'p', visibility: 'shared', tags: ['gold'] } as unknown as Image;
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall(imageItem(image, [], undefined)) }));
+    // A membership as version 4 wrote it: its copies of this very image version, no share-tag items.
+    const copies = shareCopyAttributes(image, 'm', 'accepted');
+    delete copies[SHARE_TAGS_ATTRIBUTE];
+    const membership = { pk: `IMAGE#${id}`, sk: 'MEMBER#m', image_id: id, member_id: 'm', status: 'accepted', created_at: at, updated_at: at, version: 1, deleted: false, memberPk: 'm#accepted', ...copies };
+    await client.send(new PutItemCommand({ TableName: name, Item: marshall(membership) }));
+    const lists = new DynamoImageLists(client, { tableName: name });
+    const member = { projectId: 'm', isAdmin: false };
+    const listed = async (params: Record<string, string[]>) => (await lists.list(member, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed({})).toEqual([id]);
+    expect(await listed({ tag: ['gold'] })).toEqual([]);
+
+    await ensureTable(client, name);
+    expect(await listed({ tag: ['gold'] })).toEqual([id]);
+    const copied = unmarshall((await client.send(new GetItemCommand({ TableName: name, Key: marshall({ pk: `IMAGE#${id}`, sk: 'MEMBER#m' }) }))).Item!);
+    expect(copied).toMatchObject({ [SHARE_TAGS_ATTRIBUTE]: ['gold'], version: 1 });
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }))).Item).toBeDefined();
   });
 
   it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {

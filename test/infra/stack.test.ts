@@ -785,7 +785,7 @@ describe('IAM least privilege', () => {
     'table:image-tasks': [{ actions: ['dynamodb:Query'], on: () => [tableArn()] }],
     'table:list-tasks': [{ actions: ['dynamodb:Query'], on: () => [indexArn('all')] }],
     // An image's memberships (one Query of its partition on the table) and each one's copies of its list keys.
-    'table:share-copies': [{ actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
+    'table:share-copies': [{ actions: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], on: () => [tableArn()] }],
     // The sweepers' candidates (byStatus) and the audit's page through every live image (all): no Scan.
     'table:sweep': [{ actions: ['dynamodb:Query'], on: () => ['byStatus', 'all'].map(indexArn) }],
     // The metadefs catalogue: one partition per read; conditional writes, and the purge's batch deletes.
@@ -1480,12 +1480,13 @@ describe('event relay (the outbox)', () => {
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
   });
 
-  it("follows image writes into their memberships' copies in the same consumer, granted only a Query of the table and UpdateItem for it", () => {
+  it("follows image writes into their memberships' copies in the same consumer, granted only a Query of the table, UpdateItem, and PutItem for the share-tag items", () => {
     const relay = declared().find((d) => d.name === 'publishEvents')!;
     expect([...relay.access].sort()).toEqual(['events:publish', 'table:share-copies', 'table:stream']);
     const actions = actionsOf(roleStatements(relay.id));
-    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem']));
-    for (const never of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:BatchGetItem']) expect(actions).not.toContain(never);
+    // PutItem: the share-tag items, put (and retired as bare keys with a TTL) in a transaction with the membership's UpdateItem.
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:PutItem']));
+    for (const never of ['dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:BatchGetItem']) expect(actions).not.toContain(never);
     // Only the relay holds table:share-copies.
     expect(declared().filter((d) => d.access.includes('table:share-copies')).map((d) => d.name)).toEqual(['publishEvents']);
   });

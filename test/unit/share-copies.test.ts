@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { listIndexAttributes } from '../../shared/adapters/dynamo-image-repository.js';
-import { IMAGE_VERSION_ATTRIBUTE, shareCopyAttributes } from '../../shared/adapters/share-copies.js';
+import {
+  IMAGE_VERSION_ATTRIBUTE, memberShareTagWrites, SHARE_TAGS_ATTRIBUTE, shareCopyAttributes, shareTagItems, shareTagItemsOfMember,
+} from '../../shared/adapters/share-copies.js';
+import { shareTagOverflowSortKey, shareTagSortKey, TAG_ITEMS_MAX } from '../../shared/adapters/table-design.js';
 import { followThenRelay, ShareCopyRelay } from '../../shared/app/share-copy-relay.js';
 import type { Image } from '../../shared/domain/image.js';
 import { sampleImage } from '../support/sample-image.js';
@@ -19,6 +22,7 @@ describe("shareCopyAttributes: a membership's copies of its image's list keys", 
       sizeSk: own.sizeSk,
       statusListSk: own.statusListSk,
       [IMAGE_VERSION_ATTRIBUTE]: 7,
+      [SHARE_TAGS_ATTRIBUTE]: image.tags,
     });
   });
 
@@ -31,8 +35,47 @@ describe("shareCopyAttributes: a membership's copies of its image's list keys", 
     expect(shareCopyAttributes(sampleImage({ status: 'active', visibility: 'private' }), 'b', 'accepted').ownerPk).toBe('b#shared#accepted');
     for (const status of ['pending_delete', 'deleted'] as const) {
       const image = sampleImage({ status, visibility: 'shared', version: 3 });
-      expect(shareCopyAttributes(image, 'b', 'accepted'), status).toEqual({ id: image.id, listSk: `${image.created_at}#${image.id}`, [IMAGE_VERSION_ATTRIBUTE]: 3 });
+      expect(shareCopyAttributes(image, 'b', 'accepted'), status).toEqual({ id: image.id, listSk: `${image.created_at}#${image.id}`, [IMAGE_VERSION_ATTRIBUTE]: 3, [SHARE_TAGS_ATTRIBUTE]: [] });
     }
+  });
+});
+
+describe("shareTagItems: a membership's entries on its shares partition's tag twin", () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  it('are one item per tag in the image partition, on <shares partition>#tag=<tag>, keyed by (member, tag)', () => {
+    const image = sampleImage({ status: 'active', visibility: 'shared', tags: ['gold', 'linux'], version: 2 });
+    const items = shareTagItemsOfMember({ ...shareCopyAttributes(image, 'proj-b', 'accepted'), member_id: 'proj-b' });
+    expect(items.map((i) => [i.sk, i.tagOwnerPk, i.listSk, i.id])).toEqual([
+      [shareTagSortKey('proj-b', 'gold'), 'proj-b#shared#accepted#tag=gold', `${image.created_at}#${image.id}`, image.id],
+      [shareTagSortKey('proj-b', 'linux'), 'proj-b#shared#accepted#tag=linux', `${image.created_at}#${image.id}`, image.id],
+    ]);
+    expect(items.every((i) => i.pk === `IMAGE#${image.id}`)).toBe(true);
+  });
+
+  it("keys no two (member, tag) pairs alike, whatever '#' they hold", () => {
+    expect(shareTagSortKey('a#b', 'c')).not.toBe(shareTagSortKey('a', 'b#c'));
+    expect(shareTagSortKey('a', 'b')).not.toBe(shareTagSortKey('b', 'a'));
+  });
+
+  it('past 40 tags, one overflow item on the hidden partition of a hidden image; none for a deleted one', () => {
+    const tags = Array.from({ length: TAG_ITEMS_MAX + 1 }, (_, k) => `t${k}`);
+    const hidden = sampleImage({ status: 'active', os_hidden: true, tags });
+    expect(shareTagItemsOfMember({ ...shareCopyAttributes(hidden, 'b', 'pending'), member_id: 'b' }).map((i) => [i.sk, i.tagOwnerPk])).toEqual([
+      [shareTagOverflowSortKey('b'), 'b#shared#pending#hidden#tags*'],
+    ]);
+    expect(shareTagItemsOfMember({ ...shareCopyAttributes(sampleImage({ status: 'pending_delete', tags }), 'b', 'pending'), member_id: 'b' })).toEqual([]);
+    expect(shareTagItems('id', 'k', 'b', undefined, ['t'])).toEqual([]);
+  });
+
+  it('member writes put every tag of the image and retire the recorded ones it no longer has; a removal retires all', () => {
+    const image = sampleImage({ status: 'active', tags: ['new', 'kept'] });
+    const writes = memberShareTagWrites('T', image, 'b', 'accepted', ['kept', 'gone'], now);
+    const put = writes.filter((w) => !('expiresAt' in w.Put.Item)).map((w) => w.Put.Item.tag);
+    const retired = writes.filter((w) => 'expiresAt' in w.Put.Item).map((w) => w.Put.Item.sk);
+    expect(put).toEqual(['new', 'kept']);
+    expect(retired).toEqual([shareTagSortKey('b', 'gone')]);
+    const removal = memberShareTagWrites('T', image, 'b', undefined, ['new', 'kept'], now);
+    expect(removal.map((w) => Object.keys(w.Put.Item).sort())).toEqual([['expiresAt', 'pk', 'sk'], ['expiresAt', 'pk', 'sk']]);
   });
 });
 

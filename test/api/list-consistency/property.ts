@@ -44,7 +44,9 @@ type Op =
   | { kind: 'deactivate' | 'reactivate' | 'delete' | 'restore' | 'scrub' | 'unshare'; target: number }
   | { kind: 'share'; target: number; status: (typeof MEMBER_STATUSES)[number] }
   // A write of an image shared before (its memberships' copies follow it from the stream).
-  | { kind: 'shared write'; target: number; write: 'rename' | 'hide' | 'unhide' | 'upload'; name: number | null };
+  | { kind: 'shared write'; target: number; write: SharedWrite; name: number | null };
+/** Writes of a shared image that its memberships' copies (and share-tag items) follow: tags added, removed, all replaced (past 40 and back). */
+type SharedWrite = 'rename' | 'hide' | 'unhide' | 'upload' | 'tag' | 'untag' | 'retag';
 
 const target = fc.nat({ max: 1000 });
 const nameIndex = fc.option(fc.nat({ max: 3 }), { nil: null, freq: 6 });
@@ -59,7 +61,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('upload' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('deactivate' as const, 'reactivate' as const, 'delete' as const, 'restore' as const, 'scrub' as const, 'unshare' as const), target }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('share' as const), target, status: fc.constantFrom(...MEMBER_STATUSES) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('shared write' as const), target, write: fc.constantFrom('rename' as const, 'hide' as const, 'unhide' as const, 'upload' as const), name: nameIndex }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('shared write' as const), target, write: fc.constantFrom<SharedWrite>('rename', 'hide', 'unhide', 'upload', 'tag', 'untag', 'retag'), name: nameIndex }) },
 );
 
 const client = new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -207,6 +209,16 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
                 noServerError(o.kind, await call(path, { method: 'DELETE', token: ownerToken(image) }));
                 break;
               case 'shared write': {
+                if (o.write === 'tag' || o.write === 'untag') {
+                  const tag = TAGS[o.target % TAGS.length];
+                  noServerError(o.kind, await call(`${path}/tags/${tag}`, { method: o.write === 'tag' ? 'PUT' : 'DELETE', token: ownerToken(image) }));
+                  break;
+                }
+                if (o.write === 'retag') {
+                  const tags = o.target % 2 ? ['t2', ...Array.from({ length: TAG_ITEMS_MAX }, (_, k) => `many-${k}`)] : ['t1'];
+                  noServerError(o.kind, await patch(ownerToken(image), image.id, [{ op: 'replace', path: '/tags', value: tags }]));
+                  break;
+                }
                 const patchOps =
                   o.write === 'rename' ? [{ op: 'replace', path: '/name', value: o.name === null ? null : names[o.name] }] : o.write === 'upload' ? undefined : [{ op: 'replace', path: '/os_hidden', value: o.write === 'hide' }];
                 if (patchOps) noServerError(o.kind, await patch(ownerToken(image), image.id, patchOps));
@@ -262,6 +274,11 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             `${ofRun}&tag=t1&visibility=public`,
             `${ofRun}&tag=t1&visibility=community`,
             `${ofRun}&tag=t2&visibility=shared&member_status=all`,
+            // The shares partitions' tag twin: the memberships' share-tag items.
+            `${ofRun}&tag=t1&visibility=shared`,
+            `${ofRun}&tag=many-3&visibility=shared&member_status=all&sort=created_at:asc`,
+            `${ofRun}&tag=t1&tag=t2&visibility=shared&member_status=all`,
+            `${ofRun}&tag=t2&os_hidden=true&visibility=shared&member_status=all`,
             `${ofRun}&tag=t1&os_hidden=true`,
             `${ofRun}&tag=many-3`,
             // Several tags (ANDed): each partition reads the tag it has fewest entries of.
