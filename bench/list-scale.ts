@@ -90,6 +90,11 @@ const QUERIES: Query[] = [
   { label: `tag= common & rare (${RARE_TAGGED.length} images)`, query: `tag=${COMMON_TAG}&tag=${RARE_TAG}` },
   // A tag on 3 of the caller's 50 shares only: read from the shares partition's tag twin.
   { label: `tag= on shares (${SHARED_TAGGED.length} images)`, query: `tag=${SHARED_TAG}` },
+  // `openstack image list --private / --shared`: the caller's own images are nearly all private,
+  // a few shared (0.5% of the catalogue), behind which come the 50 shared with it.
+  { label: 'visibility=private', query: 'visibility=private' },
+  { label: `visibility=shared (few own, ${SHARED_WITH_CALLER} shares)`, query: 'visibility=shared' },
+  { label: 'admin visibility=shared', query: 'visibility=shared', admin: true },
 ];
 
 /** LIST_SCALE_QUERIES=<text>[,<text>...]: only the queries whose label contains one of them (to look into a few). */
@@ -139,12 +144,12 @@ async function http(url: string, token: string, init: { method?: string; json?: 
  */
 const BASE_TIME = Math.floor(Date.now() / 1000 + 86_400) * 1000;
 
-/** Image i of the catalogue: 10% public, 40% the caller's, 30% beta's (some community), 20% gamma's; three per created_at second. */
+/** Image i of the catalogue: 10% public, 40% the caller's (1 in 80 of them shared, the rest private), 30% beta's (shared, some community), 20% gamma's; three per created_at second. */
 function catalogueImage(i: number): Image {
   const slot = i % 10;
   const at = new Date(BASE_TIME + Math.floor(i / 3) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const owner = slot === 0 ? PROJECTS[Math.floor(i / 10) % 3]! : slot <= 4 ? CALLER : slot <= 7 ? 'scale-beta' : 'scale-gamma';
-  const visibility = slot === 0 ? 'public' : slot <= 4 ? (i % 2 ? 'shared' : 'private') : slot <= 7 ? (i % 50 === 5 ? 'community' : 'shared') : 'private';
+  const visibility = slot === 0 ? 'public' : slot <= 4 ? (i % 200 === 3 ? 'shared' : 'private') : slot <= 7 ? (i % 50 === 5 ? 'community' : 'shared') : 'private';
   const name = slot === 1 && i % 100 === 1 ? COMMON_NAME : `scale-${i.toString().padStart(6, '0')}`;
   // 2% queued, all the caller's (no bytes yet: size NULL); the others of eleven sizes, updated up to ~17 minutes after they were made.
   const queued = i % 50 === 3;

@@ -12,7 +12,8 @@ import { imageFromItem } from './image-item.js';
 import {
   AFTER_LIST_KEYS, deployedIndexes, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, INDEXES, isShardedIndex, LIST_SORT_KEY, listPartitionOf, listShardOf, MEMBER_SORT_PREFIX, NAME_INDEX_OF, NAME_SORT_KEY,
   nameKeyPrefix, nameSortKey, shardPartition, shardPartitions, sharedPartition, SIZE_SORT_KEY, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, TABLE_KEYS, TAG_OVERFLOW_SORT_KEY,
-  shareTagOverflowSortKey, shareTagSortKey, TAG_SORT_PREFIX, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY,
+  shareTagOverflowSortKey, shareTagSortKey, TAG_SORT_PREFIX, TAG_TWIN_OF, tagOverflowPartition, tagPartition, UPDATED_SORT_KEY, SELECTED_VISIBILITIES, VISIBILITY_SORT_KEY,
+  visibilityPartition,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
 
@@ -141,25 +142,39 @@ export class DynamoImageLists implements ImageLists {
     // with more than TAG_ITEMS_MAX tags are. Glance ANDs the tags, and each image read is checked
     // for all of them, so one tag's partition is enough: of several tags, each partition reads
     // the one with the fewest entries there (FewestOfStream).
-    const tags = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined ? [...new Set(query.filters.tags)] : [];
+    const byTagTwin = order?.key === LIST_SORT_KEY && names === undefined && statuses === undefined;
+    const tags = byTagTwin ? [...new Set(query.filters.tags)] : [];
+    // `visibility=private|shared` the same way: the images of that visibility have a visibility
+    // item on the tag twin of their own and `all` partitions (public and community images are on
+    // byVisibility's partitions already; the shares partition holds only shared images).
+    const visibility = byTagTwin && query.visibility && SELECTED_VISIBILITIES.includes(query.visibility) ? query.visibility : undefined;
     // Each partition the caller may see is a group of streams: its shards (or one stream).
     const groups: StreamPlan[][] = [];
     for (const [index, value, shared] of this.partitionsFor(caller, query)) {
       const sharded = isShardedIndex(index);
-      // A shares partition's tag twin holds the caller's memberships' share-tag items, each
-      // keyed by (member, tag): a stream of it takes only the caller's (its sort key for that tag).
-      const tagTwin = tags.length === 0 ? undefined : present(TAG_TWIN_OF[index], this.indexes);
+      // The tag twin partitions that select the images asked for, each from the list partition:
+      // one per tag; a shares partition's hold the caller's memberships' share-tag items, each
+      // keyed by (member, tag), so a stream of it takes only the caller's (its sort key for that
+      // tag). And the visibility items of the own and `all` partitions (a shares partition holds
+      // only shared images; byVisibility no private or shared one).
+      const me = caller.projectId ?? '';
+      const selectors: { partition: (partition: string) => string; sharedKey?: string | undefined }[] = [
+        ...tags.map((tag) => ({ partition: (partition: string) => tagPartition(partition, tag), sharedKey: shared && shareTagSortKey(me, tag) })),
+        ...(visibility && !shared && index !== 'byVisibility' ? [{ partition: (partition: string) => visibilityPartition(partition, visibility) }] : []),
+      ];
+      const tagTwin = selectors.length === 0 ? undefined : present(TAG_TWIN_OF[index], this.indexes);
       if (tagTwin) {
-        const me = caller.projectId ?? '';
         groups.push(
           (sharded ? shardPartitions(value) : [value]).map((partition): StreamPlan => {
-            const perTag = tags.map((tag): KeyedPlan => ({
-              kind: 'keyed', index: tagTwin, partition: tagPartition(partition, tag), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: shared && shareTagSortKey(me, tag),
-            }));
-            return perTag.length === 1 ? perTag[0]! : { kind: 'fewest of', plans: perTag };
+            const each = selectors.map(
+              (select): KeyedPlan => ({ kind: 'keyed', index: tagTwin, partition: select.partition(partition), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: select.sharedKey }),
+            );
+            return each.length === 1 ? each[0]! : { kind: 'fewest of', plans: each };
           }),
         );
-        groups.push([{ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: shared && shareTagOverflowSortKey(me) }]);
+        if (tags.length > 0) {
+          groups.push([{ kind: 'keyed', index: tagTwin, partition: tagOverflowPartition(value), sortAttr: LIST_SORT_KEY, prefix: undefined, shared, sharedKey: shared && shareTagOverflowSortKey(me) }]);
+        }
         continue;
       }
       const twin = tags.length > 0 ? undefined : twinFor(index, order, names, statuses, this.indexes);
@@ -598,7 +613,7 @@ class CandidateStream implements Stream {
       if (this.o.shared) {
         // The partition names the status (the sort twins project no `status`): `<project>#shared#<status>` holds no other.
         if (sk === this.o.shared.sortKey) this.buffer.push({ key, id: String(item.id), shared: this.o.shared.status });
-      } else if (sk !== IMAGE_SORT_KEY && !sk.startsWith(TAG_SORT_PREFIX) && sk !== TAG_OVERFLOW_SORT_KEY) continue;
+      } else if (sk !== IMAGE_SORT_KEY && !sk.startsWith(TAG_SORT_PREFIX) && sk !== TAG_OVERFLOW_SORT_KEY && sk !== VISIBILITY_SORT_KEY) continue;
       else if (this.o.keysOnly) this.buffer.push({ key, id: String(item.id) });
       else this.buffer.push({ key, id: String(item.id), image: imageFromItem(item) });
     }

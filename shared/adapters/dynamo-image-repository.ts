@@ -31,7 +31,7 @@ import { storedUsageOf, usageIndexAttributes, usageKey } from './dynamo-usage-re
 import {
   AFTER_LIST_KEYS, COPYING_STATUS_KEY, IMAGE_LIST_PARTITION, IMAGE_SORT_KEY, imagePartition, MEMBER_SORT_PREFIX, memberIndexPartition, INDEXES, inStatusIndex, LIST_SORT_KEY,
   isShardedIndex, listPartitionOf, listShardOf, NAME_INDEX_OF, nameShardOf, NAME_SORT_KEY, nameKeyPrefix, nameSortKey, OUTBOX_ATTRIBUTE, shardPartition, shardPartitions, SIZE_SORT_KEY,
-  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TAG_ITEMS_MAX, TAG_OVERFLOW_SORT_KEY, TAG_SORT_PREFIX,
+  sizeSortKey, SORT_TWIN_OF, STATUS_LIST_SORT_KEY, statusKeyPrefix, statusListSortKey, statusSortKey, TABLE_KEYS, TAG_ITEMS_MAX, TAG_OVERFLOW_SORT_KEY, TAG_SORT_PREFIX, SELECTED_VISIBILITIES, VISIBILITY_SORT_KEY, visibilityPartition,
   TAG_TWIN_OF, tagOverflowPartition, tagPartition, TTL_ATTRIBUTE, UPDATED_SORT_KEY, updatedSortKey,
   type IndexKey, type TwinSortKey,
 } from './table-design.js';
@@ -284,12 +284,15 @@ export function listIndexAttributes(image: Pick<Image, 'id' | 'name' | 'status' 
  * tag, `IMAGE#<id>` / `TAG#<tag>`, on the tag twin of each list partition the image is in
  * (tagPartition of its ownerPk, visPk, allPk: so hidden, pending_delete and visibility are the
  * image's own), sorted by its `listSk`; or, past TAG_ITEMS_MAX tags, one overflow item on the
- * overflow key of each. The bench writes them with imageItem when it builds a catalogue.
+ * overflow key of each; and a private or shared image's visibility item (`VISIBILITY`, on
+ * visibilityPartition of its ownerPk and allPk). The bench writes them with imageItem when it
+ * builds a catalogue.
  */
 export function tagItems(image: Image): Item[] {
   const listed = listIndexAttributes(image);
   const listKey = listed[LIST_SORT_KEY];
-  if (listKey === undefined || image.tags.length === 0) return [];
+  const selected = SELECTED_VISIBILITIES.includes(image.visibility);
+  if (listKey === undefined || (image.tags.length === 0 && !selected)) return [];
   const bases: [IndexKey, string | undefined, string][] = [
     ['byOwner', listed[INDEXES.byOwner.partitionKey] as string | undefined, listPartitionOf(image.owner ?? NO_OWNER, image.os_hidden)],
     ['byVisibility', listed[INDEXES.byVisibility.partitionKey] as string | undefined, listPartitionOf(image.visibility, image.os_hidden)],
@@ -300,8 +303,10 @@ export function tagItems(image: Image): Item[] {
     for (const [index, partition, base] of bases) if (partition !== undefined) item[INDEXES[TAG_TWIN_OF[index]!].partitionKey] = partitionOf(partition, base);
     return item;
   };
-  if (image.tags.length > TAG_ITEMS_MAX) return [keyed(TAG_OVERFLOW_SORT_KEY, (_partition, base) => tagOverflowPartition(base))];
-  return [...new Set(image.tags)].map((tag) => ({ ...keyed(`${TAG_SORT_PREFIX}${tag}`, (partition) => tagPartition(partition, tag)), tag }));
+  // Its visibility item, on its own and `all` partitions (a private or shared image is in no byVisibility one).
+  const visibility = selected ? [keyed(VISIBILITY_SORT_KEY, (partition) => visibilityPartition(partition, image.visibility))] : [];
+  if (image.tags.length > TAG_ITEMS_MAX) return [keyed(TAG_OVERFLOW_SORT_KEY, (_partition, base) => tagOverflowPartition(base)), ...visibility];
+  return [...[...new Set(image.tags)].map((tag) => ({ ...keyed(`${TAG_SORT_PREFIX}${tag}`, (partition) => tagPartition(partition, tag)), tag })), ...visibility];
 }
 
 /**

@@ -149,10 +149,11 @@ export function listPartitionOf(base: string, hidden: boolean): string {
  * (infra/local/dynamodb.ts backfillListKeys, `npm run rewrite-list-keys`), and at once on a new
  * table. It tells a start whether a rewrite is due when no index change shows it: moving hidden
  * images to their partitions (version 2) changed keys, not indexes (version 3: tag items; version 4: memberships' copies of their
- * image's list keys, sharedPartition; version 5: memberships' share-tag items). No function reads it.
+ * image's list keys, sharedPartition; version 5: memberships' share-tag items; version 6: images'
+ * visibility items). No function reads it.
  */
 export const TABLE_RECORD_PARTITION = 'TABLE';
-export const LIST_KEYS_VERSION = 5;
+export const LIST_KEYS_VERSION = 6;
 export function listKeysRecordSortKey(version: number = LIST_KEYS_VERSION): string {
   return `LIST_KEYS#${version}`;
 }
@@ -297,6 +298,22 @@ export function shareTagSortKey(member: string, tag: string): string {
 /** The one share-tag item of a membership of an image with more than TAG_ITEMS_MAX tags: `SHARETAGS#<SHA-256 of member>`, on the shares partition's overflow key. */
 export function shareTagOverflowSortKey(member: string): string {
   return `SHARETAGS#${createHash('sha256').update(member).digest('hex')}`;
+}
+
+/**
+ * The sort key of an image's visibility item (docs/table-design.md, "Visibility items"): a
+ * private or shared image has one, on the tag twins of its own and `all` partitions under
+ * visibilityPartition, so `visibility=private|shared` reads only those images' entries. Public
+ * and community images have none: byVisibility already holds them apart.
+ */
+export const VISIBILITY_SORT_KEY = 'VISIBILITY';
+
+/** The visibilities a visibility item selects: those byVisibility does not hold. */
+export const SELECTED_VISIBILITIES: readonly string[] = ['private', 'shared'];
+
+/** A visibility item's partition on a tag twin: the image's list partition, then `#visibility=<v>`. */
+export function visibilityPartition(listPartition: string, visibility: string): string {
+  return `${listPartition}#visibility=${visibility}`;
 }
 
 /**

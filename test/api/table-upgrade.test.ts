@@ -282,6 +282,27 @@ describe('a table from an older DATA_DIR', () => {
     expect((await client.send(new GetItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }))).Item).toBeDefined();
   });
 
+  it('gives images written before visibility items (list keys version 5) theirs, so visibility=private|shared finds them', async () => {
+    const name = `${TABLE}-visibility`;
+    await tableOfListKeys(name, 5);
+    const at = '2020-01-01T00:00:07Z';
+    const ids = { private: 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb3', shared: 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb4' };
+    for (const [visibility, id] of Object.entries(ids)) {
+      const image = { ...unmarshall(olderItem(id, 'active', at)), name: visibility, properties: {}, owner: 'p', visibility } as unknown as Image;
+      // As version 5 wrote it: the image item alone (an untagged image had no other item).
+      await client.send(new PutItemCommand({ TableName: name, Item: marshall(imageItem(image, [], undefined)) }));
+    }
+    const lists = new DynamoImageLists(client, { tableName: name });
+    const owner = { projectId: 'p', isAdmin: false };
+    const listed = async (params: Record<string, string[]>) => (await lists.list(owner, parseListQuery(params), undefined)).images.map((i) => i.id);
+    expect(await listed({ visibility: ['private'] })).toEqual([]);
+
+    await ensureTable(client, name);
+    expect(await listed({ visibility: ['private'] })).toEqual([ids.private]);
+    expect(await listed({ visibility: ['shared'] })).toEqual([ids.shared]);
+    expect((await client.send(new GetItemCommand({ TableName: name, Key: record(LIST_KEYS_VERSION) }))).Item).toBeDefined();
+  });
+
   it('is rewritten the same way on a deployed table by `npm run rewrite-list-keys` (operator credentials)', async () => {
     // A table that already has every index of the current design (as a stack after its update)
     // but items written by the code before it: unsharded keys, no name keys.

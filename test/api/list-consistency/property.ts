@@ -256,7 +256,11 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             `${ofRun}&visibility=all`,
             `${ofRun}&visibility=public`,
             `${ofRun}&visibility=community&sort=name:desc`,
+            // Private and shared images from their visibility items (and the caller's shares).
             `${ofRun}&visibility=private`,
+            `${ofRun}&visibility=private&sort=created_at:asc&os_hidden=true`,
+            `${ofRun}&visibility=shared`,
+            `${ofRun}&tag=t1&visibility=private`,
             `${ofRun}&visibility=shared&member_status=all`,
             `${ofRun}&visibility=shared&member_status=pending&sort=name:asc`,
             // Hidden images are on partitions of their own: each order and filter reads them there.
@@ -319,7 +323,7 @@ export function listConsistencyProperty(seed: number, numRuns: number): void {
             ['admin', admin, { projectId: adminProject, isAdmin: true }],
           ];
           const checks = callers.flatMap(([who, token, lister]) =>
-            [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[1]}&os_hidden=true`, `${ofRun}&owner=${projects[0]}&tag=t1`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
+            [...queries, ...(lister.isAdmin ? [`${ofRun}&owner=${projects[0]}`, `${ofRun}&owner=${projects[0]}&visibility=shared`, `${ofRun}&owner=${projects[1]}&os_hidden=true`, `${ofRun}&owner=${projects[0]}&tag=t1`, `${ofRun}&owner=${projects[1]}&sort=name:asc`, `${ofRun}&owner=${projects[0]}&sort=size:desc`, `${ofRun}&status=active&sort=updated_at:asc`] : [])].map((query) => ({ who, token, lister, query })),
           );
           const results = await inBatches(checks, 4, async (c) => ({ ...c, listed: await pageThrough(c.token, c.query, limit) }));
           for (const r of results) expect(r.listed, `${r.who}: ${r.query} (limit ${limit}) after ${JSON.stringify(ops)}`).toEqual(expectedIds(scan, r.lister, r.query));
