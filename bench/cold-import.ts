@@ -62,6 +62,11 @@ export interface ColdImportResult {
   medianMs: number;
   /** Median of the reference holding the same SDK clients as the bundle, if it holds any. */
   ownClientsMs: number | undefined;
+  /**
+   * Median over the rounds of the bundle's import against its own reference (its client set's,
+   * or the empty ESM eval), each run beside the other in the same round: the budget's ratio.
+   */
+  ratio: number;
   error: string | undefined;
 }
 
@@ -82,7 +87,12 @@ export interface ColdImportReport {
   results: ColdImportResult[];
 }
 
-/** Each round runs, per bundle, a bare `node -e 0` then the bundle's import, so drift hits both alike. */
+/**
+ * Each round runs the references once, then per bundle its own reference and the bundle side by
+ * side (the order alternating by round), so the load of a shared machine, which drifts over
+ * seconds, hits both of a pair alike: the budget takes the median of those pairs' ratios rather
+ * than a ratio of medians taken minutes apart.
+ */
 export function measureColdImports(bundles: Bundle[], references: ColdImportReferences): ColdImportReport {
   const errors = new Map<Bundle, string>();
   run(BARE);
@@ -90,27 +100,39 @@ export function measureColdImports(bundles: Bundle[], references: ColdImportRefe
   run(importArgs(references.floor));
   const sdk: number[] = [];
   const floor: number[] = [];
-  const clientSets = new Map<string, number[]>([...references.clientSets.keys()].map((k) => [k, []]));
   for (const file of references.clientSets.values()) run(importArgs(file));
   for (const b of bundles) {
     const v = run(verifyArgs(b.file));
     if (v.status !== 0) errors.set(b, v.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${v.status}`);
   }
+  /** A bundle's own reference: its client set's bundle, or the empty ESM eval for one without a client. */
+  const ownReference = (b: Bundle): string[] => {
+    const file = b.sdkClients.length ? references.clientSets.get(clientSetKey(b.sdkClients)) : undefined;
+    return file ? importArgs(file) : EMPTY_ESM;
+  };
   const bare: number[] = [];
   const emptyEsm: number[] = [];
   const samples = new Map<Bundle, number[]>(bundles.map((b) => [b, []]));
+  const own = new Map<Bundle, number[]>(bundles.map((b) => [b, []]));
+  const ratios = new Map<Bundle, number[]>(bundles.map((b) => [b, []]));
   for (let round = 1; round <= RUNS; round++) {
     progress(`cold import round ${round}/${RUNS}`);
+    bare.push(run(BARE).ms);
     emptyEsm.push(run(EMPTY_ESM).ms);
     sdk.push(run(importArgs(references.sdk)).ms);
     floor.push(run(importArgs(references.floor)).ms);
-    for (const [key, file] of references.clientSets) clientSets.get(key)?.push(run(importArgs(file)).ms);
     for (const b of bundles) {
-      bare.push(run(BARE).ms);
       if (errors.has(b)) continue;
+      const referenceFirst = round % 2 === 1;
+      const before = referenceFirst ? run(ownReference(b)) : undefined;
       const t = run(importArgs(b.file));
+      const reference = before ?? run(ownReference(b));
       if (t.status !== 0) errors.set(b, t.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${t.status}`);
-      else samples.get(b)?.push(t.ms);
+      else {
+        samples.get(b)?.push(t.ms);
+        own.get(b)?.push(reference.ms);
+        ratios.get(b)?.push(t.ms / reference.ms);
+      }
     }
   }
   return {
@@ -118,10 +140,13 @@ export function measureColdImports(bundles: Bundle[], references: ColdImportRefe
     emptyEsmMs: median(emptyEsm),
     sdkMs: median(sdk),
     floorMs: median(floor),
-    results: bundles.map((b) => {
-      const own = b.sdkClients.length ? clientSets.get(clientSetKey(b.sdkClients)) : undefined;
-      return { bundle: b, medianMs: errors.has(b) ? NaN : median(samples.get(b) ?? []), ownClientsMs: own?.length ? median(own) : undefined, error: errors.get(b) };
-    }),
+    results: bundles.map((b) => ({
+      bundle: b,
+      medianMs: errors.has(b) ? NaN : median(samples.get(b) ?? []),
+      ownClientsMs: b.sdkClients.length && !errors.has(b) ? median(own.get(b) ?? []) : undefined,
+      ratio: errors.has(b) ? NaN : median(ratios.get(b) ?? []),
+      error: errors.get(b),
+    })),
   };
 }
 
@@ -135,21 +160,20 @@ export function reportColdImports(report: ColdImportReport): void {
     `  floor: a bundle holding only node:https + node:crypto and a hand-signed request, no SDK (bench/floor-reference.ts) = ` +
       `${(floorMs / bareMs).toFixed(2)}x bare (median ${floorMs.toFixed(1)} ms)`,
   );
-  const rows = report.results.map(({ bundle, medianMs, ownClientsMs, error }) => {
+  const rows = report.results.map(({ bundle, medianMs, ownClientsMs, ratio: own, error }) => {
     const name = bundle.handler.replace(/^functions\//, '');
     if (error) return [name, 'error', '-', '-', '-', '-', check('cold import', bundle.handler, false), error];
     const ratio = medianMs / bareMs;
     // What the bundle itself adds, over the ESM eval path, as a share of bare node.
     const added = (medianMs - emptyEsmMs) / bareMs;
-    const own = ownClientsMs === undefined ? undefined : medianMs / ownClientsMs;
     return [
       name,
       `${ratio.toFixed(2)}x`,
       `+${added.toFixed(2)}x`,
       `${(medianMs / sdkMs).toFixed(2)}x`,
-      own === undefined ? `(none) ${(medianMs / emptyEsmMs).toFixed(2)}x` : `${own.toFixed(2)}x`,
+      ownClientsMs === undefined ? `(none) ${own.toFixed(2)}x` : `${own.toFixed(2)}x`,
       medianMs.toFixed(1),
-      check('cold import', bundle.handler, (own ?? medianMs / emptyEsmMs) <= COLD_IMPORT_BUDGET),
+      check('cold import', bundle.handler, own <= COLD_IMPORT_BUDGET),
       bundle.sdkClients.map((c) => c.replace('@aws-sdk/client-', '')).join('+'),
     ];
   });
@@ -157,7 +181,8 @@ export function reportColdImports(report: ColdImportReport): void {
   console.log('(`bundle alone` = (import - empty ESM eval) / bare: the part the bundle itself costs;');
   console.log(' `vs bare SDK client`: against the bare DynamoDBClient reference above;');
   console.log(' `vs its own clients`: against a bundle holding bare instances of exactly the SDK clients this one bundles,');
-  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs: the budget, ${COLD_IMPORT_BUDGET}x of that; a function with no SDK client, ${COLD_IMPORT_BUDGET}x the empty ESM eval.)`);
+  console.log(` i.e. what Skyglass's code adds to the AWS SDK it needs: the budget, ${COLD_IMPORT_BUDGET}x of that; a function with no SDK client, ${COLD_IMPORT_BUDGET}x the empty ESM eval;`);
+  console.log(` the median of ${RUNS} ratios, each of the bundle and its reference run side by side in one round.)`);
 }
 
 /**
