@@ -3,7 +3,7 @@ import type { Caller } from './caller.js';
 import { badRequest, forbidden } from './errors.js';
 import { validateNamespace, validateObject, validateProperty, validateResourceTypeAssociation, validateTag } from './generated/metadef-validators.js';
 import type { MetadefNamespace, NamespaceVisibility, PropertyDefinition } from './metadefs.js';
-import { describeSchemaError } from './validate-image.js';
+import { describeSchemaError, firstSchemaError } from './validate-image.js';
 
 /**
  * The metadefs API's request bodies: each checked against the schema Glance serves for it
@@ -13,23 +13,10 @@ import { describeSchemaError } from './validate-image.js';
 
 type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-/** The value a JSON pointer (an ajv error's instancePath) names in `body`. */
-function valueAt(body: unknown, pointer: string): unknown {
-  let value = body;
-  for (const token of pointer.split('/').slice(1)) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return value;
-}
-
 /** Glance's InvalidObject for a metadef body: "Provided object does not match schema '<name>': <reason>". */
 function checkAgainst(name: string, validate: Validator, body: unknown): void {
   if (validate(body)) return;
-  const first = validate.errors?.[0];
-  // The validators are built without ajv's `verbose` (smaller): the offending value is read here.
-  const reason = first ? describeSchemaError({ ...first, data: valueAt(body, first.instancePath) }) : 'invalid object';
-  throw badRequest(`Provided object does not match schema '${name}': ${reason}`);
+  throw badRequest(`Provided object does not match schema '${name}': ${firstSchemaError(validate, body) ?? 'invalid object'}`);
 }
 
 let shared: Ajv | undefined;
