@@ -128,7 +128,7 @@ export async function listNamespaces(ctx: MetadefContext, caller: Caller, query:
 }
 
 export async function createNamespace(ctx: MetadefContext, caller: Caller, body: unknown): Promise<View> {
-  const input = parseNamespaceBody(body, caller, ctx.policy.isAdmin(caller));
+  const input = await parseNamespaceBody(body, caller, ctx.policy.isAdmin(caller));
   requireRule(ctx.policy, 'add_metadef_namespace', caller, namespaceTarget(input));
   const at = now();
   const namespace: MetadefNamespace = {
@@ -182,7 +182,7 @@ export async function showNamespace(ctx: MetadefContext, caller: Caller, name: s
 export async function updateNamespace(ctx: MetadefContext, caller: Caller, name: string, body: unknown): Promise<View> {
   const current = await visible(ctx, caller, name);
   requireRule(ctx.policy, 'modify_metadef_namespace', caller, namespaceTarget(current));
-  const input = parseNamespaceBody(body, caller, true);
+  const input = await parseNamespaceBody(body, caller, true);
   const next: MetadefNamespace = {
     namespace: input.namespace,
     ...(input.display_name !== undefined && { display_name: input.display_name }),
@@ -318,7 +318,7 @@ export async function listObjects(ctx: MetadefContext, caller: Caller, ns: strin
 
 export async function createObject(ctx: MetadefContext, caller: Caller, ns: string, body: unknown): Promise<View> {
   const namespace = await forChild(ctx, caller, ns, 'add_metadef_object');
-  const input = parseObjectBody(body);
+  const input = await parseObjectBody(body);
   const at = now();
   const { name, ...data } = input;
   await createChild(ctx, namespace, 'OBJECT', { name, data, created_at: at, updated_at: at });
@@ -334,7 +334,7 @@ export async function showObject(ctx: MetadefContext, caller: Caller, ns: string
 export async function updateObject(ctx: MetadefContext, caller: Caller, ns: string, name: string, body: unknown): Promise<View> {
   const namespace = await forChild(ctx, caller, ns, 'modify_metadef_object');
   const old = await existingChild(ctx, namespace, 'OBJECT', name);
-  const input = parseObjectBody(body);
+  const input = await parseObjectBody(body);
   const at = now();
   const { name: newName, ...data } = input;
   await replaceChild(ctx, namespace, 'OBJECT', old, { name: newName, data, created_at: old.created_at, updated_at: at });
@@ -360,7 +360,7 @@ export async function listProperties(ctx: MetadefContext, caller: Caller, ns: st
 
 export async function createProperty(ctx: MetadefContext, caller: Caller, ns: string, body: unknown): Promise<View> {
   const namespace = await forChild(ctx, caller, ns, 'add_metadef_property');
-  const { name, definition } = parsePropertyBody(body);
+  const { name, definition } = await parsePropertyBody(body);
   const at = now();
   await createChild(ctx, namespace, 'PROPERTY', { name, data: definition, created_at: at, updated_at: at });
   return propertyView(name, definition);
@@ -375,7 +375,7 @@ export async function showProperty(ctx: MetadefContext, caller: Caller, ns: stri
 export async function updateProperty(ctx: MetadefContext, caller: Caller, ns: string, name: string, body: unknown): Promise<View> {
   const namespace = await forChild(ctx, caller, ns, 'modify_metadef_property');
   const old = await existingChild(ctx, namespace, 'PROPERTY', name);
-  const { name: newName, definition } = parsePropertyBody(body);
+  const { name: newName, definition } = await parsePropertyBody(body);
   await replaceChild(ctx, namespace, 'PROPERTY', old, { name: newName, data: definition, created_at: old.created_at, updated_at: now() });
   return propertyView(newName, definition);
 }

@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Caller } from './caller.js';
 import { badRequest, forbidden } from './errors.js';
 import { validateNamespace, validateObject, validateProperty, validateResourceTypeAssociation, validateTag } from './generated/metadef-validators.js';
@@ -19,17 +19,19 @@ function checkAgainst(name: string, validate: Validator, body: unknown): void {
   throw badRequest(`Provided object does not match schema '${name}': ${firstSchemaError(validate, body) ?? 'invalid object'}`);
 }
 
-let shared: Ajv | undefined;
+let shared: Promise<Ajv> | undefined;
 
 /**
  * The one compiler left at run time, for what no build can know: the property definitions a
- * client sends, each itself a JSON Schema. Built on the first body that holds one; only the
- * functions that take such bodies (namespaces, objects and properties created or replaced) bundle it.
+ * client sends, each itself a JSON Schema. Only the functions that take such bodies (namespaces,
+ * objects and properties created or replaced) bundle it, and ajv's modules are loaded (a quarter
+ * of such a function's cold import) on the first body that holds a definition: a namespace or
+ * object written without properties never loads them.
  */
-function ajvInstance(): Ajv {
+function ajvInstance(): Promise<Ajv> {
   // Property definitions may use keywords of Glance's own (`readonly`, `operators`) and an enum
   // with null beside type string: strict mode would refuse them.
-  shared ??= new Ajv({
+  shared ??= import('ajv').then(({ Ajv }) => new Ajv({
     strict: false,
     allErrors: false,
     // describeSchemaError quotes the offending value, as jsonschema does.
@@ -45,7 +47,7 @@ function ajvInstance(): Ajv {
       },
       'date-time': true,
     },
-  });
+  }));
   return shared;
 }
 
@@ -57,17 +59,26 @@ function asObject(body: unknown, name: string): Record<string, unknown> {
 }
 
 /** Each property definition must itself be a JSON Schema ajv can compile, and its default must satisfy it. */
-function checkPropertyDefinitions(properties: Record<string, PropertyDefinition> | undefined): void {
-  for (const [name, definition] of Object.entries(properties ?? {})) checkPropertyDefinition(name, definition);
+/**
+ * Loads the definitions' compiler now. For the functions every request of which carries a
+ * definition (a property created or replaced): they load it at import, as the first request would.
+ */
+export async function loadDefinitionCompiler(): Promise<void> {
+  await ajvInstance();
 }
 
-export function checkPropertyDefinition(name: string, definition: PropertyDefinition): void {
+async function checkPropertyDefinitions(properties: Record<string, PropertyDefinition> | undefined): Promise<void> {
+  for (const [name, definition] of Object.entries(properties ?? {})) await checkPropertyDefinition(name, definition);
+}
+
+export async function checkPropertyDefinition(name: string, definition: PropertyDefinition): Promise<void> {
   if (name.length === 0 || name.length > 80) throw badRequest(`Property name must be 1 to 80 characters, not ${JSON.stringify(name)}`);
   const { title: _t, operators: _o, readonly: _r, name: _n, ...schema } = definition;
   if (schema.type === null) delete schema.type;
+  const ajv = await ajvInstance();
   let validate: ValidateFunction;
   try {
-    validate = ajvInstance().compile(schema);
+    validate = ajv.compile(schema);
   } catch (error) {
     throw badRequest(`Property ${name} is not a valid JSON Schema: ${(error as Error).message}`);
   }
@@ -92,17 +103,17 @@ export interface NamespaceInput extends Pick<MetadefNamespace, 'namespace' | 'di
  * PUT replaces: a field left out goes back to its default, as Glance (display_name and
  * description disappear, visibility becomes private).
  */
-export function parseNamespaceBody(body: unknown, caller: Caller, isAdmin: boolean): NamespaceInput {
+export async function parseNamespaceBody(body: unknown, caller: Caller, isAdmin: boolean): Promise<NamespaceInput> {
   const raw = asObject(body, 'namespace');
   checkAgainst('namespace', validateNamespace, raw);
   const name = raw.namespace as string;
   if (name.trim() === '') throw badRequest("Provided object does not match schema 'namespace': namespace must not be empty");
-  checkPropertyDefinitions(raw.properties as Record<string, PropertyDefinition> | undefined);
-  const objects = ((raw.objects as NamespaceInput['objects'] | undefined) ?? []).map((o) => {
+  await checkPropertyDefinitions(raw.properties as Record<string, PropertyDefinition> | undefined);
+  const objects = (raw.objects as NamespaceInput['objects'] | undefined) ?? [];
+  for (const o of objects) {
     if (typeof o.name !== 'string' || o.name === '' || o.name.length > NAME_LIMIT) throw badRequest(`Provided object does not match schema 'object': 'name' is a required property`);
-    checkPropertyDefinitions(o.properties);
-    return o;
-  });
+    await checkPropertyDefinitions(o.properties);
+  }
   const tags = ((raw.tags as Array<{ name?: unknown }> | undefined) ?? []).map((t) => {
     if (typeof t.name !== 'string' || t.name === '' || t.name.length > NAME_LIMIT) throw badRequest(`Provided object does not match schema 'tag': 'name' is a required property`);
     return t.name;
@@ -142,11 +153,11 @@ export function parseAssociationBody(body: unknown): { name: string; prefix?: st
 }
 
 /** A POST or PUT body of an object. */
-export function parseObjectBody(body: unknown): { name: string; description?: string; required: string[]; properties: Record<string, PropertyDefinition> } {
+export async function parseObjectBody(body: unknown): Promise<{ name: string; description?: string; required: string[]; properties: Record<string, PropertyDefinition> }> {
   const raw = asObject(body, 'object');
   checkAgainst('object', validateObject, raw);
   const properties = (raw.properties as Record<string, PropertyDefinition> | undefined) ?? {};
-  checkPropertyDefinitions(properties);
+  await checkPropertyDefinitions(properties);
   return {
     name: raw.name as string,
     ...(raw.description !== undefined && { description: raw.description as string }),
@@ -156,11 +167,11 @@ export function parseObjectBody(body: unknown): { name: string; description?: st
 }
 
 /** A POST or PUT body of a property: its name and its definition (a JSON Schema fragment). */
-export function parsePropertyBody(body: unknown): { name: string; definition: PropertyDefinition } {
+export async function parsePropertyBody(body: unknown): Promise<{ name: string; definition: PropertyDefinition }> {
   const raw = asObject(body, 'property');
   checkAgainst('property', validateProperty, raw);
   const { name, ...definition } = raw as { name: string } & PropertyDefinition;
-  checkPropertyDefinition(name, definition);
+  await checkPropertyDefinition(name, definition);
   return { name, definition };
 }
 

@@ -11,9 +11,9 @@ import { makeCaller } from '../../shared/domain/caller.js';
 const admin = makeCaller('ops', 'u-admin', ['admin', 'member', 'reader']);
 
 /** What a body's refusal says, or 'accepted'. */
-function outcome(parse: () => unknown): string {
+async function outcome(parse: () => unknown): Promise<string> {
   try {
-    parse();
+    await parse();
     return 'accepted';
   } catch (error) {
     if (error instanceof GlanceError) return error.message;
@@ -52,13 +52,20 @@ describe('generated metadef validators', () => {
     ['tag', tagSchema, { name: 'y'.repeat(81) }, () => checkTagName('y'.repeat(81))],
   ];
 
-  it.each(cases.map((c, i) => [i, ...c] as const))('case %i (%s): the same answer as the schema compiled at run time', (_i, name, schema, body, parse) => {
-    expect(outcome(parse)).toBe(runtimeMessage(name, schema(), body) ?? 'accepted');
+  it.each(cases.map((c, i) => [i, ...c] as const))('case %i (%s): the same answer as the schema compiled at run time', async (_i, name, schema, body, parse) => {
+    expect(await outcome(parse)).toBe(runtimeMessage(name, schema(), body) ?? 'accepted');
   });
 
-  it('refuse a pattern that is no regular expression, quoting the path', () => {
-    expect(outcome(() => parsePropertyBody({ name: 'p', title: 'P', type: 'string', pattern: '[' }))).toBe(
+  it('refuse a pattern that is no regular expression, quoting the path', async () => {
+    expect(await outcome(() => parsePropertyBody({ name: 'p', title: 'P', type: 'string', pattern: '[' }))).toBe(
       `Provided object does not match schema 'property': /pattern must match format "regex"`,
     );
+  });
+
+  it("check a property definition's default against the definition itself (ajv, loaded for it)", async () => {
+    expect(await outcome(() => parsePropertyBody({ name: 'p', title: 'P', type: 'integer', default: 'x' }))).toBe(
+      "Default value of property p does not match its definition: 'x' is not of type 'integer'",
+    );
+    expect(await outcome(() => parseObjectBody({ name: 'o', properties: { p: { title: 'P', type: 'string', enum: ['a'], default: 'a' } } }))).toBe('accepted');
   });
 });
