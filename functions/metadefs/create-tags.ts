@@ -1,6 +1,7 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { createTags } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { jsonBody } from '../../shared/http/request.js';
 import { json } from '../../shared/http/response.js';
 
-export const handler = httpHandler(async (req) => json(201, await metadefCatalogue().createTags(req.caller, req.pathParameters.namespace_name ?? '', jsonBody(req), (req.headers['x-openstack-append'] ?? '').toLowerCase() === 'true')));
+export const handler = httpHandler(async (req) => json(201, await createTags(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '', jsonBody(req), (req.headers['x-openstack-append'] ?? '').toLowerCase() === 'true')));

@@ -1,8 +1,9 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { deleteObject } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { noContent } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) => {
-  await metadefCatalogue().deleteObject(req.caller, req.pathParameters.namespace_name ?? '', req.pathParameters.object_name ?? '');
+  await deleteObject(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '', req.pathParameters.object_name ?? '');
   return noContent();
 });

@@ -1,8 +1,9 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { deleteProperties } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { noContent } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) => {
-  await metadefCatalogue().deleteProperties(req.caller, req.pathParameters.namespace_name ?? '');
+  await deleteProperties(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '');
   return noContent();
 });

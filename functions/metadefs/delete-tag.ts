@@ -1,8 +1,9 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { deleteTag } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { noContent } from '../../shared/http/response.js';
 
 export const handler = httpHandler(async (req) => {
-  await metadefCatalogue().deleteTag(req.caller, req.pathParameters.namespace_name ?? '', req.pathParameters.tag_name ?? '');
+  await deleteTag(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '', req.pathParameters.tag_name ?? '');
   return noContent();
 });

@@ -1,5 +1,6 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { listResourceTypes } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { json } from '../../shared/http/response.js';
 
-export const handler = httpHandler(async (req) => json(200, await metadefCatalogue().listResourceTypes(req.caller)));
+export const handler = httpHandler(async (req) => json(200, await listResourceTypes(metadefContext(), req.caller)));

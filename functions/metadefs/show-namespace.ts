@@ -1,5 +1,6 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { showNamespace } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { json } from '../../shared/http/response.js';
 
-export const handler = httpHandler(async (req) => json(200, await metadefCatalogue().showNamespace(req.caller, req.pathParameters.namespace_name ?? '')));
+export const handler = httpHandler(async (req) => json(200, await showNamespace(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '')));

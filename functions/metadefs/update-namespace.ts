@@ -1,6 +1,7 @@
-import { metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { metadefContext } from '../../shared/app/metadef-services.js';
+import { updateNamespace } from '../../shared/app/metadefs.js';
 import { httpHandler } from '../../shared/http/handler.js';
 import { jsonBody } from '../../shared/http/request.js';
 import { json } from '../../shared/http/response.js';
 
-export const handler = httpHandler(async (req) => json(200, await metadefCatalogue().updateNamespace(req.caller, req.pathParameters.namespace_name ?? '', jsonBody(req))));
+export const handler = httpHandler(async (req) => json(200, await updateNamespace(metadefContext(), req.caller, req.pathParameters.namespace_name ?? '', jsonBody(req))));

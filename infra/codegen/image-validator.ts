@@ -13,8 +13,9 @@ const standaloneCode = standaloneModule as unknown as typeof standaloneModule.de
 export function imageValidatorSource(): string {
   // `name`, `links` and `is_base` are Glance's annotations, not JSON Schema keywords: declared
   // so ajv's strict mode accepts them. Glance's served schema has no top-level "type"; the
-  // validator adds it.
-  const ajv = new Ajv({ allErrors: false, verbose: true, allowUnionTypes: true, strict: true, code: { source: true, esm: true } });
+  // validator adds it. Not `verbose`: its errors would carry the schema along (a quarter of the
+  // module); validate-image.ts reads the offending value from the view itself.
+  const ajv = new Ajv({ allErrors: false, verbose: false, allowUnionTypes: true, strict: true, code: { source: true, esm: true } });
   ajv.addVocabulary(['name', 'links', 'is_base']);
   const validate = ajv.compile({ ...imageSchema(), type: 'object' });
   // Standalone code reaches its one runtime helper (code-point length for maxLength) through

@@ -1,6 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { imageValidatorSource } from './image-validator.js';
+import { metadefValidatorsSource } from './metadef-validators.js';
 
 mkdirSync('shared/domain/generated', { recursive: true });
-writeFileSync('shared/domain/generated/image-validator.js', imageValidatorSource());
-console.log('wrote shared/domain/generated/image-validator.js');
+for (const [file, source] of [
+  ['shared/domain/generated/image-validator.js', imageValidatorSource()],
+  ['shared/domain/generated/metadef-validators.js', metadefValidatorsSource()],
+] as const) {
+  writeFileSync(file, source);
+  console.log(`wrote ${file}`);
+}

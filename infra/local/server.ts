@@ -28,7 +28,8 @@ import {
   type EventOrigin,
 } from '../../shared/http/proxy-event.js';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
-import { METADEF_SEEDING_FUNCTION, metadefCatalogue } from '../../shared/app/metadef-services.js';
+import { METADEF_SEEDING_FUNCTION, metadefContext } from '../../shared/app/metadef-services.js';
+import { seed as seedMetadefs } from '../../shared/app/metadefs.js';
 import { AUTHORIZER_HANDLER, DATA_FRONT, FALLBACK_HANDLER, WORKERS, type Route } from '../../shared/routes.js';
 import { SCRUB_FUNCTION_ARN, scrubberDefinition } from '../../shared/workflows/scrubber.js';
 import { FETCH_FUNCTION_ARN, VERIFY_FUNCTION_ARN, verifierDefinition } from '../../shared/workflows/verifier.js';
@@ -256,7 +257,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // The metadefs catalogue's seed, on the first start of a DATA_DIR (a later start finds the
     // seed marker and writes nothing; an operator's edits are never overwritten). It runs as the
     // function that seeds a deployment on its first list, whose grants it needs.
-    await runAsFunction(METADEF_SEEDING_FUNCTION, () => metadefCatalogue().seed());
+    await runAsFunction(METADEF_SEEDING_FUNCTION, () => seedMetadefs(metadefContext()));
   } catch (error) {
     await stopAll();
     throw error;

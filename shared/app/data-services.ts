@@ -86,7 +86,7 @@ export function imageSweepers(): Sweepers {
 
 /** The image data use cases: uploads, staging, import, download. */
 export function imageDataService(): ImageDataService {
-  return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), imageVerifier(), dataConfig()));
+  return (data ??= new ImageDataService(imageRepository(), authorizedImages(), blobStore(), imageWorkflows(), dataConfig()));
 }
 
 /** POST /v2/images/{id}/import (glance-direct, web-download, copy-image). */

@@ -39,7 +39,6 @@ export class ImageDataService {
     private readonly access: AuthorizedImages,
     private readonly stores: StoreBlobs,
     private readonly workflows: Workflows,
-    private readonly verifier: ImageVerifier,
     private readonly settings: DataSettings,
     private readonly clock: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
@@ -150,9 +149,11 @@ export class ImageDataService {
   /**
    * PUT /v2/images/{id}/file: a small body through the API, verified before answering. A request
    * that fails after its saving write rolls it back; one that died there (a crash, a timeout)
-   * leaves the image saving with no session, and the client's retry takes it over.
+   * leaves the image saving with no session, and the client's retry takes it over. The verifier
+   * is this operation's alone (no other use case here reads the bytes), so it is passed in: the
+   * other data functions then bundle no format inspector.
    */
-  async putFile(caller: Caller, id: string, body: Buffer, declaredSize: string | undefined, storeHeader?: string): Promise<void> {
+  async putFile(verifier: ImageVerifier, caller: Caller, id: string, body: Buffer, declaredSize: string | undefined, storeHeader?: string): Promise<void> {
     checkDeclaredSize(body, declaredSize);
     const image = await this.access.authorize('upload_image', caller, id);
     if (!isUnfinishedPutFile(image)) checkReadyForData(image, 'saving');
@@ -168,7 +169,7 @@ export class ImageDataService {
     let outcome: VerificationOutcome;
     try {
       await blobs.putObject(key, body);
-      outcome = await this.verifier.verify({ image_id: id, key });
+      outcome = await verifier.verify({ image_id: id, key });
     } catch (error) {
       await this.rollBackPutFile(saving, `PUT /file did not finish (${errorName(error)})`);
       throw serviceUnavailable(`The image data could not be stored and verified (${errorName(error)}); nothing was kept: retry the upload.`);

@@ -7,18 +7,34 @@ import type { PropertyProtections } from '../domain/property-protections.js';
 import type { ImageLists } from '../ports/image-lists.js';
 import type { AuthorizedImages } from './authorized-images.js';
 
-/** Reading images: show and list. Kept apart so read functions bundle no event or workflow client. */
-export class ImageQueries {
+/** Glance's protected properties: those the caller may not read are not shown. */
+function viewFor(protections: PropertyProtections, caller: Caller, image: Image): ImageView {
+  return toView(protections.enabled ? { ...image, properties: protections.readable(caller, image.properties) } : image);
+}
+
+/**
+ * Reading images: show (ImageShow) and list (ImageQueries). Kept apart from the writes so read
+ * functions bundle no event or workflow client, and from each other so show bundles no list
+ * query parsing or list adapter.
+ */
+export class ImageShow {
   constructor(
-    private readonly lists: ImageLists,
     private readonly access: AuthorizedImages,
     private readonly protections: PropertyProtections,
   ) {}
 
   /** One image, as get_image allows: a member of a shared image (any member status) sees it. */
   async show(caller: Caller, id: string): Promise<ImageView> {
-    return this.view(caller, await this.access.authorize('get_image', caller, id));
+    return viewFor(this.protections, caller, await this.access.authorize('get_image', caller, id));
   }
+}
+
+export class ImageQueries {
+  constructor(
+    private readonly lists: ImageLists,
+    private readonly access: AuthorizedImages,
+    private readonly protections: PropertyProtections,
+  ) {}
 
   async list(caller: Caller, params: QueryParams, rawQuery: string | null) {
     // Glance: "do you have permission to list images" against the caller's own project.
@@ -36,11 +52,6 @@ export class ImageQueries {
     // The repository lists by Glance's database rules, where "admin" is the policy's context_is_admin.
     const lister: Lister = { projectId: caller.projectId, isAdmin: this.access.policy.isAdmin(caller) };
     const { images } = await this.lists.list(lister, query, marker);
-    return { images: images.map((image) => this.view(caller, image)), ...listLinks(rawQuery, images, query.limit) };
-  }
-
-  /** Glance's protected properties: those the caller may not read are not shown. */
-  private view(caller: Caller, image: Image): ImageView {
-    return toView(this.protections.enabled ? { ...image, properties: this.protections.readable(caller, image.properties) } : image);
+    return { images: images.map((image) => viewFor(this.protections, caller, image)), ...listLinks(rawQuery, images, query.limit) };
   }
 }

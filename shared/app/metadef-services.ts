@@ -1,6 +1,6 @@
 import { DynamoMetadefRepository } from '../adapters/dynamo-metadef-repository.js';
 import { config } from './config.js';
-import { MetadefCatalogue } from './metadefs.js';
+import type { MetadefContext } from './metadefs.js';
 import { policy } from './policy-config.js';
 import { dynamoDbClient } from './read-services.js';
 
@@ -8,9 +8,9 @@ import { dynamoDbClient } from './read-services.js';
 export const METADEF_SEEDING_FUNCTION = 'listMetadefNamespaces';
 
 // Built on first use and kept for the life of the (Lambda) process.
-let catalogue: MetadefCatalogue | undefined;
+let context: MetadefContext | undefined;
 
-/** The metadefs API's use cases over the table. */
-export function metadefCatalogue(): MetadefCatalogue {
-  return (catalogue ??= new MetadefCatalogue(new DynamoMetadefRepository(dynamoDbClient(), { tableName: config().tableName }), policy()));
+/** What the metadefs API's use cases (shared/app/metadefs.ts) work over: the table and the policy. */
+export function metadefContext(): MetadefContext {
+  return (context ??= { repo: new DynamoMetadefRepository(dynamoDbClient(), { tableName: config().tableName }), policy: policy() });
 }

@@ -16,7 +16,7 @@ import type { TaskRepository } from '../ports/task-repository.js';
 import { TaskService } from './tasks.js';
 import { AuthorizedImages } from './authorized-images.js';
 import { config } from './config.js';
-import { ImageQueries } from './image-queries.js';
+import { ImageQueries, ImageShow } from './image-queries.js';
 import { policy } from './policy-config.js';
 import { propertyProtections } from './property-protection-config.js';
 import { UsageQueries } from './usage.js';
@@ -27,6 +27,7 @@ let dynamodb: DynamoDBClient | undefined;
 let repository: ImageRepository | undefined;
 let members: MemberRepository | undefined;
 let queries: ImageQueries | undefined;
+let shows: ImageShow | undefined;
 let authorized: AuthorizedImages | undefined;
 let usage: UsageQueries | undefined;
 let usageCounters: UsageRepository | undefined;
@@ -61,7 +62,12 @@ export function authorizedImages(): AuthorizedImages {
   return (authorized ??= new AuthorizedImages(imageRepository(), memberRepository(), policy()));
 }
 
-/** Show and list. */
+/** Show. */
+export function imageShow(): ImageShow {
+  return (shows ??= new ImageShow(authorizedImages(), propertyProtections()));
+}
+
+/** List. */
 export function imageQueries(): ImageQueries {
   return (queries ??= new ImageQueries(new DynamoImageLists(dynamoDbClient(), { tableName: config().tableName, indexes: deployedIndexes(config().tableIndexes) }), authorizedImages(), propertyProtections()));
 }

@@ -26,15 +26,17 @@ export interface SeedNamespace {
   properties: Record<string, PropertyDefinition>;
 }
 
-const image = (prefix?: string) => ({ name: 'OS::Glance::Image', ...(prefix !== undefined && { prefix }) });
+// The helpers are marked free of side effects so that a bundle which never seeds (every metadefs
+// function but the first list's and the deploy-time seed's) drops SEED_NAMESPACES altogether.
+const image = /* @__NO_SIDE_EFFECTS__ */ (prefix?: string) => ({ name: 'OS::Glance::Image', ...(prefix !== undefined && { prefix }) });
 // Cinder copies an image's properties to the volumes made from it (volume_image_metadata) and
 // Nova reads them back from there when booting from the volume.
-const volumeImage = (prefix?: string) => ({ name: 'OS::Cinder::Volume', ...(prefix !== undefined && { prefix }), properties_target: 'image' });
-const flavor = (prefix: string) => ({ name: 'OS::Nova::Flavor', prefix });
+const volumeImage = /* @__NO_SIDE_EFFECTS__ */ (prefix?: string) => ({ name: 'OS::Cinder::Volume', ...(prefix !== undefined && { prefix }), properties_target: 'image' });
+const flavor = /* @__NO_SIDE_EFFECTS__ */ (prefix: string) => ({ name: 'OS::Nova::Flavor', prefix });
 
-const str = (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'string', ...extra });
-const bool = (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'boolean', ...extra });
-const int = (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'integer', ...extra });
+const str = /* @__NO_SIDE_EFFECTS__ */ (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'string', ...extra });
+const bool = /* @__NO_SIDE_EFFECTS__ */ (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'boolean', ...extra });
+const int = /* @__NO_SIDE_EFFECTS__ */ (title: string, description: string, extra: Record<string, unknown> = {}): PropertyDefinition => ({ title, description, type: 'integer', ...extra });
 
 export const SEED_NAMESPACES: readonly SeedNamespace[] = [
   {

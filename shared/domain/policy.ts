@@ -172,5 +172,9 @@ export function createPolicy(overrides: Readonly<Record<string, unknown>> = {}):
   };
 }
 
-/** Glance's secure-RBAC defaults, untouched by any policy file. */
-export const defaultPolicy: PolicyEngine = createPolicy();
+/**
+ * Glance's secure-RBAC defaults, untouched by any policy file (the tests' policy). Marked pure so
+ * that a bundle, which asks policy() (shared/app/policy-config.ts) instead, drops it: built at
+ * import, it parsed every rule in every function's cold start, for nothing.
+ */
+export const defaultPolicy: PolicyEngine = /* @__PURE__ */ createPolicy();

@@ -51,6 +51,26 @@ function reprAt(value: unknown, depth: number): string {
   return String(value);
 }
 
+/** The value a JSON pointer (an ajv error's instancePath) names in `body`. */
+export function valueAt(body: unknown, pointer: string): unknown {
+  let value = body;
+  for (const token of pointer.split('/').slice(1)) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return value;
+}
+
+/**
+ * The first error of a validator built at build time (infra/codegen), in jsonschema's words. The
+ * validators are built without ajv's `verbose` (smaller modules), so the offending value, which
+ * the message quotes, is read from the validated body here.
+ */
+export function firstSchemaError(validate: { errors?: ErrorObject[] | null }, body: unknown): string | undefined {
+  const first = validate.errors?.[0];
+  return first ? describeSchemaError({ ...first, data: valueAt(body, first.instancePath) }) : undefined;
+}
+
 /** One ajv error in jsonschema's words (also the metadefs' validation messages). */
 export function describeSchemaError(error: ErrorObject): string {
   const data = error.data;
@@ -87,6 +107,5 @@ export function schemaMismatch(reason: string) {
  */
 export function validateImageView(view: Record<string, unknown>): void {
   if (validateImage(view)) return;
-  const first = validateImage.errors?.[0];
-  throw schemaMismatch(first ? describeSchemaError(first) : 'invalid object');
+  throw schemaMismatch(firstSchemaError(validateImage, view) ?? 'invalid object');
 }

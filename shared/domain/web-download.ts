@@ -109,9 +109,13 @@ function normalizeHost(host: string): string {
 /**
  * Ranges a fetcher never reaches unless `allowPrivateAddresses`: unspecified, loopback, RFC 1918
  * and unique-local, link-local (which holds 169.254.169.254, the instance metadata service),
- * CGNAT, and EC2's IPv6 metadata address.
+ * CGNAT, and EC2's IPv6 metadata address. Built on the first address checked, not at import:
+ * only a web-download fetch checks one, and every data function bundles this module.
  */
-const REFUSED_RANGES = (() => {
+let refusedRanges: BlockList | undefined;
+const REFUSED_RANGES = (): BlockList => (refusedRanges ??= refused());
+
+function refused(): BlockList {
   const list = new BlockList();
   list.addSubnet('0.0.0.0', 8, 'ipv4');
   list.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -126,14 +130,17 @@ const REFUSED_RANGES = (() => {
   list.addSubnet('fe80::', 10, 'ipv6');
   list.addAddress('fd00:ec2::254', 'ipv6');
   return list;
-})();
+}
 
-const LOOPBACK = (() => {
-  const list = new BlockList();
-  list.addSubnet('127.0.0.0', 8, 'ipv4');
-  list.addAddress('::1', 'ipv6');
-  return list;
-})();
+let loopback: BlockList | undefined;
+const LOOPBACK = (): BlockList => {
+  if (!loopback) {
+    loopback = new BlockList();
+    loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+    loopback.addAddress('::1', 'ipv6');
+  }
+  return loopback;
+};
 
 /** Why an address is refused, or null when the fetcher may connect to it. */
 export function addressRefusal(address: string, filter: ImportFilter): string | null {
@@ -144,8 +151,8 @@ export function addressRefusal(address: string, filter: ImportFilter): string | 
   const disallowed = filter.allowedHosts.length === 0 ? filter.disallowedHosts.map(normalizeHost) : [];
   if (disallowed.includes(checked)) return `address not allowed for external URI: ${address}`;
   const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (filter.allowLoopback && LOOPBACK.check(checked, type)) return null;
-  if (!filter.allowPrivateAddresses && REFUSED_RANGES.check(checked, type)) {
+  if (filter.allowLoopback && LOOPBACK().check(checked, type)) return null;
+  if (!filter.allowPrivateAddresses && REFUSED_RANGES().check(checked, type)) {
     return `address ${address} is in a loopback, private, link-local, CGNAT or metadata range`;
   }
   return null;

@@ -17,7 +17,7 @@ import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/l
 import { SEED_FUNCTION_NAME } from '../../infra/constructs/metadef-catalogue-seed.js';
 import { runAsFunction } from '../../shared/adapters/aws-call-log.js';
 import { DynamoMetadefRepository } from '../../shared/adapters/dynamo-metadef-repository.js';
-import { MetadefCatalogue } from '../../shared/app/metadefs.js';
+import * as metadefs from '../../shared/app/metadefs.js';
 import type { Caller } from '../../shared/domain/caller.js';
 import { SEED_NAMESPACES, SEED_RESOURCE_TYPES } from '../../shared/domain/metadef-catalogue.js';
 import { createPolicy } from '../../shared/domain/policy.js';
@@ -31,14 +31,14 @@ let server: Server;
 const answers = new Map<string, { method: string; body: Record<string, any> }>();
 let responseBase: string;
 let handler: (event: CloudFormationCustomResourceEvent) => Promise<void>;
-let catalogue: MetadefCatalogue;
+let catalogue: metadefs.MetadefContext;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'skyglass-metadef-deploy-seed-'));
   dynamo = await startDynamoDbLocal(null, workDir);
   const tableName = 'metadefs-deploy-seed';
   await ensureTable(dynamo.client, tableName);
-  catalogue = new MetadefCatalogue(new DynamoMetadefRepository(dynamo.client, { tableName }), createPolicy({}));
+  catalogue = { repo: new DynamoMetadefRepository(dynamo.client, { tableName }), policy: createPolicy({}) };
   server = createServer((req, res) => {
     let text = '';
     req.on('data', (chunk) => (text += chunk));
@@ -87,7 +87,7 @@ async function send(requestType: 'Create' | 'Update' | 'Delete', invoke = handle
   return answer!.body;
 }
 
-const namespaces = async () => ((await catalogue.listNamespaces(admin, { limit: '1000' })).namespaces as { namespace: string; display_name?: string }[]);
+const namespaces = async () => ((await metadefs.listNamespaces(catalogue, admin, { limit: '1000' })).namespaces as { namespace: string; display_name?: string }[]);
 
 describe('the deploy-time seed (a CloudFormation custom resource)', () => {
   it('Create seeds the catalogue and answers SUCCESS with what it wrote', async () => {
@@ -98,9 +98,9 @@ describe('the deploy-time seed (a CloudFormation custom resource)', () => {
 
   it("Update (the next deployment) writes nothing over an operator's edits or deletions; Delete removes nothing", async () => {
     const [edited, removed] = [SEED_NAMESPACES[0]!.namespace, SEED_NAMESPACES[1]!.namespace];
-    await catalogue.updateNamespace(admin, edited, { namespace: edited, display_name: 'Ours', visibility: 'public', protected: true });
-    await catalogue.updateNamespace(admin, removed, { namespace: removed, visibility: 'public', protected: false });
-    await catalogue.deleteNamespace(admin, removed);
+    await metadefs.updateNamespace(catalogue, admin, edited, { namespace: edited, display_name: 'Ours', visibility: 'public', protected: true });
+    await metadefs.updateNamespace(catalogue, admin, removed, { namespace: removed, visibility: 'public', protected: false });
+    await metadefs.deleteNamespace(catalogue, admin, removed);
 
     expect(await send('Update')).toMatchObject({ Status: 'SUCCESS', Data: { namespaces: 0, resourceTypes: 0 } });
     const after = await namespaces();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTable, startDynamoDbLocal, type LocalDynamo } from '../../infra/local/dynamodb.js';
 import { DynamoMetadefRepository } from '../../shared/adapters/dynamo-metadef-repository.js';
 import { METADEF_CATALOGUE_PARTITION } from '../../shared/adapters/table-design.js';
-import { MetadefCatalogue } from '../../shared/app/metadefs.js';
+import * as metadefs from '../../shared/app/metadefs.js';
 import type { Caller } from '../../shared/domain/caller.js';
 import { CATALOGUE_VERSION, SEED_NAMESPACES, SEED_RESOURCE_TYPES } from '../../shared/domain/metadef-catalogue.js';
 import { createPolicy } from '../../shared/domain/policy.js';
@@ -59,35 +59,35 @@ describe('seeding', () => {
     const tableName = `metadefs-${++table}`;
     await ensureTable(dynamo.client, tableName);
     const repo = new DynamoMetadefRepository(dynamo.client, { tableName });
-    return { repo, catalogue: new MetadefCatalogue(repo, createPolicy({})), tableName };
+    return { repo, catalogue: { repo, policy: createPolicy({}) }, tableName };
   }
 
   it('writes the catalogue once: a second seed writes nothing', async () => {
     const { catalogue } = await freshCatalogue();
-    expect(await catalogue.seed()).toEqual({ namespaces: SEED_NAMESPACES.length, resourceTypes: SEED_RESOURCE_TYPES.length });
-    expect(await catalogue.seed()).toEqual({ namespaces: 0, resourceTypes: 0 });
-    const listed = await catalogue.listNamespaces(admin, { limit: '1000' });
+    expect(await metadefs.seed(catalogue)).toEqual({ namespaces: SEED_NAMESPACES.length, resourceTypes: SEED_RESOURCE_TYPES.length });
+    expect(await metadefs.seed(catalogue)).toEqual({ namespaces: 0, resourceTypes: 0 });
+    const listed = await metadefs.listNamespaces(catalogue, admin, { limit: '1000' });
     expect((listed.namespaces as unknown[]).length).toBe(SEED_NAMESPACES.length);
   });
 
   it('three seeds at once (three first requests) leave one copy of each namespace', async () => {
     const { catalogue } = await freshCatalogue();
-    await Promise.all([catalogue.seed(), catalogue.seed(), catalogue.seed()]);
-    const names = ((await catalogue.listNamespaces(admin, { limit: '1000' })).namespaces as { namespace: string }[]).map((n) => n.namespace);
+    await Promise.all([metadefs.seed(catalogue), metadefs.seed(catalogue), metadefs.seed(catalogue)]);
+    const names = ((await metadefs.listNamespaces(catalogue, admin, { limit: '1000' })).namespaces as { namespace: string }[]).map((n) => n.namespace);
     expect(names.sort()).toEqual(SEED_NAMESPACES.map((n) => n.namespace).sort());
   });
 
   it("never overwrites an operator's edits, even when a new catalogue version seeds again", async () => {
     const { catalogue, tableName } = await freshCatalogue();
-    await catalogue.seed();
+    await metadefs.seed(catalogue);
     const edited = SEED_NAMESPACES[0]!.namespace;
-    await catalogue.updateNamespace(admin, edited, { namespace: edited, display_name: 'Ours', description: 'edited by the operator', visibility: 'private', protected: true });
-    await catalogue.deleteProperty(admin, edited, Object.keys(SEED_NAMESPACES[0]!.properties)[0]!);
+    await metadefs.updateNamespace(catalogue, admin, edited, { namespace: edited, display_name: 'Ours', description: 'edited by the operator', visibility: 'private', protected: true });
+    await metadefs.deleteProperty(catalogue, admin, edited, Object.keys(SEED_NAMESPACES[0]!.properties)[0]!);
 
     // A later catalogue version finds no marker of its own and seeds what is missing only.
     await dynamo.client.send(new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: METADEF_CATALOGUE_PARTITION }, sk: { S: `SEEDED#${CATALOGUE_VERSION}` } } }));
-    expect(await catalogue.seed()).toEqual({ namespaces: 0, resourceTypes: 0 });
-    const shown = await catalogue.showNamespace(admin, edited);
+    expect(await metadefs.seed(catalogue)).toEqual({ namespaces: 0, resourceTypes: 0 });
+    const shown = await metadefs.showNamespace(catalogue, admin, edited);
     expect(shown).toMatchObject({ display_name: 'Ours', description: 'edited by the operator', visibility: 'private' });
     expect(Object.keys(shown.properties as object)).not.toContain(Object.keys(SEED_NAMESPACES[0]!.properties)[0]);
   });
