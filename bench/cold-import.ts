@@ -249,7 +249,8 @@ function proxyEvent(path: string, resource: string, pathParameters: Record<strin
     requestContext: {
       accountId: '000000000000',
       apiId: 'bench',
-      authorizer: { projectId: 'bench-project', userId: 'bench-user', roles: '["member"]', principalId: 'bench-user' },
+      // A member's token, as Keystone issues it: member implies reader (Glance's get_images needs reader).
+      authorizer: { projectId: 'bench-project', userId: 'bench-user', roles: '["member","reader"]', principalId: 'bench-user' },
       domainName: 'bench.example',
       httpMethod: 'GET',
       path,
