@@ -300,6 +300,13 @@ async function replaceChild(ctx: MetadefContext, namespace: MetadefNamespace, ki
   }
 }
 
+/** DELETE of every object, property or tag of a namespace: refused on a protected one, as Glance does. */
+async function removeChildren(ctx: MetadefContext, caller: Caller, ns: string, rule: string, kind: ChildKind): Promise<void> {
+  const namespace = await forChild(ctx, caller, ns, rule);
+  if (namespace.protected) throw new GlanceError(403, `Metadata definition namespace ${ns} is protected and cannot be deleted.`);
+  await ctx.repo.deleteChildren(namespace, kind);
+}
+
 async function removeChild(ctx: MetadefContext, namespace: MetadefNamespace, kind: ChildKind, name: string): Promise<void> {
   try {
     await ctx.repo.deleteChild(namespace, kind, name);
@@ -347,9 +354,7 @@ export async function deleteObject(ctx: MetadefContext, caller: Caller, ns: stri
 }
 
 export async function deleteObjects(ctx: MetadefContext, caller: Caller, ns: string): Promise<void> {
-  const namespace = await forChild(ctx, caller, ns, 'delete_metadef_object');
-  if (namespace.protected) throw new GlanceError(403, `Metadata definition namespace ${ns} is protected and cannot be deleted.`);
-  await ctx.repo.deleteChildren(namespace, 'OBJECT');
+  await removeChildren(ctx, caller, ns, 'delete_metadef_object', 'OBJECT');
 }
 
 export async function listProperties(ctx: MetadefContext, caller: Caller, ns: string): Promise<View> {
@@ -386,9 +391,7 @@ export async function deleteProperty(ctx: MetadefContext, caller: Caller, ns: st
 }
 
 export async function deleteProperties(ctx: MetadefContext, caller: Caller, ns: string): Promise<void> {
-  const namespace = await forChild(ctx, caller, ns, 'remove_metadef_property');
-  if (namespace.protected) throw new GlanceError(403, `Metadata definition namespace ${ns} is protected and cannot be deleted.`);
-  await ctx.repo.deleteChildren(namespace, 'PROPERTY');
+  await removeChildren(ctx, caller, ns, 'remove_metadef_property', 'PROPERTY');
 }
 
 export async function listTags(ctx: MetadefContext, caller: Caller, ns: string): Promise<View> {
@@ -424,9 +427,7 @@ export async function createTags(ctx: MetadefContext, caller: Caller, ns: string
 }
 
 export async function deleteTags(ctx: MetadefContext, caller: Caller, ns: string): Promise<void> {
-  const namespace = await forChild(ctx, caller, ns, 'delete_metadef_tags');
-  if (namespace.protected) throw new GlanceError(403, `Metadata definition namespace ${ns} is protected and cannot be deleted.`);
-  await ctx.repo.deleteChildren(namespace, 'TAG');
+  await removeChildren(ctx, caller, ns, 'delete_metadef_tags', 'TAG');
 }
 
 export async function createTag(ctx: MetadefContext, caller: Caller, ns: string, tag: string): Promise<View> {
