@@ -200,7 +200,6 @@ export class DynamoImageLists implements ImageLists {
     const streamCount = Math.max(plans.length, 1);
     const firstLimit = (group: readonly StreamPlan[]) =>
       order ? Math.min(Math.ceil(Math.max(query.limit, 1) / Math.max(streamCount, groups.length * group.length)) + 1, 1000) : 1000;
-    const pageSizeOf = new Map<StreamPlan, number>(groups.flatMap((group) => group.map((plan): [StreamPlan, number] => [plan, firstLimit(group)])));
     const forward = order?.forward ?? false;
     const markerListKey = marker ? listSortKeyOf(marker) : undefined;
     const markerKey = marker && order ? orderKeyOf(order.key, marker) : undefined;
@@ -236,21 +235,23 @@ export class DynamoImageLists implements ImageLists {
       });
     };
     const streams: Stream[] = [];
-    for (const plan of plans) {
-      const pageSize = pageSizeOf.get(plan)!;
-      if (plan.kind === 'keyed') {
-        const stream = keyedStream(plan, pageSize);
-        if (stream) streams.push(stream);
-        continue;
+    for (const group of groups) {
+      const pageSize = firstLimit(group);
+      for (const plan of group) {
+        if (plan.kind === 'keyed') {
+          const stream = keyedStream(plan, pageSize);
+          if (stream) streams.push(stream);
+          continue;
+        }
+        if (plan.kind === 'fewest of') {
+          const alternatives = plan.plans.map((p) => keyedStream(p, pageSize)).filter((stream): stream is CandidateStream => stream !== undefined);
+          if (alternatives.length > 0) streams.push(new FewestOfStream(alternatives, forward));
+          continue;
+        }
+        const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared) };
+        const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
+        streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey, sortKeyPrefix: '' }));
       }
-      if (plan.kind === 'fewest of') {
-        const alternatives = plan.plans.map((p) => keyedStream(p, pageSize)).filter((stream): stream is CandidateStream => stream !== undefined);
-        if (alternatives.length > 0) streams.push(new FewestOfStream(alternatives, forward));
-        continue;
-      }
-      const base = { doc: this.doc, table: this.table, partitionValue: plan.partition, pageSize, shared: sharedWith(plan.shared) };
-      const bound = forward ? { lo: markerListKey } : { hi: markerListKey };
-      streams.push(new CandidateStream({ ...base, index: INDEXES[plan.index], sortAttr: LIST_SORT_KEY, forward, ...bound, exclude: markerListKey, sortKeyPrefix: '' }));
     }
     return streams;
   }
@@ -746,13 +747,13 @@ async function mergeInOrder(
       for (const head of heads) if (head && (!first || before(head.key, first.key))) first = head;
       // A stream not read yet, or read up to a key before the first entry in hand, may hold
       // entries before it: read those on (side by side) before taking anything.
-      const blocked = streams.filter((_, i) => {
+      const blocked = streams.flatMap((stream, i) => {
         const state = states[i]!;
-        return state === 'unread' || (typeof state === 'object' && 'after' in state && (!first || before(state.after, first.key)));
+        return state === 'unread' || (typeof state === 'object' && 'after' in state && (!first || before(state.after, first.key))) ? [{ stream, i }] : [];
       });
       if (blocked.length > 0) {
         const bound = thinned ? undefined : needsThKey(streams, needs, before);
-        await Promise.all(blocked.map((s) => s.fill(taken === 0 ? needs : shareOf(needs, takenFrom[streams.indexOf(s)]!, taken), thinned, bound)));
+        await Promise.all(blocked.map(({ stream, i }) => stream.fill(taken === 0 ? needs : shareOf(needs, takenFrom[i]!, taken), thinned, bound)));
         continue;
       }
       if (!first) {
